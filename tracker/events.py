@@ -1,0 +1,249 @@
+"""Varcade stream entries: decoding, validation (marshmallow) and the Event model.
+
+A game server writes flat string pairs with ``XADD game_event_stream * ...``;
+redis-py hands them over as bytes. :func:`parse_entry` turns one entry into an
+:class:`Event` or raises :class:`InvalidEvent` with a machine-readable reason.
+The stream entry ID is the event's identity and its only timestamp.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+RawFields = Mapping[bytes, bytes] | Mapping[str, str]
+
+PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ENTRY_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+# Values the Varcade producer writes when an id is missing.
+PLACEHOLDER_IDS = frozenset({"", "null", "undefined", "none", "None"})
+MAX_ID_LEN = 128
+MAX_VALUE_LEN = 256
+
+EVENT_TYPES = ("state_change", "gameplay", "game_over", "player_disconnect", "game_removed")
+GAMEPLAY_EVENTS = ("select_fighter", "set_ready", "select_weapon", "progression")
+
+
+class InvalidEvent(Exception):
+    """An entry that cannot be processed; ``reason`` is a short stable code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A validated event. ``data`` holds every decoded field of the entry."""
+
+    entry_id: str
+    product_id: str
+    type: str
+    game_id: str | None
+    event_name: str | None
+    data: Mapping[str, str] = field(repr=False)
+
+    @property
+    def time_ms(self) -> int:
+        """Event time: the millisecond part of the stream entry ID."""
+        return int(self.entry_id.split("-", 1)[0])
+
+    def __getitem__(self, name: str) -> str:
+        return self.data[name]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.data.get(name, default)
+
+
+# --- field types -------------------------------------------------------------
+
+
+class PlayerId(fields.String):
+    """An opaque player id; empty, ``null`` and ``undefined`` mean missing."""
+
+    default_error_messages = {"placeholder": "Missing id (got a placeholder {input!r})."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        if text.strip() in PLACEHOLDER_IDS:
+            raise self.make_error("placeholder", input=text)
+        return text
+
+
+def _id(**kwargs: Any) -> PlayerId:
+    return PlayerId(required=True, validate=validate.Length(max=MAX_ID_LEN), **kwargs)
+
+
+def _value(min_len: int = 0, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=min_len, max=MAX_VALUE_LEN), **kwargs)
+
+
+# --- schemas, one per (type, event_name) --------------------------------------
+
+
+class EntrySchema(Schema):
+    """Fields present on every entry the game server writes."""
+
+    class Meta:
+        unknown = EXCLUDE  # future fields are kept in Event.data but not validated
+
+    product_id = fields.String(
+        required=True,
+        validate=validate.Regexp(PRODUCT_ID_RE, error="Not a valid product id."),
+    )
+    game_id = _id()
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+
+
+class StateChangeSchema(EntrySchema):
+    new_state = fields.String(
+        required=True, validate=validate.OneOf(("creator_joined", "all_players_joined"))
+    )
+
+
+class GameplaySchema(EntrySchema):
+    event_name = fields.String(required=True, validate=validate.OneOf(GAMEPLAY_EVENTS))
+
+
+class SelectFighterSchema(GameplaySchema):
+    event_data = _value(min_len=1, required=True)
+    user_id = _id()
+
+
+class SetReadySchema(GameplaySchema):
+    event_data = _value(load_default="")
+    user_id = _id()
+
+
+class SelectWeaponSchema(GameplaySchema):
+    # Any string: the server copies the client's index unchecked. Handlers
+    # decide what a non-standard value means (see tracker.handlers.stats).
+    event_data = _value(required=True)
+    user_id = _id()
+
+
+class BareSelectWeaponSchema(SelectWeaponSchema):
+    """The original tracker's fixtures omit ``type`` and ``game_id``; accept them."""
+
+    game_id = PlayerId(load_default=None, validate=validate.Length(max=MAX_ID_LEN))
+    type = fields.String(load_default="gameplay", validate=validate.Equal("gameplay"))
+
+
+class ProgressionSchema(GameplaySchema):
+    progress_event = fields.String(
+        required=True, validate=validate.OneOf(("round_started", "round_finished"))
+    )
+    p1_id = _id()
+    p2_id = _id()
+    round_winner_id = PlayerId(validate=validate.Length(max=MAX_ID_LEN))
+    round_loser_id = PlayerId(validate=validate.Length(max=MAX_ID_LEN))
+
+    @validates_schema
+    def _round_result(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("progress_event") != "round_finished":
+            return
+        winner, loser = data.get("round_winner_id"), data.get("round_loser_id")
+        if winner is None or loser is None:
+            raise ValidationError("round_finished needs round_winner_id and round_loser_id.")
+        if winner == loser:
+            raise ValidationError("round_winner_id equals round_loser_id.")
+
+
+class GameOverSchema(EntrySchema):
+    winner_id = _id()
+    loser_id = _id()
+
+    @validates_schema
+    def _no_self_play(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("winner_id") is not None and data.get("winner_id") == data.get("loser_id"):
+            raise ValidationError("winner_id equals loser_id (self-play).", "loser_id")
+
+
+class PlayerDisconnectSchema(EntrySchema):
+    player_id = _id()
+
+
+class GameRemovedSchema(EntrySchema):
+    pass
+
+
+SCHEMAS: dict[tuple[str, str | None], Schema] = {
+    ("state_change", None): StateChangeSchema(),
+    ("gameplay", "select_fighter"): SelectFighterSchema(),
+    ("gameplay", "set_ready"): SetReadySchema(),
+    ("gameplay", "select_weapon"): SelectWeaponSchema(),
+    ("gameplay", "progression"): ProgressionSchema(),
+    ("game_over", None): GameOverSchema(),
+    ("player_disconnect", None): PlayerDisconnectSchema(),
+    ("game_removed", None): GameRemovedSchema(),
+}
+BARE_SELECT_WEAPON = BareSelectWeaponSchema()
+
+
+# --- parsing ------------------------------------------------------------------
+
+
+def decode_fields(raw: RawFields) -> dict[str, str]:
+    """Decode a redis-py entry (bytes or str pairs) strictly as UTF-8."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        try:
+            k = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+            v = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent("not_utf8", f"field {key!r} is not valid UTF-8") from exc
+        out[k] = v
+    return out
+
+
+def select_schema(data: Mapping[str, str]) -> Schema:
+    kind = data.get("type")
+    if kind is None and data.get("event_name") == "select_weapon":
+        return BARE_SELECT_WEAPON
+    if kind is None:
+        raise InvalidEvent("missing_type", "the entry has no 'type' field")
+    if kind not in EVENT_TYPES:
+        raise InvalidEvent("unknown_type", f"type {kind!r} is not one of {', '.join(EVENT_TYPES)}")
+    if kind != "gameplay":
+        return SCHEMAS[(kind, None)]
+    name = data.get("event_name")
+    if name not in GAMEPLAY_EVENTS:
+        raise InvalidEvent("unknown_event_name", f"gameplay event_name {name!r} is not known")
+    return SCHEMAS[("gameplay", name)]
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, value in sorted(messages.items(), key=lambda kv: str(kv[0])):
+            name = "entry" if key == "_schema" else str(key)
+            out += _flatten(value, f"{prefix}{name}: " if not prefix else f"{prefix}{name}.")
+        return out
+    if isinstance(messages, list):
+        return [m for item in messages for m in _flatten(item, prefix)]
+    return [f"{prefix}{messages}"]
+
+
+def parse_entry(entry_id: str, raw: RawFields) -> Event:
+    """Validate one stream entry; raise :class:`InvalidEvent` if it is not a valid event."""
+    if not ENTRY_ID_RE.match(entry_id):
+        raise InvalidEvent("bad_entry_id", f"{entry_id!r} is not a stream entry ID")
+    data = decode_fields(raw)
+    schema = select_schema(data)
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        raise InvalidEvent("invalid_fields", "; ".join(_flatten(exc.messages))) from exc
+    return Event(
+        entry_id=entry_id,
+        product_id=loaded["product_id"],
+        type=loaded["type"],
+        game_id=loaded.get("game_id"),
+        event_name=loaded.get("event_name"),
+        data=data,
+    )

@@ -1,0 +1,25 @@
+"""Product handlers and their registry. See :mod:`tracker.handlers.base` for the contract."""
+
+from tracker.handlers.base import Board, EloResult, EnsureOnBoard, Handler, IncrScore, IncrStat, Op
+from tracker.handlers.leaderboards import EloLeaderboard, WinsLeaderboard
+from tracker.handlers.stats import ExrpsStats, PlayerStats
+
+# Names usable in products.toml without an import path.
+BUILTIN: dict[str, type[Handler]] = {
+    cls.name: cls for cls in (WinsLeaderboard, EloLeaderboard, PlayerStats, ExrpsStats)
+}
+
+__all__ = [
+    "BUILTIN",
+    "Board",
+    "EloLeaderboard",
+    "EloResult",
+    "EnsureOnBoard",
+    "ExrpsStats",
+    "Handler",
+    "IncrScore",
+    "IncrStat",
+    "Op",
+    "PlayerStats",
+    "WinsLeaderboard",
+]

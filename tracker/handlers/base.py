@@ -1,0 +1,85 @@
+"""The handler contract: an event in, a list of storage operations out.
+
+Handlers never touch Redis. They describe *what* changes; the store applies
+all operations of a batch, with the dedupe marks, in one atomic Lua script.
+That keeps handlers trivially testable and makes every write idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from tracker.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class IncrScore:
+    """Add ``delta`` to ``member``'s score on ``board`` (ZINCRBY)."""
+
+    board: str
+    member: str
+    delta: float
+
+
+@dataclass(frozen=True, slots=True)
+class EnsureOnBoard:
+    """Put ``member`` on ``board`` with ``score`` unless it is already there (ZADD NX)."""
+
+    board: str
+    member: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class IncrStat:
+    """Add ``delta`` to one counter in a player's stats hash (HINCRBY)."""
+
+    user_id: str
+    stat: str
+    delta: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EloResult:
+    """Rate one decided 1v1 game on ``board`` (read-compute-write inside the script)."""
+
+    board: str
+    winner: str
+    loser: str
+    k: float
+    start: float
+
+
+Op = IncrScore | EnsureOnBoard | IncrStat | EloResult
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A leaderboard a handler writes. ``kind`` tells readers what the score means."""
+
+    name: str
+    kind: str  # "points" or "rating"
+    start: float = 0.0  # score a new member gets
+
+
+class Handler:
+    """Base class for product handlers.
+
+    Subclasses override :meth:`ops`. ``boards`` lists the leaderboards the
+    handler writes, so the API can list them. Constructor keyword arguments
+    come from the product configuration (``{ use = "elo", k = 24 }``).
+    """
+
+    name: ClassVar[str] = ""
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return ()
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,68 @@
+"""Leaderboard handlers: points per win, and Elo ratings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tracker.events import Event
+from tracker.handlers.base import Board, EloResult, EnsureOnBoard, Handler, IncrScore, Op
+
+# Ratings are kept on a 1/65536 grid: sums of such numbers are exact in a double,
+# so the Elo board stays exactly zero-sum however many games are rated.
+RATING_QUANTUM = 1 / 65536
+
+
+class WinsLeaderboard(Handler):
+    """Varcade's default: ``points`` per win; the loser appears on the board unchanged."""
+
+    name = "wins"
+
+    def __init__(self, board: str = "wins", points: float = 1.0, loser_on_board: bool = True):
+        self.board = board
+        self.points = float(points)
+        self.loser_on_board = bool(loser_on_board)
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board(self.board, "points"),)
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        if event.type != "game_over":
+            return ()
+        out: list[Op] = [IncrScore(self.board, event["winner_id"], self.points)]
+        if self.loser_on_board:
+            out.append(EnsureOnBoard(self.board, event["loser_id"], 0.0))
+        return out
+
+
+class EloLeaderboard(Handler):
+    """Elo rating per 1v1 ``game_over``: R' = R + K(S - E), E = 1/(1 + 10^((Ro - R)/400)).
+
+    Order-sensitive: the store reads both ratings and writes both new ones in
+    one atomic script, so concurrent workers cannot interleave. The winner
+    gains exactly what the loser loses.
+    """
+
+    name = "elo"
+
+    def __init__(self, board: str = "elo", k: float = 32.0, start: float = 1500.0):
+        if k <= 0:
+            raise ValueError("Elo K must be positive")
+        self.board = board
+        self.k = float(k)
+        self.start = round(float(start) / RATING_QUANTUM) * RATING_QUANTUM
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board(self.board, "rating", self.start),)
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        if event.type != "game_over":
+            return ()
+        return (EloResult(self.board, event["winner_id"], event["loser_id"], self.k, self.start),)
+
+
+def elo_delta(winner_rating: float, loser_rating: float, k: float) -> float:
+    """The rating points the winner takes from the loser (same rounding as the Lua script)."""
+    expected = 1.0 / (1.0 + 10.0 ** ((loser_rating - winner_rating) / 400.0))
+    return float(int(k * (1.0 - expected) / RATING_QUANTUM + 0.5)) * RATING_QUANTUM

@@ -1,0 +1,121 @@
+"""Product configuration: which handlers and which queue serve each product.
+
+Loaded from one TOML file (``TRACKER_PRODUCTS_FILE``); see ``products.toml``
+for the format. Adding a product with a custom handler is one line there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tracker.events import PRODUCT_ID_RE
+from tracker.handlers import BUILTIN, Board, Handler
+
+
+class ConfigError(ValueError):
+    """The product configuration is invalid; the message says where."""
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    queue: str
+    handlers: tuple[Handler, ...]
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return tuple(board for h in self.handlers for board in h.boards)
+
+    def board(self, name: str) -> Board | None:
+        return next((b for b in self.boards if b.name == name), None)
+
+
+class Products(Mapping[str, Product]):
+    """The configured products, by id, plus the default queue for everything else."""
+
+    def __init__(self, products: Mapping[str, Product], default_queue: str = "default"):
+        self._products = dict(products)
+        self.default_queue = default_queue
+
+    def __getitem__(self, product_id: str) -> Product:
+        return self._products[product_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._products)
+
+    def __len__(self) -> int:
+        return len(self._products)
+
+    def queue_for(self, product_id: str) -> str:
+        product = self._products.get(product_id)
+        return product.queue if product else self.default_queue
+
+    @property
+    def queues(self) -> list[str]:
+        """Every queue a worker pool should consume, default first."""
+        seen = [self.default_queue]
+        seen += [p.queue for p in self._products.values() if p.queue not in seen]
+        return list(dict.fromkeys(seen))
+
+
+def resolve_handler_class(name: str) -> type[Handler]:
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if ":" not in name:
+        raise ConfigError(
+            f"unknown handler {name!r}: use one of {sorted(BUILTIN)} or 'package.module:Class'"
+        )
+    module_name, _, attr = name.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import handler {name!r}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Handler)):
+        raise ConfigError(f"handler {name!r} is not a tracker.handlers.Handler subclass")
+    return cls
+
+
+def build_handler(spec: Any, where: str) -> Handler:
+    if isinstance(spec, str):
+        return resolve_handler_class(spec)()
+    if isinstance(spec, dict) and isinstance(spec.get("use"), str):
+        params = {k: v for k, v in spec.items() if k != "use"}
+        try:
+            return resolve_handler_class(spec["use"])(**params)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: bad parameters for {spec['use']!r}: {exc}") from exc
+    raise ConfigError(f"{where}: a handler is a name or a table with 'use', got {spec!r}")
+
+
+def parse_products(config: Mapping[str, Any]) -> Products:
+    default = config.get("default", {})
+    default_queue = str(default.get("queue", "default"))
+    default_handlers = default.get("handlers", ["wins", "player_stats"])
+    products: dict[str, Product] = {}
+    for product_id, entry in dict(config.get("products", {})).items():
+        where = f"products.{product_id}"
+        if not PRODUCT_ID_RE.match(product_id):
+            raise ConfigError(f"{where}: product ids are 1-64 of [A-Za-z0-9_.-]")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a table, got {entry!r}")
+        specs = entry.get("handlers", default_handlers)
+        handlers = tuple(build_handler(s, f"{where}.handlers") for s in specs)
+        names = [b.name for h in handlers for b in h.boards]
+        if len(names) != len(set(names)):
+            raise ConfigError(f"{where}: two handlers write the same board ({names})")
+        products[product_id] = Product(product_id, str(entry.get("queue", default_queue)), handlers)
+    return Products(products, default_queue)
+
+
+def load_products(path: str | Path) -> Products:
+    try:
+        with open(path, "rb") as fh:
+            config = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read product configuration {path}: {exc}") from exc
+    return parse_products(config)

@@ -1,0 +1,7 @@
+"""Redis storage for boards, stats, dedupe marks and dead letters."""
+
+from tracker.storage.deadletters import DeadLetter, DeadLetters
+from tracker.storage.keys import Keys
+from tracker.storage.store import ApplyResult, PreparedEvent, Store
+
+__all__ = ["ApplyResult", "DeadLetter", "DeadLetters", "Keys", "PreparedEvent", "Store"]

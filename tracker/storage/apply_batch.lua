@@ -1,0 +1,61 @@
+-- Apply a batch of one product's events atomically and idempotently.
+--
+-- KEYS[1]  the product's key prefix, e.g. "st:{exrps}:" (every key touched
+--          below starts with it, so all live in the product's cluster slot)
+-- ARGV[1]  msgpack array of events: { entry_id, seen_suffix, game_id or "", ops }
+--          op = { "zi", board, member, delta }      ZINCRBY
+--               { "zn", board, member, score }      ZADD NX
+--               { "hi", user, stat, delta }         HINCRBY on the player's hash
+--               { "elo", board, winner, loser, k, start }
+-- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
+--
+-- Returns { applied, duplicates, { entry ids whose game_id had a result already } }.
+local p = KEYS[1]
+local events = cmsgpack.unpack(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local applied, duplicates, dup_games, touched = 0, 0, {}, {}
+local quantum = 65536  -- ratings live on a 1/65536 grid: exact sums, exact zero-sum
+
+local function elo(board, w, l, k, start)
+  local key = p .. 'lb:' .. board
+  local rw = tonumber(redis.call('ZSCORE', key, w)) or start
+  local rl = tonumber(redis.call('ZSCORE', key, l)) or start
+  local expected = 1 / (1 + 10 ^ ((rl - rw) / 400))
+  local d = math.floor(k * (1 - expected) * quantum + 0.5) / quantum
+  redis.call('ZADD', key, rw + d, w)
+  redis.call('ZADD', key, rl - d, l)
+end
+
+for i = 1, #events do
+  local ev = events[i]
+  local seen = p .. 'seen:' .. ev[2]
+  if redis.call('SISMEMBER', seen, ev[1]) == 1 then
+    duplicates = duplicates + 1
+  elseif ev[3] ~= '' and redis.call('SADD', p .. 'results', ev[3]) == 0 then
+    -- another entry already decided this match; not marked seen, so a
+    -- redelivery reports it again and its dead letter cannot be lost
+    dup_games[#dup_games + 1] = ev[1]
+  else
+    redis.call('SADD', seen, ev[1])
+    touched[seen] = true
+    for _, op in ipairs(ev[4]) do
+      local kind = op[1]
+      if kind == 'zi' then
+        redis.call('ZINCRBY', p .. 'lb:' .. op[2], op[4], op[3])
+      elseif kind == 'zn' then
+        redis.call('ZADD', p .. 'lb:' .. op[2], 'NX', op[4], op[3])
+      elseif kind == 'hi' then
+        redis.call('HINCRBY', p .. 'stats:' .. op[2], op[3], op[4])
+      elseif kind == 'elo' then
+        elo(op[2], op[3], op[4], op[5], op[6])
+      else
+        return redis.error_reply('unknown op ' .. tostring(kind))
+      end
+    end
+    applied = applied + 1
+  end
+end
+if ttl > 0 then
+  for key in pairs(touched) do redis.call('EXPIRE', key, ttl) end
+end
+return { applied, duplicates, dup_games }

@@ -1,0 +1,95 @@
+"""The dead-letter stream: rejected entries with their reason and original fields.
+
+One stream for all products (``<prefix>:{deadletter}:stream``). Each entry has
+``reason``, ``detail``, ``source``, ``entry_id``, ``product_id`` and every
+original field, byte for byte, as ``orig.<name>``, so an entry can be replayed
+exactly once the cause is fixed. Adding is idempotent per (source, entry id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import msgpack
+import redis
+
+from tracker.storage.keys import Keys
+
+ORIGINAL_PREFIX = b"orig."
+
+_ADD = """
+local n = 0
+for _, item in ipairs(cmsgpack.unpack(ARGV[1])) do
+  if redis.call('SADD', KEYS[2], item[1]) == 1 then
+    redis.call('XADD', KEYS[1], '*', unpack(item[2]))
+    n = n + 1
+  end
+end
+return n
+"""
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    source: str
+    entry_id: str
+    reason: str
+    detail: str
+    product_id: str
+    fields: Mapping[bytes, bytes]  # the original entry, as written by the producer
+    id: str = ""  # the dead-letter stream's own entry id, once stored
+
+    def to_stream_fields(self) -> list[bytes]:
+        flat = [
+            b"reason", self.reason.encode(), b"detail", self.detail.encode("utf-8", "replace"),
+            b"source", self.source.encode(), b"entry_id", self.entry_id.encode(),
+            b"product_id", self.product_id.encode("utf-8", "replace"),
+        ]
+        for name, value in self.fields.items():
+            flat += [ORIGINAL_PREFIX + _as_bytes(name), _as_bytes(value)]
+        return flat
+
+    @classmethod
+    def from_stream(cls, stream_id: bytes | str, raw: Mapping[bytes, bytes]) -> DeadLetter:
+        def text(name: bytes) -> str:
+            return raw.get(name, b"").decode("utf-8", "replace")
+
+        original = {
+            k[len(ORIGINAL_PREFIX):]: v for k, v in raw.items() if k.startswith(ORIGINAL_PREFIX)
+        }
+        return cls(
+            source=text(b"source"), entry_id=text(b"entry_id"), reason=text(b"reason"),
+            detail=text(b"detail"), product_id=text(b"product_id"), fields=original,
+            id=stream_id.decode() if isinstance(stream_id, bytes) else stream_id,
+        )
+
+
+class DeadLetters:
+    def __init__(self, client: redis.Redis, keys: Keys | None = None):
+        self.client = client
+        self.keys = keys or Keys()
+        self._add = client.register_script(_ADD)
+
+    def add(self, letters: Sequence[DeadLetter]) -> int:
+        """Store rejected entries; one already stored for the same entry is skipped."""
+        if not letters:
+            return 0
+        payload = msgpack.packb(
+            [[f"{d.source}/{d.entry_id}", d.to_stream_fields()] for d in letters],
+            use_bin_type=False,  # Redis 7.0 cmsgpack has no bin type
+        )
+        keys = [self.keys.deadletter_stream, self.keys.deadletter_seen]
+        return int(self._add(keys=keys, args=[payload]))
+
+    def count(self) -> int:
+        return int(self.client.xlen(self.keys.deadletter_stream))
+
+    def list(self, count: int = 100, after: str = "-") -> list[DeadLetter]:
+        start = after if after == "-" else f"({after}"
+        rows = self.client.xrange(self.keys.deadletter_stream, start, "+", count=count)
+        return [DeadLetter.from_stream(sid, raw) for sid, raw in rows]

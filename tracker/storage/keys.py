@@ -1,0 +1,52 @@
+"""Redis key layout. Every key of one product carries the hash tag ``{product_id}``.
+
+    <prefix>:{<product>}:lb:<board>          sorted set: member = user id, score
+    <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
+    <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
+    <prefix>:{<product>}:results             set: game ids whose game_over was applied
+    <prefix>:{deadletter}:stream             stream: rejected entries (all products)
+    <prefix>:{deadletter}:seen               set: "<src>/<entry id>" already dead-lettered
+
+Sharing the tag puts a product's keys in one Redis Cluster slot, so a single
+Lua script can update boards, stats and dedupe marks of a batch atomically.
+"""
+
+from __future__ import annotations
+
+HOUR_MS = 3_600_000
+
+
+class Keys:
+    def __init__(self, prefix: str = "st") -> None:
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("the key prefix must not contain braces")
+        self.prefix = prefix
+
+    def product(self, product_id: str) -> str:
+        """Prefix shared by all keys of a product (ends with ':')."""
+        return f"{self.prefix}:{{{product_id}}}:"
+
+    def board(self, product_id: str, board: str) -> str:
+        return f"{self.product(product_id)}lb:{board}"
+
+    def stats(self, product_id: str, user_id: str) -> str:
+        return f"{self.product(product_id)}stats:{user_id}"
+
+    def results(self, product_id: str) -> str:
+        return f"{self.product(product_id)}results"
+
+    @staticmethod
+    def seen_suffix(source: str, entry_id: str) -> str:
+        """Dedupe sets are bucketed by the hour of the entry ID, so a TTL can age them out."""
+        return f"{source}:{int(entry_id.split('-', 1)[0]) // HOUR_MS}"
+
+    def seen(self, product_id: str, source: str, entry_id: str) -> str:
+        return f"{self.product(product_id)}seen:{self.seen_suffix(source, entry_id)}"
+
+    @property
+    def deadletter_stream(self) -> str:
+        return f"{self.prefix}:{{deadletter}}:stream"
+
+    @property
+    def deadletter_seen(self) -> str:
+        return f"{self.prefix}:{{deadletter}}:seen"
