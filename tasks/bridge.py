@@ -1,0 +1,174 @@
+"""The bridge: Redis stream (consumer group) → one Celery task per product batch.
+
+Entries are acknowledged on the stream only after the broker accepted the task
+that carries them; if this process dies in between, the entries stay pending
+and a live bridge claims them (XAUTOCLAIM) after ``claim_idle_ms``. The task may
+then be published twice, which is harmless: applying a batch is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import redis
+
+from tracker.processing import group_by_product
+from tracker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+StreamEntry = tuple[str, Mapping[bytes, bytes]]
+Publisher = Callable[[str, str, Sequence[StreamEntry]], None]
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{random.randrange(16**4):04x}"
+
+
+class Backoff:
+    """Exponential backoff with jitter, for outages of Redis or the broker."""
+
+    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
+        self.first, self.cap, self.current = first, cap, first
+
+    def wait(self, stop: threading.Event) -> None:
+        stop.wait(self.current * random.uniform(0.5, 1.0))
+        self.current = min(self.cap, self.current * 2)
+
+    def reset(self) -> None:
+        self.current = self.first
+
+
+def _id(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Bridge:
+    def __init__(
+        self, settings: Settings, stream: redis.Redis, publish: Publisher,
+        consumer: str | None = None, stop: threading.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stream = stream
+        self.publish = publish
+        self.key = settings.stream_key
+        self.group = settings.stream_group
+        self.consumer = consumer or default_consumer_name()
+        self.stop = stop or threading.Event()
+        self.read_count = max(1, settings.batch_size) * 2
+        self._next_claim = 0.0
+        self.forwarded = 0  # entries handed to the broker (and acknowledged)
+
+    # --- setup --------------------------------------------------------------
+
+    def ensure_group(self) -> None:
+        try:
+            self.stream.xgroup_create(self.key, self.group, id=self.settings.stream_start,
+                                      mkstream=True)
+            log.info("created consumer group %s on %s at %s", self.group, self.key,
+                     self.settings.stream_start)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # --- main loop ------------------------------------------------------------
+
+    def run(self) -> None:
+        log.info("bridge %s reading %s (group %s)", self.consumer, self.key, self.group)
+        backoff = Backoff()
+        while not self.stop.is_set():
+            try:
+                self.step()
+                backoff.reset()
+            except redis.ResponseError as exc:
+                if "NOGROUP" in str(exc):  # stream or group lost (e.g. Redis restarted empty)
+                    log.warning("consumer group missing, creating it again")
+                    self._retrying(self.ensure_group)
+                else:
+                    log.error("stream error: %s", exc)
+                    backoff.wait(self.stop)
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+                log.warning("stream Redis unavailable (%s); retrying", exc)
+                backoff.wait(self.stop)
+        log.info("bridge %s stopped after forwarding %d entries", self.consumer, self.forwarded)
+
+    def step(self) -> int:
+        """Claim abandoned entries when due, then read new ones (blocking). Returns entries forwarded."""
+        done = 0
+        if time.monotonic() >= self._next_claim:
+            done += self.claim_abandoned()
+            self._next_claim = time.monotonic() + self.settings.claim_idle_ms / 2000
+        reply = self.stream.xreadgroup(self.group, self.consumer, {self.key: ">"},
+                                       count=self.read_count, block=self.settings.block_ms)
+        for _stream, entries in reply or ():
+            done += self.dispatch([(_id(i), f) for i, f in entries])
+        return done
+
+    def claim_abandoned(self) -> int:
+        """Take over entries another (dead) bridge read but never acknowledged."""
+        done, cursor = 0, "0-0"
+        while not self.stop.is_set():
+            reply = self.stream.xautoclaim(self.key, self.group, self.consumer,
+                                           min_idle_time=self.settings.claim_idle_ms,
+                                           start_id=cursor, count=self.read_count)
+            cursor = _id(reply[0])
+            entries = [(_id(i), f) for i, f in reply[1] if f is not None]
+            deleted = [_id(i) for i in (reply[2] if len(reply) > 2 else ())]
+            if deleted:  # trimmed from the stream while pending: nothing left to forward
+                self.stream.xack(self.key, self.group, *deleted)
+            if entries:
+                log.info("claimed %d abandoned entries", len(entries))
+                done += self.dispatch(entries)
+            if cursor == "0-0":
+                break
+        return done
+
+    def dispatch(self, entries: Sequence[StreamEntry]) -> int:
+        """Publish per-product batches; acknowledge each batch once the broker has it."""
+        done = 0
+        for product_id, items in group_by_product(entries).items():
+            for start in range(0, len(items), self.settings.batch_size):
+                batch = items[start:start + self.settings.batch_size]
+                if not self._retrying(lambda b=batch, p=product_id: self.publish(p, self.key, b)):
+                    return done  # stopping: the rest stays pending for another bridge
+                ids = [entry_id for entry_id, _ in batch]
+                self._retrying(lambda ids=ids: self.stream.xack(self.key, self.group, *ids))
+                done += len(batch)
+                self.forwarded += len(batch)
+        return done
+
+    def _retrying(self, action: Callable[[], Any]) -> bool:
+        """Run ``action`` until it succeeds (True) or the bridge is stopping (False)."""
+        backoff = Backoff()
+        while not self.stop.is_set():
+            try:
+                action()
+                return True
+            except Exception as exc:  # broker or Redis down: keep the entries, try again
+                log.warning("%s failed (%s: %s); retrying", getattr(action, "__name__", "call"),
+                            type(exc).__name__, exc)
+                backoff.wait(self.stop)
+        return False
+
+
+def celery_publisher() -> Publisher:
+    """Publish through Celery: the router picks the product's queue."""
+    from tasks.worker import apply_batch
+
+    def publish(product_id: str, source: str, entries: Sequence[StreamEntry]) -> None:
+        apply_batch.apply_async(
+            kwargs={"product_id": product_id, "source": source,
+                    "entries": [[entry_id, dict(fields)] for entry_id, fields in entries]},
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
+                          "interval_max": 1},
+        )
+
+    return publish

@@ -1,0 +1,50 @@
+"""The ``tracker`` command: bridge, demo producer, local stack and operations."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+import redis
+
+from tasks.stack import stack_command
+from tracker.demo import demo_command
+from tracker.settings import Settings
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def main(log_level: str) -> None:
+    """stats-tracker: Varcade game events → Celery workers → Redis boards and stats."""
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--consumer", default=None, help="Consumer name in the group (default: host-pid-random).")
+def bridge(consumer: str | None) -> None:
+    """Read the event stream through a consumer group and enqueue per-product batches.
+
+    Several bridges may run at once; stop with Ctrl-C or SIGTERM.
+    """
+    from tasks.bridge import Bridge, celery_publisher
+
+    settings = Settings.from_env()
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stream = redis.Redis.from_url(settings.stream_url, socket_timeout=settings.block_ms / 1000 + 10)
+    runner = Bridge(settings, stream, celery_publisher(), consumer=consumer, stop=stop)
+    runner.run()
+
+
+main.add_command(demo_command)
+main.add_command(stack_command)

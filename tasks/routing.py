@@ -1,0 +1,28 @@
+"""Celery routing: a batch goes to the queue its product is configured for.
+
+This is a Celery router (``task_routes``), so routing stays Celery's own: the
+bridge only names the task and its product; queues live in products.toml.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker.products import Products
+
+APPLY_BATCH = "tasks.apply_batch"
+
+
+class ProductRouter:
+    def __init__(self, products: Products) -> None:
+        self.products = products
+
+    def __call__(
+        self, name: str, args: Any, kwargs: dict[str, Any], options: dict[str, Any],
+        task: Any = None, **_: Any,
+    ) -> dict[str, str] | None:
+        if name != APPLY_BATCH:
+            return None
+        product_id = kwargs.get("product_id", args[0] if args else "")
+        queue = self.products.queue_for(str(product_id))
+        return {"queue": queue, "routing_key": queue}
