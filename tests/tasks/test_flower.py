@@ -1,0 +1,40 @@
+"""Flower, started as the README says, lists the running worker through its API."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+from tests.support.processes import BIN, Process, settings_env, start_worker, wait_until
+from tests.support.redis_server import free_port
+from tracker.products import Products
+from tracker.settings import Settings
+
+
+def test_flower_api_lists_the_running_worker(settings: Settings, products: Products,
+                                             tmp_path: Path) -> None:
+    worker = start_worker(settings, tmp_path, "flowerseen", products.queues)
+    port = free_port()
+    flower = Process("flower", [str(BIN / "celery"), "-A", "tasks", "flower",
+                                "--address=127.0.0.1", f"--port={port}"],
+                     settings_env(settings, FLOWER_UNAUTHENTICATED_API="true"), tmp_path)
+
+    def workers() -> dict[str, object]:
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/workers?refresh=1", timeout=10) as resp:
+                body: dict[str, object] = json.load(resp)
+                return body
+        except OSError:
+            return {}
+
+    try:
+        found = wait_until(lambda: [n for n in workers() if n.startswith("flowerseen@")], 60,
+                           interval=0.5, what="Flower to list the worker")
+        assert found
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck", timeout=10) as resp:
+            assert resp.read() == b"OK"
+    finally:
+        flower.stop()
+        worker.stop()
