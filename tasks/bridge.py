@@ -100,12 +100,12 @@ class Bridge:
         log.info("bridge %s stopped after forwarding %d entries", self.consumer, self.forwarded)
 
     def step(self) -> int:
-        """Claim abandoned entries when due, then read new ones (blocking). Returns entries forwarded."""
+        """Claim abandoned entries when due, then read new ones (blocking); count forwarded."""
         done = 0
         if time.monotonic() >= self._next_claim:
             done += self.claim_abandoned()
             self._next_claim = time.monotonic() + self.settings.claim_idle_ms / 2000
-        reply = self.stream.xreadgroup(self.group, self.consumer, {self.key: ">"},
+        reply: Any = self.stream.xreadgroup(self.group, self.consumer, {self.key: ">"},
                                        count=self.read_count, block=self.settings.block_ms)
         for _stream, entries in reply or ():
             done += self.dispatch([(_id(i), f) for i, f in entries])
@@ -115,7 +115,7 @@ class Bridge:
         """Take over entries another (dead) bridge read but never acknowledged."""
         done, cursor = 0, "0-0"
         while not self.stop.is_set():
-            reply = self.stream.xautoclaim(self.key, self.group, self.consumer,
+            reply: Any = self.stream.xautoclaim(self.key, self.group, self.consumer,
                                            min_idle_time=self.settings.claim_idle_ms,
                                            start_id=cursor, count=self.read_count)
             cursor = _id(reply[0])
@@ -136,23 +136,28 @@ class Bridge:
         for product_id, items in group_by_product(entries).items():
             for start in range(0, len(items), self.settings.batch_size):
                 batch = items[start:start + self.settings.batch_size]
-                if not self._retrying(lambda b=batch, p=product_id: self.publish(p, self.key, b)):
+                if not self._retrying(self._publish, product_id, batch):
                     return done  # stopping: the rest stays pending for another bridge
-                ids = [entry_id for entry_id, _ in batch]
-                self._retrying(lambda ids=ids: self.stream.xack(self.key, self.group, *ids))
+                self._retrying(self._ack, [entry_id for entry_id, _ in batch])
                 done += len(batch)
                 self.forwarded += len(batch)
         return done
 
-    def _retrying(self, action: Callable[[], Any]) -> bool:
+    def _publish(self, product_id: str, batch: Sequence[StreamEntry]) -> None:
+        self.publish(product_id, self.key, batch)
+
+    def _ack(self, ids: Sequence[str]) -> None:
+        self.stream.xack(self.key, self.group, *ids)
+
+    def _retrying(self, action: Callable[..., Any], *args: Any) -> bool:
         """Run ``action`` until it succeeds (True) or the bridge is stopping (False)."""
         backoff = Backoff()
         while not self.stop.is_set():
             try:
-                action()
+                action(*args)
                 return True
             except Exception as exc:  # broker or Redis down: keep the entries, try again
-                log.warning("%s failed (%s: %s); retrying", getattr(action, "__name__", "call"),
+                log.warning("%s failed (%s: %s); retrying", action.__name__,
                             type(exc).__name__, exc)
                 backoff.wait(self.stop)
         return False
@@ -165,7 +170,7 @@ def celery_publisher() -> Publisher:
     def publish(product_id: str, source: str, entries: Sequence[StreamEntry]) -> None:
         apply_batch.apply_async(
             kwargs={"product_id": product_id, "source": source,
-                    "entries": [[entry_id, dict(fields)] for entry_id, fields in entries]},
+                    "entries": [[entry_id, fields] for entry_id, fields in entries]},
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
                           "interval_max": 1},

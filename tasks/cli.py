@@ -25,7 +25,8 @@ def main(log_level: str) -> None:
 
 
 @main.command()
-@click.option("--consumer", default=None, help="Consumer name in the group (default: host-pid-random).")
+@click.option("--consumer", default=None,
+              help="Consumer name in the group (default: host-pid-random).")
 def bridge(consumer: str | None) -> None:
     """Read the event stream through a consumer group and enqueue per-product batches.
 

@@ -60,7 +60,9 @@ class BatchProcessor:
 
         def reject(entry_id: str, raw: RawFields, reason: str, detail: str) -> None:
             report.reject(reason)
-            letters.append(DeadLetter(source, entry_id, reason, detail, product_id, _raw_bytes(raw)))
+            letters.append(
+                DeadLetter(source, entry_id, reason, detail, product_id, _raw_bytes(raw))
+            )
 
         product = self.products.get(product_id)
         for entry_id, raw in entries:
@@ -106,9 +108,12 @@ class BatchProcessor:
         return ops
 
 
-def group_by_product(entries: Sequence[tuple[str, Mapping[bytes, bytes]]]) -> dict[str, list[tuple[str, Mapping[bytes, bytes]]]]:
+RawEntry = tuple[str, Mapping[bytes, bytes]]
+
+
+def group_by_product(entries: Sequence[RawEntry]) -> dict[str, list[RawEntry]]:
     """Split entries by their raw ``product_id`` (undecodable ids group under ``""``)."""
-    groups: dict[str, list[tuple[str, Mapping[bytes, bytes]]]] = {}
+    groups: dict[str, list[RawEntry]] = {}
     for entry_id, raw in entries:
         pid = raw.get(b"product_id", b"")
         try:

@@ -44,7 +44,8 @@ class Settings:
                 try:
                     values[f.name] = int(raw)
                 except ValueError as exc:
-                    raise ValueError(f"TRACKER_{f.name.upper()} must be an integer, got {raw!r}") from exc
+                    name = f"TRACKER_{f.name.upper()}"
+                    raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]

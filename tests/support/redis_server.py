@@ -48,10 +48,9 @@ class RedisServer:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if self.client().ping():
-                    # wait until an AOF reload (after a restart) has finished
-                    if self.client().info("persistence").get("loading", 0) == 0:
-                        return
+                # ready once it answers and any AOF reload (after a restart) is over
+                if self.client().ping() and not self.client().info("persistence").get("loading"):
+                    return
             except (redis.ConnectionError, redis.BusyLoadingError):
                 pass
             time.sleep(0.05)

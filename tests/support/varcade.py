@@ -13,7 +13,8 @@ P2 = "7e1d9c8b-3a2f-4b6e-8d5c-4f3e2d1c0b9a"
 # The reference's example excerpt (§4), field order as on the wire.
 EXAMPLE: list[dict[str, str]] = [
     {"product_id": "exrps", "game_id": G, "type": "state_change", "new_state": "creator_joined"},
-    {"product_id": "exrps", "game_id": G, "type": "state_change", "new_state": "all_players_joined"},
+    {"product_id": "exrps", "game_id": G, "type": "state_change",
+     "new_state": "all_players_joined"},
     {"product_id": "exrps", "game_id": G, "type": "gameplay", "event_name": "select_fighter",
      "event_data": "aru", "user_id": P1},
     {"product_id": "exrps", "game_id": G, "type": "gameplay", "event_name": "set_ready",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgpack
 import redis
@@ -91,5 +92,5 @@ class DeadLetters:
 
     def list(self, count: int = 100, after: str = "-") -> list[DeadLetter]:
         start = after if after == "-" else f"({after}"
-        rows = self.client.xrange(self.keys.deadletter_stream, start, "+", count=count)
+        rows: Any = self.client.xrange(self.keys.deadletter_stream, start, "+", count=count)
         return [DeadLetter.from_stream(sid, raw) for sid, raw in rows]

@@ -71,16 +71,17 @@ class Store:
             ],
             use_bin_type=False,  # Redis 7.0 cmsgpack has no bin type
         )
-        applied, duplicates, dup_results = self._apply(
+        reply: Any = self._apply(
             keys=[self.keys.product(product_id)], args=[payload, self.dedupe_ttl]
         )
+        applied, duplicates, dup_results = reply
         return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
 
     # --- reads ----------------------------------------------------------------
 
     def top(self, product_id: str, board: str, count: int = 10) -> list[tuple[str, float]]:
         """The ``count`` best entries of a board, best first."""
-        rows = self.client.zrange(
+        rows: Any = self.client.zrange(
             self.keys.board(product_id, board), 0, count - 1, desc=True, withscores=True
         )
         return [(_text(member), float(score)) for member, score in rows]
