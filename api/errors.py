@@ -1,0 +1,72 @@
+"""JSON errors. Every error answer is ``{"error": <code>, "message": <text>, ...}``.
+
+Handlers cover our own :class:`ApiError`, every Werkzeug ``HTTPException``
+(404 unknown path or trailing slash, 405 wrong method, ...), Redis being
+unreachable (503) and anything unexpected (500, logged). None of them ever
+answers HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Flask, Response, current_app, jsonify
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+# Redis errors that mean "not reachable right now" (BusyLoadingError is a ConnectionError).
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
+
+
+class ApiError(Exception):
+    """An expected failure of a request; ``fields`` are added to the JSON body."""
+
+    def __init__(self, status: int, code: str, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+
+def error_response(status: int, code: str, message: str, **fields: Any) -> Response:
+    response = jsonify({"error": code, "message": message, **fields})
+    response.status_code = status
+    return response
+
+
+def handle_api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, **exc.fields)
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    """Werkzeug's errors as JSON: ``404 Not Found`` becomes ``{"error": "not_found", ...}``."""
+    fields: dict[str, Any] = {}
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        fields["allowed_methods"] = sorted(exc.valid_methods)
+    code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    response = error_response(exc.code or 500, code, exc.description or exc.name, **fields)
+    for name, value in exc.get_headers():  # keeps e.g. the Allow header of a 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def handle_unavailable(exc: Exception) -> Response:
+    current_app.logger.warning("Redis unavailable: %s", exc)
+    return error_response(
+        503, "storage_unavailable", "The data store is not reachable; retry later."
+    )
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    current_app.logger.exception("unhandled error: %s", exc)
+    return error_response(500, "internal_error", "An unexpected error occurred.")
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    for exc_type in UNAVAILABLE:
+        app.register_error_handler(exc_type, handle_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

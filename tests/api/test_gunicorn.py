@@ -1,0 +1,83 @@
+"""Smoke test: the app as deployed, ``gunicorn "api:create_app()"``, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import Feed
+from tests.conftest import TEST_PRODUCTS
+from tests.support.redis_server import free_port
+from tests.support.varcade import game_over
+from tracker.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def get(url: str) -> tuple[int, str, object]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.headers.get_content_type(), json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get_content_type(), json.loads(err.read())
+
+
+@pytest.fixture
+def gunicorn(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = dict(os.environ, TRACKER_REDIS_URL=settings.redis_url,
+               TRACKER_PRODUCTS_FILE=str(TEST_PRODUCTS))
+    log = (tmp_path / "gunicorn.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "api:create_app()"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:
+    feed("pong", [game_over("pong", "p1", "p2"), game_over("pong", "p1", "p3")])
+    assert get(f"{gunicorn}/health") == (200, "application/json", {"status": "ok"})
+    assert get(f"{gunicorn}/ready") == (200, "application/json", {"status": "ready"})
+    assert get(f"{gunicorn}/leaderboards/top_ten/pong") == (200, "application/json", [
+        {"user_id": "p1", "score": 2.0},
+        {"user_id": "p3", "score": 0.0},
+        {"user_id": "p2", "score": 0.0},
+    ])
+    assert get(f"{gunicorn}/stats/pong/p1") == (
+        200, "application/json", {"games": "2", "wins": "2", "losses": "0"})
+    status, ctype, body = get(f"{gunicorn}/leaderboards/top_ten/nope")
+    assert (status, ctype) == (404, "application/json")
+    assert isinstance(body, dict) and body["error"] == "unknown_product"
+    status, ctype, body = get(f"{gunicorn}/leaderboards/top_ten/pong/")
+    assert (status, ctype) == (404, "application/json")
