@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from api import create_app
 from tests.support.pipeline import expected_stats, expected_wins, snapshot, wait_for_pipeline
 from tests.support.processes import Process, start_bridge, start_worker
 from tests.support.varcade import EXAMPLE, game_over, xadd_all
@@ -65,6 +66,17 @@ def test_stream_to_redis_matches_an_independent_count(
         assert board == {p: float(n) for p, n in wins.items()}
         for player, stats in expected_stats(rows, product).items():
             assert store.player_stats(product, player) == dict(stats)
+    # the two Varcade routes answer what the independent count says
+    client = create_app(settings).test_client()
+    wins = expected_wins(rows, "exrps")
+    top = client.get("/leaderboards/top_ten/exrps").get_json()
+    best = sorted(wins.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert [row["score"] for row in top] == [float(n) for _, n in best]
+    assert all(wins[row["user_id"]] == row["score"] for row in top)
+    for player, stats in expected_stats(rows, "exrps").items():
+        answer = client.get(f"/stats/exrps/{player}").get_json()
+        assert answer == {k: str(v) for k, v in stats.items()}
+
     elo = dict(store.top("chess", "elo", count=100))
     assert sum(elo.values()) == len(elo) * 1200  # zero-sum, exactly
     assert sorted(d.reason for d in dead_letters.list()) == \
