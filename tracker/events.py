@@ -17,8 +17,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 RawFields = Mapping[bytes, bytes] | Mapping[str, str]
 
-PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-ENTRY_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+# \Z, not $: "$" also matches before a trailing newline ("exrps\n" is no product id).
+PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+ENTRY_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}\Z", re.ASCII)
 # Values the Varcade producer writes when an id is missing.
 PLACEHOLDER_IDS = frozenset({"", "null", "undefined", "none", "None"})
 MAX_ID_LEN = 128

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracker.events import Event, InvalidEvent, RawFields, parse_entry
-from tracker.handlers.base import Op
+from tracker.handlers.base import Op, check_op
 from tracker.products import Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
 
@@ -104,7 +104,7 @@ class BatchProcessor:
     def _ops(handlers: Sequence[object], event: Event) -> list[Op]:
         ops: list[Op] = []
         for handler in handlers:
-            ops.extend(handler.ops(event))  # type: ignore[attr-defined]
+            ops.extend(check_op(op) for op in handler.ops(event))  # type: ignore[attr-defined]
         return ops
 
 

@@ -73,7 +73,7 @@ def resolve_handler_class(name: str) -> type[Handler]:
     module_name, _, attr = name.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, ValueError) as exc:  # ValueError: ":Class"
         raise ConfigError(f"cannot import handler {name!r}: {exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Handler)):
         raise ConfigError(f"handler {name!r} is not a tracker.handlers.Handler subclass")
@@ -87,23 +87,32 @@ def build_handler(spec: Any, where: str) -> Handler:
         params = {k: v for k, v in spec.items() if k != "use"}
         try:
             return resolve_handler_class(spec["use"])(**params)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:  # unknown keyword, or a value the class rejects
             raise ConfigError(f"{where}: bad parameters for {spec['use']!r}: {exc}") from exc
     raise ConfigError(f"{where}: a handler is a name or a table with 'use', got {spec!r}")
 
 
 def parse_products(config: Mapping[str, Any]) -> Products:
     default = config.get("default", {})
+    if not isinstance(default, Mapping):
+        raise ConfigError(f"default: expected a table, got {default!r}")
     default_queue = str(default.get("queue", "default"))
     default_handlers = default.get("handlers", ["wins", "player_stats"])
+    if not isinstance(default_handlers, list | tuple):
+        raise ConfigError(f"default.handlers: expected a list, got {default_handlers!r}")
+    section = config.get("products", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"products: expected a table, got {section!r}")
     products: dict[str, Product] = {}
-    for product_id, entry in dict(config.get("products", {})).items():
+    for product_id, entry in section.items():
         where = f"products.{product_id}"
         if not PRODUCT_ID_RE.match(product_id):
             raise ConfigError(f"{where}: product ids are 1-64 of [A-Za-z0-9_.-]")
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected a table, got {entry!r}")
         specs = entry.get("handlers", default_handlers)
+        if not isinstance(specs, list | tuple):
+            raise ConfigError(f"{where}.handlers: expected a list, got {specs!r}")
         handlers = tuple(build_handler(s, f"{where}.handlers") for s in specs)
         names = [b.name for h in handlers for b in h.boards]
         if len(names) != len(set(names)):
@@ -116,6 +125,6 @@ def load_products(path: str | Path) -> Products:
     try:
         with open(path, "rb") as fh:
             config = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read product configuration {path}: {exc}") from exc
     return parse_products(config)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import redis
 
 from tests.support.varcade import EXAMPLE, P1, P2, game_over
+from tracker.events import Event
+from tracker.handlers import ExrpsStats, Handler, IncrScore, Op
 from tracker.handlers.leaderboards import elo_delta
 from tracker.processing import BatchProcessor
-from tracker.products import Products
+from tracker.products import Product, Products
 from tracker.storage import DeadLetters, Store
 
 
-def entries(rows: list[dict[str, str]], base: int = 1700000000000) -> list[tuple[str, dict[bytes, bytes]]]:
+def entries(rows: list[dict[str, str]],
+            base: int = 1700000000000) -> list[tuple[str, dict[bytes, bytes]]]:
     return [(f"{base + i}-0", {k.encode(): v.encode() for k, v in row.items()})
             for i, row in enumerate(rows)]
 
@@ -31,9 +36,10 @@ def test_reference_example_gives_the_documented_data(products: Products, store: 
 def test_same_entries_twice_change_nothing(products: Products, store: Store,
                                            dead_letters: DeadLetters, data: redis.Redis) -> None:
     processor = BatchProcessor(products, store, dead_letters)
-    batch = entries(EXAMPLE + [game_over("exrps", P2, P1)])
+    batch = entries([*EXAMPLE, game_over("exrps", P2, P1)])
     processor.process("exrps", "s", batch)
-    before = {k: data.dump(k) for k in data.keys("st:{exrps}:lb:*") + data.keys("st:{exrps}:stats:*")}
+    keys = data.keys("st:{exrps}:lb:*") + data.keys("st:{exrps}:stats:*")
+    before = {k: data.dump(k) for k in keys}
     again = processor.process("exrps", "s", batch)
     after = {k: data.dump(k) for k in before}
     assert again.applied == 0 and again.duplicates == 4
@@ -83,3 +89,23 @@ def test_unknown_product_and_republished_result(products: Products, store: Store
     processor.process("exrps", "s", entries([first, dict(first)]))
     assert store.top("exrps", "wins") == [(P1, 1.0), (P2, 0.0)]
     assert [d.reason for d in dead_letters.list()] == ["unknown_product", "duplicate_result"]
+
+
+class NaNScore(Handler):
+    """A broken custom handler: a non-finite score on every result."""
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        return [IncrScore("wins", event["winner_id"], float("nan"))] \
+            if event.type == "game_over" else []
+
+
+def test_a_handler_emitting_a_bad_op_dead_letters_only_its_event(
+        store: Store, dead_letters: DeadLetters) -> None:
+    products = Products({"exrps": Product("exrps", "exrps", (ExrpsStats(), NaNScore()))})
+    rows = [game_over("exrps", P1, P2),
+            {"product_id": "exrps", "game_id": "g", "type": "gameplay",
+             "event_name": "select_weapon", "event_data": "1", "user_id": P1}]
+    report = BatchProcessor(products, store, dead_letters).process("exrps", "s", entries(rows))
+    assert report.applied == 1 and report.dead_lettered == {"handler_error": 1}
+    assert store.player_stats("exrps", P1) == {"paper_selection_count": 1}  # nothing half-applied
+    assert "not finite" in dead_letters.list()[0].detail

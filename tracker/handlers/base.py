@@ -7,6 +7,7 @@ That keeps handlers trivially testable and makes every write idempotent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -53,6 +54,27 @@ class EloResult:
 
 
 Op = IncrScore | EnsureOnBoard | IncrStat | EloResult
+
+
+def check_op(op: object) -> Op:
+    """Reject an op the store could not apply whole (wrong type, non-finite number).
+
+    Checked before the batch script runs: a script that fails half-way keeps
+    the writes it already made, so bad input must never reach it.
+    """
+    if not isinstance(op, IncrScore | EnsureOnBoard | IncrStat | EloResult):
+        raise TypeError(f"not a storage operation: {op!r}")
+    for name in op.__slots__:
+        value = getattr(op, name)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TypeError(f"{type(op).__name__}.{name} must be a string or number: {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{type(op).__name__}.{name} is not finite: {value!r}")
+        if isinstance(value, str) and not value:
+            raise ValueError(f"{type(op).__name__}.{name} is empty")
+    if isinstance(op, IncrStat) and not isinstance(op.delta, int):
+        raise TypeError(f"IncrStat.delta must be an integer: {op.delta!r}")
+    return op
 
 
 @dataclass(frozen=True, slots=True)

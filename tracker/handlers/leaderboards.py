@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from tracker.events import Event
@@ -20,6 +21,8 @@ class WinsLeaderboard(Handler):
     def __init__(self, board: str = "wins", points: float = 1.0, loser_on_board: bool = True):
         self.board = board
         self.points = float(points)
+        if not math.isfinite(self.points):  # inf/nan would fail the batch script mid-way
+            raise ValueError("points must be a finite number")
         self.loser_on_board = bool(loser_on_board)
 
     @property
@@ -46,11 +49,15 @@ class EloLeaderboard(Handler):
     name = "elo"
 
     def __init__(self, board: str = "elo", k: float = 32.0, start: float = 1500.0):
-        if k <= 0:
-            raise ValueError("Elo K must be positive")
+        k, start = float(k), float(start)
+        # inf/nan would fail the batch script mid-way (TOML allows inf and nan)
+        if not (math.isfinite(k) and k > 0):
+            raise ValueError("Elo K must be a positive finite number")
+        if not math.isfinite(start):
+            raise ValueError("Elo start must be a finite number")
         self.board = board
-        self.k = float(k)
-        self.start = round(float(start) / RATING_QUANTUM) * RATING_QUANTUM
+        self.k = k
+        self.start = round(start / RATING_QUANTUM) * RATING_QUANTUM
 
     @property
     def boards(self) -> tuple[Board, ...]:
