@@ -1,0 +1,292 @@
+"""``tracker stack``: the whole system on this machine, for a first look.
+
+Starts a private redis-server (AOF on, data in ``var/redis``), then the bridge,
+one Celery worker pool per configured queue, the API under gunicorn, Flower and
+the demo producer, each as a subprocess logging to ``var/logs/<name>.log``.
+
+Policy when a child dies unexpectedly: it is reported (with the tail of its
+log) and restarted after a growing delay (1 s, 2 s, 4 s ... 30 s). A child
+that dies ``MAX_DEATHS`` times within ``DEATH_WINDOW`` seconds is considered
+broken, and the whole stack stops with exit code 1.
+
+Ctrl-C or SIGTERM stops everything in order: the demo, then the bridge, then
+workers, API and Flower, and redis-server last (each gets SIGTERM, then
+SIGKILL after ``--stop-timeout``). A second Ctrl-C kills at once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import cast
+
+import click
+import redis
+
+from tasks.supervisor import (
+    PHASE_BRIDGE,
+    PHASE_DEMO,
+    PHASE_REDIS,
+    Child,
+    GaveUp,
+    Supervisor,
+)
+from tracker.demo import DEFAULT_PLAYERS, DEFAULT_RATE, DEFAULT_SEED, player_pool
+from tracker.products import ConfigError, Products, load_products
+from tracker.settings import Settings
+from tracker.storage.keys import Keys
+
+HOST = "127.0.0.1"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def pick_port(requested: int | None, preferred: int | None, taken: set[int], what: str) -> int:
+    """The requested port (which must be free), else ``preferred`` if free, else any free one."""
+    if requested is not None:
+        if requested in taken or not port_free(requested):
+            raise click.ClickException(f"{what} port {requested} is already in use")
+        return requested
+    if preferred is not None and preferred not in taken and port_free(preferred):
+        return preferred
+    while True:
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            return port
+
+
+def executable(name: str) -> str:
+    """A console script of this environment (next to python), else one on PATH."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        hint = ("install it: sudo apt-get install redis-server (scripts/run does it)"
+                if name == "redis-server" else "install the project: pip install -e .")
+        raise click.ClickException(f"{name} not found; {hint}")
+    return found
+
+
+def child_env(base: Mapping[str, str], redis_port: int) -> dict[str, str]:
+    """The user's environment, pointed at our redis-server: data 0, stream 1, broker 2."""
+    env = dict(base)
+    url = f"redis://{HOST}:{redis_port}"
+    env.update(TRACKER_REDIS_URL=f"{url}/0", TRACKER_STREAM_URL=f"{url}/1",
+               TRACKER_BROKER_URL=f"{url}/2", PYTHONUNBUFFERED="1")
+    return env
+
+
+def answers_http(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered, even if not with 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass(frozen=True)
+class Ports:
+    redis: int
+    api: int
+    flower: int
+
+
+def plan(ports: Ports, env: Mapping[str, str], queues: Sequence[str], var: Path,
+         demo_rate: float | None) -> list[Child]:
+    """Every child of the stack, in start order (``demo_rate`` None: no demo)."""
+    logs = var / "logs"
+    tracker, celery = executable("tracker"), executable("celery")
+    redis_client = redis.Redis(host=HOST, port=ports.redis, socket_timeout=1)
+    children = [
+        Child("redis", [
+            executable("redis-server"), "--port", str(ports.redis), "--bind", HOST,
+            "--dir", str((var / "redis").resolve()), "--appendonly", "yes",
+            "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction",
+        ], dict(env), logs / "redis.log", PHASE_REDIS, lambda c: bool(redis_client.ping())),
+        Child("bridge", [tracker, "bridge"], dict(env), logs / "bridge.log", PHASE_BRIDGE),
+    ]
+    children += [
+        Child(f"worker-{q}", [celery, "-A", "tasks", "worker", "-Q", q, "-n", f"{q}@%h",
+                              "--loglevel=INFO"], dict(env), logs / f"worker-{q}.log",
+              ready_check=lambda c: b" ready." in c.output())
+        for q in queues
+    ]
+    children += [
+        Child("api", [executable("gunicorn"), "--bind", f"{HOST}:{ports.api}", "api:create_app()"],
+              dict(env), logs / "api.log",
+              ready_check=lambda c: answers_http(f"http://{HOST}:{ports.api}/health")),
+        Child("flower", [celery, "-A", "tasks", "flower", f"--address={HOST}",
+                         f"--port={ports.flower}"],
+              {**env, "FLOWER_UNAUTHENTICATED_API": "true"}, logs / "flower.log",
+              ready_check=lambda c: answers_http(f"http://{HOST}:{ports.flower}/")),
+    ]
+    if demo_rate is not None:
+        children.append(Child("demo", [tracker, "demo", "--rate", f"{demo_rate:g}"], dict(env),
+                              logs / "demo.log", PHASE_DEMO))
+    return children
+
+
+# --- what the user sees -------------------------------------------------------
+
+
+def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child]) -> str:
+    api = f"http://{HOST}:{ports.api}"
+    product = "exrps" if "exrps" in products else next(iter(products), "exrps")
+    star = max(player_pool(DEFAULT_PLAYERS, DEFAULT_SEED), key=lambda p: p.skill).id
+    lines = [
+        "",
+        "stats-tracker is running. Ctrl-C stops everything.",
+        f"  API      {api}/health",
+        f"           {api}/leaderboards/top_ten/{product}",
+        f"           {api}/stats/{product}/{star}   (the demo's strongest player)",
+        f"  Flower   http://{HOST}:{ports.flower}/",
+        f"  Redis    redis://{HOST}:{ports.redis}  (data /0, stream /1, broker /2; "
+        f"AOF in {var / 'redis'})",
+        f"  Logs     {var / 'logs'}/  (tail -f {var / 'logs'}/*.log)",
+        f"  Running  {', '.join(c.name for c in children)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def status_line(settings: Settings, products: Products, data: redis.Redis,
+                stream: redis.Redis) -> str:
+    keys = Keys(settings.key_prefix)
+    try:
+        length = stream.xlen(settings.stream_key)
+        groups = stream.xinfo_groups(settings.stream_key) if length else []  # none: no key yet
+        group = next((g for g in groups if g["name"].decode() == settings.stream_group), None)
+        queue = (f"lag {group.get('lag', '?')}, pending {group['pending']}" if group
+                 else "no consumer group yet")
+        dead = data.xlen(keys.deadletter_stream)
+        parts = [f"stream {length} entries ({queue})", f"dead letters {dead}"]
+        for pid, product in products.items():
+            board = product.board("wins") or (product.boards[0] if product.boards else None)
+            if board is None:
+                continue
+            top = cast("list[tuple[bytes, float]]",
+                       data.zrevrange(keys.board(pid, board.name), 0, 2, withscores=True))
+            if top or pid == "exrps":
+                best = ", ".join(f"{m.decode()[:8]} {s:g}" for m, s in top) or "empty"
+                parts.append(f"{pid} {board.name}: {best}")
+        return f"[{time.strftime('%T')}] " + " | ".join(parts)
+    except redis.RedisError as exc:
+        return f"[{time.strftime('%T')}] status unavailable: {exc}"
+
+
+def wait_ready(children: Sequence[Child], supervisor: Supervisor, stop: threading.Event,
+               timeout: float) -> list[Child]:
+    """Wait until every child is ready (or ``timeout``); returns those that are not."""
+    deadline = time.monotonic() + timeout
+    pending = list(children)
+    while pending and time.monotonic() < deadline and not stop.is_set():
+        supervisor.check()
+        pending = [c for c in pending if not c.ready()]
+        stop.wait(0.25)
+    return pending
+
+
+# --- command ------------------------------------------------------------------
+
+
+@click.command("stack")
+@click.option("--redis-port", type=int, help="Port of the stack's own redis-server "
+              "[default: any free port].")
+@click.option("--api-port", type=int, help="[default: 5000 if free, else any free port]")
+@click.option("--flower-port", type=int, help="[default: 5555 if free, else any free port]")
+@click.option("--demo-rate", type=click.FloatRange(min=0), default=DEFAULT_RATE,
+              show_default=True, help="Events per second the demo producer writes.")
+@click.option("--no-demo", is_flag=True, help="Do not start the demo producer.")
+@click.option("--var-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var"),
+              show_default=True, help="Where Redis data and the logs go.")
+@click.option("--status-interval", type=click.FloatRange(min=1), default=10.0, show_default=True,
+              help="Seconds between status lines.")
+@click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds a child gets to stop after SIGTERM before SIGKILL.")
+def stack_command(redis_port: int | None, api_port: int | None, flower_port: int | None,
+                  demo_rate: float, no_demo: bool, var_dir: Path, status_interval: float,
+                  stop_timeout: float) -> None:
+    """Run the whole system locally: Redis, bridge, workers, API, Flower and the demo."""
+    taken: set[int] = set()
+    # Any free port for Redis: apt's redis-server package already runs a service on 6379.
+    for_redis = pick_port(redis_port, None, taken, "redis")
+    taken.add(for_redis)
+    for_api = pick_port(api_port, 5000, taken, "API")
+    taken.add(for_api)
+    ports = Ports(for_redis, for_api, pick_port(flower_port, 5555, taken, "Flower"))
+    env = child_env(os.environ, ports.redis)
+    settings = Settings.from_env(env)
+    try:
+        products = load_products(settings.products_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    (var_dir / "redis").mkdir(parents=True, exist_ok=True)
+    children = plan(ports, env, products.queues, var_dir, None if no_demo else demo_rate)
+    supervisor = Supervisor(children)
+
+    stop, force = threading.Event(), threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        (force if stop.is_set() else stop).set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+
+    failed = False
+    try:
+        redis_child, rest = children[0], children[1:]
+        redis_child.start()
+        if wait_ready([redis_child], supervisor, stop, 20) and not stop.is_set():
+            raise GaveUp(f"redis-server did not answer; see {redis_child.log_path}")
+        for child in rest:
+            if not stop.is_set():
+                child.start()
+        click.echo(f"[stack] started {len(children)} processes; waiting until they answer ...")
+        slow = wait_ready(rest, supervisor, stop, 60)
+        if stop.is_set():
+            return
+        if slow:
+            click.echo(f"[stack] not answering yet: {', '.join(c.name for c in slow)} "
+                       "(see their logs)")
+        click.echo(banner(ports, products, var_dir, children))
+        data = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        stream = redis.Redis.from_url(settings.stream_url, socket_timeout=2)
+        next_status = time.monotonic()
+        while not stop.wait(0.5):
+            supervisor.check()
+            if time.monotonic() >= next_status:
+                click.echo(status_line(settings, products, data, stream))
+                next_status = time.monotonic() + status_interval
+    except GaveUp as exc:
+        click.echo(f"[stack] {exc}", err=True)
+        failed = True
+    finally:
+        click.echo("[stack] stopping ...")
+        supervisor.stop_all(stop_timeout, force)
+        click.echo("[stack] stopped.")
+    if failed:
+        sys.exit(1)
