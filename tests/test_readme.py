@@ -1,0 +1,42 @@
+"""The README's "one small class plus one line of configuration" example works as written."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.varcade import EXAMPLE, P1
+from tracker.processing import BatchProcessor
+from tracker.products import load_products
+from tracker.storage import DeadLetters, Store
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def block(lang: str, containing: str) -> str:
+    blocks = re.findall(rf"```{lang}\n(.*?)```", README.read_text(), re.S)
+    return next(b for b in blocks if containing in b)
+
+
+def test_custom_handler_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store,
+                                dead_letters: DeadLetters) -> None:
+    code = block("python", "class RoundsWon")
+    line = next(ln for ln in block("toml", "mygame =").splitlines() if ln.startswith("mygame ="))
+    (tmp_path / "mygame").mkdir()
+    (tmp_path / "mygame" / "__init__.py").write_text("")
+    (tmp_path / "mygame" / "handlers.py").write_text(code)
+    config = tmp_path / "products.toml"
+    config.write_text(f"[products]\n{line}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("mygame", None)
+
+    products = load_products(config)
+    rows = [{**row, "product_id": "mygame"} for row in EXAMPLE]
+    entries = [(f"1700000000000-{i}", {k.encode(): v.encode() for k, v in row.items()})
+               for i, row in enumerate(rows)]
+    BatchProcessor(products, store, dead_letters).process("mygame", "s", entries)
+    assert store.player_stats("mygame", P1)["rounds_won"] == 1
+    assert store.top("mygame", "wins")[0] == (P1, 1.0)
