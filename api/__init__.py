@@ -1,21 +1,30 @@
-"""The read API: a thin Flask app over the tracker's Redis store.
+"""The read API: a Flask app over the tracker's Redis store.
 
 Served by gunicorn as ``gunicorn "api:create_app()"``. All domain logic lives
-in :mod:`tracker`; this package only maps HTTP requests onto store reads.
+in :mod:`tracker`; this package maps HTTP requests onto store and rank reads.
 Each resource is one blueprint; every error answer is a JSON object
-(see :mod:`api.errors`).
+(see :mod:`api.errors`); the OpenAPI document is generated from the views'
+schemas (:mod:`api.openapi`).
 """
 
 from __future__ import annotations
 
 import flask
 import redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import errors, health, leaderboards, stats
+from api import boards, errors, health, leaderboards, players, products, stats
+from api.auth import Authenticator
+from api.config import ApiSettings
+from api.docs import EXTENSION as OPENAPI_EXTENSION
+from api.docs import init_docs
+from api.limits import init_limiter
+from api.metrics import init_metrics
+from api.openapi import build_spec
 from api.state import EXTENSION, ApiState
 from tracker.products import load_products
 from tracker.settings import Settings
-from tracker.storage import Keys, Store
+from tracker.storage import Keys, Ranks, Store
 
 # A read API should fail fast rather than hold a gunicorn worker on a dead Redis.
 REDIS_CONNECT_TIMEOUT = 2.0  # seconds
@@ -24,22 +33,33 @@ REDIS_SOCKET_TIMEOUT = 5.0  # seconds
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> flask.Flask:
-    """Build the app. ``settings`` defaults to ``Settings.from_env()`` (``TRACKER_*``)."""
+def create_app(settings: Settings | None = None,
+               api_settings: ApiSettings | None = None) -> flask.Flask:
+    """Build the app. Settings default to the ``TRACKER_*`` environment."""
     settings = settings or Settings.from_env()
-    products = load_products(settings.products_path)  # a bad config fails the boot
+    api_settings = api_settings or ApiSettings.from_env()
+    products_config = load_products(settings.products_path)  # a bad config fails the boot
     client = redis.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
         socket_timeout=REDIS_SOCKET_TIMEOUT,
     )
-    store = Store(client, Keys(settings.key_prefix))
+    keys = Keys(settings.key_prefix)
 
     app = flask.Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
-    app.extensions[EXTENSION] = ApiState(settings=settings, products=products, store=store)
+    if api_settings.proxy_hops:
+        hops = api_settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    app.extensions[EXTENSION] = ApiState(
+        settings=settings, products=products_config, store=Store(client, keys),
+        ranks=Ranks(client, keys), api=api_settings, auth=Authenticator(api_settings),
+    )
     errors.register(app)
-    app.register_blueprint(leaderboards.bp)
-    app.register_blueprint(stats.bp)
-    app.register_blueprint(health.bp)
+    init_metrics(app)  # first: its timer wraps everything below
+    init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
+    for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, players.bp, health.bp):
+        app.register_blueprint(bp)
+    init_docs(app)
+    app.extensions[OPENAPI_EXTENSION] = build_spec(app, products_config, api_settings)
     return app

@@ -8,6 +8,7 @@ answers HTML.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -21,11 +22,13 @@ UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
 class ApiError(Exception):
     """An expected failure of a request; ``fields`` are added to the JSON body."""
 
-    def __init__(self, status: int, code: str, message: str, **fields: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, *,
+                 headers: Mapping[str, str] | None = None, **fields: Any) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
         self.fields = fields
 
 
@@ -36,7 +39,9 @@ def error_response(status: int, code: str, message: str, **fields: Any) -> Respo
 
 
 def handle_api_error(exc: ApiError) -> Response:
-    return error_response(exc.status, exc.code, exc.message, **exc.fields)
+    response = error_response(exc.status, exc.code, exc.message, **exc.fields)
+    response.headers.update(exc.headers)
+    return response
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
@@ -45,7 +50,10 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         fields["allowed_methods"] = sorted(exc.valid_methods)
     code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
-    response = error_response(exc.code or 500, code, exc.description or exc.name, **fields)
+    message = exc.description or exc.name
+    if exc.code == 429:  # flask-limiter: the description is the limit, e.g. "600 per 1 minute"
+        message = f"Rate limit exceeded ({exc.description}); retry after the Retry-After delay."
+    response = error_response(exc.code or 500, code, message, **fields)
     for name, value in exc.get_headers():  # keeps e.g. the Allow header of a 405
         if name.lower() != "content-type":
             response.headers[name] = value

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from api.errors import ApiError
-from api.schemas import top_entries
-from api.state import state
+from api.openapi import Auth, Operation, operation
+from api.params import parse_query
+from api.schemas import LegacyTopTenQuerySchema, TopEntrySchema, top_entries
+from api.state import ApiState, state
 from tracker.handlers import Board
 from tracker.products import Product
 
@@ -17,6 +19,7 @@ bp = Blueprint("leaderboards", __name__, url_prefix="/leaderboards")
 
 TOP_TEN = 10
 DEFAULT_BOARD = "wins"
+_query = LegacyTopTenQuerySchema()
 
 
 def pick_board(product: Product, name: str | None) -> Board:
@@ -27,29 +30,26 @@ def pick_board(product: Product, name: str | None) -> Board:
             raise ApiError(404, "no_leaderboard",
                            f"Product {product.id!r} has no leaderboard.", product_id=product.id)
         return board
-    board = product.board(name)
-    if board is None:
-        raise ApiError(
-            404, "unknown_board", f"Product {product.id!r} has no board {name!r}.",
-            product_id=product.id, board=name, boards=[b.name for b in product.boards],
-        )
-    return board
+    return ApiState.board(product, name)
 
 
 @bp.get("/top_ten/<product_id>")
+@operation(Operation(tag="varcade", response=TopEntrySchema(many=True),
+                     query=LegacyTopTenQuerySchema, auth=Auth.LEADERBOARDS))
 def top_ten(product_id: str) -> ResponseReturnValue:
-    """At most 10 ``{"user_id", "score"}`` rows of a board, best (highest score) first.
+    """At most 10 `{"user_id", "score"}` rows of a board, best first.
 
-    ``?board=<name>`` selects another board of the product. A configured
-    product with no data answers ``[]``; an unknown one 404 ``unknown_product``.
+    `?board=<name>` selects another board of the product. A configured
+    product with no data answers `[]`; an unknown one 404 `unknown_product`.
 
-    Tie order: players with equal scores come in Redis ``ZREVRANGE`` order,
-    i.e. by DESCENDING member bytes (``"b"`` before ``"a"``). Deterministic,
-    but not a product rule; a later issue replaces it with a real tie-break.
+    Tie order: players with equal scores come in Redis `ZREVRANGE` order,
+    i.e. by DESCENDING user id bytes (`"b"` before `"a"`), the same order as
+    ordinal ranks on the other routes.
     """
     st = state()
     product = st.product(product_id)
-    board = pick_board(product, request.args.get("board"))
+    st.auth.leaderboards()
+    board = pick_board(product, parse_query(_query).get("board"))
     rows: list[dict[str, Any]] = [
         {"user_id": user_id, "score": score}
         for user_id, score in st.store.top(product.id, board.name, TOP_TEN)

@@ -1,11 +1,88 @@
-"""Response schemas (marshmallow): the shapes the routes promise.
+"""Marshmallow schemas: every query the routes accept and every body they answer.
 
-Kept as schemas so a later OpenAPI document can be generated from them.
+The OpenAPI document (:mod:`api.openapi`) is generated from these, so the
+documentation cannot drift from what the code parses and dumps.
 """
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from api.cursors import CursorField
+from tracker.ranking import TieMode
+
+MAX_PAGE = 100  # rows per page, and per window around a player
+MAX_OFFSET = 1_000_000_000
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+class TiesQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    ties = fields.Enum(
+        TieMode, by_value=True,
+        metadata={"description": "How equal scores rank: ordinal (1,2,3,4), competition "
+                                 "(1,2,2,4) or dense (1,2,2,3). Default: the board's "
+                                 "configured mode."},
+    )
+
+
+class PageQuerySchema(TiesQuerySchema):
+    limit = fields.Integer(load_default=10, validate=validate.Range(1, MAX_PAGE),
+                           metadata={"description": f"Rows per page, 1-{MAX_PAGE}."})
+    cursor = CursorField(metadata={
+        "description": "The next_cursor of the previous page (keyset paging: correct "
+                       "while scores change). Not with offset."})
+    offset = fields.Integer(validate=validate.Range(0, MAX_OFFSET),
+                            metadata={"description": "0-based position of the first row "
+                                                     "(jumps; may skip or repeat rows while "
+                                                     "scores change). Not with cursor."})
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **_: Any) -> None:
+        if "cursor" in data and "offset" in data:
+            raise ValidationError("Give cursor or offset, not both.", "offset")
+
+
+class AroundQuerySchema(TiesQuerySchema):
+    limit = fields.Integer(load_default=11, validate=validate.Range(1, MAX_PAGE), metadata={
+        "description": f"Rows in the window, 1-{MAX_PAGE}; the player is in the middle "
+                       "unless near an end of the board."})
+
+
+class LegacyTopTenQuerySchema(Schema):
+    """The Varcade route ignores parameters it does not know."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    board = fields.String(metadata={
+        "description": "Another board of the product (default: wins, else its first)."})
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+
+class ErrorSchema(Schema):
+    """Every error: a code, a message that says what was wrong, and details."""
+
+    error = fields.String(required=True, metadata={"example": "unknown_product"})
+    message = fields.String(required=True)
+    product_id = fields.String()
+    board = fields.String()
+    boards = fields.List(fields.String())
+    user_id = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
+                         metadata={"description": "Invalid parameters and why."})
+    allowed_methods = fields.List(fields.String())
+    max_length = fields.Integer()
+    required_scope = fields.String()
+    status = fields.String()
 
 
 class TopEntrySchema(Schema):
@@ -23,6 +100,94 @@ class LegacyStatsSchema(Schema):
     """
 
     stats = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class EntrySchema(Schema):
+    rank = fields.Integer(required=True, metadata={"description": "1-based, in `ties` mode."})
+    user_id = fields.String(required=True)
+    score = fields.Float(required=True)
+
+
+class BoardRefSchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    ties = fields.Enum(TieMode, by_value=True, required=True)
+    size = fields.Integer(required=True, metadata={"description": "Members on the board."})
+
+
+class PageSchema(BoardRefSchema):
+    offset = fields.Integer(required=True, metadata={
+        "description": "0-based position of the first entry."})
+    entries = fields.Nested(EntrySchema, many=True, required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
+
+
+class StandingSchema(BoardRefSchema):
+    user_id = fields.String(required=True)
+    score = fields.Float(required=True)
+    rank = fields.Integer(required=True)
+    percentile = fields.Float(required=True, metadata={
+        "description": "Share of the board with a strictly lower score, in percent."})
+
+
+class AroundSchema(BoardRefSchema):
+    user_id = fields.String(required=True)
+    offset = fields.Integer(required=True)
+    entries = fields.Nested(EntrySchema, many=True, required=True)
+
+
+class BoardSchema(Schema):
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "points or rating"})
+    ties = fields.Enum(TieMode, by_value=True, required=True,
+                       metadata={"description": "The board's default tie mode."})
+    start = fields.Float(required=True, metadata={"description": "A new member's score."})
+
+
+class BoardDetailSchema(BoardSchema):
+    product_id = fields.String(required=True)
+    size = fields.Integer(required=True)
+    distinct_scores = fields.Integer(required=True)
+
+
+class HandlerSchema(Schema):
+    name = fields.String(required=True)
+    boards = fields.List(fields.String(), required=True)
+
+
+class ProductSchema(Schema):
+    id = fields.String(required=True)
+    boards = fields.List(fields.Nested(BoardSchema), required=True)
+    handlers = fields.List(fields.Nested(HandlerSchema), required=True)
+
+
+class ProductListSchema(Schema):
+    products = fields.List(fields.Nested(ProductSchema), required=True)
+
+
+class PlayerStatsSchema(Schema):
+    product_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    stats = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class PlayerAllStatsSchema(Schema):
+    user_id = fields.String(required=True)
+    products = fields.Dict(
+        keys=fields.String(), required=True,
+        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        metadata={"description": "product id -> counters; products without data are absent."})
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True)
+    error = fields.String()
+    message = fields.String()
 
 
 top_entries = TopEntrySchema(many=True)

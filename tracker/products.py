@@ -6,15 +6,22 @@ for the format. Adding a product with a custom handler is one line there.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracker.events import PRODUCT_ID_RE
 from tracker.handlers import BUILTIN, Board, Handler
+from tracker.ranking import DEFAULT_TIE_MODE, TieMode
+
+# Board names end up in Redis keys and URLs: no ':' (the board's tie structures
+# are "<board>:scores" and "<board>:counts"), no '/', no braces.
+BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 class ConfigError(ValueError):
@@ -26,10 +33,15 @@ class Product:
     id: str
     queue: str
     handlers: tuple[Handler, ...]
+    ties: Mapping[str, TieMode] = field(default_factory=dict, hash=False)  # board -> mode
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return tuple(board for h in self.handlers for board in h.boards)
+        return tuple(
+            dataclasses.replace(board, ties=self.ties[board.name]) if board.name in self.ties
+            else board
+            for h in self.handlers for board in h.boards
+        )
 
     def board(self, name: str) -> Board | None:
         return next((b for b in self.boards if b.name == name), None)
@@ -80,11 +92,20 @@ def resolve_handler_class(name: str) -> type[Handler]:
     return cls
 
 
+def parse_ties(value: Any, where: str) -> TieMode:
+    try:
+        return TieMode(value)
+    except ValueError:
+        modes = [m.value for m in TieMode]
+        raise ConfigError(f"{where}: ties is one of {modes}, got {value!r}") from None
+
+
 def build_handler(spec: Any, where: str) -> Handler:
+    """The handler a spec names; a table's ``ties`` is for its boards, not the handler."""
     if isinstance(spec, str):
         return resolve_handler_class(spec)()
     if isinstance(spec, dict) and isinstance(spec.get("use"), str):
-        params = {k: v for k, v in spec.items() if k != "use"}
+        params = {k: v for k, v in spec.items() if k not in ("use", "ties")}
         try:
             return resolve_handler_class(spec["use"])(**params)
         except (TypeError, ValueError) as exc:  # unknown keyword, or a value the class rejects
@@ -98,6 +119,7 @@ def parse_products(config: Mapping[str, Any]) -> Products:
         raise ConfigError(f"default: expected a table, got {default!r}")
     default_queue = str(default.get("queue", "default"))
     default_handlers = default.get("handlers", ["wins", "player_stats"])
+    default_ties = parse_ties(default.get("ties", DEFAULT_TIE_MODE), "default")
     if not isinstance(default_handlers, list | tuple):
         raise ConfigError(f"default.handlers: expected a list, got {default_handlers!r}")
     section = config.get("products", {})
@@ -117,7 +139,18 @@ def parse_products(config: Mapping[str, Any]) -> Products:
         names = [b.name for h in handlers for b in h.boards]
         if len(names) != len(set(names)):
             raise ConfigError(f"{where}: two handlers write the same board ({names})")
-        products[product_id] = Product(product_id, str(entry.get("queue", default_queue)), handlers)
+        bad = [n for n in names if not isinstance(n, str) or not BOARD_NAME_RE.match(n)]
+        if bad:
+            raise ConfigError(f"{where}: board names are 1-64 of [A-Za-z0-9_.-], got {bad}")
+        product_ties = parse_ties(entry.get("ties", default_ties), where)
+        ties: dict[str, TieMode] = {}
+        for spec, handler in zip(specs, handlers, strict=True):
+            mode = product_ties
+            if isinstance(spec, dict) and "ties" in spec:
+                mode = parse_ties(spec["ties"], f"{where}.handlers.{spec['use']}")
+            ties.update((b.name, mode) for b in handler.boards)
+        products[product_id] = Product(
+            product_id, str(entry.get("queue", default_queue)), handlers, ties)
     return Products(products, default_queue)
 
 

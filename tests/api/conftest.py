@@ -1,14 +1,18 @@
-"""Fixtures for the read API: the app on the test Redis, and a way to feed it events."""
+"""Fixtures for the read API: the app on the test Redis, tokens, and a way to feed it events."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import flask
+import jwt
 import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.config import ApiSettings
 from api.state import EXTENSION, ApiState
 from tracker.processing import BatchProcessor, BatchReport
 from tracker.products import Products
@@ -16,20 +20,79 @@ from tracker.settings import Settings
 from tracker.storage import DeadLetters, Store
 
 Feed = Callable[[str, list[dict[str, str]]], BatchReport]
+MakeApp = Callable[..., flask.Flask]
+Token = Callable[..., str]
+
+SECRET = "test-secret-" + "long-enough-for-hs256-and-hs512-" * 2
+ISSUER = "https://auth.varcade.test"
+AUDIENCE = "stats-tracker"
+# What the tests run with unless they say otherwise: no JWT key, no rate limit
+# (the rate-limit tests turn it on).
+PLAIN = ApiSettings(rate_limit="off")
+SECURED = ApiSettings(jwt_secret=SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE,
+                      rate_limit="off")
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[flask.Flask]:
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    yield app
-    state: ApiState = app.extensions[EXTENSION]
-    state.store.client.close()
+def make_app(settings: Settings) -> Iterator[MakeApp]:
+    """Build apps on the test Redis: ``make_app(SECURED)``, ``make_app(rate_limit=...)``."""
+    apps: list[flask.Flask] = []
+
+    def make(api_settings: ApiSettings | None = None, **changes: Any) -> flask.Flask:
+        base = api_settings or PLAIN
+        app = create_app(settings, ApiSettings(**{**base.__dict__, **changes}))
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        state: ApiState = app.extensions[EXTENSION]
+        state.store.client.close()
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> flask.Flask:
+    return make_app()
 
 
 @pytest.fixture
 def client(app: flask.Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def secured(make_app: MakeApp) -> FlaskClient:
+    """An app that verifies HS256 tokens with issuer and audience."""
+    return make_app(SECURED).test_client()
+
+
+@pytest.fixture
+def token() -> Token:
+    """``token(sub=..., scope=..., exp_in=..., key=..., aud=..., iss=..., **claims)``."""
+
+    def make(sub: str | None = "someone", scope: str | list[str] | None = None,
+             exp_in: float = 300, key: str = SECRET, aud: str | None = AUDIENCE,
+             iss: str | None = ISSUER, algorithm: str = "HS256", **claims: Any) -> str:
+        payload: dict[str, Any] = {"exp": int(time.time() + exp_in), **claims}
+        if sub is not None:
+            payload["sub"] = sub
+        if isinstance(scope, str):
+            payload["scope"] = scope
+        elif scope is not None:
+            payload["scopes"] = scope
+        if aud is not None:
+            payload["aud"] = aud
+        if iss is not None:
+            payload["iss"] = iss
+        payload = {k: v for k, v in payload.items() if v is not None}  # exp=None: no exp
+        return jwt.encode(payload, key, algorithm=algorithm)
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

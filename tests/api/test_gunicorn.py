@@ -76,6 +76,17 @@ def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:
     ])
     assert get(f"{gunicorn}/stats/pong/p1") == (
         200, "application/json", {"games": "2", "wins": "2", "losses": "0"})
+    assert get(f"{gunicorn}/products/pong/boards/wins/players/p2?ties=dense") == (
+        200, "application/json", {"product_id": "pong", "board": "wins", "ties": "dense",
+                                  "size": 3, "user_id": "p2", "score": 0.0, "rank": 2,
+                                  "percentile": 0.0})
+    status, ctype, spec = get(f"{gunicorn}/openapi.json")
+    assert status == 200 and isinstance(spec, dict) and spec["openapi"].startswith("3.")
+    with urllib.request.urlopen(f"{gunicorn}/metrics", timeout=5) as resp:
+        assert 'route="/products/<product_id>/boards/<board>/players/<user_id>"' in (
+            resp.read().decode())
+    with urllib.request.urlopen(f"{gunicorn}/docs/", timeout=5) as resp:
+        assert resp.status == 200 and b"swagger-ui" in resp.read()
     status, ctype, body = get(f"{gunicorn}/leaderboards/top_ten/nope")
     assert (status, ctype) == (404, "application/json")
     assert isinstance(body, dict) and body["error"] == "unknown_product"

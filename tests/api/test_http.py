@@ -28,7 +28,8 @@ def test_other_methods_are_a_json_405(client: FlaskClient, path: str, method: st
     "/", "/nope", "/leaderboards", "/leaderboards/top_ten", "/leaderboards/top_ten/",
     "/leaderboards/top_ten/exrps/", "/leaderboards/top_eleven/exrps",
     "/stats/exrps", "/stats/exrps/", "/stats/exrps/someone/", "/stats/exrps/a/b",
-    "/stats/exrps/a%2Fb", "/health/", "/metrics",
+    "/stats/exrps/a%2Fb", "/health/", "/metrics/", "/openapi.json/", "/docs/nope.js",
+    "/products/", "/products/exrps/boards", "/products/exrps/boards/wins/",
 ])
 def test_unknown_paths_are_a_json_404(client: FlaskClient, path: str) -> None:
     resp = client.get(path)

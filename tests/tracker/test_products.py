@@ -22,6 +22,7 @@ from tracker.handlers import (
     WinsLeaderboard,
 )
 from tracker.products import ConfigError, Product, Products, load_products, parse_products
+from tracker.ranking import TieMode
 
 TEST_PRODUCTS = Path(__file__).parents[1] / "products.toml"
 SHIPPED_PRODUCTS = Path(__file__).parents[2] / "tracker" / "products.toml"
@@ -319,3 +320,39 @@ def test_products_is_a_read_only_mapping() -> None:
         products["nope"]
     assert not hasattr(products, "__setitem__")
 
+
+
+# --- tie modes and board names --------------------------------------------------------------
+
+
+def test_tie_modes_from_handler_product_and_default() -> None:
+    products = toml(
+        '[default]\nties = "ordinal"\n[products]\n'
+        'a = { handlers = ["wins", { use = "elo", ties = "dense" }] }\n'
+        'b = { ties = "dense", handlers = ["wins", { use = "elo", ties = "competition" }] }\n'
+        'c = {}\n')
+    assert [(b.name, b.ties) for b in products["a"].boards] == [
+        ("wins", TieMode.ORDINAL), ("elo", TieMode.DENSE)]
+    assert [(b.name, b.ties) for b in products["b"].boards] == [
+        ("wins", TieMode.DENSE), ("elo", TieMode.COMPETITION)]
+    assert products["c"].board("wins") == Board("wins", "points", ties=TieMode.ORDINAL)
+    assert toml("[products]\nd = {}\n")["d"].boards[0].ties is TieMode.COMPETITION
+    chess = load_products(TEST_PRODUCTS)["chess"]
+    assert chess.board("elo") == Board("elo", "rating", 1200.0, TieMode.DENSE)
+
+
+@pytest.mark.parametrize("text, where", [
+    ('[products]\na = { handlers = [{ use = "wins", ties = "fair" }] }', "products.a.handlers"),
+    ('[products]\na = { ties = 1 }', "products.a"),
+    ('[default]\nties = "Dense"\n', "default"),
+])
+def test_bad_tie_modes_are_config_errors(text: str, where: str) -> None:
+    message = config_error(text)
+    assert message.startswith(where) and "ties is one of" in message
+
+
+@pytest.mark.parametrize("board", ["a:b", "", "x/y", "{t}", "-lead", "a" * 65])
+def test_board_names_that_would_clash_in_keys_or_urls_are_refused(board: str) -> None:
+    handler = f'{{ use = "wins", board = "{board}" }}'
+    message = config_error(f"[products]\na = {{ handlers = [{handler}] }}")
+    assert "board names" in message

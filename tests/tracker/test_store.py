@@ -207,7 +207,8 @@ def test_seen_sets_are_bucketed_by_the_hour_of_the_entry_id(store: Store,
 
 # --- key layout ------------------------------------------------------------------------------
 
-PRODUCT_KEY = re.compile(rb"^st:\{(exrps|pong|chess)\}:(lb:[a-z]+|stats:.+|seen:s:\d+|results)$")
+PRODUCT_KEY = re.compile(
+    rb"^st:\{(exrps|pong|chess)\}:(lb:[a-z]+(:scores|:counts)?|stats:.+|seen:s:\d+|results)$")
 DEADLETTER_KEY = re.compile(rb"^st:\{deadletter\}:(stream|seen)$")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from tracker.events import Event
+from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +80,16 @@ def check_op(op: object) -> Op:
 
 @dataclass(frozen=True, slots=True)
 class Board:
-    """A leaderboard a handler writes. ``kind`` tells readers what the score means."""
+    """A leaderboard a handler writes. ``kind`` tells readers what the score means.
+
+    ``ties`` is how readers rank equal scores unless a request asks otherwise;
+    the product configuration sets it (``{ use = "wins", ties = "dense" }``).
+    """
 
     name: str
     kind: str  # "points" or "rating"
     start: float = 0.0  # score a new member gets
+    ties: TieMode = DEFAULT_TIE_MODE
 
 
 class Handler:

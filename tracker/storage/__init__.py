@@ -2,6 +2,7 @@
 
 from tracker.storage.deadletters import DeadLetter, DeadLetters
 from tracker.storage.keys import Keys
+from tracker.storage.ranks import Ranks
 from tracker.storage.store import ApplyResult, PreparedEvent, Store
 
-__all__ = ["ApplyResult", "DeadLetter", "DeadLetters", "Keys", "PreparedEvent", "Store"]
+__all__ = ["ApplyResult", "DeadLetter", "DeadLetters", "Keys", "PreparedEvent", "Ranks", "Store"]

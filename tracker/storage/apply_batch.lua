@@ -9,6 +9,14 @@
 --               { "elo", board, winner, loser, k, start }
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
 --
+-- Every board write also keeps the board's tie structures, in this same
+-- script, so they never disagree with the board:
+--   <board>:scores  sorted set of the DISTINCT scores (member = score) for
+--                   dense ranks: ZCOUNT <board>:scores (s +inf  + 1
+--   <board>:counts  hash score -> how many members have it; a score leaves
+--                   :scores when its count drops to 0
+-- (see tracker/ranking.py and ranks.lua for the reads).
+--
 -- Returns { applied, duplicates, { entry ids whose game_id had a result already } }.
 local p = KEYS[1]
 local events = cmsgpack.unpack(ARGV[1])
@@ -16,14 +24,56 @@ local ttl = tonumber(ARGV[2])
 local applied, duplicates, dup_games, touched = 0, 0, {}, {}
 local quantum = 65536  -- ratings live on a 1/65536 grid: exact sums, exact zero-sum
 
+-- The canonical text of a score: exact (%.17g round-trips a double, unlike
+-- tostring's %.14g) and one text per value (-0 and 0 are one score).
+local function canon(x)
+  if x == 0 then x = 0 end
+  return string.format('%.17g', x)
+end
+
+-- A member of board `key` moved from score `old` to `new` (nil: absent).
+local function tally(key, old, new)
+  if old == new then return end
+  if old ~= nil then
+    local o = canon(old)
+    if redis.call('HINCRBY', key .. ':counts', o, -1) <= 0 then
+      redis.call('HDEL', key .. ':counts', o)
+      redis.call('ZREM', key .. ':scores', o)
+    end
+  end
+  if new ~= nil then
+    local n = canon(new)
+    if redis.call('HINCRBY', key .. ':counts', n, 1) == 1 then
+      redis.call('ZADD', key .. ':scores', n, n)
+    end
+  end
+end
+
+local function set_score(key, member, score)
+  local old = tonumber(redis.call('ZSCORE', key, member))
+  redis.call('ZADD', key, score, member)
+  tally(key, old, score)
+end
+
+local function incr_score(key, member, delta)
+  local old = tonumber(redis.call('ZSCORE', key, member))
+  tally(key, old, tonumber(redis.call('ZINCRBY', key, delta, member)))
+end
+
+local function ensure_on_board(key, member, score)
+  if redis.call('ZADD', key, 'NX', score, member) == 1 then
+    tally(key, nil, tonumber(score))
+  end
+end
+
 local function elo(board, w, l, k, start)
   local key = p .. 'lb:' .. board
   local rw = tonumber(redis.call('ZSCORE', key, w)) or start
   local rl = tonumber(redis.call('ZSCORE', key, l)) or start
   local expected = 1 / (1 + 10 ^ ((rl - rw) / 400))
   local d = math.floor(k * (1 - expected) * quantum + 0.5) / quantum
-  redis.call('ZADD', key, rw + d, w)
-  redis.call('ZADD', key, rl - d, l)
+  set_score(key, w, rw + d)
+  set_score(key, l, rl - d)
 end
 
 for i = 1, #events do
@@ -41,9 +91,9 @@ for i = 1, #events do
     for _, op in ipairs(ev[4]) do
       local kind = op[1]
       if kind == 'zi' then
-        redis.call('ZINCRBY', p .. 'lb:' .. op[2], op[4], op[3])
+        incr_score(p .. 'lb:' .. op[2], op[3], op[4])
       elseif kind == 'zn' then
-        redis.call('ZADD', p .. 'lb:' .. op[2], 'NX', op[4], op[3])
+        ensure_on_board(p .. 'lb:' .. op[2], op[3], op[4])
       elseif kind == 'hi' then
         redis.call('HINCRBY', p .. 'stats:' .. op[2], op[3], op[4])
       elseif kind == 'elo' then

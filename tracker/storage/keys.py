@@ -1,6 +1,8 @@
 """Redis key layout. Every key of one product carries the hash tag ``{product_id}``.
 
     <prefix>:{<product>}:lb:<board>          sorted set: member = user id, score
+    <prefix>:{<product>}:lb:<board>:scores   sorted set: the board's distinct scores (dense ranks)
+    <prefix>:{<product>}:lb:<board>:counts   hash: score -> members with that score
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
@@ -28,6 +30,14 @@ class Keys:
 
     def board(self, product_id: str, board: str) -> str:
         return f"{self.product(product_id)}lb:{board}"
+
+    def board_scores(self, product_id: str, board: str) -> str:
+        """The board's distinct scores (member = score = the score), for dense ranks."""
+        return f"{self.board(product_id, board)}:scores"
+
+    def board_counts(self, product_id: str, board: str) -> str:
+        """How many members have each score; a score leaves ``:scores`` at 0."""
+        return f"{self.board(product_id, board)}:counts"
 
     def stats(self, product_id: str, user_id: str) -> str:
         return f"{self.product(product_id)}stats:{user_id}"

@@ -94,5 +94,17 @@ class Store:
         raw = self.client.hgetall(self.keys.stats(product_id, user_id))
         return {_text(k): int(v) for k, v in raw.items()}
 
+    def stats_by_product(self, product_ids: Sequence[str],
+                         user_id: str) -> dict[str, dict[str, int]]:
+        """The player's counters in each product that has any, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)  # keys of different slots: no MULTI
+        for product_id in product_ids:
+            pipe.hgetall(self.keys.stats(product_id, user_id))
+        replies: list[Any] = pipe.execute()
+        return {
+            product_id: {_text(k): int(v) for k, v in raw.items()}
+            for product_id, raw in zip(product_ids, replies, strict=True) if raw
+        }
+
     def board_size(self, product_id: str, board: str) -> int:
         return int(self.client.zcard(self.keys.board(product_id, board)))

@@ -1,0 +1,144 @@
+"""Bearer JWT authentication (PyJWT) and the authorization rules of the routes.
+
+Tokens are verified with an HS256 secret (``TRACKER_JWT_SECRET``) or an RS256
+public key (``TRACKER_JWT_PUBLIC_KEY``), plus the issuer and audience when
+configured; ``exp`` is required. Scopes come from ``scope`` (space-separated,
+as in OAuth 2) or from ``scopes`` / ``scp`` (a list or a string).
+
+* 401 + ``WWW-Authenticate: Bearer ...``: no token, or one that does not verify
+  (bad signature, expired, wrong issuer or audience, malformed).
+* 403 ``insufficient_scope``: a valid token that does not grant the read.
+
+A token is never logged, nor echoed in an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from flask import current_app, request
+
+from api.config import ApiSettings
+from api.errors import ApiError
+
+REALM = "stats-tracker"
+READ_STATS = "stats:read"  # any player's stats
+READ_LEADERBOARDS = "leaderboards:read"  # boards and products, when not public
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str | None
+    scopes: frozenset[str]
+
+
+def _challenge(error: str = "", description: str = "", scope: str = "") -> dict[str, str]:
+    parts = [f'realm="{REALM}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    if scope:
+        parts.append(f'scope="{scope}"')
+    return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
+
+
+def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+    found: set[str] = set()
+    for name in ("scope", "scopes", "scp"):
+        value = claims.get(name)
+        items: Iterable[Any] = value.split() if isinstance(value, str) else (
+            value if isinstance(value, list) else ())
+        found.update(str(v) for v in items if isinstance(v, str))
+    return frozenset(found)
+
+
+class Authenticator:
+    def __init__(self, settings: ApiSettings):
+        self.settings = settings
+        if settings.jwt_secret and settings.jwt_public_key:
+            raise ValueError("set TRACKER_JWT_SECRET or TRACKER_JWT_PUBLIC_KEY, not both")
+        self.key: str = ""
+        self.algorithms: list[str] = []
+        if settings.jwt_secret:
+            self.key, self.algorithms = settings.jwt_secret, ["HS256"]
+        elif settings.jwt_public_key:
+            self.key, self.algorithms = settings.public_key_pem(), ["RS256"]
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.key)
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal; raises 401 when it does not verify."""
+        s = self.settings
+        require = ["exp"] + (["iss"] if s.jwt_issuer else []) + (["aud"] if s.jwt_audience else [])
+        try:
+            claims = jwt.decode(
+                token, self.key, algorithms=self.algorithms,
+                audience=s.jwt_audience or None, issuer=s.jwt_issuer or None,
+                options={"require": require, "verify_aud": bool(s.jwt_audience)},
+            )
+        except jwt.ExpiredSignatureError:
+            raise self._invalid("The token has expired.") from None
+        except jwt.InvalidAudienceError:
+            raise self._invalid("The token is not meant for this audience.") from None
+        except jwt.InvalidIssuerError:
+            raise self._invalid("The token was not issued by the expected issuer.") from None
+        except jwt.InvalidSignatureError:
+            raise self._invalid("The token's signature does not verify.") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise self._invalid(f"The token has no {exc.claim!r} claim.") from None
+        except jwt.InvalidTokenError as exc:
+            # PyJWT's messages name the problem, never the token itself
+            raise self._invalid(f"The token is invalid: {type(exc).__name__}.") from None
+        subject = claims.get("sub")
+        return Principal(subject if isinstance(subject, str) else None, _scopes(claims))
+
+    @staticmethod
+    def _invalid(message: str) -> ApiError:
+        current_app.logger.info("bearer token rejected: %s", message)
+        return ApiError(401, "invalid_token", message,
+                        headers=_challenge("invalid_token", message.rstrip(".")))
+
+    def principal(self) -> Principal:
+        """The verified caller of the current request; 401 when there is none."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "This route needs a bearer token "
+                           "(Authorization: Bearer <JWT>).", headers=_challenge())
+        if not self.configured:
+            raise ApiError(401, "invalid_token", "This server has no token key configured "
+                           "(TRACKER_JWT_SECRET or TRACKER_JWT_PUBLIC_KEY).",
+                           headers=_challenge("invalid_token"))
+        return self.verify(token.strip())
+
+    def require(self, scope: str, owner: str | None = None) -> Principal:
+        """A caller with ``scope``, or (when ``owner`` is given) the owner themself."""
+        who = self.principal()
+        if scope in who.scopes or (owner is not None and who.subject == owner):
+            return who
+        hint = " or to be that player" if owner is not None else ""
+        raise ApiError(403, "insufficient_scope",
+                       f"This read needs the scope {scope!r}{hint}.", required_scope=scope,
+                       headers=_challenge("insufficient_scope", scope=scope))
+
+    # --- the rules of the routes --------------------------------------------------------
+
+    def leaderboards(self, owner: str | None = None) -> None:
+        """Products and boards: public by default, else ``leaderboards:read`` (or the owner)."""
+        if not self.settings.public_leaderboards:
+            self.require(READ_LEADERBOARDS, owner)
+
+    def stats(self, user_id: str) -> None:
+        """A player's stats: ``stats:read``, or a token whose ``sub`` is that player."""
+        self.require(READ_STATS, user_id)
+
+    def legacy_stats(self, user_id: str) -> None:
+        """The Varcade route: public while configured so, else the same rule as stats."""
+        if not self.settings.legacy_stats_is_public:
+            self.stats(user_id)

@@ -1,0 +1,139 @@
+"""``/products/<id>/boards/<board>``: a board, its pages, a player's rank, around a player.
+
+Every answer is one atomic read (see :mod:`tracker.storage.ranks`), so ranks,
+scores and the board size in it always belong together. ``?ties=`` overrides
+the board's configured tie mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from api.cursors import Cursor
+from api.errors import ApiError
+from api.openapi import Operation, operation
+from api.params import parse_query
+from api.schemas import (
+    AroundQuerySchema,
+    AroundSchema,
+    BoardDetailSchema,
+    PageQuerySchema,
+    PageSchema,
+    StandingSchema,
+    TiesQuerySchema,
+)
+from api.state import check_user_id, state
+from tracker.handlers import Board
+from tracker.products import Product
+from tracker.ranking import Entry, Slice, TieMode
+
+bp = Blueprint("boards", __name__, url_prefix="/products/<product_id>/boards/<board>")
+
+_ties_query, _page_query, _around_query = TiesQuerySchema(), PageQuerySchema(), AroundQuerySchema()
+_detail, _page, _standing, _around = (BoardDetailSchema(), PageSchema(), StandingSchema(),
+                                      AroundSchema())
+
+
+def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
+    st = state()
+    product = st.product(product_id)
+    board = st.board(product, board_name)
+    st.auth.leaderboards(owner)
+    return product, board
+
+
+def _entries(rows: list[Entry]) -> list[dict[str, Any]]:
+    return [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in rows]
+
+
+def _player_not_on_board(product: Product, board: Board, user_id: str) -> ApiError:
+    return ApiError(404, "player_not_on_board",
+                    f"Player {user_id!r} is not on board {board.name!r} of {product.id!r}.",
+                    product_id=product.id, board=board.name, user_id=user_id)
+
+
+@bp.get("")
+@operation(Operation(tag="leaderboards", response=BoardDetailSchema))
+def board_detail(product_id: str, board: str) -> ResponseReturnValue:
+    """A board: its kind, default tie mode, size and number of distinct scores."""
+    product, b = _target(product_id, board)
+    size = state().ranks.size(product.id, b.name)
+    return jsonify(_detail.dump({
+        "product_id": product.id, "name": b.name, "kind": b.kind, "ties": b.ties,
+        "start": b.start, "size": size.members, "distinct_scores": size.distinct_scores}))
+
+
+@bp.get("/entries")
+@operation(Operation(tag="leaderboards", response=PageSchema, query=PageQuerySchema))
+def entries(product_id: str, board: str) -> ResponseReturnValue:
+    """A page of the board, best first, with ranks.
+
+    Page with `next_cursor` (keyset: a row whose score did not change is never
+    skipped nor repeated while others change) or jump with `offset`.
+    Rows with equal scores come by descending user id bytes.
+    """
+    product, b = _target(product_id, board)
+    args = parse_query(_page_query)
+    ties: TieMode = args.get("ties") or b.ties
+    limit: int = args["limit"]
+    ranks = state().ranks
+    cursor: Cursor | None = args.get("cursor")
+    if cursor is not None:
+        if (cursor.product_id, cursor.board) != (product.id, b.name):
+            raise ApiError(422, "invalid_query", "Invalid query parameters: cursor: this "
+                           "cursor belongs to another board.",
+                           errors={"cursor": ["This cursor belongs to another board."]})
+        page: Slice = ranks.after(product.id, b.name, cursor.position, limit)
+    else:
+        page = ranks.page(product.id, b.name, args.get("offset", 0), limit)
+    last = page.last
+    more = last is not None and page.start + len(page.rows) < page.size
+    next_cursor = Cursor(product.id, b.name, last).encode() if more and last else None
+    return jsonify(_page.dump({
+        "product_id": product.id, "board": b.name, "ties": ties, "size": page.size,
+        "offset": page.start, "entries": _entries(page.ranked(ties)),
+        "next_cursor": next_cursor}))
+
+
+@bp.get("/players/<user_id>")
+@operation(Operation(tag="leaderboards", response=StandingSchema, query=TiesQuerySchema,
+                     errors=(400,)))
+def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
+    """A player's score, rank and percentile (404 `player_not_on_board` when absent).
+
+    The percentile is the share of the board with a strictly lower score.
+    """
+    check_user_id(user_id)
+    product, b = _target(product_id, board, owner=user_id)
+    ties: TieMode = parse_query(_ties_query).get("ties") or b.ties
+    found = state().ranks.standing(product.id, b.name, user_id)
+    if found is None:
+        raise _player_not_on_board(product, b, user_id)
+    return jsonify(_standing.dump({
+        "product_id": product.id, "board": b.name, "ties": ties, "size": found.size,
+        "user_id": user_id, "score": found.score, "rank": found.rank(ties),
+        "percentile": found.percentile}))
+
+
+@bp.get("/players/<user_id>/around")
+@operation(Operation(tag="leaderboards", response=AroundSchema, query=AroundQuerySchema,
+                     errors=(400,)))
+def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
+    """A window of `limit` rows around a player, with ranks.
+
+    The player is in the middle, unless near an end of the board, where the
+    window shifts to stay full. 404 `player_not_on_board` when absent.
+    """
+    check_user_id(user_id)
+    product, b = _target(product_id, board, owner=user_id)
+    args = parse_query(_around_query)
+    ties: TieMode = args.get("ties") or b.ties
+    window = state().ranks.around(product.id, b.name, user_id, args["limit"])
+    if window is None:
+        raise _player_not_on_board(product, b, user_id)
+    return jsonify(_around.dump({
+        "product_id": product.id, "board": b.name, "ties": ties, "size": window.size,
+        "user_id": user_id, "offset": window.start, "entries": _entries(window.ranked(ties))}))

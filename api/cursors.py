@@ -1,0 +1,75 @@
+"""Opaque keyset cursors: ``base64url(JSON [product, board, score, user_id])``.
+
+A cursor names the last row of a page. The next page starts right after that
+(score, user) place in board order, wherever the row itself has moved since,
+so rows whose score did not change are never skipped nor repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+from tracker.ranking import Position
+
+MAX_CURSOR = 1024  # characters
+
+
+@dataclass(frozen=True)
+class Cursor:
+    product_id: str
+    board: str
+    position: Position
+
+    def encode(self) -> str:
+        raw = json.dumps([self.product_id, self.board, self.position.score,
+                          self.position.user_id], separators=(",", ":"), ensure_ascii=False)
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """The cursor; ValueError when ``text`` is not one we made."""
+        if len(text) > MAX_CURSOR:
+            raise ValueError("too long")
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            value = json.loads(raw)
+        except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ValueError("not a cursor") from exc
+        if not (isinstance(value, list) and len(value) == 4):
+            raise ValueError("not a cursor")
+        product_id, board, score, user_id = value
+        if not (isinstance(product_id, str) and isinstance(board, str)
+                and isinstance(user_id, str) and user_id
+                and isinstance(score, int | float) and not isinstance(score, bool)
+                and math.isfinite(score)):
+            raise ValueError("not a cursor")
+        return cls(product_id, board, Position(float(score), user_id))
+
+
+class CursorField(fields.Field[Cursor]):
+    """A query parameter holding a :class:`Cursor` (documented as an opaque string)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metadata = {**self.metadata, "type": "string", "pattern": "^[A-Za-z0-9_-]+$",
+                         "maxLength": MAX_CURSOR}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Cursor:
+        if not isinstance(value, str):
+            raise ValidationError("A cursor is a string.")
+        try:
+            return Cursor.decode(value)
+        except ValueError:
+            raise ValidationError("Not a cursor of this API: pass the next_cursor of a "
+                                  "page unchanged.") from None
+
+    def _serialize(self, value: Cursor | None, attr: str | None, obj: Any,
+                   **kwargs: Any) -> str | None:
+        return None if value is None else value.encode()

@@ -1,0 +1,43 @@
+"""Per-client rate limits on the data routes (flask-limiter, counters in Redis).
+
+A client is its address (behind ``TRACKER_PROXY_HOPS`` trusted proxies, the
+address they forwarded). Answers carry ``X-RateLimit-Limit``,
+``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``; a client over its limit
+gets a JSON 429 with ``Retry-After``. Probes, metrics and the documentation
+are not limited. If the limiter's Redis fails, requests are let through.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from api.config import ApiSettings
+
+# Blueprints whose routes are limited: everything that reads players' data.
+LIMITED = frozenset({"products", "boards", "players", "leaderboards", "stats"})
+
+
+def _exempt() -> bool:
+    return request.blueprint not in LIMITED
+
+
+def init_limiter(app: Flask, settings: ApiSettings, redis_url: str,
+                 key_prefix: str) -> Limiter | None:
+    if not settings.rate_limited:
+        return None
+    return Limiter(
+        get_remote_address,
+        app=app,
+        # one budget per client across every limited route (default_limits would
+        # give each route its own)
+        application_limits=[settings.rate_limit],
+        application_limits_exempt_when=_exempt,
+        storage_uri=settings.rate_limit_storage_url or redis_url,
+        storage_options={"socket_connect_timeout": 2, "socket_timeout": 2,
+                         "key_prefix": f"{key_prefix}:ratelimit"},
+        strategy="fixed-window",
+        headers_enabled=True,
+        swallow_errors=True,
+    )

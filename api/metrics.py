@@ -1,0 +1,80 @@
+"""Prometheus metrics at ``/metrics``: request counts and latency by route template.
+
+Labels are the method, the matched route template (``/products/<product_id>/...``,
+never the concrete path, so no user id becomes a label) and the status;
+unmatched paths share the route ``<unmatched>``. Under gunicorn with several
+workers, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory so that
+``/metrics`` sums every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from api.openapi import Auth, Operation, operation
+
+EXTENSION = "stats_tracker_metrics"
+UNMATCHED = "<unmatched>"
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+bp = Blueprint("metrics", __name__)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()  # one per app: tests build many apps
+        self.requests = Counter(
+            "tracker_api_requests", "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "tracker_api_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["method", "route"], buckets=BUCKETS, registry=self.registry)
+
+    def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def _start() -> None:
+    g.metrics_start = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    start = g.pop("metrics_start", None)
+    if start is not None:
+        metrics: Metrics = current_app.extensions[EXTENSION]
+        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+    return response
+
+
+@bp.get("/metrics")
+@operation(Operation(tag="operations", response=None, auth=Auth.NONE, reads_redis=False,
+                     rate_limited=False, media_type="text/plain"))
+def metrics() -> Response:
+    """Prometheus text exposition of the API's request counters and latencies."""
+    body = current_app.extensions[EXTENSION].exposition()
+    return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def init_metrics(app: Flask) -> None:
+    app.extensions[EXTENSION] = Metrics()
+    app.before_request(_start)
+    app.after_request(_observe)
+    app.register_blueprint(bp)

@@ -1,0 +1,54 @@
+"""``/products``: the configured products, their boards and their handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from api.openapi import Operation, operation
+from api.schemas import ProductListSchema, ProductSchema
+from api.state import state
+from tracker.handlers import Handler
+from tracker.products import Product
+
+bp = Blueprint("products", __name__, url_prefix="/products")
+
+_product, _list = ProductSchema(), ProductListSchema()
+
+
+def handler_name(handler: Handler) -> str:
+    """The name products.toml uses for it: built-in name, else ``module:Class``."""
+    cls = type(handler)
+    return cls.name or f"{cls.__module__}:{cls.__qualname__}"
+
+
+def describe(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "boards": [{"name": b.name, "kind": b.kind, "ties": b.ties, "start": b.start}
+                   for b in product.boards],
+        "handlers": [{"name": handler_name(h), "boards": [b.name for b in h.boards]}
+                     for h in product.handlers],
+    }
+
+
+@bp.get("")
+@operation(Operation(tag="products", response=ProductListSchema, reads_redis=False))
+def list_products() -> ResponseReturnValue:
+    """Every configured product with its boards and handlers, by product id."""
+    st = state()
+    st.auth.leaderboards()
+    return jsonify(_list.dump({"products": [describe(st.products[p])
+                                            for p in sorted(st.products)]}))
+
+
+@bp.get("/<product_id>")
+@operation(Operation(tag="products", response=ProductSchema, reads_redis=False))
+def get_product(product_id: str) -> ResponseReturnValue:
+    """One product with its boards (name, kind, default tie mode) and handlers."""
+    st = state()
+    product = st.product(product_id)
+    st.auth.leaderboards()
+    return jsonify(_product.dump(describe(product)))

@@ -1,0 +1,126 @@
+"""Operations: Prometheus metrics, rate limits in Redis, the OpenAPI document and its page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from api import create_app
+from api.config import ApiSettings
+from tests.api.conftest import Feed, MakeApp
+from tests.conftest import TEST_PRODUCTS
+from tests.support.redis_server import free_port
+from tests.support.varcade import game_over
+from tracker.settings import Settings
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in a Prometheus exposition."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_by_route_template_without_user_ids(client: FlaskClient,
+                                                          feed: Feed) -> None:
+    feed("pong", [game_over("pong", "secret-user-1", "secret-user-2")])
+    for user in ("secret-user-1", "secret-user-2", "nobody-at-all"):
+        client.get(f"/products/pong/boards/wins/players/{user}")
+    client.get("/no/such/secret-user-3")
+    resp = client.get("/metrics")
+    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    text = resp.get_data(as_text=True)
+    route = "/products/<product_id>/boards/<board>/players/<user_id>"
+    assert metric(text, "tracker_api_requests_total", route=route, status="200") == 2
+    assert metric(text, "tracker_api_requests_total", route=route, status="404") == 1
+    assert metric(text, "tracker_api_requests_total", route="<unmatched>", status="404") == 1
+    assert metric(text, "tracker_api_request_duration_seconds_count", route=route) == 3
+    assert "secret-user" not in text and "nobody-at-all" not in text
+
+
+def test_rate_limit_per_client_in_redis(make_app: MakeApp, data: redis.Redis) -> None:
+    client = make_app(rate_limit="3 per minute").test_client()
+    for i in range(3):
+        resp = client.get("/products/pong/boards/wins/entries")
+        assert resp.status_code == 200
+        assert resp.headers["X-RateLimit-Limit"] == "3"
+        assert resp.headers["X-RateLimit-Remaining"] == str(2 - i)
+        assert int(resp.headers["X-RateLimit-Reset"]) > 0
+    resp = client.get("/leaderboards/top_ten/pong")
+    assert resp.status_code == 429 and resp.mimetype == "application/json"
+    body = resp.get_json()
+    assert body["error"] == "too_many_requests" and "3 per 1 minute" in body["message"]
+    assert int(resp.headers["Retry-After"]) > 0 and resp.headers["X-RateLimit-Remaining"] == "0"
+    # probes, metrics and documentation are not limited
+    for path in ("/health", "/ready", "/metrics", "/openapi.json"):
+        assert client.get(path).status_code == 200, path
+    # another client has its own budget
+    other = client.get("/products", environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert other.status_code == 200
+    assert any(k.startswith(b"st:ratelimit") for k in data.scan_iter())  # counted in Redis
+
+
+def test_rate_limit_behind_a_trusted_proxy(make_app: MakeApp) -> None:
+    client = make_app(rate_limit="1 per minute", proxy_hops=1).test_client()
+    for addr in ("192.0.2.1", "192.0.2.2"):
+        headers = {"X-Forwarded-For": addr}
+        assert client.get("/products", headers=headers).status_code == 200
+        assert client.get("/products", headers=headers).status_code == 429
+
+
+def test_openapi_document(client: FlaskClient) -> None:
+    resp = client.get("/openapi.json")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    spec = resp.get_json()
+    assert spec["openapi"].startswith("3.")
+    paths = spec["paths"]
+    for path in ("/products", "/products/{product_id}", "/products/{product_id}/boards/{board}",
+                 "/products/{product_id}/boards/{board}/entries",
+                 "/products/{product_id}/boards/{board}/players/{user_id}",
+                 "/products/{product_id}/boards/{board}/players/{user_id}/around",
+                 "/products/{product_id}/players/{user_id}/stats", "/players/{user_id}/stats",
+                 "/leaderboards/top_ten/{product_id}", "/stats/{product_id}/{user_id}",
+                 "/health", "/ready", "/metrics"):
+        assert "get" in paths[path], path
+    entries = paths["/products/{product_id}/boards/{board}/entries"]["get"]
+    names = {p["name"] for p in entries["parameters"]}
+    assert names == {"product_id", "board", "limit", "cursor", "offset", "ties"}
+    assert set(entries["responses"]) >= {"200", "404", "422", "503"}
+    stats = paths["/players/{user_id}/stats"]["get"]
+    assert stats["security"] == [{"bearerAuth": []}]
+    assert set(stats["responses"]) >= {"200", "401", "403"}
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert {"Page", "Standing", "Error", "Entry"} <= set(spec["components"]["schemas"])
+
+
+def test_docs_page_is_served_locally(client: FlaskClient) -> None:
+    resp = client.get("/docs/")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    html = resp.get_data(as_text=True)
+    assert "/openapi.json" in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/docs/") for a in assets)  # nothing from a CDN
+    urls = re.findall(r"https?://[^\"' ]+", html)
+    assert all(u.startswith("http://localhost/docs/") for u in urls), urls  # its own host
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
+@pytest.mark.parametrize("path", [
+    "/products/pong/boards/wins", "/products/pong/boards/wins/entries",
+    "/products/pong/boards/wins/players/a", "/products/pong/boards/wins/players/a/around",
+])
+def test_redis_down_board_reads_are_503_json(path: str) -> None:
+    settings = Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0",
+                        products_file=str(TEST_PRODUCTS))
+    client = create_app(settings, ApiSettings(rate_limit="10/second")).test_client()
+    resp = client.get(path)
+    assert resp.status_code == 503 and resp.get_json()["error"] == "storage_unavailable"
+    assert client.get("/products").status_code == 200  # configuration only: no Redis needed

@@ -1,0 +1,57 @@
+"""GET /products and /products/<id>: the configured products, boards and handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+
+from api import create_app
+from api.config import ApiSettings
+from tracker.settings import Settings
+
+EXRPS = {
+    "id": "exrps",
+    "boards": [
+        {"name": "wins", "kind": "points", "ties": "competition", "start": 0.0},
+        {"name": "elo", "kind": "rating", "ties": "competition", "start": 1500.0},
+    ],
+    "handlers": [
+        {"name": "wins", "boards": ["wins"]},
+        {"name": "elo", "boards": ["elo"]},
+        {"name": "exrps_stats", "boards": []},
+    ],
+}
+
+
+def test_list_products(client: FlaskClient) -> None:
+    resp = client.get("/products")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    products = resp.get_json()["products"]
+    assert [p["id"] for p in products] == ["chess", "exrps", "pong"]
+    assert products[1] == EXRPS
+    assert products[0]["boards"] == [
+        {"name": "elo", "kind": "rating", "ties": "dense", "start": 1200.0}]
+    assert products[2]["handlers"] == [{"name": "wins", "boards": ["wins"]},
+                                       {"name": "player_stats", "boards": []}]
+
+
+def test_one_product(client: FlaskClient) -> None:
+    assert client.get("/products/exrps").get_json() == EXRPS
+    resp = client.get("/products/nope")
+    assert resp.status_code == 404 and resp.get_json()["error"] == "unknown_product"
+
+
+def test_custom_handler_and_product_tie_mode(settings: Settings, tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text(
+        '[default]\nties = "ordinal"\n[products]\n'
+        'a = { handlers = ["wins", { use = "elo", ties = "dense" }] }\n'
+        'b = { ties = "dense", handlers = ["tests.tracker.test_products:StreakBonus"] }\n')
+    settings = Settings(redis_url=settings.redis_url, products_file=str(config))
+    client = create_app(settings, ApiSettings(rate_limit="off")).test_client()
+    a, b = client.get("/products").get_json()["products"]
+    assert [(x["name"], x["ties"]) for x in a["boards"]] == [("wins", "ordinal"),
+                                                             ("elo", "dense")]
+    assert b["handlers"] == [{"name": "streak_bonus", "boards": ["bonus"]}]
+    assert b["boards"][0]["ties"] == "dense"

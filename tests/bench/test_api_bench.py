@@ -1,0 +1,27 @@
+"""The read API benchmark runs end to end on a small board (not timed: figures are not checked)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_api_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.api", "--players", "3000", "--seconds", "1",
+         "--rounds", "1", "--warmup", "1", "--workers", "1", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "| rank of a player |" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["players"] == 3000 and result["memory"]["per_member"] > 0
+    assert all(run["rps"] > 0 for run in result["endpoints"].values())

@@ -1,0 +1,117 @@
+"""Tie modes and the rank maths of a leaderboard read.
+
+Boards are sorted sets read best (highest score) first. Among equal scores
+Redis orders members by DESCENDING bytes (``ZREVRANGE``); that order is the
+documented, deterministic tie-break of ``ordinal`` ranks and of every listing.
+
+For scores 100, 90, 90, 80:
+
+========== ============ =====================================================
+mode       ranks        computed as (one atomic read, see ``storage/ranks.lua``)
+========== ============ =====================================================
+ordinal    1, 2, 3, 4   ``ZREVRANK`` + 1
+competition 1, 2, 2, 4  ``ZCOUNT board (score +inf`` + 1
+dense      1, 2, 2, 3   ``ZCOUNT scores (score +inf`` + 1 on the board's set of
+                        distinct scores, kept by the write script
+========== ============ =====================================================
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class TieMode(enum.StrEnum):
+    ORDINAL = "ordinal"
+    COMPETITION = "competition"
+    DENSE = "dense"
+
+
+DEFAULT_TIE_MODE = TieMode.COMPETITION
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place in a board's order: a keyset cursor points just after it."""
+
+    score: float
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rank: int
+    user_id: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Consecutive rows of a board, read atomically, before ranks are applied.
+
+    ``start`` is the 0-based position of the first row; ``above`` and
+    ``dense_above`` count the members and the distinct scores strictly better
+    than the first row's score.
+    """
+
+    size: int
+    start: int
+    above: int
+    dense_above: int
+    rows: Sequence[tuple[str, float]]
+
+    def ranked(self, ties: TieMode) -> list[Entry]:
+        entries: list[Entry] = []
+        prev_score, rank = 0.0, 0
+        for i, (user_id, score) in enumerate(self.rows):
+            if ties is TieMode.ORDINAL:
+                rank = self.start + i + 1
+            elif i == 0:
+                rank = (self.above if ties is TieMode.COMPETITION else self.dense_above) + 1
+            elif score != prev_score:
+                # every earlier row scores higher, so all of them are above this one
+                rank = self.start + i + 1 if ties is TieMode.COMPETITION else rank + 1
+            entries.append(Entry(rank, user_id, score))
+            prev_score = score
+        return entries
+
+    @property
+    def last(self) -> Position | None:
+        if not self.rows:
+            return None
+        user_id, score = self.rows[-1]
+        return Position(score, user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One member's place on a board, all read at the same moment."""
+
+    user_id: str
+    score: float
+    ordinal: int  # 1-based, ZREVRANK + 1
+    above: int  # members with a strictly higher score
+    dense_above: int  # distinct scores strictly higher
+    below: int  # members with a strictly lower score
+    size: int
+
+    def rank(self, ties: TieMode) -> int:
+        if ties is TieMode.ORDINAL:
+            return self.ordinal
+        return (self.above if ties is TieMode.COMPETITION else self.dense_above) + 1
+
+    @property
+    def percentile(self) -> float:
+        """Share of the board with a strictly lower score, in percent (0 for the last).
+
+        Independent of the tie mode: tied players share it.
+        """
+        return 100.0 * self.below / self.size if self.size else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BoardSize:
+    members: int
+    distinct_scores: int

@@ -1,0 +1,95 @@
+#!lua flags=no-writes
+-- Read a board and its ranks in ONE atomic step, so a score and its rank (and
+-- a page and the ranks of its rows) always come from the same moment.
+--
+-- KEYS[1]  the board          st:{p}:lb:<board>          (member = user, score)
+-- KEYS[2]  its distinct scores st:{p}:lb:<board>:scores  (kept by apply_batch.lua)
+-- ARGV[1]  the command, then its arguments:
+--   standing <member>          -> nil | { score, revrank, above, dense_above, below, size }
+--   page <start> <count>       -> slice
+--   after <score> <member> <count>
+--                              -> slice of the rows just after (score, member) in
+--                                 board order, whether or not that member is still
+--                                 there with that score (keyset paging)
+--   around <member> <count>    -> nil | slice of <count> rows holding the member,
+--                                 centred on it, shifted inside the board at its ends
+--   size                       -> { members, distinct scores }
+-- slice = { size, start, above, dense_above, { member, score, member, score, ... } }
+--
+-- Board order: score descending, then member bytes descending (ZREVRANGE).
+-- above / dense_above count the members / distinct scores strictly better than
+-- the first row of the slice. Scores are returned as Redis's exact strings.
+local board, scores = KEYS[1], KEYS[2]
+local cmd = ARGV[1]
+
+local function slice(start, count)
+  local size = redis.call('ZCARD', board)
+  local rows = {}
+  local above, dense_above = 0, 0
+  if count > 0 and start < size then
+    rows = redis.call('ZRANGE', board, start, start + count - 1, 'REV', 'WITHSCORES')
+    local first = '(' .. rows[2]
+    above = redis.call('ZCOUNT', board, first, '+inf')
+    dense_above = redis.call('ZCOUNT', scores, first, '+inf')
+  end
+  return { size, start, above, dense_above, rows }
+end
+
+-- Byte-wise a < b, as Redis orders equal scores (Lua's < would use strcoll,
+-- which depends on the server's locale).
+local function bytes_less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+if cmd == 'standing' then
+  local member = ARGV[2]
+  local score = redis.call('ZSCORE', board, member)
+  if not score then return nil end
+  local excl = '(' .. score
+  return {
+    score,
+    redis.call('ZREVRANK', board, member),
+    redis.call('ZCOUNT', board, excl, '+inf'),
+    redis.call('ZCOUNT', scores, excl, '+inf'),
+    redis.call('ZCOUNT', board, '-inf', excl),
+    redis.call('ZCARD', board),
+  }
+elseif cmd == 'page' then
+  return slice(tonumber(ARGV[2]), tonumber(ARGV[3]))
+elseif cmd == 'after' then
+  local s, member, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
+  local current = redis.call('ZSCORE', board, member)
+  local start
+  if current and tonumber(current) == tonumber(s) then
+    start = redis.call('ZREVRANK', board, member) + 1
+  else
+    -- (s, member) is no longer on the board: count the rows before it in board
+    -- order, i.e. higher scores plus equal scores with greater member bytes.
+    -- Equal scores hold ascending ZRANK positions [lo, hi): binary search there.
+    local lo = redis.call('ZCOUNT', board, '-inf', '(' .. s)
+    local hi = lo + redis.call('ZCOUNT', board, s, s)
+    local a, b = lo, hi
+    while a < b do
+      local mid = math.floor((a + b) / 2)
+      local m = redis.call('ZRANGE', board, mid, mid)[1]
+      if bytes_less(m, member) then a = mid + 1 else b = mid end
+    end
+    start = redis.call('ZCOUNT', board, '(' .. s, '+inf') + (hi - a)
+  end
+  return slice(start, count)
+elseif cmd == 'around' then
+  local member, count = ARGV[2], tonumber(ARGV[3])
+  local rank = redis.call('ZREVRANK', board, member)
+  if not rank then return nil end
+  local size = redis.call('ZCARD', board)
+  local start = math.max(0, math.min(rank - math.floor((count - 1) / 2), size - count))
+  return slice(start, count)
+elseif cmd == 'size' then
+  return { redis.call('ZCARD', board), redis.call('ZCARD', scores) }
+end
+return redis.error_reply('unknown command ' .. tostring(cmd))

@@ -1,0 +1,118 @@
+"""Rank reads of a board, each one atomic (``ranks.lua``), and the tie-structure rebuild.
+
+Every method reads the board and the ranks it returns in one read-only
+script, so a concurrent batch can never pair a score with a rank from another
+moment. Ranks are computed in O(log N) per call: nothing scans a board.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from typing import Any
+
+import redis
+
+from tracker.ranking import BoardSize, Position, Slice, Standing
+from tracker.storage.keys import Keys
+
+# One atomic rebuild of a board's tie structures from the board itself, using
+# the same canonical score text as apply_batch.lua. It blocks Redis for about
+# a second per million members: run it once for boards written before the
+# structures existed (``python -m tracker.reindex``), not routinely.
+_REINDEX = """
+local board, scores, counts = KEYS[1], KEYS[2], KEYS[3]
+redis.call('DEL', scores, counts)
+local tally, size, chunk = {}, redis.call('ZCARD', board), 10000
+for start = 0, size - 1, chunk do
+  local rows = redis.call('ZRANGE', board, start, start + chunk - 1, 'WITHSCORES')
+  for i = 2, #rows, 2 do
+    local x = tonumber(rows[i])
+    if x == 0 then x = 0 end
+    local c = string.format('%.17g', x)
+    tally[c] = (tally[c] or 0) + 1
+  end
+end
+local distinct, h, z = 0, {}, {}
+local function flush()
+  if #h > 0 then
+    redis.call('HSET', counts, unpack(h))
+    redis.call('ZADD', scores, unpack(z))
+    h, z = {}, {}
+  end
+end
+for c, n in pairs(tally) do
+  distinct = distinct + 1
+  h[#h + 1] = c; h[#h + 1] = n
+  z[#z + 1] = c; z[#z + 1] = c
+  if #h >= 2000 then flush() end
+end
+flush()
+return { size, distinct }
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _slice(reply: Any) -> Slice:
+    size, start, above, dense_above, flat = reply
+    rows = [(_text(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+    return Slice(int(size), int(start), int(above), int(dense_above), rows)
+
+
+class Ranks:
+    """Atomic rank reads of every product's boards."""
+
+    def __init__(self, client: redis.Redis, keys: Keys | None = None):
+        self.client = client
+        self.keys = keys or Keys()
+        source = resources.files("tracker.storage").joinpath("ranks.lua").read_text()
+        self._read = client.register_script(source)
+        self._reindex = client.register_script(_REINDEX)
+
+    def _call(self, product_id: str, board: str, *args: str | int) -> Any:
+        keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board)]
+        return self._read(keys=keys, args=list(args))
+
+    def standing(self, product_id: str, board: str, user_id: str) -> Standing | None:
+        """The member's score and ranks, or None when it is not on the board."""
+        reply = self._call(product_id, board, "standing", user_id)
+        if reply is None:
+            return None
+        score, revrank, above, dense_above, below, size = reply
+        return Standing(user_id, float(score), int(revrank) + 1, int(above), int(dense_above),
+                        int(below), int(size))
+
+    def page(self, product_id: str, board: str, start: int, count: int) -> Slice:
+        """``count`` rows from 0-based position ``start`` in board order."""
+        return _slice(self._call(product_id, board, "page", start, count))
+
+    def after(self, product_id: str, board: str, position: Position, count: int) -> Slice:
+        """``count`` rows right after ``position`` (keyset paging).
+
+        Correct while scores change: a member whose score did not change since
+        the previous page is never repeated nor skipped, even if the cursor's own
+        member moved or left the board.
+        """
+        if not math.isfinite(position.score):
+            raise ValueError("a position's score is finite")
+        return _slice(self._call(product_id, board, "after", repr(position.score),
+                                 position.user_id, count))
+
+    def around(self, product_id: str, board: str, user_id: str, count: int) -> Slice | None:
+        """``count`` rows around the member (it is in the middle unless near an end)."""
+        reply = self._call(product_id, board, "around", user_id, count)
+        return None if reply is None else _slice(reply)
+
+    def size(self, product_id: str, board: str) -> BoardSize:
+        members, distinct = self._call(product_id, board, "size")
+        return BoardSize(int(members), int(distinct))
+
+    def reindex(self, product_id: str, board: str) -> BoardSize:
+        """Rebuild the board's tie structures from the board, atomically."""
+        keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board),
+                self.keys.board_counts(product_id, board)]
+        members, distinct = self._reindex(keys=keys)
+        return BoardSize(int(members), int(distinct))
