@@ -1,9 +1,17 @@
 """The bridge: Redis stream (consumer group) → one Celery task per product batch.
 
-Entries are acknowledged on the stream only after the broker accepted the task
-that carries them; if this process dies in between, the entries stay pending
-and a live bridge claims them (XAUTOCLAIM) after ``claim_idle_ms``. The task may
-then be published twice, which is harmless: applying a batch is idempotent.
+The bridge never acknowledges an entry: the worker does (``XACK``), once the
+entry is applied or dead-lettered. Until then the entry stays pending in the
+group, whatever happens to the task that carries it: a bridge that dies before
+publishing, a broker that loses a message, a worker killed mid-batch. A live
+bridge claims entries that stayed pending for ``claim_idle_ms`` (XAUTOCLAIM)
+and publishes them again. Publishing twice is harmless: applying a batch is
+idempotent.
+
+Flow control: a bridge reads new entries only while fewer than
+``max_pending`` entries of the group are pending (read but not yet applied),
+so a backlog waits in the stream, not in the broker, and ``claim_idle_ms``
+only needs to cover the processing of that many entries.
 """
 
 from __future__ import annotations
@@ -38,9 +46,14 @@ class Backoff:
     def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
         self.first, self.cap, self.current = first, cap, first
 
-    def wait(self, stop: threading.Event) -> None:
-        stop.wait(self.current * random.uniform(0.5, 1.0))
+    def next(self) -> float:
+        """The next pause in seconds: about twice the last one, up to ``cap``."""
+        delay = self.current * random.uniform(0.5, 1.0)
         self.current = min(self.cap, self.current * 2)
+        return delay
+
+    def wait(self, stop: threading.Event) -> None:
+        stop.wait(self.next())
 
     def reset(self) -> None:
         self.current = self.first
@@ -64,7 +77,7 @@ class Bridge:
         self.stop = stop or threading.Event()
         self.read_count = max(1, settings.batch_size) * 2
         self._next_claim = 0.0
-        self.forwarded = 0  # entries handed to the broker (and acknowledged)
+        self.forwarded = 0  # entries handed to the broker (claimed ones included)
 
     # --- setup --------------------------------------------------------------
 
@@ -105,14 +118,23 @@ class Bridge:
         if time.monotonic() >= self._next_claim:
             done += self.claim_abandoned()
             self._next_claim = time.monotonic() + self.settings.claim_idle_ms / 2000
+        if self.pending() >= self.settings.max_pending:
+            self.stop.wait(self.settings.block_ms / 1000)  # the workers are behind: let them be
+            return done
         reply: Any = self.stream.xreadgroup(self.group, self.consumer, {self.key: ">"},
-                                       count=self.read_count, block=self.settings.block_ms)
+                                            count=self.read_count, block=self.settings.block_ms)
         for _stream, entries in reply or ():
             done += self.dispatch([(_id(i), f) for i, f in entries])
         return done
 
+    def pending(self) -> int:
+        """Entries of the group read but not yet acknowledged (by a worker)."""
+        summary: Any = self.stream.xpending(self.key, self.group)
+        return int(summary["pending"])
+
     def claim_abandoned(self) -> int:
-        """Take over entries another (dead) bridge read but never acknowledged."""
+        """Publish again what stayed pending for ``claim_idle_ms``: entries of a dead bridge,
+        of a task the broker lost, of a worker that died."""
         done, cursor = 0, "0-0"
         while not self.stop.is_set():
             reply: Any = self.stream.xautoclaim(self.key, self.group, self.consumer,
@@ -124,30 +146,27 @@ class Bridge:
             if deleted:  # trimmed from the stream while pending: nothing left to forward
                 self.stream.xack(self.key, self.group, *deleted)
             if entries:
-                log.info("claimed %d abandoned entries", len(entries))
+                log.info("claimed %d entries pending for over %d ms; publishing them again",
+                         len(entries), self.settings.claim_idle_ms)
                 done += self.dispatch(entries)
             if cursor == "0-0":
                 break
         return done
 
     def dispatch(self, entries: Sequence[StreamEntry]) -> int:
-        """Publish per-product batches; acknowledge each batch once the broker has it."""
+        """Publish per-product batches; the entries stay pending until a worker applied them."""
         done = 0
         for product_id, items in group_by_product(entries).items():
             for start in range(0, len(items), self.settings.batch_size):
                 batch = items[start:start + self.settings.batch_size]
                 if not self._retrying(self._publish, product_id, batch):
                     return done  # stopping: the rest stays pending for another bridge
-                self._retrying(self._ack, [entry_id for entry_id, _ in batch])
                 done += len(batch)
                 self.forwarded += len(batch)
         return done
 
     def _publish(self, product_id: str, batch: Sequence[StreamEntry]) -> None:
         self.publish(product_id, self.key, batch)
-
-    def _ack(self, ids: Sequence[str]) -> None:
-        self.stream.xack(self.key, self.group, *ids)
 
     def _retrying(self, action: Callable[..., Any], *args: Any) -> bool:
         """Run ``action`` until it succeeds (True) or the bridge is stopping (False)."""
@@ -157,9 +176,10 @@ class Bridge:
                 action(*args)
                 return True
             except Exception as exc:  # broker or Redis down: keep the entries, try again
-                log.warning("%s failed (%s: %s); retrying", action.__name__,
-                            type(exc).__name__, exc)
-                backoff.wait(self.stop)
+                delay = backoff.next()
+                log.warning("%s failed (%s: %s); retrying in %.1f s", action.__name__,
+                            type(exc).__name__, exc, delay)
+                self.stop.wait(delay)
         return False
 
 

@@ -10,6 +10,7 @@ from types import FrameType
 import click
 import redis
 
+from tasks.dead_letters_cli import dead_letters_command
 from tasks.stack import stack_command
 from tracker.demo import demo_command
 from tracker.settings import Settings
@@ -47,5 +48,6 @@ def bridge(consumer: str | None) -> None:
     runner.run()
 
 
+main.add_command(dead_letters_command)
 main.add_command(demo_command)
 main.add_command(stack_command)

@@ -37,6 +37,7 @@ def settings(redis_server: RedisServer) -> Settings:
         products_file=str(TEST_PRODUCTS),
         block_ms=200,
         claim_idle_ms=2000,
+        max_pending=2000,  # so that nothing waits in the broker as long as claim_idle_ms
     )
 
 

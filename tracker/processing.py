@@ -3,6 +3,10 @@
 This is what a worker task calls. It is safe to call again with the same
 entries (a redelivered task): the store's dedupe marks make the second call a
 no-op, and dead letters are stored once per entry.
+
+An entry whose handler raises is either dead-lettered at once (``handler_error``)
+or, with ``retry_failures``, handed back in :attr:`BatchReport.failed` so that
+the caller can retry it alone later; the rest of the batch is applied either way.
 """
 
 from __future__ import annotations
@@ -21,6 +25,15 @@ log = logging.getLogger(__name__)
 Entry = tuple[str, RawFields]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An entry whose handler raised, kept for a later retry."""
+
+    entry_id: str
+    raw: RawFields
+    error: str  # "ExceptionType: message"
+
+
 @dataclass
 class BatchReport:
     """What happened to each entry of a batch. Counters are by outcome."""
@@ -29,18 +42,23 @@ class BatchReport:
     duplicates: int = 0  # entries applied before (redelivery, replay)
     ignored: int = 0  # valid entries no handler of the product uses
     dead_lettered: dict[str, int] = field(default_factory=dict)  # by reason
+    failed: list[Failure] = field(default_factory=list)  # handler raised; retry them
+    rejected: dict[str, str] = field(default_factory=dict)  # entry id -> reason
 
-    def reject(self, reason: str) -> None:
+    def reject(self, entry_id: str, reason: str) -> None:
         self.dead_lettered[reason] = self.dead_lettered.get(reason, 0) + 1
+        self.rejected[entry_id] = reason
 
     def as_dict(self) -> dict[str, object]:
         return {
             "applied": self.applied, "duplicates": self.duplicates,
             "ignored": self.ignored, "dead_lettered": dict(self.dead_lettered),
+            "retrying": len(self.failed),
         }
 
 
-def _raw_bytes(raw: RawFields) -> dict[bytes, bytes]:
+def raw_bytes(raw: RawFields) -> dict[bytes, bytes]:
+    """An entry's fields as bytes, whether redis-py or msgpack handed them over as text."""
     return {
         (k if isinstance(k, bytes) else k.encode()): (v if isinstance(v, bytes) else v.encode())
         for k, v in raw.items()
@@ -53,15 +71,22 @@ class BatchProcessor:
         self.store = store
         self.dead_letters = dead_letters
 
-    def process(self, product_id: str, source: str, entries: Sequence[Entry]) -> BatchReport:
+    def process(self, product_id: str, source: str, entries: Sequence[Entry], *,
+                retry_failures: bool = False, attempts: int = 1) -> BatchReport:
+        """Apply ``entries`` (one product's, from stream ``source``) and dead-letter bad ones.
+
+        ``retry_failures``: entries whose handler raises go to ``report.failed``
+        instead of the dead letter. ``attempts`` is how often they were tried,
+        for the dead letter's detail.
+        """
         report = BatchReport()
         letters: list[DeadLetter] = []
         prepared: list[PreparedEvent] = []
 
         def reject(entry_id: str, raw: RawFields, reason: str, detail: str) -> None:
-            report.reject(reason)
+            report.reject(entry_id, reason)
             letters.append(
-                DeadLetter(source, entry_id, reason, detail, product_id, _raw_bytes(raw))
+                DeadLetter(source, entry_id, reason, detail, product_id, raw_bytes(raw))
             )
 
         product = self.products.get(product_id)
@@ -78,8 +103,15 @@ class BatchProcessor:
             try:
                 ops = self._ops(product.handlers, event)
             except Exception as exc:  # a handler bug must not sink the batch
-                log.exception("handler failed on %s/%s", source, entry_id)
-                reject(entry_id, raw, "handler_error", f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                if retry_failures:
+                    log.warning("handler failed on %s/%s (%s); will retry", source, entry_id,
+                                error)
+                    report.failed.append(Failure(entry_id, raw, error))
+                else:
+                    log.exception("handler failed on %s/%s", source, entry_id)
+                    tried = f" (failed {attempts} times)" if attempts > 1 else ""
+                    reject(entry_id, raw, "handler_error", error + tried)
                 continue
             if not ops:
                 report.ignored += 1
@@ -99,6 +131,30 @@ class BatchProcessor:
                        "a game_over for this game_id was already applied")
         self.dead_letters.add(letters)
         return report
+
+    def replay(self, letter: DeadLetter) -> str:
+        """Process a dead letter's original entry again, under its original identity.
+
+        The entry keeps its source stream and entry ID, so the dedupe record
+        still protects it: an entry that was applied meanwhile is not applied
+        twice. The letter is deleted when the entry is now applied, ignored or
+        was applied already; then the outcome is ``"applied"``, ``"ignored"``
+        or ``"already_applied"``. Otherwise the letter stays and the outcome is
+        the reason it was rejected this time.
+        """
+        entry = (letter.entry_id, letter.fields)
+        product_id = next(iter(group_by_product([entry])))
+        report = self.process(product_id, letter.source, [entry])
+        if report.applied:
+            outcome = "applied"
+        elif report.duplicates:
+            outcome = "already_applied"
+        elif report.ignored:
+            outcome = "ignored"
+        else:
+            return report.rejected.get(letter.entry_id, "rejected")
+        self.dead_letters.remove([letter])
+        return outcome
 
     @staticmethod
     def _ops(handlers: Sequence[object], event: Event) -> list[Op]:

@@ -29,8 +29,10 @@ class Settings:
     dedupe_ttl: int = 0  # seconds a dedupe record lives; 0 keeps it for ever
     batch_size: int = 500  # events per Celery task
     block_ms: int = 1000  # XREADGROUP BLOCK timeout
-    claim_idle_ms: int = 30000  # pending entries idle this long are taken over by a live bridge
+    claim_idle_ms: int = 30000  # entries pending this long are published again by a live bridge
+    max_pending: int = 20000  # bridges stop reading while this many entries await their workers
     visibility_timeout: int = 3600  # Redis broker: seconds before an unacked task is redelivered
+    handler_retries: int = 3  # retries of an event whose handler raises, then it is dead-lettered
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

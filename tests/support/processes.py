@@ -16,6 +16,7 @@ from tracker.settings import Settings
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: test-only handlers import from it
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -23,6 +24,8 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     for f in fields(settings):
         env[f"TRACKER_{f.name.upper()}"] = str(getattr(settings, f.name))
+    env["PYTHONUNBUFFERED"] = "1"  # a SIGKILLed process's log is complete up to its death
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
 
@@ -66,13 +69,16 @@ class Process:
 
 
 def start_worker(settings: Settings, log_dir: Path, name: str, queues: Iterable[str],
-                 concurrency: int = 1, pool: str = "prefork") -> Process:
+                 concurrency: int = 1, pool: str = "prefork", wait: bool = True) -> Process:
+    """A ``celery worker`` process; ``wait``: return once it says it is ready."""
     args = [str(BIN / "celery"), "-A", "tasks", "worker", "-Q", ",".join(queues),
             "-n", f"{name}@%h", "--pool", pool, "--concurrency", str(concurrency),
             "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     worker = Process(name, args, settings_env(settings), log_dir)
-    wait_until(lambda: "ready." in worker.log() or not worker.alive(), 60, what=f"{name} ready")
-    assert worker.alive(), worker.log()
+    if wait:
+        wait_until(lambda: "ready." in worker.log() or not worker.alive(), 60,
+                   what=f"{name} ready")
+        assert worker.alive(), worker.log()
     return worker
 
 

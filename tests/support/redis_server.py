@@ -20,7 +20,8 @@ def free_port() -> int:
 class RedisServer:
     """``redis-server`` with AOF persistence (as in compose) in a private directory."""
 
-    def __init__(self, workdir: Path, port: int | None = None, appendonly: bool = True):
+    def __init__(self, workdir: Path, port: int | None = None, appendonly: bool = True,
+                 extra_args: tuple[str, ...] = ()):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
@@ -29,6 +30,7 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0) -> str:
@@ -43,6 +45,7 @@ class RedisServer:
             "--dir", str(self.workdir), "--save", "",
             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
             "--maxmemory-policy", "noeviction", "--logfile", "redis.log", "--databases", "16",
+            *self.extra_args,
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20

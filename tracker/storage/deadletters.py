@@ -8,7 +8,7 @@ exactly once the cause is fixed. Adding is idempotent per (source, entry id).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,11 @@ class DeadLetter:
     product_id: str
     fields: Mapping[bytes, bytes]  # the original entry, as written by the producer
     id: str = ""  # the dead-letter stream's own entry id, once stored
+
+    @property
+    def seen_member(self) -> str:
+        """Its member in the dedupe set of dead letters."""
+        return f"{self.source}/{self.entry_id}"
 
     def to_stream_fields(self) -> list[bytes]:
         flat = [
@@ -81,7 +86,7 @@ class DeadLetters:
         if not letters:
             return 0
         payload = msgpack.packb(
-            [[f"{d.source}/{d.entry_id}", d.to_stream_fields()] for d in letters],
+            [[d.seen_member, d.to_stream_fields()] for d in letters],
             use_bin_type=False,  # Redis 7.0 cmsgpack has no bin type
         )
         keys = [self.keys.deadletter_stream, self.keys.deadletter_seen]
@@ -94,3 +99,31 @@ class DeadLetters:
         start = after if after == "-" else f"({after}"
         rows: Any = self.client.xrange(self.keys.deadletter_stream, start, "+", count=count)
         return [DeadLetter.from_stream(sid, raw) for sid, raw in rows]
+
+    def scan(self, page: int = 500) -> Iterator[DeadLetter]:
+        """Every dead letter, oldest first, read page by page."""
+        after = "-"
+        while True:
+            letters = self.list(page, after)
+            yield from letters
+            if len(letters) < page:
+                return
+            after = letters[-1].id
+
+    def get(self, letter_id: str) -> DeadLetter | None:
+        """The letter with this dead-letter stream ID, if it exists."""
+        rows: Any = self.client.xrange(self.keys.deadletter_stream, letter_id, letter_id)
+        return DeadLetter.from_stream(*rows[0]) if rows else None
+
+    def remove(self, letters: Sequence[DeadLetter]) -> int:
+        """Delete letters and their dedupe members (atomically); returns how many existed.
+
+        Once removed, the same entry is dead-lettered again if it is rejected again.
+        """
+        if not letters:
+            return 0
+        pipe = self.client.pipeline(transaction=True)  # one hash tag: fine on a cluster too
+        pipe.xdel(self.keys.deadletter_stream, *[d.id for d in letters])
+        pipe.srem(self.keys.deadletter_seen, *[d.seen_member for d in letters])
+        deleted, _ = pipe.execute()
+        return int(deleted)

@@ -1,0 +1,133 @@
+"""What the pipeline wrote, compared with the independent count, as a small table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from tests.support.producer import Producer
+from tests.support.traffic import ELO, Traffic, as_bytes, tally
+from tracker.settings import Settings
+from tracker.storage import DeadLetters, Keys, Store
+
+WEAPONS = ("rock", "paper", "scissors", "botch", "invalid")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    expected: object
+    found: object
+    ok: bool
+
+
+def table(checks: Sequence[Check]) -> str:
+    rows = [("check", "expected", "found", "")] + [
+        (c.name, str(c.expected), str(c.found), "ok" if c.ok else "MISMATCH") for c in checks]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}"
+                     for r in rows)
+
+
+def _int_stats(raw: Any) -> Counter[str]:
+    return Counter({k.decode(): int(v) for k, v in raw.items()})
+
+
+def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Check]:
+    data = redis.Redis.from_url(settings.redis_url)
+    stream = redis.Redis.from_url(settings.stream_url)
+    keys = Keys(settings.key_prefix)
+    store = Store(data, keys)
+    checks: list[Check] = []
+
+    # the stream holds exactly what was written, and the group has acknowledged all of it
+    written: Any = []
+    last = "-"
+    while True:
+        page: Any = stream.xrange(settings.stream_key, last if last == "-" else f"({last}", "+",
+                                  count=10_000)
+        written += page
+        if len(page) < 10_000:
+            break
+        last = page[-1][0].decode()
+    same = sum(1 for (i, f), j, row in zip(written, producer.ids, traffic.rows, strict=False)
+               if i.decode() == j and f == as_bytes_dict(row))
+    checks.append(Check("stream entries as written", len(traffic.rows), same,
+                        same == len(traffic.rows) == len(written)))
+    group = next(g for g in stream.xinfo_groups(settings.stream_key)
+                 if g["name"].decode() == settings.stream_group)
+    done = group["last-delivered-id"].decode() == producer.ids[-1]
+    checks.append(Check("entries acknowledged", len(traffic.rows),
+                        len(traffic.rows) - group["pending"] if done else "not all delivered",
+                        done and group["pending"] == 0))
+    checks.append(Check("entries pending", 0, group["pending"], group["pending"] == 0))
+
+    count = tally(traffic.good)
+    for product, wins in count.wins.items():
+        board = {m: int(s) for m, s in store.top(product, "wins", count=100_000)}
+        checks.append(Check(f"{product} wins (sum; {len(wins)} players)", sum(wins.values()),
+                            sum(board.values()), board == dict(wins)))
+    for product, per_player in count.stats.items():
+        found = {p: _int_stats(data.hgetall(keys.stats(product, p))) for p in per_player}
+        total_games = sum(c["games"] for c in per_player.values())
+        checks.append(Check(f"{product} games in stats", total_games,
+                            sum(c["games"] for c in found.values()),
+                            all(dict(found[p]) == dict(c) for p, c in per_player.items())))
+        stored = len(data.keys(keys.stats(product, "*")))
+        checks.append(Check(f"{product} players with stats", len(per_player), stored,
+                            stored == len(per_player)))
+        if product == "exrps":
+            for weapon in WEAPONS:
+                stat = f"{weapon}_selection_count"
+                want = sum(c[stat] for c in per_player.values())
+                got = sum(c[stat] for c in found.values())
+                checks.append(Check(f"exrps {stat}", want, got, want == got))
+    for product, start in ELO.items():
+        elo = dict(store.top(product, "elo", count=100_000))
+        want = len(count.rated[product]) * start
+        checks.append(Check(f"{product} Elo total ({len(count.rated[product])} players)",
+                            want, sum(elo.values()),
+                            sum(elo.values()) == want and set(elo) == count.rated[product]))
+
+    letters = list(DeadLetters(data, keys).scan())
+    found_letters = Counter((d.reason, frozenset(d.fields.items())) for d in letters)
+    expected_letters = traffic.expected_dead_letters()
+    for reason in sorted({r for r, _ in expected_letters} | {r for r, _ in found_letters}):
+        want = sum(n for (r, _), n in expected_letters.items() if r == reason)
+        got = sum(n for (r, _), n in found_letters.items() if r == reason)
+        checks.append(Check(f"dead letters: {reason}", want, got, want == got))
+    checks.append(Check("dead letters = malformed entries", sum(expected_letters.values()),
+                        len(letters), found_letters == expected_letters))
+    return checks
+
+
+def as_bytes_dict(row: dict[str, str | bytes]) -> dict[bytes, bytes]:
+    return dict(as_bytes(row))
+
+
+def unapplied(settings: Settings, traffic: Traffic, producer: Producer) -> list[str]:
+    """IDs of good entries with an effect that no dedupe set records (for failure reports)."""
+    data = redis.Redis.from_url(settings.redis_url)
+    keys = Keys(settings.key_prefix)
+    seen: set[bytes] = set()
+    for key in data.scan_iter(f"{settings.key_prefix}:*:seen:*"):
+        seen |= set(data.smembers(key))
+    results = {p: data.smembers(keys.results(p)) for p in ("exrps", "pong", "chess")}
+    bad = {i for i, _ in traffic.bad}
+    out = []
+    for i, row in enumerate(traffic.rows):
+        if i in bad:
+            continue
+        if row.get("type") == "game_over":  # applied, or a re-published copy of it was
+            done = str(row["game_id"]).encode() in results[str(row["product_id"])]
+        elif row.get("product_id") == "exrps" and row.get("event_name") == "select_weapon":
+            done = producer.ids[i].encode() in seen
+        else:
+            continue
+        if not done:
+            out.append(f"{producer.ids[i]} ({row['product_id']!s} {row.get('type')!s})")
+    return out

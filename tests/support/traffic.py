@@ -1,0 +1,123 @@
+"""Large mixed traffic for fault tests: whole matches of three products, plus bad entries.
+
+Matches come from the demo generator (all event types, in wire order, several
+matches interleaved); a share of them is re-labelled ``pong`` or ``chess``.
+Among them, at known places, go deliberately malformed entries, each with the
+dead-letter reason it must get. :func:`tally` is the independent count of
+what the good entries must add up to.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tests.support.pipeline import expected_stats, expected_wins
+from tracker.demo import Traffic as Matches
+from tracker.demo import player_pool
+
+Row = dict[str, str | bytes]
+PRODUCTS = ("exrps", "pong", "chess")
+SHARES = (0.6, 0.2, 0.2)  # of matches, per product
+ELO = {"exrps": 1500, "chess": 1200}  # products with an Elo board and its start rating
+
+
+@dataclass
+class Traffic:
+    rows: list[Row]  # everything, in the order it is written to the stream
+    bad: list[tuple[int, str]] = field(default_factory=list)  # (index in rows, reason)
+
+    @property
+    def good(self) -> list[Mapping[str, str]]:
+        bad = {i for i, _ in self.bad}
+        return [r for i, r in enumerate(self.rows) if i not in bad]  # type: ignore[misc]
+
+    def expected_dead_letters(self) -> Counter[tuple[str, frozenset[tuple[bytes, bytes]]]]:
+        """(reason, original fields) of every malformed entry (entry ids may differ: a
+        re-published result is identical to the original, and either may come second)."""
+        return Counter((reason, as_bytes(self.rows[i])) for i, reason in self.bad)
+
+
+def as_bytes(row: Mapping[str, str | bytes] | Mapping[bytes, bytes]) -> frozenset[
+        tuple[bytes, bytes]]:
+    def b(x: str | bytes) -> bytes:
+        return x if isinstance(x, bytes) else x.encode()
+    return frozenset((b(k), b(v)) for k, v in row.items())
+
+
+def malformed(rng: random.Random, game_over: Row | None) -> tuple[Row, str]:
+    """One deliberately bad entry of a random kind, and its dead-letter reason."""
+    gid = f"{rng.getrandbits(128):032x}"
+    player = f"bad-{rng.getrandbits(32):08x}"
+    kind = rng.randrange(8)
+    if kind == 0:
+        return {"product_id": "tetris", "game_id": gid, "type": "game_over",
+                "winner_id": player, "loser_id": player + "x"}, "unknown_product"
+    if kind == 1:  # self-play
+        return {"product_id": "exrps", "game_id": gid, "type": "game_over",
+                "winner_id": player, "loser_id": player}, "invalid_fields"
+    if kind == 2:
+        return {"product_id": "exrps", "game_id": gid, "type": "gameplay",
+                "event_name": "select_weapon", "event_data": "1",
+                "user_id": b"\xff\xfe" + player.encode()}, "not_utf8"
+    if kind == 3:
+        return {"product_id": "pong", "game_id": gid, "type": "game_paused"}, "unknown_type"
+    if kind == 4:  # the producer's placeholder for a missing id
+        return {"product_id": "chess", "game_id": gid, "type": "game_over",
+                "winner_id": player, "loser_id": "null"}, "invalid_fields"
+    if kind == 5:
+        return {"product_id": "chess", "game_id": gid, "winner_id": player,
+                "loser_id": player + "x"}, "missing_type"
+    if kind == 6:
+        return {"product_id": "exrps", "game_id": gid, "type": "gameplay",
+                "event_name": "emote", "user_id": player}, "unknown_event_name"
+    if game_over is None:
+        return malformed(rng, None)
+    return dict(game_over), "duplicate_result"  # another writer re-publishes a result
+
+
+def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
+                  players: int = 40) -> Traffic:
+    """At least ``events`` entries of whole matches, about ``bad_rate`` of them malformed."""
+    rng = random.Random(seed)
+    counter = iter(range(10**9))
+    matches = Matches(random.Random(seed + 1), player_pool(players, seed),
+                      concurrency=12, game_ids=lambda: f"{seed:08x}{next(counter):024x}")
+    relabel: dict[str, str] = {}
+    traffic = Traffic([])
+    results: list[Row] = []
+    while len(traffic.rows) < events:
+        segment = matches.next_segment()
+        assert segment is not None
+        for entry in segment:
+            gid = entry["game_id"]
+            if gid not in relabel:
+                relabel[gid] = rng.choices(PRODUCTS, SHARES)[0]
+            row: Row = {**entry, "product_id": relabel[gid]}
+            traffic.rows.append(row)
+            if row["type"] == "game_over":
+                results.append(row)
+        if rng.random() < bad_rate * len(segment):
+            row, reason = malformed(rng, rng.choice(results) if results else None)
+            traffic.bad.append((len(traffic.rows), reason))
+            traffic.rows.append(row)
+    return traffic
+
+
+@dataclass
+class Tally:
+    """The independent count: what the boards and stats must hold."""
+
+    wins: dict[str, Counter[str]]  # product -> player -> wins (losers present with 0)
+    stats: dict[str, dict[str, Counter[str]]]  # product -> player -> stat -> count
+    rated: dict[str, set[str]]  # product -> players on its Elo board
+
+
+def tally(good: Iterable[Mapping[str, str]]) -> Tally:
+    rows = list(good)
+    wins = {p: expected_wins(rows, p) for p in ("exrps", "pong")}
+    stats = {p: expected_stats(rows, p) for p in PRODUCTS}
+    rated = {p: set(expected_wins(rows, p)) for p in ELO}
+    return Tally(wins, stats, rated)
