@@ -1,0 +1,50 @@
+"""Baseline A's producer: one Celery task per event, no stream, no bridge.
+
+Each entry is published as its own ``tasks.apply_batch`` task carrying a
+one-entry batch, exactly as the bridge would hand it over (fields as bytes,
+an entry id of the form ``<ms>-<seq>``), so the workers run the same
+validation, handlers and Lua script as in our pipeline. Run with the
+``TRACKER_*`` environment of the benchmark's Redis. Same protocol as
+:mod:`bench.producer` (``ready``, a line on stdin, one JSON line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.workload import load_wire
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--file", type=Path, required=True)
+    ap.add_argument("--source", default="game_event_stream")
+    args = ap.parse_args(argv)
+
+    from tasks.worker import apply_batch  # reads TRACKER_* at import
+
+    rows = load_wire(args.file)
+    entries = [dict(zip(row[::2], row[1::2], strict=True)) for row in rows]
+    apply_batch.app.connection_for_write().ensure_connection(max_retries=3)
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+    first = time.time()
+    base = int(first * 1000)
+    for seq, fields in enumerate(entries):
+        product = fields.get(b"product_id", b"").decode()
+        apply_batch.apply_async(
+            kwargs={"product_id": product, "source": args.source,
+                    "entries": [[f"{base}-{seq}", fields]]})
+    done = time.time()
+    print(json.dumps({"first": first, "done": done, "sent": len(entries),
+                      "first_id": f"{base}-0", "last_id": f"{base}-{len(entries) - 1}"}),
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()
