@@ -79,14 +79,14 @@ end
 for i = 1, #events do
   local ev = events[i]
   local seen = p .. 'seen:' .. ev[2]
-  if redis.call('SISMEMBER', seen, ev[1]) == 1 then
+  if redis.call('SADD', seen, ev[1]) == 0 then
     duplicates = duplicates + 1
   elseif ev[3] ~= '' and redis.call('SADD', p .. 'results', ev[3]) == 0 then
-    -- another entry already decided this match; not marked seen, so a
+    -- another entry already decided this match; unmarked again, so a
     -- redelivery reports it again and its dead letter cannot be lost
+    redis.call('SREM', seen, ev[1])
     dup_games[#dup_games + 1] = ev[1]
   else
-    redis.call('SADD', seen, ev[1])
     touched[seen] = true
     for _, op in ipairs(ev[4]) do
       local kind = op[1]
