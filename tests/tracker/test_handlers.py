@@ -47,8 +47,14 @@ def test_builtin_names() -> None:
     assert all(issubclass(cls, Handler) for cls in BUILTIN.values())
 
 
-def test_base_handler_has_no_boards() -> None:
-    assert Handler().boards == ()
+def test_base_handler_has_no_boards_and_must_define_ops() -> None:
+    class Quiet(Handler):
+        def ops(self, event: Event) -> tuple[()]:
+            return ()
+
+    assert Quiet().boards == ()
+    with pytest.raises(TypeError, match="abstract"):
+        Handler()  # type: ignore[abstract]
     assert repr(WinsLeaderboard()) == "WinsLeaderboard()"
 
 

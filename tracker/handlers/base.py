@@ -8,6 +8,7 @@ That keeps handlers trivially testable and makes every write idempotent.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -92,7 +93,7 @@ class Board:
     ties: TieMode = DEFAULT_TIE_MODE
 
 
-class Handler:
+class Handler(ABC):
     """Base class for product handlers.
 
     Subclasses override :meth:`ops`. ``boards`` lists the leaderboards the
@@ -106,8 +107,9 @@ class Handler:
     def boards(self) -> tuple[Board, ...]:
         return ()
 
+    @abstractmethod
     def ops(self, event: Event) -> Iterable[Op]:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """The storage operations ``event`` implies for this product (none: ``()``)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
