@@ -50,6 +50,13 @@ def acknowledged(stream: redis.Redis, settings: Settings) -> int:
     return int(group["entries-read"]) - int(group["pending"])
 
 
+def outage_settings(redis_url: str, stream_url: str, broker_url: str) -> Settings:
+    """Short timeouts, so that an outage and the recovery after it fit in a test."""
+    return Settings(redis_url=redis_url, stream_url=stream_url, broker_url=broker_url,
+                    products_file=str(TEST_PRODUCTS), block_ms=200, claim_idle_ms=3000,
+                    visibility_timeout=10)
+
+
 def start(settings: Settings, tmp_path: Path) -> list[Process]:
     procs = [start_worker(settings, tmp_path, f"w{i}", QUEUES, concurrency=2) for i in (1, 2)]
     return [*procs, start_bridge(settings, tmp_path, "b1")]
@@ -59,9 +66,7 @@ def start(settings: Settings, tmp_path: Path) -> list[Process]:
 def test_broker_down_10s_the_bridge_backs_off_keeps_entries_pending_and_resumes(
         redis_servers: ServerFactory, tmp_path: Path) -> None:
     data, broker = redis_servers("data"), redis_servers("broker")
-    settings = Settings(redis_url=data.url(0), stream_url=data.url(1), broker_url=broker.url(0),
-                        products_file=str(TEST_PRODUCTS), block_ms=200, claim_idle_ms=3000,
-                        visibility_timeout=10)
+    settings = outage_settings(data.url(0), data.url(1), broker.url(0))
     stream = redis.Redis.from_url(settings.stream_url)
     store = Store(redis.Redis.from_url(settings.redis_url), Keys())
     before, during = results(1000, 1), results(1000, 2)
@@ -107,9 +112,7 @@ def test_broker_down_10s_the_bridge_backs_off_keeps_entries_pending_and_resumes(
 def test_data_redis_down_10s_workers_retry_with_backoff_and_ack_nothing_unapplied(
         redis_servers: ServerFactory, tmp_path: Path) -> None:
     data, other = redis_servers("data"), redis_servers("stream-and-broker")
-    settings = Settings(redis_url=data.url(0), stream_url=other.url(1), broker_url=other.url(2),
-                        products_file=str(TEST_PRODUCTS), block_ms=200, claim_idle_ms=3000,
-                        visibility_timeout=10)
+    settings = outage_settings(data.url(0), other.url(1), other.url(2))
     stream = redis.Redis.from_url(settings.stream_url)
     store = Store(redis.Redis.from_url(settings.redis_url), Keys())
     before, during = results(1000, 3), results(1000, 4)
