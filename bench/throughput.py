@@ -71,6 +71,19 @@ FORWARDED_RE = re.compile(r"stopped after forwarding (\d+) entries")
 
 
 @dataclass
+class Measured:
+    """What one timed scenario gives, before its check."""
+
+    t_go: float
+    seconds: float  # first XADD (or publish) → every update visible
+    producer_seconds: float
+    cpu: dict[str, float]
+    stats: dict[str, tuple[int, float]]
+    rss_quarter: dict[str, float]
+    rss_end: dict[str, float]
+
+
+@dataclass
 class Workload:
     path: Path
     entries: list[Entry]
@@ -144,6 +157,23 @@ class Bench:
             meter.add("producer", producer.pid)
         return meter
 
+    def _measure(self, wl: Workload, workers: Sequence[Process], bridges: Sequence[Process],
+                 producer: Producer) -> Measured:
+        """Start the producer and time it until every update of ``wl`` is visible."""
+        meter = self._meter(workers, bridges, producer)
+        self.servers.reset_stats()
+        meter.start()
+        t_go = time.time()
+        producer.go()
+        rss_quarter: dict[str, float] = {}
+        visible = self._wait_applied(self._seen(t_go), wl.expected.total_applied,
+                                     at_quarter=lambda: rss_quarter.update(worker_rss(workers)))
+        cpu = meter.stop()
+        stats = self.servers.commandstats()
+        sent = producer.result()
+        return Measured(t_go, visible - sent["first"], sent["done"] - sent["first"], cpu, stats,
+                        rss_quarter, worker_rss(workers))
+
     def _seen(self, t0: float) -> list[str]:
         return seen_keys(self.keys, self.products, self.settings.stream_key, t0, t0 + 3600)
 
@@ -160,21 +190,10 @@ class Bench:
             rss_start = worker_rss(ws)
             bs = start_bridges(self.settings, logs, bridges)
             producer = self._producer(wl)
-            meter = self._meter(ws, bs, producer)
-            self.servers.reset_stats()
-            meter.start()
-            t_go = time.time()
-            producer.go()
-            rss_quarter: dict[str, float] = {}
-            visible = self._wait_applied(self._seen(t_go), wl.expected.total_applied,
-                                         at_quarter=lambda: rss_quarter.update(worker_rss(ws)))
-            cpu = meter.stop()
-            stats = self.servers.commandstats()
-            sent = producer.result()
-            rss_end = worker_rss(ws)
+            m = self._measure(wl, ws, bs, producer)
             wait_until(lambda: group_drained(self.stream, self.settings), 30,
                        what="consumer group drained")
-            check = verify(self.data, self.keys, self.products, wl.expected, self._seen(t_go))
+            check = verify(self.data, self.keys, self.products, wl.expected, self._seen(m.t_go))
         finally:
             if producer is not None:
                 producer.kill()
@@ -185,9 +204,9 @@ class Bench:
             check.ok = False
             check.problems.append(f"bridges forwarded {forwarded} of {wl.size} entries")
         return Run(f"ours ({workers} worker{'s' * (workers > 1)}, {bridges} "
-                   f"bridge{'s' * (bridges > 1)})", wl.size, visible - sent["first"],
-                   check.ok, check.problems, workers, bridges, cpu, rss_start, rss_end,
-                   stats, forwarded, sent["done"] - sent["first"], rss_quarter)
+                   f"bridge{'s' * (bridges > 1)})", wl.size, m.seconds,
+                   check.ok, check.problems, workers, bridges, m.cpu, rss_start, m.rss_end,
+                   m.stats, forwarded, m.producer_seconds, m.rss_quarter)
 
     def baseline_a(self, wl: Workload, workers: int) -> Run:
         self.servers.flush()
@@ -199,28 +218,17 @@ class Bench:
             rss_start = worker_rss(ws)
             publisher = Producer("bench.publish_tasks", ["--file", str(wl.path)],
                                  env=settings_env(self.settings))
-            meter = self._meter(ws, [], publisher)
-            self.servers.reset_stats()
-            meter.start()
-            t_go = time.time()
-            publisher.go()
-            rss_quarter: dict[str, float] = {}
-            visible = self._wait_applied(self._seen(t_go), wl.expected.total_applied,
-                                         at_quarter=lambda: rss_quarter.update(worker_rss(ws)))
-            cpu = meter.stop()
-            stats = self.servers.commandstats()
-            sent = publisher.result()
-            rss_end = worker_rss(ws)
-            check = verify(self.data, self.keys, self.products, wl.expected, self._seen(t_go))
+            m = self._measure(wl, ws, [], publisher)
+            check = verify(self.data, self.keys, self.products, wl.expected, self._seen(m.t_go))
         finally:
             if publisher is not None:
                 publisher.kill()
             for w in ws:
                 w.stop()
         return Run(f"baseline A (1 task/event, {workers} worker{'s' * (workers > 1)})",
-                   wl.size, visible - sent["first"], check.ok, check.problems, workers, 0,
-                   cpu, rss_start, rss_end, stats, None, sent["done"] - sent["first"],
-                   rss_quarter)
+                   wl.size, m.seconds, check.ok, check.problems, workers, 0,
+                   m.cpu, rss_start, m.rss_end, m.stats, None, m.producer_seconds,
+                   m.rss_quarter)
 
     def baseline_b(self, wl: Workload) -> Run:
         self.servers.flush()
