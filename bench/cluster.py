@@ -167,12 +167,14 @@ class Servers:
             s.stop()
 
 
-def bench_settings(servers: Servers, batch_size: int | None = None) -> Settings:
+def bench_settings(servers: Servers, batch_size: int | None = None,
+                   linger_ms: int | None = None) -> Settings:
     base = Settings()
     return Settings(
         redis_url=servers.data_url, stream_url=servers.stream_url,
         broker_url=servers.broker_url, products_file=str(PRODUCTS_FILE),
         batch_size=batch_size or base.batch_size,
+        linger_ms=base.linger_ms if linger_ms is None else linger_ms,
     )
 
 

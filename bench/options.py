@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="solo: N worker processes; prefork: one pool of N processes")
     ap.add_argument("--batch-size", type=int, default=None,
                     help="TRACKER_BATCH_SIZE for the bridges (default: the project's)")
+    ap.add_argument("--linger-ms", type=int, default=None,
+                    help="TRACKER_LINGER_MS for the bridges (default: the project's)")
     ap.add_argument("--redis", choices=["shared", "split"], default="shared",
                     help="one redis-server for data, stream and broker, or one each")
     ap.add_argument("--aof", choices=["everysec", "always", "no"], default="everysec")

@@ -99,7 +99,7 @@ class Bench:
         self.args = args
         self.workdir = workdir
         self.servers = Servers.start(workdir / "redis", args.redis, args.aof)
-        self.settings = bench_settings(self.servers, args.batch_size)
+        self.settings = bench_settings(self.servers, args.batch_size, args.linger_ms)
         self.products = bench_products()
         self.keys = Keys(self.settings.key_prefix)
         self.data = redis.Redis.from_url(self.settings.redis_url)
@@ -343,6 +343,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         info: Any = bench.data.info("server")
         res.update(cores=len(__import__("os").sched_getaffinity(0)),
                    redis_version=info["redis_version"], batch_size=bench.settings.batch_size,
+                   linger_ms=bench.settings.linger_ms,
                    args={k: str(v) for k, v in vars(args).items()})
         bench.log(f"generating {args.events:,} events ...")
         wl = bench.workload("events", generate(args.events))

@@ -8,6 +8,13 @@ bridge claims entries that stayed pending for ``claim_idle_ms`` (XAUTOCLAIM)
 and publishes them again. Publishing twice is harmless: applying a batch is
 idempotent.
 
+Batching: a task costs the worker a fixed overhead (broker round trips,
+Celery bookkeeping, one script call), so the bridge holds each product's
+entries until it has ``batch_size`` of them or the oldest has waited
+``linger_ms``. Under load tasks are full; at a trickle an event waits at most
+``linger_ms`` longer. Held entries are already pending in the group, so a
+bridge that dies holding them loses nothing: another claims them.
+
 Flow control: a bridge reads new entries only while fewer than
 ``max_pending`` entries of the group are pending (read but not yet applied),
 so a backlog waits in the stream, not in the broker, and ``claim_idle_ms``
@@ -77,6 +84,9 @@ class Bridge:
         self.stop = stop or threading.Event()
         self.read_count = max(1, settings.batch_size) * 2
         self._next_claim = 0.0
+        # entries read but not yet published, per product, and when the oldest arrived
+        self._held: dict[str, list[StreamEntry]] = {}
+        self._held_since: dict[str, float] = {}
         self.forwarded = 0  # entries handed to the broker (claimed ones included)
 
     # --- setup --------------------------------------------------------------
@@ -110,6 +120,7 @@ class Bridge:
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
                 log.warning("stream Redis unavailable (%s); retrying", exc)
                 backoff.wait(self.stop)
+        self.release_held()
         log.info("bridge %s stopped after forwarding %d entries", self.consumer, self.forwarded)
 
     def step(self) -> int:
@@ -121,13 +132,65 @@ class Bridge:
                 done += self.claim_abandoned()
             self._next_claim = time.monotonic() + self.settings.claim_idle_ms / 2000
         if int(summary["pending"]) >= self.settings.max_pending:
+            done += self.flush(force=True)  # held entries count as pending: let workers have them
             self.stop.wait(self.settings.block_ms / 1000)  # the workers are behind: let them be
             return done
         reply: Any = self.stream.xreadgroup(self.group, self.consumer, {self.key: ">"},
-                                            count=self.read_count, block=self.settings.block_ms)
+                                            count=self.read_count, block=self._block_ms())
         for _stream, entries in reply or ():
-            done += self.dispatch([(_id(i), f) for i, f in entries])
+            self.hold([(_id(i), f) for i, f in entries])
+        return done + self.flush()
+
+    def _block_ms(self) -> int:
+        """How long XREADGROUP may wait: until the first held batch is due, if any.
+
+        Never 0, which would mean "block for ever" to Redis."""
+        if not self._held_since:
+            return self.settings.block_ms
+        due = min(self._held_since.values()) + self.settings.linger_ms / 1000
+        return max(1, min(self.settings.block_ms, round((due - time.monotonic()) * 1000)))
+
+    def hold(self, entries: Sequence[StreamEntry]) -> None:
+        """Add entries to their product's batch in the making."""
+        now = time.monotonic()
+        for product_id, items in group_by_product(entries).items():
+            self._held.setdefault(product_id, []).extend(items)
+            self._held_since.setdefault(product_id, now)
+
+    def flush(self, force: bool = False) -> int:
+        """Publish every full batch, and what lingered ``linger_ms`` (everything if ``force``)."""
+        done = 0
+        now = time.monotonic()
+        for product_id in list(self._held):
+            items = self._held[product_id]
+            due = force or now - self._held_since[product_id] >= self.settings.linger_ms / 1000
+            cut = len(items) if due else len(items) - len(items) % self.settings.batch_size
+            if not cut:
+                continue
+            sent = self.dispatch_product(product_id, items[:cut])
+            done += sent
+            if sent < cut:  # stopping: keep the rest pending for another bridge
+                return done
+            if cut == len(items):
+                del self._held[product_id], self._held_since[product_id]
+            else:  # the rest keeps its age: it may hold entries as old as the batch sent
+                self._held[product_id] = items[cut:]
         return done
+
+    def release_held(self) -> None:
+        """On a clean stop, try once to publish what is held, so that it need not wait
+        ``claim_idle_ms`` for another bridge to claim it."""
+        for product_id, items in self._held.items():
+            for start in range(0, len(items), self.settings.batch_size):
+                try:
+                    self._publish(product_id, items[start:start + self.settings.batch_size])
+                except Exception as exc:  # still pending: another bridge will claim them
+                    log.warning("could not publish %d held %s entries on stop (%s)",
+                                len(items) - start, product_id, exc)
+                    break
+                self.forwarded += min(self.settings.batch_size, len(items) - start)
+        self._held.clear()
+        self._held_since.clear()
 
     def may_have_abandoned(self, summary: Any) -> bool:
         """Could any entry have been pending for ``claim_idle_ms``?
@@ -164,15 +227,26 @@ class Bridge:
         return done
 
     def dispatch(self, entries: Sequence[StreamEntry]) -> int:
-        """Publish per-product batches; the entries stay pending until a worker applied them."""
+        """Publish per-product batches now; the entries stay pending until a worker applied
+        them."""
         done = 0
         for product_id, items in group_by_product(entries).items():
-            for start in range(0, len(items), self.settings.batch_size):
-                batch = items[start:start + self.settings.batch_size]
-                if not self._retrying(self._publish, product_id, batch):
-                    return done  # stopping: the rest stays pending for another bridge
-                done += len(batch)
-                self.forwarded += len(batch)
+            sent = self.dispatch_product(product_id, items)
+            done += sent
+            if sent < len(items):
+                break
+        return done
+
+    def dispatch_product(self, product_id: str, items: Sequence[StreamEntry]) -> int:
+        """Publish one product's entries in tasks of ``batch_size``; how many were sent
+        (fewer only when the bridge is stopping)."""
+        done = 0
+        for start in range(0, len(items), self.settings.batch_size):
+            batch = items[start:start + self.settings.batch_size]
+            if not self._retrying(self._publish, product_id, batch):
+                return done  # stopping: the rest stays pending for another bridge
+            done += len(batch)
+            self.forwarded += len(batch)
         return done
 
     def _publish(self, product_id: str, batch: Sequence[StreamEntry]) -> None:

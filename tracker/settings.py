@@ -27,7 +27,8 @@ class Settings:
     products_file: str = str(DEFAULT_PRODUCTS_FILE)
     key_prefix: str = "st"
     dedupe_ttl: int = 0  # seconds a dedupe record lives; 0 keeps it for ever
-    batch_size: int = 500  # events per Celery task
+    batch_size: int = 2000  # the most events per Celery task
+    linger_ms: int = 20  # how long a bridge holds a product's batch to fill it
     block_ms: int = 1000  # XREADGROUP BLOCK timeout
     claim_idle_ms: int = 30000  # entries pending this long are published again by a live bridge
     max_pending: int = 20000  # bridges stop reading while this many entries await their workers
