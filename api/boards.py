@@ -7,13 +7,13 @@ the board's configured tie mode.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from api import bodies
 from api.cursors import Cursor
 from api.errors import ApiError
+from api.jsonbody import json_response
 from api.openapi import Operation, operation
 from api.params import parse_query
 from api.schemas import (
@@ -28,13 +28,14 @@ from api.schemas import (
 from api.state import check_user_id, state
 from tracker.handlers import Board
 from tracker.products import Product
-from tracker.ranking import Entry, Slice, TieMode
+from tracker.ranking import Slice, TieMode
 
 bp = Blueprint("boards", __name__, url_prefix="/products/<product_id>/boards/<board>")
 
 _ties_query, _page_query, _around_query = TiesQuerySchema(), PageQuerySchema(), AroundQuerySchema()
-_detail, _page, _standing, _around = (BoardDetailSchema(), PageSchema(), StandingSchema(),
-                                      AroundSchema())
+# Pages, ranks and windows are built by api.bodies (the hot routes); their schemas
+# (PageSchema, StandingSchema, AroundSchema) document them in the OpenAPI document.
+_detail = BoardDetailSchema()
 
 
 def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
@@ -43,10 +44,6 @@ def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple
     board = st.board(product, board_name)
     st.auth.leaderboards(owner)
     return product, board
-
-
-def _entries(rows: list[Entry]) -> list[dict[str, Any]]:
-    return [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in rows]
 
 
 def _player_not_on_board(product: Product, board: Board, user_id: str) -> ApiError:
@@ -92,10 +89,7 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
     last = page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, b.name, last).encode() if more and last else None
-    return jsonify(_page.dump({
-        "product_id": product.id, "board": b.name, "ties": ties, "size": page.size,
-        "offset": page.start, "entries": _entries(page.ranked(ties)),
-        "next_cursor": next_cursor}))
+    return json_response(bodies.page(product.id, b.name, ties, page, next_cursor))
 
 
 @bp.get("/players/<user_id>")
@@ -112,10 +106,7 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     found = state().ranks.standing(product.id, b.name, user_id)
     if found is None:
         raise _player_not_on_board(product, b, user_id)
-    return jsonify(_standing.dump({
-        "product_id": product.id, "board": b.name, "ties": ties, "size": found.size,
-        "user_id": user_id, "score": found.score, "rank": found.rank(ties),
-        "percentile": found.percentile}))
+    return json_response(bodies.standing(product.id, b.name, ties, found))
 
 
 @bp.get("/players/<user_id>/around")
@@ -134,6 +125,4 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     window = state().ranks.around(product.id, b.name, user_id, args["limit"])
     if window is None:
         raise _player_not_on_board(product, b, user_id)
-    return jsonify(_around.dump({
-        "product_id": product.id, "board": b.name, "ties": ties, "size": window.size,
-        "user_id": user_id, "offset": window.start, "entries": _entries(window.ranked(ties))}))
+    return json_response(bodies.around(product.id, b.name, ties, user_id, window))

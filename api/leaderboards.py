@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, jsonify
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
+from api import bodies
 from api.errors import ApiError
+from api.jsonbody import json_response
 from api.openapi import Auth, Operation, operation
 from api.params import parse_query
-from api.schemas import LegacyTopTenQuerySchema, TopEntrySchema, top_entries
+from api.schemas import LegacyTopTenQuerySchema, TopEntrySchema
 from api.state import ApiState, state
 from tracker.handlers import Board
 from tracker.products import Product
@@ -22,15 +22,15 @@ DEFAULT_BOARD = "wins"
 _query = LegacyTopTenQuerySchema()
 
 
-def pick_board(product: Product, name: str | None) -> Board:
+def pick_board(st: ApiState, product: Product, name: str | None) -> Board:
     """The board ``name`` of the product; by default ``wins``, else its first board."""
     if name is None:
-        board = product.board(DEFAULT_BOARD) or next(iter(product.boards), None)
+        board = st.find_board(product.id, DEFAULT_BOARD) or next(iter(product.boards), None)
         if board is None:
             raise ApiError(404, "no_leaderboard",
                            f"Product {product.id!r} has no leaderboard.", product_id=product.id)
         return board
-    return ApiState.board(product, name)
+    return st.board(product, name)
 
 
 @bp.get("/top_ten/<product_id>")
@@ -49,9 +49,6 @@ def top_ten(product_id: str) -> ResponseReturnValue:
     st = state()
     product = st.product(product_id)
     st.auth.leaderboards()
-    board = pick_board(product, parse_query(_query).get("board"))
-    rows: list[dict[str, Any]] = [
-        {"user_id": user_id, "score": score}
-        for user_id, score in st.store.top(product.id, board.name, TOP_TEN)
-    ]
-    return jsonify(top_entries.dump(rows))
+    board = pick_board(st, product, parse_query(_query).get("board"))
+    # built by api.bodies, documented by TopEntrySchema
+    return json_response(bodies.top_entries(st.store.top(product.id, board.name, TOP_TEN)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from flask import current_app
@@ -27,6 +27,19 @@ class ApiState:
     ranks: Ranks
     api: ApiSettings
     auth: Authenticator
+    # (product, board) -> board with its tie mode. Product.board() rebuilds the
+    # product's boards on every call; the configuration never changes while the
+    # app runs, so the hot routes look boards up here instead.
+    _boards: dict[tuple[str, str], Board] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # reversed: of two boards with one name, the first wins, as in Product.board
+        boards = {(p.id, b.name): b for p in self.products.values() for b in reversed(p.boards)}
+        object.__setattr__(self, "_boards", boards)  # a frozen dataclass
+
+    def find_board(self, product_id: str, name: str) -> Board | None:
+        """``products[product_id].board(name)``, without rebuilding the product's boards."""
+        return self._boards.get((product_id, name))
 
     def product(self, product_id: str) -> Product:
         """The configured product, or a 404 ``unknown_product`` error."""
@@ -38,10 +51,9 @@ class ApiState:
             )
         return product
 
-    @staticmethod
-    def board(product: Product, name: str) -> Board:
+    def board(self, product: Product, name: str) -> Board:
         """The product's board ``name``, or a 404 ``unknown_board`` error."""
-        board = product.board(name)
+        board = self.find_board(product.id, name)
         if board is None:
             raise ApiError(
                 404, "unknown_board", f"Product {product.id!r} has no board {name!r}.",
