@@ -41,6 +41,18 @@ class Metrics:
             "tracker_api_request_duration_seconds",
             "Time to answer an HTTP request, by route template.",
             ["method", "route"], buckets=BUCKETS, registry=self.registry)
+        # labels() validates and locks on every call; the label sets are few (routes x
+        # methods x statuses), so each one's counter and histogram are looked up once.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)),
+                        self.latency.labels(method, route))
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -58,9 +70,9 @@ def _observe(response: Response) -> Response:
     start = g.pop("metrics_start", None)
     if start is not None:
         metrics: Metrics = current_app.extensions[EXTENSION]
-        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+        rule = request.url_rule
+        metrics.observe(request.method, rule.rule if rule is not None else UNMATCHED,
+                        response.status_code, time.perf_counter() - start)
     return response
 
 
