@@ -19,6 +19,9 @@ from marshmallow import ValidationError, fields
 from tracker.ranking import Position
 
 MAX_CURSOR = 1024  # characters
+# json.dumps builds a new encoder whenever it is given options; a page builds a cursor
+# on every request, so one encoder is kept (same options, same text).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,8 @@ class Cursor:
     position: Position
 
     def encode(self) -> str:
-        raw = json.dumps([self.product_id, self.board, self.position.score,
-                          self.position.user_id], separators=(",", ":"), ensure_ascii=False)
+        raw = _ENCODER.encode([self.product_id, self.board, self.position.score,
+                               self.position.user_id])
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
