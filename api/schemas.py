@@ -190,5 +190,4 @@ class ReadySchema(Schema):
     message = fields.String()
 
 
-top_entries = TopEntrySchema(many=True)
 legacy_stats = LegacyStatsSchema()
