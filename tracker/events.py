@@ -69,9 +69,14 @@ class PlayerId(fields.String):
 
     default_error_messages = {"placeholder": "Missing id (got a placeholder {input!r})."}
 
+    @staticmethod
+    def is_placeholder(text: str) -> bool:
+        """The one placeholder rule, shared with the fast path (:mod:`tracker.fastpath`)."""
+        return text.strip() in PLACEHOLDER_IDS
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text: str = super()._deserialize(value, attr, data, **kwargs)
-        if text.strip() in PLACEHOLDER_IDS:
+        if self.is_placeholder(text):
             raise self.make_error("placeholder", input=text)
         return text
 
@@ -192,10 +197,12 @@ BARE_SELECT_WEAPON = BareSelectWeaponSchema()
 def decode_fields(raw: RawFields) -> dict[str, str]:
     """Decode a redis-py entry (bytes or str pairs) strictly as UTF-8."""
     out: dict[str, str] = {}
+    # bytes.decode, not key.decode: a bytes subclass decodes as its bytes, exactly as
+    # in the fast path (tracker.fastpath), whatever its own decode() does.
     for key, value in raw.items():
         try:
-            k = key.decode("utf-8") if isinstance(key, bytes) else str(key)
-            v = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+            k = bytes.decode(key, "utf-8") if isinstance(key, bytes) else str(key)
+            v = bytes.decode(value, "utf-8") if isinstance(value, bytes) else str(value)
         except UnicodeDecodeError as exc:
             raise InvalidEvent("not_utf8", f"field {key!r} is not valid UTF-8") from exc
         out[k] = v
