@@ -24,7 +24,6 @@ from api.openapi import build_spec
 from api.state import EXTENSION, ApiState
 from tracker.products import load_products
 from tracker.settings import Settings
-from tracker.storage import Keys, Ranks, Store
 
 # A read API should fail fast rather than hold a gunicorn worker on a dead Redis.
 REDIS_CONNECT_TIMEOUT = 2.0  # seconds
@@ -39,12 +38,18 @@ def create_app(settings: Settings | None = None,
     settings = settings or Settings.from_env()
     api_settings = api_settings or ApiSettings.from_env()
     products_config = load_products(settings.products_path)  # a bad config fails the boot
-    client = redis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-        socket_timeout=REDIS_SOCKET_TIMEOUT,
-    )
-    keys = Keys(settings.key_prefix)
+
+    def connect() -> redis.Redis:
+        # One connection per process, not a pool: gunicorn's sync workers serve
+        # one request at a time, and a pool's checkout (lock, poll for stray
+        # data, bookkeeping) costs more than a hot read's whole Redis call.
+        # Threaded workers share it under redis-py's lock.
+        return redis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            single_connection_client=True,
+        )
 
     app = flask.Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
@@ -52,8 +57,8 @@ def create_app(settings: Settings | None = None,
         hops = api_settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = ApiState(
-        settings=settings, products=products_config, store=Store(client, keys),
-        ranks=Ranks(client, keys), api=api_settings, auth=Authenticator(api_settings),
+        settings=settings, products=products_config, api=api_settings,
+        auth=Authenticator(api_settings), connect=connect,
     )
     errors.register(app)
     init_metrics(app)  # first: its timer wraps everything below

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+import redis
 from flask import current_app
 
 from api.auth import Authenticator
@@ -14,7 +16,7 @@ from tracker.events import MAX_ID_LEN
 from tracker.handlers import Board
 from tracker.products import Product, Products
 from tracker.settings import Settings
-from tracker.storage import Ranks, Store
+from tracker.storage import Keys, Ranks, Store
 
 EXTENSION = "stats_tracker"
 
@@ -23,10 +25,13 @@ EXTENSION = "stats_tracker"
 class ApiState:
     settings: Settings
     products: Products
-    store: Store
-    ranks: Ranks
     api: ApiSettings
     auth: Authenticator
+    # Makes this process's Redis client, at its first request: building the
+    # app needs no Redis, and a client made before gunicorn forks is not shared.
+    connect: Callable[[], redis.Redis]
+    _redis: list[tuple[Store, Ranks]] = field(default_factory=list, init=False, repr=False,
+                                              compare=False)
     # (product, board) -> board with its tie mode. Product.board() rebuilds the
     # product's boards on every call; the configuration never changes while the
     # app runs, so the hot routes look boards up here instead.
@@ -36,6 +41,26 @@ class ApiState:
         # reversed: of two boards with one name, the first wins, as in Product.board
         boards = {(p.id, b.name): b for p in self.products.values() for b in reversed(p.boards)}
         object.__setattr__(self, "_boards", boards)  # a frozen dataclass
+
+    def _reads(self) -> tuple[Store, Ranks]:
+        if not self._redis:  # a failed connect raises (503) and is tried again next time
+            client = self.connect()
+            keys = Keys(self.settings.key_prefix)
+            self._redis.append((Store(client, keys), Ranks(client, keys)))
+        return self._redis[0]
+
+    @property
+    def store(self) -> Store:
+        return self._reads()[0]
+
+    @property
+    def ranks(self) -> Ranks:
+        return self._reads()[1]
+
+    def close(self) -> None:
+        """Close this process's Redis connection, if it made one."""
+        if self._redis:
+            self._redis.pop()[0].client.close()
 
     def find_board(self, product_id: str, name: str) -> Board | None:
         """``products[product_id].board(name)``, without rebuilding the product's boards."""

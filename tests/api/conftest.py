@@ -48,7 +48,7 @@ def make_app(settings: Settings) -> Iterator[MakeApp]:
     yield make
     for app in apps:
         state: ApiState = app.extensions[EXTENSION]
-        state.store.client.close()
+        state.close()
 
 
 @pytest.fixture
