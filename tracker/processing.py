@@ -12,10 +12,11 @@ the caller can retry it alone later; the rest of the batch is applied either way
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tracker.events import Event, InvalidEvent, RawFields, parse_entry
+from tracker import fastpath
+from tracker.events import Event, InvalidEvent, RawFields
 from tracker.handlers.base import Op, check_op
 from tracker.products import Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
@@ -65,11 +66,19 @@ def raw_bytes(raw: RawFields) -> dict[bytes, bytes]:
     }
 
 
+Parse = Callable[[str, RawFields], Event]
+
+
 class BatchProcessor:
-    def __init__(self, products: Products, store: Store, dead_letters: DeadLetters):
+    """``parse`` validates one entry; by default the fast path, with marshmallow deciding
+    every entry the fast path is not sure of (:mod:`tracker.fastpath`)."""
+
+    def __init__(self, products: Products, store: Store, dead_letters: DeadLetters, *,
+                 parse: Parse = fastpath.parse):
         self.products = products
         self.store = store
         self.dead_letters = dead_letters
+        self.parse = parse
 
     def process(self, product_id: str, source: str, entries: Sequence[Entry], *,
                 retry_failures: bool = False, attempts: int = 1) -> BatchReport:
@@ -90,9 +99,10 @@ class BatchProcessor:
             )
 
         product = self.products.get(product_id)
+        parse = self.parse
         for entry_id, raw in entries:
             try:
-                event = parse_entry(entry_id, raw)
+                event = parse(entry_id, raw)
             except InvalidEvent as exc:
                 reject(entry_id, raw, exc.reason, exc.detail)
                 continue
