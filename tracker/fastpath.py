@@ -95,10 +95,6 @@ def _all(checks: list[Check]) -> Check | None:
     return lambda s: all(check(s) for check in checks)
 
 
-def _not_placeholder(s: str) -> bool:
-    return not PlayerId.is_placeholder(s)
-
-
 @dataclass(frozen=True, slots=True)
 class CompiledSchema:
     """The rules of one schema as plain data and checks (see :func:`compile_schema`)."""
@@ -106,7 +102,8 @@ class CompiledSchema:
     schema: Schema
     required: frozenset[str]
     names: tuple[str, ...]  # every load field, in declaration order
-    checks: tuple[tuple[str, Check], ...]  # run on a field's value when present
+    ids: tuple[str, ...]  # PlayerId fields: a placeholder value is a missing id
+    checks: tuple[tuple[str, Check], ...]  # the validators, on a field's value when present
     defaults: tuple[tuple[str, str | None], ...]  # load_default of optional fields
     hooks: tuple[tuple[Callable[..., Any], bool], ...]  # (validates_schema, pass_original)
 
@@ -114,6 +111,11 @@ class CompiledSchema:
         """What ``schema.load(data)`` returns, or None if it may fail."""
         if not data.keys() >= self.required:
             return None
+        is_placeholder = PlayerId.is_placeholder
+        for name in self.ids:
+            value = data.get(name)
+            if value is not None and is_placeholder(value):
+                return None
         for name, check in self.checks:
             value = data.get(name)
             if value is not None and not check(value):
@@ -152,6 +154,7 @@ def compile_schema(schema: Schema) -> CompiledSchema:
     if schema.unknown != EXCLUDE or schema.many or schema.partial:
         raise Unsupported("only unknown=EXCLUDE, many=False, partial=None")
     required: set[str] = set()
+    ids: list[str] = []
     checks: list[tuple[str, Check]] = []
     defaults: list[tuple[str, str | None]] = []
     for name, f in schema.load_fields.items():
@@ -167,18 +170,17 @@ def compile_schema(schema: Schema) -> CompiledSchema:
             if not (f.load_default is None or type(f.load_default) is str):
                 raise Unsupported(f"{name}: load_default {f.load_default!r}")
             defaults.append((name, f.load_default))
-        rules = [_validator_check(v) for v in f.validators]
         if type(f) is PlayerId:
-            rules.insert(0, _not_placeholder)
-        check = _all(rules)
+            ids.append(name)
+        check = _all([_validator_check(v) for v in f.validators])
         if check is not None:
             checks.append((name, check))
     names = tuple(schema.load_fields)
     loaded_always = required | {name for name, _ in defaults}
     if not {"product_id", "type"} <= loaded_always:  # parse_entry reads loaded[...] for both
         raise Unsupported("product_id and type must always be loaded")
-    return CompiledSchema(schema, frozenset(required), names, tuple(checks), tuple(defaults),
-                          _hooks(schema))
+    return CompiledSchema(schema, frozenset(required), names, tuple(ids), tuple(checks),
+                          tuple(defaults), _hooks(schema))
 
 
 def compile_all(schemas: Iterable[Schema]) -> dict[int, CompiledSchema]:
