@@ -1,126 +1,170 @@
-"""A measurement probe, not production code: how cheap could validation be?
+"""In-process cost of validation with and without the fast path (:mod:`tracker.fastpath`).
 
-Compiles the marshmallow schemas of :mod:`tracker.events` (the schema of
-record) into plain checks of the same rules (required fields, ``OneOf``,
-``Length``, ``Regexp``, ``Equal``, placeholder ids, the schema-level
-validators), to time what a fast path for valid entries would cost against
-``parse_entry``. An entry the checks do not accept would go to marshmallow
-for its error messages. ``python -m bench.fastpath_probe`` prints the
-timings and how many entries both paths agree on.
+Over the benchmark's event mix (:mod:`bench.workload`), as redis-py hands the
+entries over (bytes), it times per event:
+
+- parse + validate: ``parse_entry`` (marshmallow only) against
+  ``tracker.fastpath.parse`` (the fast path, marshmallow when it is not sure);
+- the whole ``BatchProcessor.process`` in batches of ``--batch`` per product,
+  with either parser: with Redis writes replaced by a no-op (the payload is
+  still encoded), or against a private redis-server on a free port
+  (``--redis``; flushed before each run).
+
+Rounds alternate between the two paths and the best round counts, so that
+other load on the machine hurts both alike. It also checks that both paths
+give the same Event for every entry. ``python -m bench.fastpath_probe``.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from marshmallow import Schema, ValidationError, validate
+import redis
 
-from bench.workload import generate
-from tracker.events import (
-    ENTRY_ID_RE,
-    PLACEHOLDER_IDS,
-    Event,
-    InvalidEvent,
-    PlayerId,
-    decode_fields,
-    parse_entry,
-    select_schema,
-)
+from bench.workload import bench_products, generate
+from tracker import fastpath
+from tracker.events import Event, RawFields, parse_entry
+from tracker.processing import BatchProcessor, Parse, group_by_product
+from tracker.storage import DeadLetter, DeadLetters, Keys, Store
 
-Check = Callable[[str], bool]
+Entries = list[tuple[str, dict[bytes, bytes]]]
+PARSERS: dict[str, Parse] = {"marshmallow only": parse_entry, "fast path": fastpath.parse}
 
 
-def _validator(v: Any) -> Check | None:
-    if isinstance(v, validate.OneOf):
-        choices = frozenset(v.choices)
-        return choices.__contains__
-    if isinstance(v, validate.Length):
-        lo, hi = v.min, v.max
-        return lambda x: (lo is None or len(x) >= lo) and (hi is None or len(x) <= hi)
-    if isinstance(v, validate.Regexp):
-        pattern: re.Pattern[str] = v.regex  # type: ignore[assignment]
-        return lambda x: pattern.match(x) is not None
-    if isinstance(v, validate.Equal):
-        want = v.comparable
-        return lambda x: x == want
-    return None
+class NoWriteStore(Store):
+    """A Store whose batch script is not sent: Python's cost without Redis's."""
+
+    def __init__(self) -> None:
+        self.keys = Keys("bench")
+        self.dedupe_ttl = 0
+        self._apply = lambda keys, args: [0, 0, []]  # type: ignore[assignment,misc]
 
 
-class Compiled:
-    def __init__(self, schema: Schema):
-        self.schema = schema
-        self.fields: list[tuple[str, bool, Any, bool, tuple[Check, ...]]] = []
-        for name, f in schema.fields.items():
-            checks = tuple(_validator(v) for v in f.validators)
-            if any(c is None for c in checks):
-                raise TypeError(f"unsupported validator on {name}")
-            self.fields.append((name, f.required, f.load_default, isinstance(f, PlayerId),
-                                checks))  # type: ignore[arg-type]
-        self.hooks = [getattr(schema, n) for n, _, _ in schema._hooks.get("validates_schema", [])]
+class NoDeadLetters(DeadLetters):
+    def __init__(self) -> None:
+        self.keys = Keys("bench")
 
-    def load(self, data: Mapping[str, str]) -> dict[str, Any] | None:
-        """The loaded fields, or None when marshmallow must decide (and explain)."""
-        out: dict[str, Any] = {}
-        for name, required, default, is_id, checks in self.fields:
-            value = data.get(name)
-            if value is None:
-                if required:
-                    return None
-                if isinstance(default, str) or default is None:
-                    out[name] = default
-                continue
-            if is_id and value.strip() in PLACEHOLDER_IDS:
-                return None
-            for check in checks:
-                if not check(value):
-                    return None
-            out[name] = value
+    def add(self, letters: Sequence[DeadLetter]) -> int:
+        return 0
+
+
+def entries_of(count: int, seed: int) -> Entries:
+    return [(f"1700000000000-{i}", {k.encode(): v.encode() for k, v in row.items()})
+            for i, row in enumerate(generate(count, seed=seed))]
+
+
+def best_of(rounds: int, runs: dict[str, Callable[[], None]], count: int) -> dict[str, float]:
+    """Best µs per event of each run, rounds interleaved."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], (time.perf_counter() - start) / count * 1e6)
+    return best
+
+
+def parse_all(parse: Callable[[str, RawFields], Event], entries: Entries) -> Callable[[], None]:
+    def run() -> None:
+        for entry_id, raw in entries:
+            parse(entry_id, raw)
+    return run
+
+
+def process_all(make: Callable[[Parse], BatchProcessor], parse: Parse, entries: Entries,
+                batch: int, before: Callable[[], None]) -> Callable[[], None]:
+    groups = group_by_product(entries)
+    batches = [(pid, group[i:i + batch]) for pid, group in groups.items()
+               for i in range(0, len(group), batch)]
+
+    def run() -> None:
+        before()
+        processor = make(parse)
+        for product_id, chunk in batches:
+            processor.process(product_id, "bench", chunk)
+    return run
+
+
+@contextmanager
+def private_redis() -> Iterator[redis.Redis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
+                                 "--dir", workdir, "--save", "", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL)
         try:
-            for hook in self.hooks:
-                hook(out)
-        except ValidationError:
-            return None
-        return out
+            client = redis.Redis(port=port)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            yield client
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
-_COMPILED: dict[int, Compiled] = {}
-
-
-def fast_parse(entry_id: str, raw: Mapping[bytes, bytes]) -> Event:
-    if not ENTRY_ID_RE.match(entry_id):
-        raise InvalidEvent("bad_entry_id", entry_id)
-    data = decode_fields(raw)
-    schema = select_schema(data)
-    compiled = _COMPILED.get(id(schema))
-    if compiled is None:
-        compiled = _COMPILED[id(schema)] = Compiled(schema)
-    loaded = compiled.load(data)
-    if loaded is None:
-        return parse_entry(entry_id, raw)  # marshmallow decides and explains
-    return Event(entry_id, loaded["product_id"], loaded["type"], loaded.get("game_id"),
-                 loaded.get("event_name"), data)
+def report(title: str, best: dict[str, float]) -> None:
+    slow, fast = best["marshmallow only"], best["fast path"]
+    print(f"{title}:")
+    for name, us in best.items():
+        print(f"  {us:7.2f} µs/event  {name}")
+    print(f"  saved {slow - fast:.2f} µs/event ({slow / fast:.1f} times as fast)")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=50_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=500, help="entries per BatchProcessor call")
+    ap.add_argument("--redis", action="store_true",
+                    help="also time BatchProcessor against a private redis-server")
     args = ap.parse_args(argv)
-    entries = generate(args.events, seed=5)
-    raw = [(f"1700000000000-{i}", {k.encode(): v.encode() for k, v in e.items()})
-           for i, e in enumerate(entries)]
-    for name, fn in (("parse_entry (marshmallow)", parse_entry),
-                     ("compiled checks of the same schemas", fast_parse)):
-        start = time.perf_counter()
-        for eid, fields in raw:
-            fn(eid, fields)
-        secs = time.perf_counter() - start
-        print(f"{secs / len(raw) * 1e6:7.2f} µs/entry  {name}")
-    same = sum(parse_entry(e, f) == fast_parse(e, f) for e, f in raw)
-    print(f"same Event from both for {same:,} of {len(raw):,} entries")
+    entries = entries_of(args.events, seed=5)
+    products = bench_products()
+
+    same = sum(parse_entry(e, f) == fastpath.fast_parse(e, f) for e, f in entries)
+    print(f"fast path gives marshmallow's Event for {same:,} of {len(entries):,} entries")
+
+    report("parse + validate", best_of(args.rounds, {
+        name: parse_all(parse, entries) for name, parse in PARSERS.items()}, len(entries)))
+
+    def no_writes(parse: Parse) -> BatchProcessor:
+        return BatchProcessor(products, NoWriteStore(), NoDeadLetters(), parse=parse)
+
+    report(f"BatchProcessor.process, batches of {args.batch}, no Redis writes",
+           best_of(args.rounds, {
+               name: process_all(no_writes, parse, entries, args.batch, lambda: None)
+               for name, parse in PARSERS.items()}, len(entries)))
+
+    if args.redis:
+        with private_redis() as client:
+            keys = Keys("bench")
+
+            def with_redis(parse: Parse) -> BatchProcessor:
+                return BatchProcessor(products, Store(client, keys), DeadLetters(client, keys),
+                                      parse=parse)
+
+            flush: Callable[[], Any] = client.flushdb
+            report(f"BatchProcessor.process, batches of {args.batch}, private redis-server",
+                   best_of(args.rounds, {
+                       name: process_all(with_redis, parse, entries, args.batch, flush)
+                       for name, parse in PARSERS.items()}, len(entries)))
 
 
 if __name__ == "__main__":
