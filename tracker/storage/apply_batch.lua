@@ -17,6 +17,12 @@
 --                   :scores when its count drops to 0
 -- (see tracker/ranking.py and ranks.lua for the reads).
 --
+-- Increments are summed per key and member (per hash and field) over the batch
+-- and written once at the end: a batch touches the same few players many
+-- times, and each write of a board also costs its tie structures. The result
+-- is the same as writing them one by one (integer and 1/65536-grid deltas add
+-- exactly). Before an Elo update reads a board, its pending increments land.
+--
 -- Returns { applied, duplicates, { entry ids whose game_id had a result already } }.
 local p = KEYS[1]
 local events = cmsgpack.unpack(ARGV[1])
@@ -66,14 +72,40 @@ local function ensure_on_board(key, member, score)
   end
 end
 
+local pending_z, pending_h = {}, {}  -- key -> member/field -> summed delta
+
+local function add_pending(pending, key, member, delta)
+  local t = pending[key]
+  if t == nil then
+    t = {}
+    pending[key] = t
+  end
+  t[member] = (t[member] or 0) + delta
+end
+
+local function flush_board(key)
+  local members = pending_z[key]
+  if members == nil then return end
+  pending_z[key] = nil
+  for member, delta in pairs(members) do incr_score(key, member, delta) end
+end
+
 local function elo(board, w, l, k, start)
   local key = p .. 'lb:' .. board
+  flush_board(key)
   local rw = tonumber(redis.call('ZSCORE', key, w)) or start
   local rl = tonumber(redis.call('ZSCORE', key, l)) or start
   local expected = 1 / (1 + 10 ^ ((rl - rw) / 400))
   local d = math.floor(k * (1 - expected) * quantum + 0.5) / quantum
   set_score(key, w, rw + d)
   set_score(key, l, rl - d)
+end
+
+local known = { zi = true, zn = true, hi = true, elo = true }
+for i = 1, #events do  -- refuse a bad batch before writing anything
+  for _, op in ipairs(events[i][4]) do
+    if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end
+  end
 end
 
 for i = 1, #events do
@@ -91,19 +123,25 @@ for i = 1, #events do
     for _, op in ipairs(ev[4]) do
       local kind = op[1]
       if kind == 'zi' then
-        incr_score(p .. 'lb:' .. op[2], op[3], op[4])
+        add_pending(pending_z, p .. 'lb:' .. op[2], op[3], op[4])
       elseif kind == 'zn' then
-        ensure_on_board(p .. 'lb:' .. op[2], op[3], op[4])
+        local key = p .. 'lb:' .. op[2]
+        -- a pending increment puts the member on the board anyway: NX would not add it
+        if pending_z[key] == nil or pending_z[key][op[3]] == nil then
+          ensure_on_board(key, op[3], op[4])
+        end
       elseif kind == 'hi' then
-        redis.call('HINCRBY', p .. 'stats:' .. op[2], op[3], op[4])
-      elseif kind == 'elo' then
-        elo(op[2], op[3], op[4], op[5], op[6])
+        add_pending(pending_h, p .. 'stats:' .. op[2], op[3], op[4])
       else
-        return redis.error_reply('unknown op ' .. tostring(kind))
+        elo(op[2], op[3], op[4], op[5], op[6])
       end
     end
     applied = applied + 1
   end
+end
+for key in pairs(pending_z) do flush_board(key) end
+for key, fields in pairs(pending_h) do
+  for f, delta in pairs(fields) do redis.call('HINCRBY', key, f, delta) end
 end
 if ttl > 0 then
   for key in pairs(touched) do redis.call('EXPIRE', key, ttl) end
