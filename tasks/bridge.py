@@ -40,6 +40,11 @@ from tracker.settings import Settings
 log = logging.getLogger(__name__)
 
 StreamEntry = tuple[str, Mapping[bytes, bytes]]
+
+# While max_pending entries await the workers, the bridge checks this often
+# whether they caught up. Much longer and the workers run dry before it reads
+# again: it once waited block_ms (a second) and left them idle.
+PENDING_POLL_S = 0.02
 Publisher = Callable[[str, str, Sequence[StreamEntry]], None]
 
 
@@ -133,7 +138,7 @@ class Bridge:
             self._next_claim = time.monotonic() + self.settings.claim_idle_ms / 2000
         if int(summary["pending"]) >= self.settings.max_pending:
             done += self.flush(force=True)  # held entries count as pending: let workers have them
-            self.stop.wait(self.settings.block_ms / 1000)  # the workers are behind: let them be
+            self.stop.wait(PENDING_POLL_S)  # the workers are behind: look again shortly
             return done
         reply: Any = self.stream.xreadgroup(self.group, self.consumer, {self.key: ">"},
                                             count=self.read_count, block=self._block_ms())
@@ -277,6 +282,11 @@ def celery_publisher() -> Publisher:
             argsrepr="()", kwargsrepr=f"{{product_id={product_id!r}, entries={len(entries)}}}",
             kwargs={"product_id": product_id, "source": source,
                     "entries": [[entry_id, fields] for entry_id, fields in entries]},
+            # Entries repeat their keys, game ids and player ids: zlib shrinks a
+            # batch of the bench's traffic 17x, which costs less than the broker's
+            # base64, JSON and copies of the full body (bench: 20.0k -> 22.4k
+            # events/s, 86 -> 78 µs CPU per event)
+            compression="zlib",
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
                           "interval_max": 1},
