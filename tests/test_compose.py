@@ -31,7 +31,7 @@ REQUIRED = {"redis", "bridge", "worker-default", "worker-exrps", "api", "flower"
 PROJECT_SERVICES = sorted(n for n, s in SERVICES.items() if "build" in s)
 SETTINGS_VARS = {f"TRACKER_{f.name.upper()}" for f in fields(Settings)}
 # Variables of other programs that a service may set, and where.
-OTHER_VARS = {"flower": {"FLOWER_UNAUTHENTICATED_API"}}
+OTHER_VARS = {"flower": {"FLOWER_UNAUTHENTICATED_API"}, "api": {"PROMETHEUS_MULTIPROC_DIR"}}
 SETUP = configparser.ConfigParser()
 SETUP.read(ROOT / "setup.cfg")
 
@@ -158,6 +158,15 @@ def test_service_environment_is_known_settings_pointing_at_redis(name: str) -> N
     assert all(u.hostname == "redis" and u.port == 6379 for u in urls)
     assert sorted(u.path for u in urls) == ["/0", "/1", "/2"], "data, stream, broker DBs"
     assert SERVICES[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_api_workers_share_their_metrics_in_an_empty_directory() -> None:
+    api = SERVICES["api"]
+    command = argv(api["command"])
+    workers = int(command[command.index("--workers") + 1])
+    if workers > 1:  # else each worker's /metrics would count only itself
+        metrics_dir = environment(api)["PROMETHEUS_MULTIPROC_DIR"]
+        assert metrics_dir in api["tmpfs"], "must start empty: a tmpfs"
 
 
 def test_all_processes_share_one_configuration() -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,15 +34,17 @@ def get(url: str) -> tuple[int, str, object]:
         return err.code, err.headers.get_content_type(), json.loads(err.read())
 
 
-@pytest.fixture
-def gunicorn(settings: Settings, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serve(settings: Settings, tmp_path: Path, workers: int = 1,
+          **env: str) -> Iterator[str]:
+    """``gunicorn "api:create_app()"`` on a free port, until the block ends; its base URL."""
     port = free_port()
     env = dict(os.environ, TRACKER_REDIS_URL=settings.redis_url,
-               TRACKER_PRODUCTS_FILE=str(TEST_PRODUCTS))
+               TRACKER_PRODUCTS_FILE=str(TEST_PRODUCTS), **env)
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "api:create_app()"],
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "api:create_app()"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -63,6 +68,36 @@ def gunicorn(settings: Settings, tmp_path: Path) -> Iterator[str]:
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture
+def gunicorn(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    with serve(settings, tmp_path) as base:
+        yield base
+
+
+def health_count(base: str) -> float:
+    """``/health`` answers counted by the ``/metrics`` this request happens to reach."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    pattern = r'tracker_api_requests_total\{method="GET",route="/health",status="200"\} (\S+)'
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_add_up_every_worker_in_multiprocess_mode(
+        settings: Settings, tmp_path: Path) -> None:
+    """As compose runs it: several workers, PROMETHEUS_MULTIPROC_DIR on an empty directory."""
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    with serve(settings, tmp_path, workers=3, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as base:
+        before = health_count(base)
+        with ThreadPoolExecutor(8) as pool:  # concurrent: every worker gets some
+            list(pool.map(lambda _: urllib.request.urlopen(f"{base}/health", timeout=5).close(),
+                          range(200)))
+        assert len(list(metrics_dir.glob("counter_*.db"))) >= 2  # several workers counted
+        # whichever worker answers /metrics, it reports every worker's count
+        assert {health_count(base) - before for _ in range(6)} == {200.0}
 
 
 def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:
