@@ -18,18 +18,12 @@ give the same Event for every entry. ``python -m bench.fastpath_probe``.
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis
-
 from bench.workload import bench_products, generate
+from tests.support.redis_server import private_redis
 from tracker import fastpath
 from tracker.events import Event, RawFields, parse_entry
 from tracker.processing import BatchProcessor, Parse, group_by_product
@@ -93,32 +87,6 @@ def process_all(make: Callable[[Parse], BatchProcessor], parse: Parse, entries: 
     return run
 
 
-@contextmanager
-def private_redis() -> Iterator[redis.Redis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    with tempfile.TemporaryDirectory() as workdir:
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                 "--dir", workdir, "--save", "", "--appendonly", "no"],
-                                stdout=subprocess.DEVNULL)
-        try:
-            client = redis.Redis(port=port)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            yield client
-        finally:
-            proc.terminate()
-            proc.wait(10)
-
-
 def report(title: str, best: dict[str, float]) -> None:
     slow, fast = best["marshmallow only"], best["fast path"]
     print(f"{title}:")
@@ -153,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
                for name, parse in PARSERS.items()}, len(entries)))
 
     if args.redis:
-        with private_redis() as client:
+        with private_redis() as server:
+            client = server.client()
             keys = Keys("bench")
 
             def with_redis(parse: Parse) -> BatchProcessor:

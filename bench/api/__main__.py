@@ -18,7 +18,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 
 import redis
 
+from tests.support.redis_server import RedisServer, free_port
 from tracker.storage import Keys, Ranks
 
 HERE = Path(__file__).resolve().parent
@@ -43,12 +43,6 @@ ENDPOINTS = {
     "rank of a player": f"/products/{PRODUCT}/boards/{BOARD}/players/{{user}}",
     "around a player (11 rows)": f"/products/{PRODUCT}/boards/{BOARD}/players/{{user}}/around",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -162,20 +156,14 @@ def main() -> int:
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    port = free_port()
+    server = RedisServer(work / "redis", appendonly=False)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(work), "--maxmemory-policy", "noeviction"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+        server.start()
+        assert server.proc is not None
+        procs.append(server.proc)
+        port = server.port
+        client = server.client()
         ranks = Ranks(client)
         ranks.size(PRODUCT, BOARD)  # loads the read script: not counted as board memory
         before = used_memory(client)

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Callable
 
 import redis
+
+from tests.support.redis_server import private_redis
 
 ENCODINGS: dict[str, Callable[[uuid.UUID, int], bytes]] = {
     "UUID string (36 bytes, Varcade's ids)": lambda u, _i: str(u).encode(),
@@ -50,31 +47,13 @@ def main() -> int:
     parser.add_argument("--players", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="bench-memory-")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", work],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+    with private_redis() as server:
+        client = server.client()
         version = client.info("server")["redis_version"]
         print(f"Redis {version}, {args.players:,} members in one sorted set\n")
         print("| member encoding | bytes per member |\n|---|---|")
         for name, encode in ENCODINGS.items():
             print(f"| {name} | {per_member(client, args.players, args.seed, encode):.1f} |")
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -80,3 +83,15 @@ class RedisServer:
         self.kill()
         time.sleep(down_for)
         self.start()
+
+
+@contextmanager
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server without persistence in a temporary directory, for one block."""
+    with tempfile.TemporaryDirectory(prefix="redis-") as workdir:
+        server = RedisServer(Path(workdir), appendonly=False)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
