@@ -90,9 +90,16 @@ def test_replaying_the_stream_changes_nothing(
     wait_for_pipeline(settings, products.queues)
     before = snapshot(data)
     assert len(before) > 20
+    totals = Store(data).counters(sorted(products))
+    applied = sum(t.get("applied", 0) for t in totals.values())
+    assert applied > 0 and not any(t.get("duplicates") for t in totals.values())
 
     # the group's cursor back at 0, as after losing it: every entry comes again
     stream.xgroup_setid(settings.stream_key, settings.stream_group, id="0")
     wait_for_pipeline(settings, products.queues)
     after = snapshot(data)
     assert after == before
+    # the monitoring totals saw every applied entry come again as a duplicate
+    totals = Store(data).counters(sorted(products))
+    assert sum(t.get("applied", 0) for t in totals.values()) == applied
+    assert sum(t.get("duplicates", 0) for t in totals.values()) == applied

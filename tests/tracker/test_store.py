@@ -32,8 +32,10 @@ def win(entry_id: str, winner: str = P1, loser: str = P2, game_id: str = "") -> 
 
 
 def snapshot(client: redis.Redis, pattern: str = "st:{exrps}:*") -> dict[bytes, bytes | None]:
-    """Every matching key's serialized value (type and content), for before/after checks."""
-    return {key: client.dump(key) for key in sorted(client.scan_iter(match=pattern))}
+    """Every matching key's serialized value (type and content), for before/after checks;
+    not the monitoring totals, which count duplicates too."""
+    return {key: client.dump(key) for key in sorted(client.scan_iter(match=pattern))
+            if not key.endswith(b":counters")}
 
 
 # --- operations ------------------------------------------------------------------------
@@ -97,6 +99,8 @@ def test_apply_is_idempotent_across_calls(store: Store, data: redis.Redis) -> No
     second = store.apply("exrps", "s", batch)
     assert (second.applied, second.duplicates, second.duplicate_results) == (0, 3, [])
     assert snapshot(data) == before
+    assert store.counters(["exrps", "pong"]) == {"exrps": {"applied": 3, "duplicates": 3},
+                                                 "pong": {}}
     # a partly new batch applies only the new entry
     third = store.apply("exrps", "s", [batch[0], win(f"{T0}-2")])
     assert (third.applied, third.duplicates) == (1, 1)
@@ -208,7 +212,8 @@ def test_seen_sets_are_bucketed_by_the_hour_of_the_entry_id(store: Store,
 # --- key layout ------------------------------------------------------------------------------
 
 PRODUCT_KEY = re.compile(
-    rb"^st:\{(exrps|pong|chess)\}:(lb:[a-z]+(:scores|:counts)?|stats:.+|seen:s:\d+|results)$")
+    rb"^st:\{(exrps|pong|chess)\}:(lb:[a-z]+(:scores|:counts)?|stats:.+|seen:s:\d+|results"
+    rb"|counters)$")
 DEADLETTER_KEY = re.compile(rb"^st:\{deadletter\}:(stream|seen)$")
 
 
@@ -252,6 +257,7 @@ def test_key_names() -> None:
     assert keys.board("exrps", "wins") == "st:{exrps}:lb:wins"
     assert keys.stats("exrps", P1) == f"st:{{exrps}}:stats:{P1}"
     assert keys.results("exrps") == "st:{exrps}:results"
+    assert keys.counters("exrps") == "st:{exrps}:counters"
     assert keys.seen("exrps", "game_event_stream", f"{T0}-3") == \
         f"st:{{exrps}}:seen:game_event_stream:{T0 // HOUR_MS}"
     assert keys.deadletter_stream == "st:{deadletter}:stream"

@@ -146,4 +146,8 @@ end
 if ttl > 0 then
   for key in pairs(touched) do redis.call('EXPIRE', key, ttl) end
 end
+-- running totals for monitoring, counted in the same step as the effects: exact
+local counters = p .. 'counters'
+if applied > 0 then redis.call('HINCRBY', counters, 'applied', applied) end
+if duplicates > 0 then redis.call('HINCRBY', counters, 'duplicates', duplicates) end
 return { applied, duplicates, dup_games }

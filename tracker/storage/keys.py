@@ -6,6 +6,7 @@
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
+    <prefix>:{<product>}:counters            hash: entries applied / duplicates (for /metrics)
     <prefix>:{deadletter}:stream             stream: rejected entries (all products)
     <prefix>:{deadletter}:seen               set: "<src>/<entry id>" already dead-lettered
 
@@ -44,6 +45,10 @@ class Keys:
 
     def results(self, product_id: str) -> str:
         return f"{self.product(product_id)}results"
+
+    def counters(self, product_id: str) -> str:
+        """Running totals of the product's batches, kept by the batch script itself."""
+        return f"{self.product(product_id)}counters"
 
     @staticmethod
     def seen_suffix(source: str, entry_id: str) -> str:

@@ -97,14 +97,21 @@ class Store:
     def stats_by_product(self, product_ids: Sequence[str],
                          user_id: str) -> dict[str, dict[str, int]]:
         """The player's counters in each product that has any, in one round trip."""
+        found = self._counter_hashes([self.keys.stats(p, user_id) for p in product_ids])
+        return {p: counters for p, counters in zip(product_ids, found, strict=True) if counters}
+
+    def counters(self, product_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Each product's running totals (``applied``, ``duplicates``), in one round trip."""
+        found = self._counter_hashes([self.keys.counters(p) for p in product_ids])
+        return dict(zip(product_ids, found, strict=True))
+
+    def _counter_hashes(self, keys: Sequence[str]) -> list[dict[str, int]]:
+        """HGETALL of hashes of integers, in one round trip."""
         pipe = self.client.pipeline(transaction=False)  # keys of different slots: no MULTI
-        for product_id in product_ids:
-            pipe.hgetall(self.keys.stats(product_id, user_id))
+        for key in keys:
+            pipe.hgetall(key)
         replies: list[Any] = pipe.execute()
-        return {
-            product_id: {_text(k): int(v) for k, v in raw.items()}
-            for product_id, raw in zip(product_ids, replies, strict=True) if raw
-        }
+        return [{_text(k): int(v) for k, v in raw.items()} for raw in replies]
 
     def board_size(self, product_id: str, board: str) -> int:
         return int(self.client.zcard(self.keys.board(product_id, board)))
