@@ -56,12 +56,12 @@ def create_app(settings: Settings | None = None,
     if api_settings.proxy_hops:
         hops = api_settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    app.extensions[EXTENSION] = ApiState(
+    app.extensions[EXTENSION] = api_state = ApiState(
         settings=settings, products=products_config, api=api_settings,
         auth=Authenticator(api_settings), connect=connect,
     )
     errors.register(app)
-    init_metrics(app)  # first: its timer wraps everything below
+    init_metrics(app, api_state)  # first: its timer wraps everything below
     init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
     for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, players.bp, health.bp):
         app.register_blueprint(bp)

@@ -1,4 +1,5 @@
-"""Prometheus metrics at ``/metrics``: request counts and latency by route template.
+"""Prometheus metrics at ``/metrics``: request counts and latency by route template,
+and the pipeline's state (:mod:`api.pipeline_metrics`).
 
 Labels are the method, the matched route template (``/products/<product_id>/...``,
 never the concrete path, so no user id becomes a label) and the status;
@@ -21,8 +22,11 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 from api.openapi import Auth, Operation, operation
+from api.pipeline_metrics import PipelineCollector
+from api.state import ApiState
 
 EXTENSION = "stats_tracker_metrics"
 UNMATCHED = "<unmatched>"
@@ -32,8 +36,10 @@ bp = Blueprint("metrics", __name__)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, pipeline: Collector) -> None:
         self.registry = CollectorRegistry()  # one per app: tests build many apps
+        self.pipeline = pipeline
+        self.registry.register(pipeline)
         self.requests = Counter(
             "tracker_api_requests", "HTTP requests answered, by route template and status.",
             ["method", "route", "status"], registry=self.registry)
@@ -58,6 +64,7 @@ class Metrics:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(self.pipeline)
             return generate_latest(registry)
         return generate_latest(self.registry)
 
@@ -80,13 +87,16 @@ def _observe(response: Response) -> Response:
 @operation(Operation(tag="operations", response=None, auth=Auth.NONE, reads_redis=False,
                      rate_limited=False, media_type="text/plain"))
 def metrics() -> Response:
-    """Prometheus text exposition of the API's request counters and latencies."""
+    """Prometheus text exposition of the API's request counters and latencies, and of the
+    pipeline: entries applied and skipped as duplicates per product, dead letters, the
+    stream's length, lag and pending entries (`tracker_pipeline_up` 0 if Redis did not
+    answer; the scrape itself still succeeds)."""
     body = current_app.extensions[EXTENSION].exposition()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
 
 
-def init_metrics(app: Flask) -> None:
-    app.extensions[EXTENSION] = Metrics()
+def init_metrics(app: Flask, state: ApiState) -> None:
+    app.extensions[EXTENSION] = Metrics(PipelineCollector(lambda: state))
     app.before_request(_start)
     app.after_request(_observe)
     app.register_blueprint(bp)

@@ -14,13 +14,16 @@ from tests.api.conftest import Feed, MakeApp
 from tests.conftest import TEST_PRODUCTS
 from tests.support.redis_server import free_port
 from tests.support.varcade import game_over
+from tracker.processing import BatchProcessor
+from tracker.products import Products
 from tracker.settings import Settings
+from tracker.storage import DeadLetters, Store
 
 
 def metric(text: str, name: str, **labels: str) -> float:
     """The value of one sample in a Prometheus exposition."""
     for line in text.splitlines():
-        if not line.startswith(name + "{"):
+        if not line.startswith((name + "{", name + " ")):
             continue
         found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
         if all(found.get(k) == v for k, v in labels.items()):
@@ -43,6 +46,41 @@ def test_metrics_count_by_route_template_without_user_ids(client: FlaskClient,
     assert metric(text, "tracker_api_requests_total", route="<unmatched>", status="404") == 1
     assert metric(text, "tracker_api_request_duration_seconds_count", route=route) == 3
     assert "secret-user" not in text and "nobody-at-all" not in text
+
+
+def test_metrics_show_the_pipeline(client: FlaskClient, settings: Settings, products: Products,
+                                  store: Store, dead_letters: DeadLetters,
+                                  stream: redis.Redis) -> None:
+    rows = [game_over("pong", "a", "b"), game_over("pong", "b", "c"), {"product_id": "pong"}]
+    entries = [(f"1700000000000-{i}", {k.encode(): v.encode() for k, v in row.items()})
+               for i, row in enumerate(rows)]
+    processor = BatchProcessor(products, store, dead_letters)
+    first = processor.process("pong", "s", entries)
+    again = processor.process("pong", "s", entries)  # redelivered: skipped
+    assert first.applied == 2 and again.duplicates == 2
+    for n in range(3):
+        stream.xadd(settings.stream_key, {"product_id": "pong", "n": n})
+    stream.xgroup_create(settings.stream_key, settings.stream_group, id="0")
+    stream.xreadgroup(settings.stream_group, "bridge-1", {settings.stream_key: ">"}, count=1)
+
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric(text, "tracker_pipeline_up") == 1
+    assert metric(text, "tracker_events_applied_total", product="pong") == 2
+    assert metric(text, "tracker_events_duplicate_total", product="pong") == 2
+    assert metric(text, "tracker_events_applied_total", product="chess") == 0
+    assert metric(text, "tracker_dead_letters") == dead_letters.count() == 1
+    assert metric(text, "tracker_stream_length") == 3
+    assert metric(text, "tracker_stream_pending") == 1
+    assert metric(text, "tracker_stream_lag") == 2
+
+
+def test_metrics_answer_when_redis_is_down() -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    settings = Settings(redis_url=down, stream_url=down, products_file=str(TEST_PRODUCTS))
+    resp = create_app(settings, ApiSettings(rate_limit="off")).test_client().get("/metrics")
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    assert metric(text, "tracker_pipeline_up") == 0 and "tracker_events_applied" not in text
 
 
 def test_rate_limit_per_client_in_redis(make_app: MakeApp, data: redis.Redis) -> None:

@@ -1,0 +1,92 @@
+"""The pipeline's state on the API's ``/metrics``, read from Redis at each scrape.
+
+Workers keep exact per-product totals in the batch script (see
+:meth:`tracker.storage.Store.counters`), and the stream and the dead letters
+are in Redis anyway, so the API that already reaches Redis exports them: one
+place to scrape, whatever pool the workers run, and figures that agree with
+the data. If Redis does not answer, the scrape still succeeds and says so
+with ``tracker_pipeline_up 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import redis
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.state import ApiState
+from tracker.storage import DeadLetters
+
+SCRAPE_TIMEOUT = 2.0  # seconds: a slow Redis must not hold the scrape
+
+
+class PipelineCollector(Collector):
+    def __init__(self, state: Callable[[], ApiState]) -> None:
+        self._state = state
+        self._stream: redis.Redis | None = None  # made at the first scrape, in the worker
+
+    def _stream_client(self, url: str) -> redis.Redis:
+        if self._stream is None:
+            self._stream = redis.Redis.from_url(url, socket_connect_timeout=SCRAPE_TIMEOUT,
+                                                socket_timeout=SCRAPE_TIMEOUT,
+                                                single_connection_client=True)
+        return self._stream
+
+    def collect(self) -> Iterator[Metric]:
+        st = self._state()
+        up = GaugeMetricFamily("tracker_pipeline_up",
+                               "1 if this scrape could read the pipeline's state in Redis.")
+        try:
+            metrics = list(self._read(st))
+        except (redis.RedisError, OSError):
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from metrics
+
+    def _read(self, st: ApiState) -> Iterator[Metric]:
+        applied = CounterMetricFamily(
+            "tracker_events_applied", "Stream entries applied, by product (exactly once each).",
+            labels=["product"])
+        duplicates = CounterMetricFamily(
+            "tracker_events_duplicate",
+            "Stream entries delivered again after they were applied, and skipped.",
+            labels=["product"])
+        for product, totals in st.store.counters(sorted(st.products)).items():
+            applied.add_metric([product], totals.get("applied", 0))
+            duplicates.add_metric([product], totals.get("duplicates", 0))
+        yield applied
+        yield duplicates
+        letters = DeadLetters(st.store.client, st.store.keys)
+        yield GaugeMetricFamily("tracker_dead_letters",
+                                "Entries in the dead-letter stream, awaiting a look.",
+                                value=letters.count())
+        yield from self._stream_gauges(st)
+
+    def _stream_gauges(self, st: ApiState) -> Iterator[Metric]:
+        client = self._stream_client(st.settings.stream_url)
+        key, group = st.settings.stream_key, st.settings.stream_group
+        yield GaugeMetricFamily("tracker_stream_length", "Entries in the event stream.",
+                                value=int(client.xlen(key)))
+        try:
+            groups: list[dict[str, Any]] = client.xinfo_groups(key)  # type: ignore[assignment]
+        except redis.ResponseError:  # no stream yet: nothing read, nothing pending
+            groups = []
+        info = next((g for g in groups if _text(g["name"]) == group), None)
+        pending = GaugeMetricFamily(
+            "tracker_stream_pending", "Entries read by a bridge and not yet applied.")
+        pending.add_metric([], int(info["pending"]) if info else 0)
+        yield pending
+        if info is not None and info.get("lag") is not None:
+            yield GaugeMetricFamily(
+                "tracker_stream_lag", "Entries in the stream that no bridge has read yet.",
+                value=int(info["lag"]))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
