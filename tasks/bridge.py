@@ -40,12 +40,12 @@ from tracker.settings import Settings
 log = logging.getLogger(__name__)
 
 StreamEntry = tuple[str, Mapping[bytes, bytes]]
+Publisher = Callable[[str, str, Sequence[StreamEntry]], None]
 
 # While max_pending entries await the workers, the bridge checks this often
 # whether they caught up. Much longer and the workers run dry before it reads
 # again: it once waited block_ms (a second) and left them idle.
 PENDING_POLL_S = 0.02
-Publisher = Callable[[str, str, Sequence[StreamEntry]], None]
 
 
 def default_consumer_name() -> str:
@@ -174,7 +174,8 @@ class Bridge:
                 continue
             sent = self.dispatch_product(product_id, items[:cut])
             done += sent
-            if sent < cut:  # stopping: keep the rest pending for another bridge
+            if sent < cut:  # stopping: what was not sent stays held (and pending)
+                self._held[product_id] = items[sent:]
                 return done
             if cut == len(items):
                 del self._held[product_id], self._held_since[product_id]

@@ -4,6 +4,7 @@ after ``linger_ms``, and held entries stay pending until a worker acknowledges t
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,9 +22,10 @@ class Recorder:
     def __init__(self) -> None:
         self.batches: list[tuple[str, list[str]]] = []
         self.down = False
+        self.fail_after: int | None = None  # batches accepted before the broker goes down
 
     def __call__(self, product_id: str, source: str, entries: Sequence[StreamEntry]) -> None:
-        if self.down:
+        if self.down or (self.fail_after is not None and len(self.batches) >= self.fail_after):
             raise ConnectionError("broker down")
         self.batches.append((product_id, [entry_id for entry_id, _ in entries]))
 
@@ -137,3 +139,17 @@ def test_entries_held_by_a_lost_bridge_are_claimed_by_another(
     other.consumer = "other-bridge"
     assert other.step() == 30
     assert sent.ids() == ids
+
+
+def test_a_stop_mid_flush_keeps_what_was_not_sent(settings: Settings,
+                                                  stream: redis.Redis) -> None:
+    bridge, sent = make_bridge(settings, stream, batch_size=10, linger_ms=0)
+    ids = add(stream, settings, "exrps", 20)  # one read: two batches
+    sent.fail_after = 1  # the broker takes one batch, then goes away
+    threading.Timer(0.3, bridge.stop.set).start()  # the bridge is stopped while it retries
+    assert bridge.step() == 10
+
+    sent.fail_after = None  # back: the clean stop publishes the rest, nothing twice
+    bridge.release_held()
+    assert sent.ids() == ids
+    assert bridge.forwarded == 20
