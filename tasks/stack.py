@@ -165,6 +165,7 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/stats/{product}/{star}   (the demo's strongest player)",
         f"           {api}/products/{product}/boards/elo/entries?ties=dense",
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
+        f"  Metrics  {api}/metrics   (Prometheus: requests, entries applied, stream lag)",
         f"  Flower   http://{HOST}:{ports.flower}/",
         f"  Redis    redis://{HOST}:{ports.redis}  (data /0, stream /1, broker /2; "
         f"AOF in {var / 'redis'})",
