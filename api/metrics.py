@@ -96,7 +96,7 @@ def metrics() -> Response:
 
 
 def init_metrics(app: Flask, state: ApiState) -> None:
-    app.extensions[EXTENSION] = Metrics(PipelineCollector(lambda: state))
+    app.extensions[EXTENSION] = Metrics(PipelineCollector(state))
     app.before_request(_start)
     app.after_request(_observe)
     app.register_blueprint(bp)

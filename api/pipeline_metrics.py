@@ -10,7 +10,7 @@ with ``tracker_pipeline_up 0``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -24,7 +24,7 @@ SCRAPE_TIMEOUT = 2.0  # seconds: a slow Redis must not hold the scrape
 
 
 class PipelineCollector(Collector):
-    def __init__(self, state: Callable[[], ApiState]) -> None:
+    def __init__(self, state: ApiState) -> None:
         self._state = state
         self._stream: redis.Redis | None = None  # made at the first scrape, in the worker
 
@@ -36,7 +36,7 @@ class PipelineCollector(Collector):
         return self._stream
 
     def collect(self) -> Iterator[Metric]:
-        st = self._state()
+        st = self._state
         up = GaugeMetricFamily("tracker_pipeline_up",
                                "1 if this scrape could read the pipeline's state in Redis.")
         try:
