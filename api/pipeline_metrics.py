@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from api.state import ApiState
 from tracker.storage import DeadLetters
+from tracker.storage.inflight import InFlight
 
 SCRAPE_TIMEOUT = 2.0  # seconds: a slow Redis must not hold the scrape
 
@@ -26,14 +27,17 @@ SCRAPE_TIMEOUT = 2.0  # seconds: a slow Redis must not hold the scrape
 class PipelineCollector(Collector):
     def __init__(self, state: ApiState) -> None:
         self._state = state
-        self._stream: redis.Redis | None = None  # made at the first scrape, in the worker
+        self._inflight: InFlight | None = None  # made at the first scrape, in the worker
 
-    def _stream_client(self, url: str) -> redis.Redis:
-        if self._stream is None:
-            self._stream = redis.Redis.from_url(url, socket_connect_timeout=SCRAPE_TIMEOUT,
-                                                socket_timeout=SCRAPE_TIMEOUT,
-                                                single_connection_client=True)
-        return self._stream
+    def _stream(self, st: ApiState) -> InFlight:
+        """The parts in flight, whose client also reads the stream."""
+        if self._inflight is None:
+            s = st.settings
+            client = redis.Redis.from_url(s.stream_url, socket_connect_timeout=SCRAPE_TIMEOUT,
+                                          socket_timeout=SCRAPE_TIMEOUT,
+                                          single_connection_client=True)
+            self._inflight = InFlight(client, s.stream_key, s.stream_group, s.key_prefix)
+        return self._inflight
 
     def collect(self) -> Iterator[Metric]:
         st = self._state
@@ -69,19 +73,19 @@ class PipelineCollector(Collector):
         yield from self._stream_gauges(st)
 
     def _stream_gauges(self, st: ApiState) -> Iterator[Metric]:
-        client = self._stream_client(st.settings.stream_url)
+        flight = self._stream(st)
+        client = flight.client
         key, group = st.settings.stream_key, st.settings.stream_group
         yield GaugeMetricFamily("tracker_stream_length", "Entries in the event stream.",
                                 value=int(client.xlen(key)))
         try:
             groups: list[dict[str, Any]] = client.xinfo_groups(key)  # type: ignore[assignment]
-        except redis.ResponseError:  # no stream yet: nothing read, nothing pending
+        except redis.ResponseError:  # no stream yet: nothing read
             groups = []
         info = next((g for g in groups if _text(g["name"]) == group), None)
-        pending = GaugeMetricFamily(
-            "tracker_stream_pending", "Entries read by a bridge and not yet applied.")
-        pending.add_metric([], int(info["pending"]) if info else 0)
-        yield pending
+        yield GaugeMetricFamily(
+            "tracker_stream_pending", "Entries read by a bridge and not yet applied.",
+            value=flight.count())
         if info is not None and info.get("lag") is not None:
             yield GaugeMetricFamily(
                 "tracker_stream_lag", "Entries in the stream that no bridge has read yet.",

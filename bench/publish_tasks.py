@@ -1,9 +1,9 @@
 """Baseline A's producer: one Celery task per event, no stream, no bridge.
 
-Each entry is published as its own ``tasks.apply_batch`` task carrying a
-one-entry batch, exactly as the bridge would hand it over (fields as bytes,
-an entry id of the form ``<ms>-<seq>``), so the workers run the same
-validation, handlers and Lua script as in our pipeline. Run with the
+Each entry is recorded as a one-entry part in flight, exactly as a bridge's
+claim records it (fields as bytes, an entry id of the form ``<ms>-<seq>``),
+and published as its own ``tasks.apply_part`` task, so the workers run the
+same fetch, validation, handlers, Lua script and finish as in our pipeline. Run with the
 ``TRACKER_*`` environment of the benchmark's Redis. Same protocol as
 :mod:`bench.producer` (``ready``, a line on stdin, one JSON line).
 """
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.workload import load_wire
+from tracker.storage.inflight import Part
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,21 +26,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--source", default="game_event_stream")
     args = ap.parse_args(argv)
 
-    from tasks.worker import apply_batch  # reads TRACKER_* at import
+    from tasks.worker import apply_part, inflight, publish_part  # reads TRACKER_* at import
 
     rows = load_wire(args.file)
     entries = [dict(zip(row[::2], row[1::2], strict=True)) for row in rows]
-    apply_batch.app.connection_for_write().ensure_connection(max_retries=3)
+    apply_part.app.connection_for_write().ensure_connection(max_retries=3)
+    parts = inflight()
     print("ready", flush=True)
     sys.stdin.readline()
 
     first = time.time()
     base = int(first * 1000)
     for seq, fields in enumerate(entries):
-        product = fields.get(b"product_id", b"").decode()
-        apply_batch.apply_async(
-            kwargs={"product_id": product, "source": args.source,
-                    "entries": [[f"{base}-{seq}", fields]]})
+        entry_id = f"{base}-{seq}"
+        part = Part(entry_id, 0, fields.get(b"product_id", b"").decode())
+        parts.put(part, [(entry_id, fields)], idle_ms=3_600_000)
+        publish_part(part, args.source)
     done = time.time()
     print(json.dumps({"first": first, "done": done, "sent": len(entries),
                       "first_id": f"{base}-0", "last_id": f"{base}-{len(entries) - 1}"}),

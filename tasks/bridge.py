@@ -1,24 +1,24 @@
-"""The bridge: Redis stream (consumer group) → one Celery task per product batch.
+"""The bridge: Redis stream (consumer group) → one Celery task per product part.
 
-The bridge never acknowledges an entry: the worker does (``XACK``), once the
-entry is applied or dead-lettered. Until then the entry stays pending in the
-group, whatever happens to the task that carries it: a bridge that dies before
-publishing, a broker that loses a message, a worker killed mid-batch. A live
-bridge claims entries that stayed pending for ``claim_idle_ms`` (XAUTOCLAIM)
-and publishes them again. Publishing twice is harmless: applying a batch is
+Each step *claims* the next entries (:mod:`tracker.storage.inflight`): one
+script reads them through the consumer group and stores them, split by
+product into parts of at most ``batch_size`` entries, as in flight. The bridge
+then publishes one small task per part, naming it; the worker fetches the
+entries, applies them and finishes the part. Nothing is lost whenever a
+process dies: a part that is not finished within ``claim_idle_ms`` (its bridge
+died before publishing it, the broker lost its task, its worker died) is
+published again by a live bridge. Publishing twice is harmless: applying is
 idempotent.
 
 Batching: a task costs the worker a fixed overhead (broker round trips,
-Celery bookkeeping, one script call), so the bridge holds each product's
-entries until it has ``batch_size`` of them or the oldest has waited
-``linger_ms``. Under load tasks are full; at a trickle an event waits at most
-``linger_ms`` longer. Held entries are already pending in the group, so a
-bridge that dies holding them loses nothing: another claims them.
+Celery bookkeeping, one script call), so after a read that found fewer
+entries than it asked for, the bridge waits ``linger_ms`` before the next one.
+Under load every read is full and nobody waits; at a trickle an event waits
+at most ``linger_ms`` longer.
 
-Flow control: a bridge reads new entries only while fewer than
-``max_pending`` entries of the group are pending (read but not yet applied),
-so a backlog waits in the stream, not in the broker, and ``claim_idle_ms``
-only needs to cover the processing of that many entries.
+Flow control: a claim reads nothing while ``max_pending`` entries are in
+flight, so a backlog waits in the stream, not in the broker, and
+``claim_idle_ms`` only needs to cover the processing of that many entries.
 """
 
 from __future__ import annotations
@@ -29,23 +29,24 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from tracker.processing import group_by_product
 from tracker.settings import Settings
+from tracker.storage.inflight import Claim, InFlight, Part
 
 log = logging.getLogger(__name__)
 
-StreamEntry = tuple[str, Mapping[bytes, bytes]]
-Publisher = Callable[[str, str, Sequence[StreamEntry]], None]
+Publisher = Callable[[Part, str], None]  # (part, source stream)
 
 # While max_pending entries await the workers, the bridge checks this often
 # whether they caught up. Much longer and the workers run dry before it reads
 # again: it once waited block_ms (a second) and left them idle.
 PENDING_POLL_S = 0.02
+# How often a bridge looks for parts that are due again (their task was lost).
+STALE_CHECK_S = 1.0
 
 
 def default_consumer_name() -> str:
@@ -71,10 +72,6 @@ class Backoff:
         self.current = self.first
 
 
-def _id(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class Bridge:
     def __init__(
         self, settings: Settings, stream: redis.Redis, publish: Publisher,
@@ -87,12 +84,11 @@ class Bridge:
         self.group = settings.stream_group
         self.consumer = consumer or default_consumer_name()
         self.stop = stop or threading.Event()
+        self.inflight = InFlight(stream, self.key, self.group, settings.key_prefix)
         self.read_count = max(1, settings.batch_size) * 2
-        self._next_claim = 0.0
-        # entries read but not yet published, per product, and when the oldest arrived
-        self._held: dict[str, list[StreamEntry]] = {}
-        self._held_since: dict[str, float] = {}
-        self.forwarded = 0  # entries handed to the broker (claimed ones included)
+        self._next_stale = 0.0
+        self.forwarded = 0  # entries claimed and handed to the broker
+        self.republished = 0  # parts published again
 
     # --- setup --------------------------------------------------------------
 
@@ -125,138 +121,71 @@ class Bridge:
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
                 log.warning("stream Redis unavailable (%s); retrying", exc)
                 backoff.wait(self.stop)
-        self.release_held()
-        log.info("bridge %s stopped after forwarding %d entries", self.consumer, self.forwarded)
+        self._leave_group()
+        log.info("bridge %s stopped after forwarding %d entries (%d parts published again)",
+                 self.consumer, self.forwarded, self.republished)
 
     def step(self) -> int:
-        """Claim abandoned entries when due, then read new ones (blocking); count forwarded."""
-        done = 0
-        summary: Any = self.stream.xpending(self.key, self.group)
-        if time.monotonic() >= self._next_claim:
-            if self.may_have_abandoned(summary):
-                done += self.claim_abandoned()
-            self._next_claim = time.monotonic() + self.settings.claim_idle_ms / 2000
-        if int(summary["pending"]) >= self.settings.max_pending:
-            done += self.flush(force=True)  # held entries count as pending: let workers have them
-            self.stop.wait(PENDING_POLL_S)  # the workers are behind: look again shortly
-            return done
-        reply: Any = self.stream.xreadgroup(self.group, self.consumer, {self.key: ">"},
-                                            count=self.read_count, block=self._block_ms())
-        for _stream, entries in reply or ():
-            self.hold([(_id(i), f) for i, f in entries])
-        return done + self.flush()
-
-    def _block_ms(self) -> int:
-        """How long XREADGROUP may wait: until the first held batch is due, if any.
-
-        Never 0, which would mean "block for ever" to Redis."""
-        if not self._held_since:
-            return self.settings.block_ms
-        due = min(self._held_since.values()) + self.settings.linger_ms / 1000
-        return max(1, min(self.settings.block_ms, round((due - time.monotonic()) * 1000)))
-
-    def hold(self, entries: Sequence[StreamEntry]) -> None:
-        """Add entries to their product's batch in the making."""
-        now = time.monotonic()
-        for product_id, items in group_by_product(entries).items():
-            self._held.setdefault(product_id, []).extend(items)
-            self._held_since.setdefault(product_id, now)
-
-    def flush(self, force: bool = False) -> int:
-        """Publish every full batch, and what lingered ``linger_ms`` (everything if ``force``)."""
-        done = 0
-        now = time.monotonic()
-        for product_id in list(self._held):
-            items = self._held[product_id]
-            due = force or now - self._held_since[product_id] >= self.settings.linger_ms / 1000
-            cut = len(items) if due else len(items) - len(items) % self.settings.batch_size
-            if not cut:
-                continue
-            sent = self.dispatch_product(product_id, items[:cut])
-            done += sent
-            if sent < cut:  # stopping: what was not sent stays held (and pending)
-                self._held[product_id] = items[sent:]
-                return done
-            if cut == len(items):
-                del self._held[product_id], self._held_since[product_id]
-            else:  # the rest keeps its age: it may hold entries as old as the batch sent
-                self._held[product_id] = items[cut:]
+        """Publish parts that are due again, then claim new entries and publish their parts;
+        wait when there was little to read. Returns the entries claimed and published."""
+        if time.monotonic() >= self._next_stale:
+            self.republish_due()
+            self._next_stale = time.monotonic() + min(STALE_CHECK_S,
+                                                      self.settings.claim_idle_ms / 2000)
+        claim = self.inflight.claim(self.consumer, self.read_count, self.settings.batch_size,
+                                    self.settings.max_pending, self.settings.claim_idle_ms)
+        if claim.status == "busy":  # the workers are behind: look again shortly
+            self.stop.wait(PENDING_POLL_S)
+            return 0
+        done = self.dispatch(claim)
+        if claim.read < self.read_count:
+            if claim.read == 0:
+                self._wait_for_entries(claim.last_id)
+            if self.settings.linger_ms > 0:  # let the next read gather a batch
+                self.stop.wait(self.settings.linger_ms / 1000)
         return done
 
-    def release_held(self) -> None:
-        """On a clean stop, try once to publish what is held, so that it need not wait
-        ``claim_idle_ms`` for another bridge to claim it."""
-        for product_id, items in self._held.items():
-            for start in range(0, len(items), self.settings.batch_size):
-                try:
-                    self._publish(product_id, items[start:start + self.settings.batch_size])
-                except Exception as exc:  # still pending: another bridge will claim them
-                    log.warning("could not publish %d held %s entries on stop (%s)",
-                                len(items) - start, product_id, exc)
-                    break
-                self.forwarded += min(self.settings.batch_size, len(items) - start)
-        self._held.clear()
-        self._held_since.clear()
+    def dispatch(self, claim: Claim) -> int:
+        """Publish the claim's parts; a part not published stays in flight (stopping)."""
+        done = 0
+        for part, size in claim.parts:
+            if not self._retrying(self.publish, part, self.key):
+                break  # stopping: a live bridge publishes the rest when it is due
+            done += size
+        self.forwarded += done
+        return done
 
-    def may_have_abandoned(self, summary: Any) -> bool:
-        """Could any entry have been pending for ``claim_idle_ms``?
+    def _wait_for_entries(self, after_id: str) -> None:
+        """Block until the stream has an entry after ``after_id`` (or ``block_ms`` passed).
 
-        An entry is delivered after it was written, so it cannot have been
-        pending longer than its ID's age. If even the oldest pending entry is
-        younger than that, skip XAUTOCLAIM: scanning a long pending list
-        blocks Redis for tens of milliseconds (bench/README.md).
-        """
-        if not summary["pending"]:
-            return False
-        oldest_ms = int(_id(summary["min"]).split("-", 1)[0])
-        return time.time() * 1000 - oldest_ms >= self.settings.claim_idle_ms
+        A plain XREAD: it reads nothing for the group, it only wakes us."""
+        self.stream.xread({self.key: after_id}, count=1, block=self.settings.block_ms)
 
-    def claim_abandoned(self) -> int:
-        """Publish again what stayed pending for ``claim_idle_ms``: entries of a dead bridge,
-        of a task the broker lost, of a worker that died."""
-        done, cursor = 0, "0-0"
+    def republish_due(self) -> int:
+        """Publish again the parts not finished within ``claim_idle_ms``: those of a dead
+        bridge, of a task the broker lost, of a worker that died."""
+        done = 0
         while not self.stop.is_set():
-            reply: Any = self.stream.xautoclaim(self.key, self.group, self.consumer,
-                                           min_idle_time=self.settings.claim_idle_ms,
-                                           start_id=cursor, count=self.read_count)
-            cursor = _id(reply[0])
-            entries = [(_id(i), f) for i, f in reply[1] if f is not None]
-            deleted = [_id(i) for i in (reply[2] if len(reply) > 2 else ())]
-            if deleted:  # trimmed from the stream while pending: nothing left to forward
-                self.stream.xack(self.key, self.group, *deleted)
-            if entries:
-                log.info("claimed %d entries pending for over %d ms; publishing them again",
-                         len(entries), self.settings.claim_idle_ms)
-                done += self.dispatch(entries)
-            if cursor == "0-0":
-                break
+            parts = self.inflight.stale(self.settings.claim_idle_ms)
+            if parts:
+                log.info("publishing %d parts again that were not finished within %d ms",
+                         len(parts), self.settings.claim_idle_ms)
+            for part in parts:
+                if not self._retrying(self.publish, part, self.key):
+                    return done
+                done += 1
+            self.republished += done
+            if len(parts) < 100:
+                return done
         return done
 
-    def dispatch(self, entries: Sequence[StreamEntry]) -> int:
-        """Publish per-product batches now; the entries stay pending until a worker applied
-        them."""
-        done = 0
-        for product_id, items in group_by_product(entries).items():
-            sent = self.dispatch_product(product_id, items)
-            done += sent
-            if sent < len(items):
-                break
-        return done
-
-    def dispatch_product(self, product_id: str, items: Sequence[StreamEntry]) -> int:
-        """Publish one product's entries in tasks of ``batch_size``; how many were sent
-        (fewer only when the bridge is stopping)."""
-        done = 0
-        for start in range(0, len(items), self.settings.batch_size):
-            batch = items[start:start + self.settings.batch_size]
-            if not self._retrying(self._publish, product_id, batch):
-                return done  # stopping: the rest stays pending for another bridge
-            done += len(batch)
-            self.forwarded += len(batch)
-        return done
-
-    def _publish(self, product_id: str, batch: Sequence[StreamEntry]) -> None:
-        self.publish(product_id, self.key, batch)
+    def _leave_group(self) -> None:
+        """On a clean stop, remove this consumer from the group: with NOACK reads it has
+        nothing pending, so it is only a name that would stay in XINFO for ever."""
+        try:
+            self.stream.xgroup_delconsumer(self.key, self.group, self.consumer)
+        except redis.RedisError as exc:
+            log.debug("could not remove consumer %s: %s", self.consumer, exc)
 
     def _retrying(self, action: Callable[..., Any], *args: Any) -> bool:
         """Run ``action`` until it succeeds (True) or the bridge is stopping (False)."""
@@ -265,32 +194,16 @@ class Bridge:
             try:
                 action(*args)
                 return True
-            except Exception as exc:  # broker or Redis down: keep the entries, try again
+            except Exception as exc:  # broker or Redis down: keep the part, try again
                 delay = backoff.next()
-                log.warning("%s failed (%s: %s); retrying in %.1f s", action.__name__,
-                            type(exc).__name__, exc, delay)
+                log.warning("%s failed (%s: %s); retrying in %.1f s",
+                            getattr(action, "__name__", "action"), type(exc).__name__, exc, delay)
                 self.stop.wait(delay)
         return False
 
 
 def celery_publisher() -> Publisher:
     """Publish through Celery: the router picks the product's queue."""
-    from tasks.worker import apply_batch
+    from tasks.worker import publish_part
 
-    def publish(product_id: str, source: str, entries: Sequence[StreamEntry]) -> None:
-        apply_batch.apply_async(
-            # a short repr for Flower and logs: Celery would otherwise format all entries
-            argsrepr="()", kwargsrepr=f"{{product_id={product_id!r}, entries={len(entries)}}}",
-            kwargs={"product_id": product_id, "source": source,
-                    "entries": [[entry_id, fields] for entry_id, fields in entries]},
-            # Entries repeat their keys, game ids and player ids: zlib shrinks a
-            # batch of the bench's traffic 17x, which costs less than the broker's
-            # base64, JSON and copies of the full body (bench: 20.0k -> 22.4k
-            # events/s, 86 -> 78 µs CPU per event)
-            compression="zlib",
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
-                          "interval_max": 1},
-        )
-
-    return publish
+    return publish_part

@@ -1,4 +1,4 @@
-"""Celery routing: a batch goes to the queue its product is configured for.
+"""Celery routing: a part (a batch of entries) goes to the queue its product is configured for.
 
 This is a Celery router (``task_routes``), so routing stays Celery's own: the
 bridge only names the task and its product; queues live in products.toml.
@@ -10,7 +10,7 @@ from typing import Any
 
 from tracker.products import Products
 
-APPLY_BATCH = "tasks.apply_batch"
+APPLY_PART = "tasks.apply_part"
 
 
 class ProductRouter:
@@ -21,7 +21,7 @@ class ProductRouter:
         self, name: str, args: Any, kwargs: dict[str, Any], options: dict[str, Any],
         task: Any = None, **_: Any,
     ) -> dict[str, str] | None:
-        if name != APPLY_BATCH:
+        if name != APPLY_PART:
             return None
         product_id = kwargs.get("product_id", args[0] if args else "")
         queue = self.products.queue_for(str(product_id))

@@ -45,6 +45,7 @@ from tasks.supervisor import (
 from tracker.demo import DEFAULT_PLAYERS, DEFAULT_RATE, DEFAULT_SEED, player_pool
 from tracker.products import ConfigError, Products, load_products
 from tracker.settings import Settings
+from tracker.storage.inflight import InFlight
 from tracker.storage.keys import Keys
 
 HOST = "127.0.0.1"
@@ -183,7 +184,9 @@ def status_line(settings: Settings, products: Products, data: redis.Redis,
         length = stream.xlen(settings.stream_key)
         groups = stream.xinfo_groups(settings.stream_key) if length else []  # none: no key yet
         group = next((g for g in groups if g["name"].decode() == settings.stream_group), None)
-        queue = (f"lag {group.get('lag', '?')}, pending {group['pending']}" if group
+        flight = InFlight(stream, settings.stream_key, settings.stream_group,
+                          settings.key_prefix).count()
+        queue = (f"lag {group.get('lag', '?')}, in flight {flight}" if group
                  else "no consumer group yet")
         dead = data.xlen(keys.deadletter_stream)
         parts = [f"stream {length} entries ({queue})", f"dead letters {dead}"]

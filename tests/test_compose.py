@@ -267,10 +267,9 @@ def dockerignored(path: str) -> bool:
 
 
 def test_build_context_holds_what_pip_install_needs_and_not_the_rest() -> None:
-    needed = ["setup.cfg", "pyproject.toml", "tracker/products.toml",
-              "tracker/storage/apply_batch.lua"]
+    needed = ["setup.cfg", "pyproject.toml", "tracker/products.toml"]
     needed += [str(p.relative_to(ROOT)) for pkg in ("tracker", "tasks", "api")
-               for p in (ROOT / pkg).rglob("*.py")]
+               for p in [*(ROOT / pkg).rglob("*.py"), *(ROOT / pkg).rglob("*.lua")]]
     if "README.md" in SETUP["metadata"].get("long_description", ""):
         needed.append("README.md")
     assert [p for p in needed if dockerignored(p)] == []

@@ -17,6 +17,13 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 RawFields = Mapping[bytes, bytes] | Mapping[str, str]
 
+
+class TextFields(dict[str, str]):
+    """An entry's fields whose names and values were all decoded as UTF-8 already (by
+    msgpack, in C): validation uses them as they are, without decoding each one."""
+
+    __slots__ = ()
+
 # \Z, not $: "$" also matches before a trailing newline ("exrps\n" is no product id).
 PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 ENTRY_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}\Z", re.ASCII)

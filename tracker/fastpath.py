@@ -37,6 +37,7 @@ from tracker.events import (
     InvalidEvent,
     PlayerId,
     RawFields,
+    TextFields,
     parse_entry,
     select_schema,
 )
@@ -202,11 +203,15 @@ def fast_parse(entry_id: str, raw: RawFields) -> Event | None:
     """The Event ``parse_entry`` would return, or None: then ask ``parse_entry``."""
     if type(entry_id) is not str or ENTRY_ID_RE.match(entry_id) is None:
         return None
-    try:
-        # bytes.decode refuses str, bytearray …: those go the slow way (decode_fields).
-        data = {bytes.decode(k): bytes.decode(v) for k, v in raw.items()}  # type: ignore[arg-type]
-    except (TypeError, UnicodeDecodeError):
-        return None
+    if type(raw) is TextFields:
+        data: Mapping[str, str] = raw
+    else:
+        try:
+            # bytes.decode refuses str, bytearray …: those go the slow way (decode_fields).
+            data = {bytes.decode(k): bytes.decode(v)  # type: ignore[arg-type]
+                    for k, v in raw.items()}
+        except (TypeError, UnicodeDecodeError):
+            return None
     try:
         schema = select_schema(data)  # the same routing as parse_entry, not a copy of it
     except InvalidEvent:

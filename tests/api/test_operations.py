@@ -12,6 +12,7 @@ from api import create_app
 from api.config import ApiSettings
 from tests.api.conftest import Feed, MakeApp
 from tests.conftest import TEST_PRODUCTS
+from tests.support.pipeline import in_flight
 from tests.support.redis_server import free_port
 from tests.support.varcade import game_over
 from tracker.processing import BatchProcessor
@@ -61,7 +62,8 @@ def test_metrics_show_the_pipeline(client: FlaskClient, settings: Settings, prod
     for n in range(3):
         stream.xadd(settings.stream_key, {"product_id": "pong", "n": n})
     stream.xgroup_create(settings.stream_key, settings.stream_group, id="0")
-    stream.xreadgroup(settings.stream_group, "bridge-1", {settings.stream_key: ">"}, count=1)
+    in_flight(stream, settings).claim("bridge-1", count=1, part_size=10, max_in_flight=100,
+                                      idle_ms=60_000)
 
     text = client.get("/metrics").get_data(as_text=True)
     assert metric(text, "tracker_pipeline_up") == 1

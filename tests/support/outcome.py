@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from tests.support.pipeline import in_flight
 from tests.support.producer import Producer
 from tests.support.traffic import ELO, Traffic, as_bytes, tally
 from tracker.settings import Settings
@@ -61,10 +62,11 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
     group = next(g for g in stream.xinfo_groups(settings.stream_key)
                  if g["name"].decode() == settings.stream_group)
     done = group["last-delivered-id"].decode() == producer.ids[-1]
-    checks.append(Check("entries acknowledged", len(traffic.rows),
-                        len(traffic.rows) - group["pending"] if done else "not all delivered",
-                        done and group["pending"] == 0))
-    checks.append(Check("entries pending", 0, group["pending"], group["pending"] == 0))
+    flight = in_flight(stream, settings).count()
+    checks.append(Check("entries finished", len(traffic.rows),
+                        len(traffic.rows) - flight if done else "not all read",
+                        done and flight == 0))
+    checks.append(Check("entries in flight", 0, flight, flight == 0))
 
     count = tally(traffic.good)
     for product, wins in count.wins.items():

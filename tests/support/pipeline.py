@@ -9,10 +9,15 @@ import redis
 
 from tests.support.processes import wait_until
 from tracker.settings import Settings
+from tracker.storage.inflight import InFlight
+
+
+def in_flight(stream: redis.Redis, settings: Settings) -> InFlight:
+    return InFlight(stream, settings.stream_key, settings.stream_group, settings.key_prefix)
 
 
 def group_drained(stream: redis.Redis, settings: Settings) -> bool:
-    """Every stream entry was delivered to the group and acknowledged."""
+    """Every stream entry was read by the group, and no part is in flight any more."""
     try:
         groups = stream.xinfo_groups(settings.stream_key)
     except redis.ResponseError:
@@ -20,7 +25,9 @@ def group_drained(stream: redis.Redis, settings: Settings) -> bool:
     last = stream.xinfo_stream(settings.stream_key)["last-generated-id"]
     for group in groups:
         if group["name"] in (settings.stream_group, settings.stream_group.encode()):
-            return bool(group["pending"] == 0 and group["last-delivered-id"] == last)
+            flight = in_flight(stream, settings)
+            return bool(group["last-delivered-id"] == last and flight.count() == 0
+                        and not flight.part_names())
     return False
 
 

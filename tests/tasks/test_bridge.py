@@ -1,36 +1,41 @@
-"""The bridge's batching against a real stream: full batches go at once, partial ones
-after ``linger_ms``, and held entries stay pending until a worker acknowledges them."""
+"""The bridge against a real stream: it claims entries into per-product parts, publishes
+each part once, lingers after a short read, stops reading while too much is in flight,
+and publishes again what a lost bridge or a lost task left in flight."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
-import pytest
 import redis
 
-from tasks.bridge import Bridge, StreamEntry
+from tasks.bridge import Bridge
 from tracker.settings import Settings
+from tracker.storage.inflight import Part
 
 
 class Recorder:
     """A publisher that keeps what it was given (or fails while ``down``)."""
 
     def __init__(self) -> None:
-        self.batches: list[tuple[str, list[str]]] = []
+        self.parts: list[Part] = []
         self.down = False
-        self.fail_after: int | None = None  # batches accepted before the broker goes down
+        self.fail_after: int | None = None  # parts accepted before the broker goes down
 
-    def __call__(self, product_id: str, source: str, entries: Sequence[StreamEntry]) -> None:
-        if self.down or (self.fail_after is not None and len(self.batches) >= self.fail_after):
+    def __call__(self, part: Part, source: str) -> None:
+        if self.down or (self.fail_after is not None and len(self.parts) >= self.fail_after):
             raise ConnectionError("broker down")
-        self.batches.append((product_id, [entry_id for entry_id, _ in entries]))
+        self.parts.append(part)
 
-    def ids(self, product_id: str | None = None) -> list[str]:
-        return [i for p, ids in self.batches if product_id in (None, p) for i in ids]
+    def ids(self, bridge: Bridge, product_id: str | None = None) -> list[str]:
+        """The entry ids of the published parts, in publishing order."""
+        out: list[str] = []
+        for part in self.parts:
+            if product_id in (None, part.product_id):
+                out += [entry_id for entry_id, _ in bridge.inflight.entries(part) or ()]
+        return out
 
 
 def add(stream: redis.Redis, settings: Settings, product_id: str, count: int) -> list[str]:
@@ -40,116 +45,127 @@ def add(stream: redis.Redis, settings: Settings, product_id: str, count: int) ->
     return [i.decode() for i in pipe.execute()]
 
 
-def make_bridge(settings: Settings, stream: redis.Redis, **changes: Any
-                ) -> tuple[Bridge, Recorder]:
+def make_bridge(settings: Settings, stream: redis.Redis, consumer: str = "test-bridge",
+                **changes: Any) -> tuple[Bridge, Recorder]:
     recorder = Recorder()
     bridge = Bridge(dataclasses.replace(settings, **changes), stream, recorder,
-                    consumer="test-bridge")
+                    consumer=consumer)
     bridge.ensure_group()
     return bridge, recorder
 
 
-def pending(stream: redis.Redis, settings: Settings) -> int:
-    return int(stream.xpending(settings.stream_key, settings.stream_group)["pending"])
-
-
-def test_full_batches_are_published_at_once_and_the_rest_is_held(
+def test_a_full_read_is_published_at_once_in_parts_of_batch_size(
         settings: Settings, stream: redis.Redis) -> None:
     bridge, sent = make_bridge(settings, stream, batch_size=100, linger_ms=60_000)
-    ids = add(stream, settings, "exrps", 150)
+    ids = add(stream, settings, "exrps", 250)
 
-    assert bridge.step() == 100
-    assert sent.batches == [("exrps", ids[:100])]
-    assert pending(stream, settings) == 150  # held entries are read, so pending too
+    started = time.monotonic()
+    assert bridge.step() == 200  # reads 2 x batch_size, and does not linger after a full read
+    assert time.monotonic() - started < 30
+    assert [(p.first_id, p.product_id) for p in sent.parts] == [
+        (ids[0], "exrps"), (ids[100], "exrps")]
+    assert sent.ids(bridge) == ids[:200]
+    assert bridge.inflight.count() == 200  # until the workers finish them
 
 
-def test_a_partial_batch_goes_once_its_oldest_entry_lingered(
+def test_products_are_parted_apart_in_stream_order(
         settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=100, linger_ms=150)
-    ids = add(stream, settings, "exrps", 30)
-    assert bridge.step() == 0
-    assert sent.batches == []
-    # the next read waits no longer than the batch may linger
-    assert 1 <= bridge._block_ms() <= 150
-
-    deadline = time.monotonic() + 5
-    while not sent.batches and time.monotonic() < deadline:
-        bridge.step()
-    assert sent.batches == [("exrps", ids)]
-
-
-def test_products_are_batched_apart_in_stream_order(
-        settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=10, linger_ms=60_000)
+    bridge, sent = make_bridge(settings, stream, batch_size=10, linger_ms=0)
     exrps = add(stream, settings, "exrps", 7)
     pong = add(stream, settings, "pong", 12)
     exrps += add(stream, settings, "exrps", 5)
 
-    assert bridge.step() == 10  # reads 20: 8 exrps, 12 pong
-    assert bridge.step() == 10  # the last 4 exrps fill a batch
-    assert sent.batches == [("pong", pong[:10]), ("exrps", exrps[:10])]
-    assert bridge.flush(force=True) == 4
-    assert sent.ids("exrps") == exrps and sent.ids("pong") == pong
+    assert bridge.step() == 20  # one read of 2 x 10: 8 exrps, 12 pong
+    assert bridge.step() == 4
+    assert [(p.product_id, len(bridge.inflight.entries(p) or ())) for p in sent.parts] == [
+        ("exrps", 8), ("pong", 10), ("pong", 2), ("exrps", 4)]
+    assert sent.ids(bridge, "exrps") == exrps and sent.ids(bridge, "pong") == pong
 
 
-def test_no_linger_publishes_every_read(settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=100, linger_ms=0)
-    ids = add(stream, settings, "chess", 3)
-    assert bridge.step() == 3
-    assert sent.batches == [("chess", ids)]
-
-
-def test_held_entries_are_released_when_too_many_are_pending(
+def test_after_a_short_read_the_bridge_lingers_before_reading_again(
         settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=100, linger_ms=60_000,
-                               max_pending=40)
-    ids = add(stream, settings, "exrps", 50)
-    assert bridge.step() == 0  # read and held: 50 pending now
-    assert bridge.step() == 50  # over max_pending: hand the held ones to the workers
-    assert sent.ids() == ids
+    bridge, sent = make_bridge(settings, stream, batch_size=100, linger_ms=300)
+    ids = add(stream, settings, "chess", 3)
+    started = time.monotonic()
+    assert bridge.step() == 3
+    assert time.monotonic() - started >= 0.3  # later entries gather meanwhile
+    assert sent.ids(bridge) == ids
 
 
-def test_a_clean_stop_publishes_what_is_held(settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=100, linger_ms=60_000, block_ms=50)
-    ids = add(stream, settings, "exrps", 30)
+def test_an_idle_bridge_wakes_when_an_entry_arrives(settings: Settings,
+                                                      stream: redis.Redis) -> None:
+    bridge, _ = make_bridge(settings, stream, batch_size=100, linger_ms=0,
+                               block_ms=10_000)
+    add(stream, settings, "pong", 1)
     bridge.step()
+    threading.Timer(0.2, add, (stream, settings, "pong", 1)).start()
+    started = time.monotonic()
+    assert bridge.step() == 0  # nothing new: it blocks until the entry comes ...
+    assert time.monotonic() - started < 5  # ... not for the whole block_ms
+    assert bridge.step() == 1
+
+
+def test_nothing_is_read_while_max_pending_entries_are_in_flight(
+        settings: Settings, stream: redis.Redis) -> None:
+    bridge, sent = make_bridge(settings, stream, batch_size=30, linger_ms=0, max_pending=50)
+    add(stream, settings, "exrps", 100)
+    assert bridge.step() == 60
+    assert bridge.step() == 0  # 60 in flight, over 50: the rest waits in the stream
+    for part in sent.parts:
+        bridge.inflight.finish(part, len(bridge.inflight.entries(part) or ()))
+    assert bridge.step() == 40
+
+
+def test_a_clean_stop_leaves_the_consumer_group(settings: Settings,
+                                                stream: redis.Redis) -> None:
+    bridge, _ = make_bridge(settings, stream, linger_ms=0, block_ms=50)
+    add(stream, settings, "exrps", 3)
+    bridge.step()
+    assert [c["name"] for c in stream.xinfo_consumers(settings.stream_key,
+                                                      settings.stream_group)] == [b"test-bridge"]
     bridge.stop.set()
     bridge.run()
-    assert sent.ids() == ids
-    assert bridge.forwarded == 30
+    assert stream.xinfo_consumers(settings.stream_key, settings.stream_group) == []
+    assert bridge.inflight.count() == 3  # still in flight: for the workers to finish
 
 
-@pytest.mark.parametrize("broker_down", [False, True])
-def test_entries_held_by_a_lost_bridge_are_claimed_by_another(
-        settings: Settings, stream: redis.Redis, broker_down: bool) -> None:
-    """Whether the bridge died holding them, or stopped while the broker was down."""
-    lost, lost_sent = make_bridge(settings, stream, batch_size=100, linger_ms=60_000,
-                                  claim_idle_ms=100)
+def test_parts_of_a_lost_bridge_are_published_by_another_once_due(
+        settings: Settings, stream: redis.Redis) -> None:
+    """A bridge that claimed entries and died (here: its broker was down and it stopped)."""
+    lost, lost_sent = make_bridge(settings, stream, linger_ms=0, claim_idle_ms=500)
+    lost_sent.down = True
     ids = add(stream, settings, "exrps", 30)
+    threading.Timer(0.1, lost.stop.set).start()
     lost.step()
-    if broker_down:
-        lost_sent.down = True
-        lost.stop.set()
-        lost.run()
-    assert lost_sent.batches == [] and pending(stream, settings) == 30
+    assert lost_sent.parts == [] and lost.inflight.count() == 30
 
-    time.sleep(0.15)
-    other, sent = make_bridge(settings, stream, batch_size=100, linger_ms=0,
-                              claim_idle_ms=100)
-    other.consumer = "other-bridge"
-    assert other.step() == 30
-    assert sent.ids() == ids
+    other, sent = make_bridge(settings, stream, consumer="other", linger_ms=0,
+                              claim_idle_ms=500, block_ms=50)
+    other.step()  # not due yet
+    assert sent.parts == []
+    time.sleep(0.5)
+    other._next_stale = 0
+    other.step()
+    assert sent.ids(other) == ids and other.republished == 1
+    other._next_stale = 0
+    other.step()
+    assert len(sent.parts) == 1  # pushed back by claim_idle_ms: not published twice at once
 
 
-def test_a_stop_mid_flush_keeps_what_was_not_sent(settings: Settings,
-                                                  stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=10, linger_ms=0)
-    ids = add(stream, settings, "exrps", 20)  # one read: two batches
-    sent.fail_after = 1  # the broker takes one batch, then goes away
+def test_a_stop_mid_dispatch_leaves_the_rest_in_flight(settings: Settings,
+                                                       stream: redis.Redis) -> None:
+    bridge, sent = make_bridge(settings, stream, batch_size=10, linger_ms=0,
+                               claim_idle_ms=100)
+    ids = add(stream, settings, "exrps", 20)  # one read: two parts
+    sent.fail_after = 1  # the broker takes one part, then goes away
     threading.Timer(0.3, bridge.stop.set).start()  # the bridge is stopped while it retries
     assert bridge.step() == 10
+    assert bridge.forwarded == 10 and bridge.inflight.count() == 20
 
-    sent.fail_after = None  # back: the clean stop publishes the rest, nothing twice
-    bridge.release_held()
-    assert sent.ids() == ids
-    assert bridge.forwarded == 20
+    sent.fail_after = None
+    again, _ = make_bridge(settings, stream, consumer="again", claim_idle_ms=100)
+    again.publish = sent
+    time.sleep(0.15)
+    assert again.republish_due() == 2  # both: the first's task might have been lost too
+    assert sorted(map(str, sent.parts[1:])) == bridge.inflight.part_names()
+    assert sent.ids(bridge)[:10] == ids[:10] and sorted(sent.ids(bridge)[10:]) == sorted(ids)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from tasks.cli import main
 from tests.conftest import TEST_PRODUCTS
 from tests.support.handlers import POISON_GAME
-from tests.support.pipeline import expected_wins, wait_for_pipeline
+from tests.support.pipeline import expected_wins, in_flight, wait_for_pipeline
 from tests.support.processes import settings_env, start_bridge, start_worker, wait_until
 from tests.support.varcade import game_over, xadd_all
 from tracker.products import load_products
@@ -54,8 +54,8 @@ def test_a_poison_event_is_retried_then_dead_lettered_alone(
         xadd_all(stream, second, key=settings.stream_key)
         wait_until(lambda: wins_total(store) == 300, 20, what="later entries applied")
         assert dead_letters.count() == 0, "dead-lettered before its retries were used up"
-        assert stream.xpending(settings.stream_key, settings.stream_group)["pending"] >= 1
-        wait_for_pipeline(settings, queues, timeout=60)  # acknowledged once dead-lettered
+        assert in_flight(stream, settings).count() >= 1
+        wait_for_pipeline(settings, queues, timeout=60)  # finished once dead-lettered
         assert worker.alive()
     finally:
         bridge.stop()

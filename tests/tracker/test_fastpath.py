@@ -28,6 +28,8 @@ from tracker.events import (
     SCHEMAS,
     Event,
     InvalidEvent,
+    TextFields,
+    decode_fields,
     parse_entry,
 )
 from tracker.fastpath import fast_parse
@@ -58,6 +60,13 @@ def assert_agrees(entry_id: Any, fields: Any) -> Event | None:
         assert fast == expected
         assert (fast.type, fast.event_name, fast.game_id) == (
             expected.type, expected.event_name, expected.game_id)
+    try:  # the same entry as the worker gets it when msgpack decoded it already
+        text = TextFields(decode_fields(fields))
+    except (InvalidEvent, AttributeError):
+        text = None
+    if text is not None:
+        fast_text = fast_parse(entry_id, text)
+        assert fast_text == fast or (fast is None and fast_text == expected)
     try:
         combined: Event | Exception = fastpath.parse(entry_id, fields)
     except Exception as exc:

@@ -1,0 +1,150 @@
+"""The parts in flight, against a real Redis: a claim reads and records atomically, parts
+keep every byte, finishing is idempotent, and parts that are due come back once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from tracker.events import TextFields
+from tracker.settings import Settings
+from tracker.storage.inflight import InFlight, Part, pack_entries, unpack_entries
+
+IDLE = 60_000
+
+
+@pytest.fixture
+def flight(settings: Settings, stream: redis.Redis) -> InFlight:
+    stream.xgroup_create(settings.stream_key, settings.stream_group, id="0", mkstream=True)
+    return InFlight(stream, settings.stream_key, settings.stream_group)
+
+
+def add(stream: redis.Redis, key: str, rows: list[dict[str, str | bytes]]) -> list[str]:
+    return [stream.xadd(key, row).decode() for row in rows]  # type: ignore[union-attr]
+
+
+def group_position(stream: redis.Redis, settings: Settings) -> str:
+    [group] = stream.xinfo_groups(settings.stream_key)
+    return str(group["last-delivered-id"].decode())
+
+
+def test_a_claim_splits_entries_by_product_in_stream_order(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    products = ["exrps", "pong", "exrps", "exrps", "pong", "exrps", "chess"]
+    ids = add(stream, settings.stream_key, [{"product_id": p, "n": str(i)}
+                                            for i, p in enumerate(products)])
+    claim = flight.claim("c1", count=100, part_size=3, max_in_flight=1000, idle_ms=IDLE)
+
+    assert claim.status == "ok" and claim.read == 7 and claim.last_id == ids[-1]
+    # parts of at most 3, each named by its first entry, in the order they started
+    assert [(str(p), n) for p, n in claim.parts] == [
+        (f"{ids[0]}/0/exrps", 3), (f"{ids[1]}/0/pong", 2), (f"{ids[5]}/0/exrps", 1),
+        (f"{ids[6]}/0/chess", 1)]
+    first = flight.entries(claim.parts[0][0])
+    assert first == [(ids[i], {"product_id": "exrps", "n": str(i)}) for i in (0, 2, 3)]
+    assert first is not None and all(type(f) is TextFields for _, f in first)  # decoded once
+    assert flight.count() == 7
+    assert group_position(stream, settings) == ids[-1]
+    assert stream.xpending(settings.stream_key, settings.stream_group)["pending"] == 0
+
+
+def test_entries_keep_every_byte_and_odd_product_ids_group_apart(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    odd = [{"product_id": "bad id!", "x": "1"}, {"type": "game_over"},
+           {"product_id": b"\xff\xfe", "x": b"\x00\x01"}, {"product_id": "x" * 65}]
+    ids = add(stream, settings.stream_key, [*odd, {"product_id": "pong", "v": b"\xc3("}])
+    claim = flight.claim("c1", count=100, part_size=100, max_in_flight=1000, idle_ms=IDLE)
+
+    assert [(p.product_id, n) for p, n in claim.parts] == [("", 4), ("pong", 1)]
+    junk = flight.entries(claim.parts[0][0])
+    assert junk is not None
+    assert [entry_id for entry_id, _ in junk] == ids[:4]
+    assert junk[2][1] == {b"product_id": b"\xff\xfe", b"x": b"\x00\x01"}
+    # one entry that is not UTF-8: the part comes as bytes, for the validator to judge
+    assert junk[0][1] == {b"product_id": b"bad id!", b"x": b"1"}
+    assert flight.entries(claim.parts[1][0]) == [(ids[4], {b"product_id": b"pong",
+                                                           b"v": b"\xc3("})]
+
+
+def test_a_repeated_product_id_field_counts_by_its_last_value(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    entry_id = stream.execute_command("XADD", settings.stream_key, "*", "product_id", "pong",
+                                      "product_id", "chess").decode()
+    claim = flight.claim("c1", count=10, part_size=10, max_in_flight=1000, idle_ms=IDLE)
+    [(part, _)] = claim.parts
+    assert part == Part(entry_id, 0, "chess")  # as a dict of the fields keeps it
+
+
+def test_nothing_is_read_while_too_many_entries_are_in_flight(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    add(stream, settings.stream_key, [{"product_id": "pong"}] * 5)
+    assert flight.claim("c1", count=5, part_size=5, max_in_flight=5, idle_ms=IDLE).read == 5
+    before = group_position(stream, settings)
+    add(stream, settings.stream_key, [{"product_id": "pong"}] * 5)
+
+    assert flight.claim("c1", count=5, part_size=5, max_in_flight=5, idle_ms=IDLE).status \
+        == "busy"
+    assert group_position(stream, settings) == before
+
+
+def test_an_empty_claim_says_where_the_group_stands(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    assert flight.claim("c1", count=5, part_size=5, max_in_flight=5, idle_ms=IDLE).last_id \
+        == "0-0"
+    ids = add(stream, settings.stream_key, [{"product_id": "pong"}] * 2)
+    flight.claim("c1", count=5, part_size=5, max_in_flight=5, idle_ms=IDLE)
+    empty = flight.claim("c2", count=5, part_size=5, max_in_flight=5, idle_ms=IDLE)
+    assert (empty.status, empty.last_id, empty.parts) == ("empty", ids[-1], ())
+
+
+def test_finishing_is_idempotent_and_a_follow_up_is_recorded_with_it(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    ids = add(stream, settings.stream_key, [{"product_id": "pong", "n": str(i)}
+                                            for i in range(4)])
+    [(part, size)] = flight.claim("c1", count=10, part_size=10, max_in_flight=100,
+                                  idle_ms=IDLE).parts
+    entries = flight.entries(part)
+    assert entries is not None and size == 4
+    retry = part.retry(ids[2])
+    assert retry == Part(ids[2], 1, "pong")
+
+    assert flight.finish(part, size, (retry, entries[2:3]), due_in_ms=IDLE)
+    assert flight.entries(part) is None
+    assert flight.entries(retry) == entries[2:3]
+    assert flight.count() == 1
+    # a second delivery of the same task: nothing changes, no second follow-up
+    assert not flight.finish(part, size, (part.retry(ids[0]), entries), due_in_ms=IDLE)
+    assert flight.part_names() == [str(retry)] and flight.count() == 1
+    assert flight.finish(retry, 1)
+    assert flight.part_names() == [] and flight.count() == 0
+
+
+def test_due_parts_come_back_once_until_they_are_due_again(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    add(stream, settings.stream_key, [{"product_id": "pong"}, {"product_id": "chess"}])
+    claim = flight.claim("c1", count=10, part_size=10, max_in_flight=100, idle_ms=50)
+    assert flight.stale(idle_ms=50) == []  # not due yet
+    time.sleep(0.06)
+    assert sorted(map(str, flight.stale(idle_ms=60_000))) == sorted(
+        str(p) for p, _ in claim.parts)
+    assert flight.stale(idle_ms=60_000) == []  # pushed back: no other bridge takes them now
+    flight.finish(claim.parts[0][0], 1)
+    assert len(flight.part_names()) == 1
+
+
+def test_a_part_put_by_hand_is_read_back_like_a_claimed_one(flight: InFlight) -> None:
+    part = Part("5-0", 0, "exrps")
+    rows = [("5-0", {b"product_id": b"exrps", b"type": b"game_over"}), ("5-1", {"a": "b"})]
+    flight.put(part, rows, idle_ms=IDLE)
+    assert flight.entries(part) == [("5-0", {"product_id": "exrps", "type": "game_over"}),
+                                    ("5-1", {"a": "b"})]
+    assert flight.count() == 2
+    assert unpack_entries(pack_entries(rows)) == flight.entries(part)
+
+
+def test_part_names_round_trip() -> None:
+    assert Part.parse("1700000000000-3/2/exrps") == Part("1700000000000-3", 2, "exrps")
+    assert Part.parse(b"1-0/0/") == Part("1-0", 0, "")
+    assert str(Part("1-0", 0, "a.b-c")) == "1-0/0/a.b-c"

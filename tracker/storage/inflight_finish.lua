@@ -1,0 +1,22 @@
+-- A part is done with: forget it, and optionally hand some of its entries on
+-- to a follow-up part (a retry), in one atomic step.
+--
+-- KEYS[1..3]  as in inflight_claim.lua: parts hash, due set, entries in flight
+-- ARGV[1]  the part            ARGV[2]  its entry count
+-- ARGV[3]  the follow-up part (optional), ARGV[4] its msgpack entries,
+-- ARGV[5]  its entry count,    ARGV[6]  ms until a bridge may publish it again
+--
+-- Returns 0 if the part was already finished (a second delivery of its task):
+-- then nothing changes, and no follow-up is made, since the first one made it.
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DECRBY', KEYS[3], ARGV[2])
+if ARGV[3] then
+  local t = redis.call('TIME')
+  local due = t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[6])
+  if redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) == 1 then
+    redis.call('INCRBY', KEYS[3], ARGV[5])
+  end
+  redis.call('ZADD', KEYS[2], due, ARGV[3])
+end
+return 1
