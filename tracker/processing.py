@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from tracker import fastpath
 from tracker.events import Event, InvalidEvent, RawFields
-from tracker.handlers.base import Op, check_op
-from tracker.products import Products
+from tracker.handlers import BUILTIN
+from tracker.handlers.base import Handler, Op, check_op
+from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def raw_bytes(raw: RawFields) -> dict[bytes, bytes]:
 
 
 Parse = Callable[[str, RawFields], Event]
+# Handlers whose ops are valid by construction: their exact classes (a subclass may differ).
+TRUSTED = frozenset(BUILTIN.values())
 
 
 class BatchProcessor:
@@ -79,6 +82,7 @@ class BatchProcessor:
         self.store = store
         self.dead_letters = dead_letters
         self.parse = parse
+        self._by_event: dict[tuple[str, str, str | None], tuple[tuple[Handler, bool], ...]] = {}
 
     def process(self, product_id: str, source: str, entries: Sequence[Entry], *,
                 retry_failures: bool = False, attempts: int = 1) -> BatchReport:
@@ -110,8 +114,12 @@ class BatchProcessor:
                 reject(entry_id, raw, "unknown_product",
                        f"product {event.product_id!r} is not configured")
                 continue
+            handlers = self._handlers(product, event)
+            if not handlers:
+                report.ignored += 1
+                continue
             try:
-                ops = self._ops(product.handlers, event)
+                ops = self._ops(handlers, event)
             except Exception as exc:  # a handler bug must not sink the batch
                 error = f"{type(exc).__name__}: {exc}"
                 if retry_failures:
@@ -166,11 +174,26 @@ class BatchProcessor:
         self.dead_letters.remove([letter])
         return outcome
 
+    def _handlers(self, product: Product, event: Event) -> Sequence[tuple[Handler, bool]]:
+        """The product's handlers that read this kind of event, each with whether its ops
+        need checking (a built-in handler's are valid by construction)."""
+        key = (product.id, event.type, event.event_name)
+        found = self._by_event.get(key)
+        if found is None:
+            kind = (event.type, event.event_name)
+            found = tuple((h, type(h) not in TRUSTED) for h in product.handlers
+                          if h.events is None or kind in h.events)
+            self._by_event[key] = found
+        return found
+
     @staticmethod
-    def _ops(handlers: Sequence[object], event: Event) -> list[Op]:
+    def _ops(handlers: Sequence[tuple[Handler, bool]], event: Event) -> list[Op]:
         ops: list[Op] = []
-        for handler in handlers:
-            ops.extend(check_op(op) for op in handler.ops(event))  # type: ignore[attr-defined]
+        for handler, check in handlers:
+            if check:
+                ops.extend(check_op(op) for op in handler.ops(event))
+            else:
+                ops.extend(handler.ops(event))
         return ops
 
 

@@ -8,7 +8,7 @@ import redis
 
 from tests.support.varcade import EXAMPLE, P1, P2, game_over
 from tracker.events import Event
-from tracker.handlers import ExrpsStats, Handler, IncrScore, Op
+from tracker.handlers import ExrpsStats, Handler, IncrScore, IncrStat, Op, PlayerStats
 from tracker.handlers.leaderboards import elo_delta
 from tracker.processing import BatchProcessor
 from tracker.products import Product, Products
@@ -109,3 +109,45 @@ def test_a_handler_emitting_a_bad_op_dead_letters_only_its_event(
     assert report.applied == 1 and report.dead_lettered == {"handler_error": 1}
     assert store.player_stats("exrps", P1) == {"paper_selection_count": 1}  # nothing half-applied
     assert "not finite" in dead_letters.list()[0].detail
+
+
+class Recording(Handler):
+    """Counts the events it is shown, and scores none."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        self.seen.append((event.type, event.event_name))
+        return []
+
+
+class WeaponsOnly(Recording):
+    events = frozenset({("gameplay", "select_weapon")})
+
+
+def test_a_handler_sees_only_the_events_it_declares(store: Store,
+                                                    dead_letters: DeadLetters) -> None:
+    every, weapons = Recording(), WeaponsOnly()
+    products = Products({"exrps": Product("exrps", "exrps", (every, weapons))})
+    report = BatchProcessor(products, store, dead_letters).process("exrps", "s",
+                                                                   entries(EXAMPLE))
+    assert len(every.seen) == len(EXAMPLE)  # no declaration: every valid event
+    assert set(weapons.seen) == {("gameplay", "select_weapon")} and len(weapons.seen) == 2
+    assert report.ignored == len(EXAMPLE) and report.applied == 0
+
+
+class SloppyStats(PlayerStats):
+    """A subclass of a built-in handler: its ops are checked, unlike the built-in's."""
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        return [IncrStat(event["winner_id"], "games", 1.5)] if event.type == "game_over" else []
+
+
+def test_ops_of_a_subclassed_built_in_handler_are_still_checked(
+        store: Store, dead_letters: DeadLetters) -> None:
+    products = Products({"pong": Product("pong", "default", (SloppyStats(),))})
+    report = BatchProcessor(products, store, dead_letters).process(
+        "pong", "s", entries([game_over("pong", P1, P2)]))
+    assert report.dead_lettered == {"handler_error": 1}
+    assert "IncrStat.delta must be an integer" in dead_letters.list()[0].detail

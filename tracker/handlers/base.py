@@ -57,6 +57,8 @@ class EloResult:
 
 Op = IncrScore | EnsureOnBoard | IncrStat | EloResult
 
+GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
+
 
 def check_op(op: object) -> Op:
     """Reject an op the store could not apply whole (wrong type, non-finite number).
@@ -97,11 +99,16 @@ class Handler(ABC):
     """Base class for product handlers.
 
     Subclasses override :meth:`ops`. ``boards`` lists the leaderboards the
-    handler writes, so the API can list them. Constructor keyword arguments
+    handler writes, so the API can list them; ``events`` may say which events
+    it reads. Constructor keyword arguments
     come from the product configuration (``{ use = "elo", k = 24 }``).
     """
 
     name: ClassVar[str] = ""
+    # The (type, event_name) of the events this handler can turn into ops, if it
+    # knows; None: any event. Workers skip handlers for the other events (most
+    # of the traffic is gameplay that only some handlers read).
+    events: ClassVar[frozenset[tuple[str, str | None]] | None] = None
 
     @property
     def boards(self) -> tuple[Board, ...]:

@@ -6,7 +6,15 @@ import math
 from collections.abc import Iterable
 
 from tracker.events import Event
-from tracker.handlers.base import Board, EloResult, EnsureOnBoard, Handler, IncrScore, Op
+from tracker.handlers.base import (
+    GAME_OVER,
+    Board,
+    EloResult,
+    EnsureOnBoard,
+    Handler,
+    IncrScore,
+    Op,
+)
 
 # Ratings are kept on a 1/65536 grid: sums of such numbers are exact in a double,
 # so the Elo board stays exactly zero-sum however many games are rated.
@@ -17,6 +25,7 @@ class WinsLeaderboard(Handler):
     """Varcade's default: ``points`` per win; the loser appears on the board unchanged."""
 
     name = "wins"
+    events = GAME_OVER
 
     def __init__(self, board: str = "wins", points: float = 1.0, loser_on_board: bool = True):
         self.board = board
@@ -47,6 +56,7 @@ class EloLeaderboard(Handler):
     """
 
     name = "elo"
+    events = GAME_OVER
 
     def __init__(self, board: str = "elo", k: float = 32.0, start: float = 1500.0):
         k, start = float(k), float(start)

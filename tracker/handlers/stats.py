@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracker.events import Event
-from tracker.handlers.base import Handler, IncrStat, Op
+from tracker.handlers.base import GAME_OVER, Handler, IncrStat, Op
 
 
 class PlayerStats(Handler):
@@ -16,6 +16,7 @@ class PlayerStats(Handler):
     """
 
     name = "player_stats"
+    events = GAME_OVER
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "game_over":
@@ -49,6 +50,7 @@ class ExrpsStats(PlayerStats):
     """
 
     name = "exrps_stats"
+    events = GAME_OVER | {("gameplay", "select_weapon")}
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.event_name == "select_weapon":
