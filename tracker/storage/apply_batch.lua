@@ -27,7 +27,7 @@
 local p = KEYS[1]
 local events = cmsgpack.unpack(ARGV[1])
 local ttl = tonumber(ARGV[2])
-local applied, duplicates, dup_games, touched = 0, 0, {}, {}
+local applied, duplicates, dup_games = 0, 0, {}
 local quantum = 65536  -- ratings live on a 1/65536 grid: exact sums, exact zero-sum
 
 -- The canonical text of a score: exact (%.17g round-trips a double, unlike
@@ -108,18 +108,53 @@ for i = 1, #events do  -- refuse a bad batch before writing anything
   end
 end
 
+-- Which entries were applied before: one SMISMEMBER per dedupe set, not a
+-- call per entry (most of this script's time went to those calls). An entry
+-- that comes twice in one batch counts once.
+local CHUNK = 1000  -- arguments per call, well below Lua's unpack limit
+local by_set, sets = {}, {}  -- dedupe set -> indexes of its events
+for i = 1, #events do
+  local seen = p .. 'seen:' .. events[i][2]
+  local list = by_set[seen]
+  if list == nil then
+    list = {}
+    by_set[seen] = list
+    sets[#sets + 1] = seen
+  end
+  list[#list + 1] = i
+end
+local old = {}  -- event index -> true if its entry was applied before
+for _, seen in ipairs(sets) do
+  local list, in_batch = by_set[seen], {}
+  for from = 1, #list, CHUNK do
+    local ids = {}
+    for j = from, math.min(from + CHUNK - 1, #list) do ids[#ids + 1] = events[list[j]][1] end
+    local found = redis.call('SMISMEMBER', seen, unpack(ids))
+    for j = 1, #ids do
+      local i = list[from + j - 1]
+      old[i] = found[j] == 1 or in_batch[ids[j]] ~= nil
+      in_batch[ids[j]] = true
+    end
+  end
+end
+local marks = {}  -- dedupe set -> entry ids applied now
+
 for i = 1, #events do
   local ev = events[i]
   local seen = p .. 'seen:' .. ev[2]
-  if redis.call('SADD', seen, ev[1]) == 0 then
+  if old[i] then
     duplicates = duplicates + 1
   elseif ev[3] ~= '' and redis.call('SADD', p .. 'results', ev[3]) == 0 then
-    -- another entry already decided this match; unmarked again, so a
+    -- another entry already decided this match; left unmarked, so a
     -- redelivery reports it again and its dead letter cannot be lost
-    redis.call('SREM', seen, ev[1])
     dup_games[#dup_games + 1] = ev[1]
   else
-    touched[seen] = true
+    local m = marks[seen]
+    if m == nil then
+      m = {}
+      marks[seen] = m
+    end
+    m[#m + 1] = ev[1]
     for _, op in ipairs(ev[4]) do
       local kind = op[1]
       if kind == 'zi' then
@@ -139,12 +174,17 @@ for i = 1, #events do
     applied = applied + 1
   end
 end
+for seen, ids in pairs(marks) do
+  for from = 1, #ids, CHUNK do
+    redis.call('SADD', seen, unpack(ids, from, math.min(from + CHUNK - 1, #ids)))
+  end
+end
 for key in pairs(pending_z) do flush_board(key) end
 for key, fields in pairs(pending_h) do
   for f, delta in pairs(fields) do redis.call('HINCRBY', key, f, delta) end
 end
 if ttl > 0 then
-  for key in pairs(touched) do redis.call('EXPIRE', key, ttl) end
+  for key in pairs(marks) do redis.call('EXPIRE', key, ttl) end
 end
 -- running totals for monitoring, counted in the same step as the effects: exact
 local counters = p .. 'counters'
