@@ -53,3 +53,41 @@ def test_one_batch_equals_one_event_at_a_time(
     whole = {k.replace(b"{whole}", b"{x}"): v for k, v in state(data, "whole").items()}
     single = {k.replace(b"{single}", b"{x}"): v for k, v in state(data, "single").items()}
     assert whole == single
+
+
+prepared_events = st.lists(
+    st.builds(PreparedEvent, st.integers(0, 30).map(lambda n: f"1700000000000-{n}"),
+              st.sampled_from(["", "", "g1", "g2", "g3"]), st.lists(op, min_size=1, max_size=6)),
+    min_size=1, max_size=25)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=prepared_events, batch=prepared_events)
+def test_the_summed_form_equals_the_events_form(
+        store: Store, data: redis.Redis, before: list[PreparedEvent],
+        batch: list[PreparedEvent]) -> None:
+    """Whatever was applied before (so some entries or results are duplicates), whatever
+    repeats within the batch: the summed form, or its refusal, ends where events do."""
+    data.flushdb()
+    for product, summed in (("summed", True), ("events", False)):
+        store.apply(product, "s", before, summed=summed)
+    results = [store.apply(product, "s", batch, summed=summed)
+               for product, summed in (("summed", True), ("events", False))]
+    assert results[0] == results[1]
+    assert {k.replace(b"{summed}", b"{x}"): v for k, v in state(data, "summed").items()} \
+        == {k.replace(b"{events}", b"{x}"): v for k, v in state(data, "events").items()}
+    assert sorted(data.smembers("st:{summed}:seen:s:472222")) == \
+        sorted(data.smembers("st:{events}:seen:s:472222"))
+
+
+def test_a_fresh_batch_takes_the_summed_form(store: Store, data: redis.Redis) -> None:
+    batch = [PreparedEvent(f"1700000000000-{i}", f"g{i}", [IncrScore("wins", "a", 1.0),
+                                                          IncrStat("a", "games", 1)])
+             for i in range(3)]
+    data.config_resetstat()
+    assert store.apply("p", "s", batch).applied == 3
+    stats = data.info("commandstats")
+    # one SADD for the marks and one for the results; event by event, one per result
+    assert stats["cmdstat_sadd"]["calls"] == 2 and stats["cmdstat_zincrby"]["calls"] == 1
+    assert store.apply("p", "s", batch).duplicates == 3  # refused whole, then event by event

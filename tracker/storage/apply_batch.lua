@@ -2,11 +2,20 @@
 --
 -- KEYS[1]  the product's key prefix, e.g. "st:{exrps}:" (every key touched
 --          below starts with it, so all live in the product's cluster slot)
--- ARGV[1]  msgpack array of events: { entry_id, seen_suffix, game_id or "", ops }
+-- ARGV[1]  msgpack of the batch, in one of two forms (ARGV[3]):
+--   "events": an array of events { entry_id, seen_suffix, game_id or "", ops }
 --          op = { "zi", board, member, delta }      ZINCRBY
 --               { "zn", board, member, score }      ZADD NX
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
 --               { "elo", board, winner, loser, k, start }
+--   "fresh": the same batch summed up by tracker/storage/store.py, for when
+--          none of its entries or results was applied before (the usual case):
+--          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
+--            stats, elo, entries }  with ensure = { {board, member, score} },
+--          incr = { {board, member, summed delta} }, stats = { {user, stat,
+--          summed delta} }, elo = { {board, winner, loser, k, start} } in order.
+--          If an entry or a result turns out to be applied already, nothing is
+--          written and the reply is { "again" }: send the events form instead.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
 --
 -- Every board write also keeps the board's tie structures, in this same
@@ -27,6 +36,7 @@
 local p = KEYS[1]
 local events = cmsgpack.unpack(ARGV[1])
 local ttl = tonumber(ARGV[2])
+local CHUNK = 1000  -- arguments per call, well below Lua's unpack limit
 local applied, duplicates, dup_games = 0, 0, {}
 local quantum = 65536  -- ratings live on a 1/65536 grid: exact sums, exact zero-sum
 
@@ -101,6 +111,47 @@ local function elo(board, w, l, k, start)
   set_score(key, l, rl - d)
 end
 
+-- Are none of `members` in set `key`? One SMISMEMBER per CHUNK of them.
+local function none_in(key, members)
+  for from = 1, #members, CHUNK do
+    local found = redis.call('SMISMEMBER', key,
+                             unpack(members, from, math.min(from + CHUNK - 1, #members)))
+    for j = 1, #found do
+      if found[j] == 1 then return false end
+    end
+  end
+  return true
+end
+
+local function add_all(key, members)
+  for from = 1, #members, CHUNK do
+    redis.call('SADD', key, unpack(members, from, math.min(from + CHUNK - 1, #members)))
+  end
+end
+
+local function count_applied(n)
+  if n > 0 then redis.call('HINCRBY', p .. 'counters', 'applied', n) end
+end
+
+if ARGV[3] == 'fresh' then
+  local marks, games = events[1], events[2]
+  for _, m in ipairs(marks) do
+    if not none_in(p .. 'seen:' .. m[1], m[2]) then return { 'again' } end
+  end
+  if #games > 0 and not none_in(p .. 'results', games) then return { 'again' } end
+  for _, m in ipairs(marks) do
+    add_all(p .. 'seen:' .. m[1], m[2])
+    if ttl > 0 then redis.call('EXPIRE', p .. 'seen:' .. m[1], ttl) end
+  end
+  if #games > 0 then add_all(p .. 'results', games) end
+  for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
+  for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3]) end
+  for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
+  for _, o in ipairs(events[6]) do elo(o[1], o[2], o[3], o[4], o[5]) end
+  count_applied(events[7])
+  return { events[7], 0, {} }
+end
+
 local known = { zi = true, zn = true, hi = true, elo = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
@@ -111,7 +162,6 @@ end
 -- Which entries were applied before: one SMISMEMBER per dedupe set, not a
 -- call per entry (most of this script's time went to those calls). An entry
 -- that comes twice in one batch counts once.
-local CHUNK = 1000  -- arguments per call, well below Lua's unpack limit
 local by_set, sets = {}, {}  -- dedupe set -> indexes of its events
 for i = 1, #events do
   local seen = p .. 'seen:' .. events[i][2]
@@ -174,11 +224,7 @@ for i = 1, #events do
     applied = applied + 1
   end
 end
-for seen, ids in pairs(marks) do
-  for from = 1, #ids, CHUNK do
-    redis.call('SADD', seen, unpack(ids, from, math.min(from + CHUNK - 1, #ids)))
-  end
-end
+for seen, ids in pairs(marks) do add_all(seen, ids) end
 for key in pairs(pending_z) do flush_board(key) end
 for key, fields in pairs(pending_h) do
   for f, delta in pairs(fields) do redis.call('HINCRBY', key, f, delta) end
@@ -187,7 +233,6 @@ if ttl > 0 then
   for key in pairs(marks) do redis.call('EXPIRE', key, ttl) end
 end
 -- running totals for monitoring, counted in the same step as the effects: exact
-local counters = p .. 'counters'
-if applied > 0 then redis.call('HINCRBY', counters, 'applied', applied) end
-if duplicates > 0 then redis.call('HINCRBY', counters, 'duplicates', duplicates) end
+count_applied(applied)
+if duplicates > 0 then redis.call('HINCRBY', p .. 'counters', 'duplicates', duplicates) end
 return { applied, duplicates, dup_games }

@@ -43,6 +43,61 @@ def encode_op(op: Op) -> list[Any]:
     raise TypeError(f"not a storage operation: {op!r}")
 
 
+def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
+    """The batch in the script's "fresh" form: dedupe marks and results to add, and its
+    ops summed up (increments per member and stat, Elo results in order).
+
+    None when summing could change the outcome: an entry or a match twice in the
+    batch, or a board that gets both Elo results and points (Elo reads the board).
+    Ensuring a member is on a board counts only before the member's first increment
+    in the batch, as the events form does it.
+    """
+    marks: dict[str, list[str]] = {}
+    entry_ids: set[str] = set()
+    games: list[str] = []
+    ensure: dict[tuple[str, str], float] = {}
+    incr: dict[tuple[str, str], float] = {}
+    stats: dict[tuple[str, str], int] = {}
+    elo: list[list[Any]] = []
+    point_boards: set[str] = set()
+    for e in events:
+        if e.entry_id in entry_ids:
+            return None
+        entry_ids.add(e.entry_id)
+        marks.setdefault(Keys.seen_suffix(source, e.entry_id), []).append(e.entry_id)
+        if e.game_id:
+            games.append(e.game_id)
+        for op in e.ops:  # type(op) is X: exact and cheaper than a match (hot loop)
+            if type(op) is IncrStat:
+                key = (op.user_id, op.stat)
+                stats[key] = stats.get(key, 0) + op.delta
+            elif type(op) is IncrScore:
+                key = (op.board, op.member)
+                incr[key] = incr.get(key, 0.0) + op.delta
+                point_boards.add(op.board)
+            elif type(op) is EnsureOnBoard:
+                key = (op.board, op.member)
+                if key not in incr and key not in ensure:
+                    ensure[key] = op.score
+                point_boards.add(op.board)
+            else:
+                elo.append(encode_op(op)[1:])
+    if len(set(games)) < len(games) or point_boards & {o[0] for o in elo}:
+        return None
+    return [
+        list(marks.items()), games,
+        [[b, m, float(v)] for (b, m), v in ensure.items()],
+        [[b, m, float(v)] for (b, m), v in incr.items()],
+        [[u, st, int(v)] for (u, st), v in stats.items()],
+        elo, len(events),
+    ]
+
+
+def _pack(value: Any) -> bytes:
+    # Redis 7.0's cmsgpack has no bin type
+    return msgpack.packb(value, use_bin_type=False)  # type: ignore[no-any-return]
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
@@ -59,21 +114,28 @@ class Store:
 
     # --- writes ---------------------------------------------------------------
 
-    def apply(self, product_id: str, source: str, events: Sequence[PreparedEvent]) -> ApplyResult:
-        """Apply a batch in one atomic script; entries already applied change nothing."""
+    def apply(self, product_id: str, source: str, events: Sequence[PreparedEvent], *,
+              summed: bool = True) -> ApplyResult:
+        """Apply a batch in one atomic script; entries already applied change nothing.
+
+        With ``summed``, the batch goes summed up (:func:`sum_batch`) when it can,
+        which is cheaper to send and to apply; if any of its entries or results
+        was applied before, the script refuses it whole and it goes event by event.
+        """
         if not events:
             return ApplyResult()
-        payload = msgpack.packb(
-            [
-                [e.entry_id, Keys.seen_suffix(source, e.entry_id), e.game_id,
-                 [encode_op(op) for op in e.ops]]
-                for e in events
-            ],
-            use_bin_type=False,  # Redis 7.0 cmsgpack has no bin type
-        )
-        reply: Any = self._apply(
-            keys=[self.keys.product(product_id)], args=[payload, self.dedupe_ttl]
-        )
+        keys = [self.keys.product(product_id)]
+        batch = sum_batch(source, events) if summed else None
+        if batch is not None:
+            reply: Any = self._apply(keys=keys, args=[_pack(batch), self.dedupe_ttl, "fresh"])
+            if len(reply) == 3:
+                return ApplyResult(int(reply[0]))
+        payload = _pack([
+            [e.entry_id, Keys.seen_suffix(source, e.entry_id), e.game_id,
+             [encode_op(op) for op in e.ops]]
+            for e in events
+        ])
+        reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events"])
         applied, duplicates, dup_results = reply
         return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
 
