@@ -44,10 +44,10 @@ def test_a_changed_schema_changes_the_fast_path() -> None:
 
     compiled = compile_schema(ShortIds())
     row = game_over("exrps", "abc", "loser")
-    assert compiled.load(row) is not None
-    assert compiled.load({**row, "winner_id": "abcd"}) is None
-    assert compiled.load({**row, "winner_id": "null"}) is None
-    assert compiled.load({**row, "loser_id": "abc"}) is None  # inherited self-play hook
+    assert compiled.event("1-0", row) is not None
+    assert compiled.event("1-0", {**row, "winner_id": "abcd"}) is None
+    assert compiled.event("1-0", {**row, "winner_id": "null"}) is None
+    assert compiled.event("1-0", {**row, "loser_id": "abc"}) is None  # inherited self-play hook
 
 
 class _Base(Schema):
@@ -117,3 +117,15 @@ def test_unknown_rules_are_not_compiled(schema_class: type[Schema]) -> None:
     with pytest.raises(Unsupported):
         compile_schema(schema_class())
     assert fastpath.compile_all([schema_class()]) == {}
+
+
+def test_field_names_are_data_in_the_generated_code_never_code() -> None:
+    odd = "it's a \"name\"\n) or True #"
+    schema_class = type("_Odd", (_Base,), {odd: fields.String(
+        required=True, validate=validate.OneOf(["yes"]))})
+    compiled = compile_schema(schema_class())
+    row = {"product_id": "p", "type": "t"}
+    assert compiled.event("1-0", {**row, odd: "yes"}) is not None
+    assert compiled.event("1-0", {**row, odd: "no"}) is None
+    assert compiled.event("1-0", row) is None  # required
+    assert repr(odd) in compiled.source
