@@ -321,3 +321,11 @@ def test_the_pipeline_fuzz_cases_agree(case: Case) -> None:
     fast = assert_agrees(EID, case.fields)
     if case.expected == OK:  # valid cases include extra and huge unknown fields
         assert fast is not None, case.what
+
+
+def test_fast_path_events_are_the_same_immutable_events() -> None:
+    event = fast_parse(EID, raw(EXAMPLE[0]))
+    assert type(event) is Event and event == parse_entry(EID, raw(EXAMPLE[0]))
+    with pytest.raises(AttributeError):
+        event.type = "game_over"  # type: ignore[misc]
+    assert "creator_joined" not in repr(event)

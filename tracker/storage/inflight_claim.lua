@@ -36,6 +36,7 @@ end
 local entries = reply[1][2]
 local limit = tonumber(ARGV[4])
 local current, parts = {}, {}  -- product -> its part being filled; parts in order
+local valid = {}  -- product id -> itself if it is one, else ''
 for i = 1, #entries do
   local entry = entries[i]
   local fields = entry[2]
@@ -43,7 +44,13 @@ for i = 1, #entries do
   for j = 1, #fields, 2 do
     if fields[j] == 'product_id' then product = fields[j + 1] end
   end
-  if #product > 64 or not string.find(product, '^[%w][%w_.%-]*$') then product = '' end
+  local checked = valid[product]
+  if checked == nil then
+    checked = product
+    if #product > 64 or not string.find(product, '^[%w][%w_.%-]*$') then checked = '' end
+    valid[product] = checked
+  end
+  product = checked
   local part = current[product]
   if part == nil or #part >= limit then
     part = {}
