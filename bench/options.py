@@ -21,9 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--events", type=int, default=500_000, help="events for ours and B")
     ap.add_argument("--a-events", type=int, default=20_000,
                     help="events for baseline A (a sample: it runs at ~1k events/s)")
-    ap.add_argument("--workers", type=int, default=2, help="worker processes of 'ours'")
+    ap.add_argument("--workers", type=int, default=3,
+                    help="worker processes of 'ours' (3 keeps 2 cores busiest: a worker "
+                         "waits on Redis and the broker between its parts)")
     ap.add_argument("--bridges", type=int, default=1, help="bridges of 'ours'")
-    ap.add_argument("--scaling", default="1x1,2x1,4x1,1x2,2x2,4x2",
+    ap.add_argument("--scaling", default="1x1,2x1,3x1,4x1,1x2,2x2,3x2,4x2",
                     help="WORKERSxBRIDGES cells to measure ('' for none)")
     ap.add_argument("--latency-rate", type=float, default=10_000.0)
     ap.add_argument("--latency-seconds", type=float, default=15.0)

@@ -48,7 +48,7 @@ class Latency:
     ok: bool
     problems: list[str] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
-    tasks: int = 0  # apply_batch tasks that ran (EVALSHA calls)
+    tasks: int = 0  # apply_part tasks the bridges published (their parts)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

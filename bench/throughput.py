@@ -7,8 +7,9 @@ Starts its own redis-server (AOF on, ``appendfsync everysec`` as in compose),
 Celery workers and bridges as subprocesses, and measures with the same
 Varcade-format workload (four products, see ``bench/products.toml``):
 
-- **baseline A**: one Celery task per event (a one-entry ``tasks.apply_batch``
-  published per event, same workers, validation, handlers and Lua script);
+- **baseline A**: one Celery task per event (a one-entry part in flight and its
+  ``tasks.apply_part`` task per event, same workers, validation, handlers and
+  Lua script);
   measured on a sample (``--a-events``) because it is slow;
 - **baseline B**: one process, plain pipelined redis-py loop, same updates,
   no Celery, no validation, no idempotency (:mod:`bench.baseline_b`);
@@ -67,7 +68,7 @@ from bench.workload import (
 from tests.support.processes import Process, settings_env, wait_until
 from tracker.storage.keys import Keys
 
-FORWARDED_RE = re.compile(r"stopped after forwarding (\d+) entries")
+FORWARDED_RE = re.compile(r"stopped after forwarding (\d+) entries in (\d+) parts")
 
 
 @dataclass
@@ -199,7 +200,7 @@ class Bench:
                 producer.kill()
             for p in [*bs, *ws]:
                 p.stop()
-        forwarded = sum(int(m) for b in bs for m in FORWARDED_RE.findall(b.log()))
+        forwarded = sum(int(m[0]) for b in bs for m in FORWARDED_RE.findall(b.log()))
         if forwarded < wl.size:
             check.ok = False
             check.problems.append(f"bridges forwarded {forwarded} of {wl.size} entries")
@@ -292,7 +293,6 @@ class Bench:
                 time.sleep(0.001)
             sent = producer.result()
             cpu = meter.stop()
-            tasks = self.servers.commandstats().get("evalsha", (0, 0.0))[0]
             self._wait_applied(self._seen(t_go), wl.expected.total_applied)
             check = verify(self.data, self.keys, self.products, wl.expected, self._seen(t_go))
         finally:
@@ -300,6 +300,7 @@ class Bench:
                 producer.kill()
             for p in [*bs, *ws]:
                 p.stop()
+        tasks = sum(int(m[1]) for b in bs for m in FORWARDED_RE.findall(b.log()))
         written = self._marker_times()
         warmup_end = float(sent["first"]) + 1.0
         lat = sorted((visible[n] - written[n]) * 1000 for n in names

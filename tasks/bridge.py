@@ -88,6 +88,7 @@ class Bridge:
         self.read_count = max(1, settings.batch_size) * 2
         self._next_stale = 0.0
         self.forwarded = 0  # entries claimed and handed to the broker
+        self.parts = 0  # ... in this many parts
         self.republished = 0  # parts published again
 
     # --- setup --------------------------------------------------------------
@@ -122,8 +123,9 @@ class Bridge:
                 log.warning("stream Redis unavailable (%s); retrying", exc)
                 backoff.wait(self.stop)
         self._leave_group()
-        log.info("bridge %s stopped after forwarding %d entries (%d parts published again)",
-                 self.consumer, self.forwarded, self.republished)
+        log.info("bridge %s stopped after forwarding %d entries in %d parts "
+                 "(%d parts published again)",
+                 self.consumer, self.forwarded, self.parts, self.republished)
 
     def step(self) -> int:
         """Publish parts that are due again, then claim new entries and publish their parts;
@@ -152,6 +154,7 @@ class Bridge:
             if not self._retrying(self.publish, part, self.key):
                 break  # stopping: a live bridge publishes the rest when it is due
             done += size
+            self.parts += 1
         self.forwarded += done
         return done
 
