@@ -1,8 +1,9 @@
 """The bridge: Redis stream (consumer group) → one Celery task per product part.
 
-Each step *claims* the next entries (:mod:`tracker.storage.inflight`): one
-script reads them through the consumer group and stores them, split by
-product into parts of at most ``batch_size`` entries, as in flight. The bridge
+Each step *claims* the next entries (:mod:`tracker.storage.inflight`): it
+reads them after the consumer group's position, splits them by product into
+parts of at most ``batch_size`` entries, and commits the parts as in flight
+together with the group's new position, atomically. The bridge
 then publishes one small task per part, naming it; the worker fetches the
 entries, applies them and finishes the part. Nothing is lost whenever a
 process dies: a part that is not finished within ``claim_idle_ms`` (its bridge
@@ -19,6 +20,9 @@ at most ``linger_ms`` longer.
 Flow control: a claim reads nothing while ``max_pending`` entries are in
 flight, so a backlog waits in the stream, not in the broker, and
 ``claim_idle_ms`` only needs to cover the processing of that many entries.
+
+Several bridges: one reads at a time (a lease in Redis, taken over when its
+holder dies); all of them publish parts that are due again.
 """
 
 from __future__ import annotations
@@ -122,7 +126,7 @@ class Bridge:
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
                 log.warning("stream Redis unavailable (%s); retrying", exc)
                 backoff.wait(self.stop)
-        self._leave_group()
+        self._release_lease()
         log.info("bridge %s stopped after forwarding %d entries in %d parts "
                  "(%d parts published again)",
                  self.consumer, self.forwarded, self.parts, self.republished)
@@ -136,7 +140,7 @@ class Bridge:
                                                       self.settings.claim_idle_ms / 2000)
         claim = self.inflight.claim(self.consumer, self.read_count, self.settings.batch_size,
                                     self.settings.max_pending, self.settings.claim_idle_ms)
-        if claim.status == "busy":  # the workers are behind: look again shortly
+        if claim.status in ("busy", "wait"):  # workers behind, or another bridge reading
             self.stop.wait(PENDING_POLL_S)
             return 0
         done = self.dispatch(claim)
@@ -182,13 +186,13 @@ class Bridge:
                 return done
         return done
 
-    def _leave_group(self) -> None:
-        """On a clean stop, remove this consumer from the group: with NOACK reads it has
-        nothing pending, so it is only a name that would stay in XINFO for ever."""
+    def _release_lease(self) -> None:
+        """On a clean stop, let another bridge read at once rather than when the lease
+        expires."""
         try:
-            self.stream.xgroup_delconsumer(self.key, self.group, self.consumer)
+            self.inflight.release(self.consumer)
         except redis.RedisError as exc:
-            log.debug("could not remove consumer %s: %s", self.consumer, exc)
+            log.debug("could not release the reader lease: %s", exc)
 
     def _retrying(self, action: Callable[..., Any], *args: Any) -> bool:
         """Run ``action`` until it succeeds (True) or the bridge is stopping (False)."""

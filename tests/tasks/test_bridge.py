@@ -116,17 +116,21 @@ def test_nothing_is_read_while_max_pending_entries_are_in_flight(
     assert bridge.step() == 40
 
 
-def test_a_clean_stop_leaves_the_consumer_group(settings: Settings,
-                                                stream: redis.Redis) -> None:
-    bridge, _ = make_bridge(settings, stream, linger_ms=0, block_ms=50)
+def test_one_bridge_reads_at_a_time_and_a_clean_stop_hands_over_at_once(
+        settings: Settings, stream: redis.Redis) -> None:
+    first, _ = make_bridge(settings, stream, linger_ms=0, block_ms=50)
+    second, second_sent = make_bridge(settings, stream, consumer="second", linger_ms=0,
+                                      block_ms=50)
     add(stream, settings, "exrps", 3)
-    bridge.step()
-    assert [c["name"] for c in stream.xinfo_consumers(settings.stream_key,
-                                                      settings.stream_group)] == [b"test-bridge"]
-    bridge.stop.set()
-    bridge.run()
+    assert first.step() == 3  # a commit releases the lease ...
+    assert first.step() == 0  # ... an empty read keeps it, for the next read
+    ids = add(stream, settings, "pong", 2)
+    assert second.step() == 0 and second_sent.parts == []
+    first.stop.set()
+    first.run()
+    assert second.step() == 2 and second_sent.ids(second) == ids
+    assert first.inflight.count() == 5  # in flight: for the workers to finish
     assert stream.xinfo_consumers(settings.stream_key, settings.stream_group) == []
-    assert bridge.inflight.count() == 3  # still in flight: for the workers to finish
 
 
 def test_parts_of_a_lost_bridge_are_published_by_another_once_due(

@@ -148,3 +148,45 @@ def test_part_names_round_trip() -> None:
     assert Part.parse("1700000000000-3/2/exrps") == Part("1700000000000-3", 2, "exrps")
     assert Part.parse(b"1-0/0/") == Part("1-0", 0, "")
     assert str(Part("1-0", 0, "a.b-c")) == "1-0/0/a.b-c"
+
+
+def test_a_claim_commits_only_if_the_group_stayed_where_the_read_began(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    ids = add(stream, settings.stream_key, [{"product_id": "pong"}] * 4)
+    real_commit = flight._commit
+
+    def meanwhile(**kwargs: object) -> object:  # another reader moved the group first
+        stream.xgroup_setid(settings.stream_key, settings.stream_group, ids[1])
+        flight._commit = real_commit
+        return real_commit(**kwargs)
+
+    flight._commit = meanwhile
+    claim = flight.claim("c1", count=10, part_size=10, max_in_flight=100, idle_ms=IDLE)
+    # the first commit was refused; the read was done again from where the group stood
+    assert [(str(p), n) for p, n in claim.parts] == [(f"{ids[2]}/0/pong", 2)]
+    assert flight.count() == 2 and flight.part_names() == [f"{ids[2]}/0/pong"]
+
+
+def test_a_second_reader_waits_for_the_lease(flight: InFlight, stream: redis.Redis,
+                                             settings: Settings) -> None:
+    add(stream, settings.stream_key, [{"product_id": "pong"}] * 2)
+    assert flight.claim("c1", count=1, part_size=10, max_in_flight=100, idle_ms=IDLE).read == 1
+    assert flight.claim("c1", count=1, part_size=10, max_in_flight=100, idle_ms=IDLE).read == 1
+    assert flight.claim("c1", count=1, part_size=10, max_in_flight=100,
+                        idle_ms=IDLE).status == "empty"  # keeps the lease: reads next
+    add(stream, settings.stream_key, [{"product_id": "pong"}])
+    assert flight.claim("c2", count=1, part_size=10, max_in_flight=100,
+                        idle_ms=IDLE).status == "wait"
+    flight.release("c2")  # not its lease: nothing happens
+    assert flight.claim("c2", count=1, part_size=10, max_in_flight=100,
+                        idle_ms=IDLE).status == "wait"
+    flight.release("c1")
+    assert flight.claim("c2", count=1, part_size=10, max_in_flight=100, idle_ms=IDLE).read == 1
+
+
+def test_the_group_keeps_counting_what_it_read(flight: InFlight, stream: redis.Redis,
+                                               settings: Settings) -> None:
+    add(stream, settings.stream_key, [{"product_id": "pong"}] * 7)
+    flight.claim("c1", count=5, part_size=10, max_in_flight=100, idle_ms=IDLE)
+    [group] = stream.xinfo_groups(settings.stream_key)
+    assert (group["entries-read"], group["lag"]) == (5, 2)  # for /metrics and XINFO
