@@ -3,6 +3,7 @@ same as applying its events one by one, tie structures and Elo included."""
 
 from __future__ import annotations
 
+import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -91,3 +92,16 @@ def test_a_fresh_batch_takes_the_summed_form(store: Store, data: redis.Redis) ->
     # one SADD for the marks and one for the results; event by event, one per result
     assert stats["cmdstat_sadd"]["calls"] == 2 and stats["cmdstat_zincrby"]["calls"] == 1
     assert store.apply("p", "s", batch).duplicates == 3  # refused whole, then event by event
+
+
+@pytest.mark.parametrize("summed", [True, False])
+def test_a_batch_whose_write_fails_is_not_marked_applied(store: Store, data: redis.Redis,
+                                                         summed: bool) -> None:
+    """A key of the wrong type fails the script part-way: its entries and match must not
+    count as applied, so that the worker retries them, then dead-letters them."""
+    data.set("st:{p}:lb:wins", "not a board")
+    batch = [PreparedEvent("1700000000000-1", "g1",
+                           [IncrStat("a", "games", 1), IncrScore("wins", "a", 1.0)])]
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        store.apply("p", "s", batch, summed=summed)
+    assert data.keys("st:{p}:seen:*") == [] and not data.exists("st:{p}:results")

@@ -139,15 +139,17 @@ if ARGV[3] == 'fresh' then
     if not none_in(p .. 'seen:' .. m[1], m[2]) then return { 'again' } end
   end
   if #games > 0 and not none_in(p .. 'results', games) then return { 'again' } end
+  for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
+  for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3]) end
+  for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
+  for _, o in ipairs(events[6]) do elo(o[1], o[2], o[3], o[4], o[5]) end
+  -- marks last: if a write above fails (a key of the wrong type), the entries
+  -- are not marked applied, and the batch is retried, then dead-lettered
   for _, m in ipairs(marks) do
     add_all(p .. 'seen:' .. m[1], m[2])
     if ttl > 0 then redis.call('EXPIRE', p .. 'seen:' .. m[1], ttl) end
   end
   if #games > 0 then add_all(p .. 'results', games) end
-  for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
-  for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3]) end
-  for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
-  for _, o in ipairs(events[6]) do elo(o[1], o[2], o[3], o[4], o[5]) end
   count_applied(events[7])
   return { events[7], 0, {} }
 end
@@ -187,18 +189,20 @@ for _, seen in ipairs(sets) do
     end
   end
 end
-local marks = {}  -- dedupe set -> entry ids applied now
+local marks, decided = {}, {}  -- dedupe set -> entry ids applied now; games decided now
 
 for i = 1, #events do
   local ev = events[i]
   local seen = p .. 'seen:' .. ev[2]
   if old[i] then
     duplicates = duplicates + 1
-  elseif ev[3] ~= '' and redis.call('SADD', p .. 'results', ev[3]) == 0 then
+  elseif ev[3] ~= '' and (decided[ev[3]]
+                          or redis.call('SISMEMBER', p .. 'results', ev[3]) == 1) then
     -- another entry already decided this match; left unmarked, so a
     -- redelivery reports it again and its dead letter cannot be lost
     dup_games[#dup_games + 1] = ev[1]
   else
+    if ev[3] ~= '' then decided[ev[3]] = true end
     local m = marks[seen]
     if m == nil then
       m = {}
@@ -224,11 +228,15 @@ for i = 1, #events do
     applied = applied + 1
   end
 end
-for seen, ids in pairs(marks) do add_all(seen, ids) end
 for key in pairs(pending_z) do flush_board(key) end
 for key, fields in pairs(pending_h) do
   for f, delta in pairs(fields) do redis.call('HINCRBY', key, f, delta) end
 end
+-- marks last, as in the fresh form
+for seen, ids in pairs(marks) do add_all(seen, ids) end
+local games = {}
+for game in pairs(decided) do games[#games + 1] = game end
+if #games > 0 then add_all(p .. 'results', games) end
 if ttl > 0 then
   for key in pairs(marks) do redis.call('EXPIRE', key, ttl) end
 end
