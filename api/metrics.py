@@ -89,7 +89,7 @@ def _observe(response: Response) -> Response:
 def metrics() -> Response:
     """Prometheus text exposition of the API's request counters and latencies, and of the
     pipeline: entries applied and skipped as duplicates per product, dead letters, the
-    stream's length, lag and pending entries (`tracker_pipeline_up` 0 if Redis did not
+    stream's length, lag and entries in flight (`tracker_pipeline_up` 0 if Redis did not
     answer; the scrape itself still succeeds)."""
     body = current_app.extensions[EXTENSION].exposition()
     return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -28,10 +28,10 @@ class Settings:
     key_prefix: str = "st"
     dedupe_ttl: int = 0  # seconds a dedupe record lives; 0 keeps it for ever
     batch_size: int = 2000  # the most events per Celery task
-    linger_ms: int = 20  # how long a bridge holds a product's batch to fill it
-    block_ms: int = 1000  # XREADGROUP BLOCK timeout
-    claim_idle_ms: int = 30000  # entries pending this long are published again by a live bridge
-    max_pending: int = 20000  # bridges stop reading while this many entries await their workers
+    linger_ms: int = 20  # how long a bridge waits after a short read, so the next is a batch
+    block_ms: int = 1000  # how long an idle bridge waits for new entries (XREAD BLOCK)
+    claim_idle_ms: int = 30000  # a part in flight this long is published again by a live bridge
+    max_pending: int = 20000  # bridges stop reading while this many entries are in flight
     visibility_timeout: int = 3600  # Redis broker: seconds before an unacked task is redelivered
     handler_retries: int = 3  # retries of an event whose handler raises, then it is dead-lettered
 
