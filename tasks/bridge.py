@@ -109,11 +109,22 @@ class Bridge:
 
     # --- main loop ------------------------------------------------------------
 
+    def adopt_pending(self) -> None:
+        """Entries an earlier version's bridge read and never acknowledged become parts."""
+        adopted = self.inflight.adopt_pending(self.consumer, self.settings.batch_size)
+        if adopted:
+            log.warning("adopted %d entries that the group held as pending (read by an "
+                        "earlier version's bridge); they are published now", adopted)
+
     def run(self) -> None:
         log.info("bridge %s reading %s (group %s)", self.consumer, self.key, self.group)
         backoff = Backoff()
+        adopted = False
         while not self.stop.is_set():
             try:
+                if not adopted:
+                    self.adopt_pending()
+                    adopted = True
                 self.step()
                 backoff.reset()
             except redis.ResponseError as exc:

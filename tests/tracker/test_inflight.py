@@ -190,3 +190,23 @@ def test_the_group_keeps_counting_what_it_read(flight: InFlight, stream: redis.R
     flight.claim("c1", count=5, part_size=10, max_in_flight=100, idle_ms=IDLE)
     [group] = stream.xinfo_groups(settings.stream_key)
     assert (group["entries-read"], group["lag"]) == (5, 2)  # for /metrics and XINFO
+
+
+def test_entries_an_earlier_bridge_left_pending_become_parts(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    """Before parts, a bridge read with XREADGROUP and the worker acknowledged: what such
+    a bridge left pending is adopted once, acknowledged in the same step, due at once."""
+    ids = add(stream, settings.stream_key, [{"product_id": p, "n": str(i)} for i, p in
+                                            enumerate(["pong", "exrps", "pong", "??"])])
+    stream.xreadgroup(settings.stream_group, "old-bridge", {settings.stream_key: ">"}, count=3)
+    stream.xdel(settings.stream_key, ids[2])  # trimmed while pending: only acknowledged
+
+    assert flight.adopt_pending("new-bridge", part_size=100) == 3
+    assert flight.adopt_pending("new-bridge", part_size=100) == 0
+    assert stream.xpending(settings.stream_key, settings.stream_group)["pending"] == 0
+    assert flight.part_names() == [f"{ids[0]}/0/pong", f"{ids[1]}/0/exrps"]
+    assert flight.count() == 2
+    assert sorted(map(str, flight.stale(idle_ms=IDLE))) == flight.part_names()  # due now
+    # the entry never read stays for the next claim
+    claim = flight.claim("new-bridge", count=10, part_size=10, max_in_flight=100, idle_ms=IDLE)
+    assert [(str(p), n) for p, n in claim.parts] == [(f"{ids[3]}/0/", 1)]

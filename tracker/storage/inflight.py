@@ -127,6 +127,7 @@ class InFlight:
             f"{base}:parts", f"{base}:due", f"{base}:entries", f"{base}:reader")
         self._begin = _script(client, "inflight_begin.lua")
         self._commit = _script(client, "inflight_commit.lua")
+        self._adopt = _script(client, "inflight_adopt.lua")
         self._release = client.register_script(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end")
         # XRANGE replies as hiredis builds them (lists of bytes): redis-py's own
@@ -167,6 +168,18 @@ class InFlight:
                 return Claim("ok", last, len(rows),
                              tuple((part, len(part_rows)) for part, part_rows in parts))
         return Claim("wait")
+
+    def adopt_pending(self, consumer: str, part_size: int) -> int:
+        """Turn what the group holds as pending (left by a bridge of an earlier version)
+        into parts in flight, due at once; returns how many entries were adopted."""
+        total = 0
+        while True:
+            n = int(self._adopt(keys=[self.stream_key, self.parts_key, self.due_key,
+                                      self.entries_key],
+                                args=[self.group, consumer, part_size]))
+            if not n:
+                return total
+            total += n
 
     def release(self, consumer: str) -> None:
         """Give up the reader lease if ``consumer`` holds it."""
