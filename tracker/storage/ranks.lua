@@ -28,9 +28,11 @@ local function slice(start, count)
   local above, dense_above = 0, 0
   if count > 0 and start < size then
     rows = redis.call('ZRANGE', board, start, start + count - 1, 'REV', 'WITHSCORES')
-    local first = '(' .. rows[2]
-    above = redis.call('ZCOUNT', board, first, '+inf')
-    dense_above = redis.call('ZCOUNT', scores, first, '+inf')
+    if start > 0 then  -- at the top nothing is better (the top-10, the most read)
+      local first = '(' .. rows[2]
+      above = redis.call('ZCOUNT', board, first, '+inf')
+      dense_above = redis.call('ZCOUNT', scores, first, '+inf')
+    end
   end
   return { size, start, above, dense_above, rows }
 end
