@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tracker.handlers import EloResult, EnsureOnBoard, IncrScore, Op
 from tracker.ranking import Position, TieMode
+from tracker.settings import Settings
 from tracker.storage import Keys, PreparedEvent, Ranks, Store
 
 # Members whose byte order differs from most locales' collation order.
@@ -261,3 +262,19 @@ def test_reads_stay_consistent_under_concurrent_batches(data: redis.Redis, store
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_one_connection_reads_survive_a_script_flush_and_a_lost_connection(
+        settings: Settings, data: redis.Redis, store: Store) -> None:
+    """The read API's single-connection client sends EVALSHA itself: a Redis that lost its
+    scripts gets the script again, and a dropped connection fails one read, not the next."""
+    apply(store, [[IncrScore("wins", "a", 2.0), IncrScore("wins", "b", 1.0)]])
+    client = redis.Redis.from_url(settings.redis_url, single_connection_client=True)
+    ranks = Ranks(client)
+    assert ranks.standing("pong", "wins", "b").ordinal == 2  # type: ignore[union-attr]
+    data.script_flush()
+    assert ranks.standing("pong", "wins", "a").ordinal == 1  # type: ignore[union-attr]
+    data.client_kill_filter(_type="normal", skipme=True)
+    with pytest.raises(redis.ConnectionError):
+        ranks.standing("pong", "wins", "a")
+    assert ranks.page("pong", "wins", 0, 10).rows == [("a", 2.0), ("b", 1.0)]
