@@ -49,6 +49,7 @@ Publisher = Callable[[Part, str], None]  # (part, source stream)
 # whether they caught up. Much longer and the workers run dry before it reads
 # again: it once waited block_ms (a second) and left them idle.
 PENDING_POLL_S = 0.02
+READ_BATCHES = 4  # entries a read asks for, in TRACKER_BATCH_SIZEs
 # How often a bridge looks for parts that are due again (their task was lost).
 STALE_CHECK_S = 1.0
 
@@ -89,7 +90,9 @@ class Bridge:
         self.consumer = consumer or default_consumer_name()
         self.stop = stop or threading.Event()
         self.inflight = InFlight(stream, self.key, self.group, settings.key_prefix)
-        self.read_count = max(1, settings.batch_size) * 2
+        # Four batches a read: a read splits into parts by product, and bigger parts
+        # spread a task's fixed cost thinner (bench: +4 to +9 % over two batches).
+        self.read_count = max(1, settings.batch_size) * READ_BATCHES
         self._next_stale = 0.0
         self.forwarded = 0  # entries claimed and handed to the broker
         self.parts = 0  # ... in this many parts

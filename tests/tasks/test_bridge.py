@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from tasks.bridge import Bridge
+from tasks.bridge import READ_BATCHES, Bridge
 from tracker.settings import Settings
 from tracker.storage.inflight import Part
 
@@ -56,29 +56,30 @@ def make_bridge(settings: Settings, stream: redis.Redis, consumer: str = "test-b
 
 def test_a_full_read_is_published_at_once_in_parts_of_batch_size(
         settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=100, linger_ms=60_000)
-    ids = add(stream, settings, "exrps", 250)
+    bridge, sent = make_bridge(settings, stream, batch_size=25, linger_ms=60_000)
+    ids = add(stream, settings, "exrps", 150)
+    assert READ_BATCHES == 4
 
     started = time.monotonic()
-    assert bridge.step() == 200  # reads 2 x batch_size, and does not linger after a full read
+    assert bridge.step() == 100  # reads 4 x batch_size, and does not linger after a full read
     assert time.monotonic() - started < 30
     assert [(p.first_id, p.product_id) for p in sent.parts] == [
-        (ids[0], "exrps"), (ids[100], "exrps")]
-    assert sent.ids(bridge) == ids[:200]
-    assert bridge.inflight.count() == 200  # until the workers finish them
+        (ids[i], "exrps") for i in (0, 25, 50, 75)]
+    assert sent.ids(bridge) == ids[:100]
+    assert bridge.inflight.count() == 100  # until the workers finish them
 
 
 def test_products_are_parted_apart_in_stream_order(
         settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=10, linger_ms=0)
+    bridge, sent = make_bridge(settings, stream, batch_size=5, linger_ms=0)
     exrps = add(stream, settings, "exrps", 7)
     pong = add(stream, settings, "pong", 12)
     exrps += add(stream, settings, "exrps", 5)
 
-    assert bridge.step() == 20  # one read of 2 x 10: 8 exrps, 12 pong
+    assert bridge.step() == 20  # one read of 4 x 5: 8 exrps, 12 pong
     assert bridge.step() == 4
     assert [(p.product_id, len(bridge.inflight.entries(p) or ())) for p in sent.parts] == [
-        ("exrps", 8), ("pong", 10), ("pong", 2), ("exrps", 4)]
+        ("exrps", 5), ("exrps", 3), ("pong", 5), ("pong", 5), ("pong", 2), ("exrps", 4)]
     assert sent.ids(bridge, "exrps") == exrps and sent.ids(bridge, "pong") == pong
 
 
@@ -107,7 +108,7 @@ def test_an_idle_bridge_wakes_when_an_entry_arrives(settings: Settings,
 
 def test_nothing_is_read_while_max_pending_entries_are_in_flight(
         settings: Settings, stream: redis.Redis) -> None:
-    bridge, sent = make_bridge(settings, stream, batch_size=30, linger_ms=0, max_pending=50)
+    bridge, sent = make_bridge(settings, stream, batch_size=15, linger_ms=0, max_pending=50)
     add(stream, settings, "exrps", 100)
     assert bridge.step() == 60
     assert bridge.step() == 0  # 60 in flight, over 50: the rest waits in the stream
