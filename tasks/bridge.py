@@ -52,6 +52,7 @@ PENDING_POLL_S = 0.02
 READ_BATCHES = 4  # entries a read asks for, in TRACKER_BATCH_SIZEs
 # How often a bridge looks for parts that are due again (their task was lost).
 STALE_CHECK_S = 1.0
+STALE_PARTS = 100  # ... and takes at most this many at a time
 
 
 def default_consumer_name() -> str:
@@ -187,7 +188,7 @@ class Bridge:
         bridge, of a task the broker lost, of a worker that died."""
         done = 0
         while not self.stop.is_set():
-            parts = self.inflight.stale(self.settings.claim_idle_ms)
+            parts = self.inflight.stale(self.settings.claim_idle_ms, STALE_PARTS)
             if parts:
                 log.info("publishing %d parts again that were not finished within %d ms",
                          len(parts), self.settings.claim_idle_ms)
@@ -195,8 +196,8 @@ class Bridge:
                 if not self._retrying(self.publish, part, self.key):
                     return done
                 done += 1
-            self.republished += done
-            if len(parts) < 100:
+                self.republished += 1
+            if len(parts) < STALE_PARTS:
                 return done
         return done
 
