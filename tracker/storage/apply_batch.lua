@@ -111,14 +111,21 @@ local function elo(board, w, l, k, start)
   set_score(key, l, rl - d)
 end
 
--- Are none of `members` in set `key`? One SMISMEMBER per CHUNK of them.
-local function none_in(key, members)
+-- Which of `members` are in set `key` (1 or 0 each): one SMISMEMBER per CHUNK
+-- of them, not a call per member (most of this script's time went to those).
+local function found_in(key, members)
+  local found = {}
   for from = 1, #members, CHUNK do
-    local found = redis.call('SMISMEMBER', key,
-                             unpack(members, from, math.min(from + CHUNK - 1, #members)))
-    for j = 1, #found do
-      if found[j] == 1 then return false end
-    end
+    local part = redis.call('SMISMEMBER', key,
+                            unpack(members, from, math.min(from + CHUNK - 1, #members)))
+    for j = 1, #part do found[#found + 1] = part[j] end
+  end
+  return found
+end
+
+local function none_in(key, members)
+  for _, f in ipairs(found_in(key, members)) do
+    if f == 1 then return false end
   end
   return true
 end
@@ -161,32 +168,27 @@ for i = 1, #events do  -- refuse a bad batch before writing anything
   end
 end
 
--- Which entries were applied before: one SMISMEMBER per dedupe set, not a
--- call per entry (most of this script's time went to those calls). An entry
--- that comes twice in one batch counts once.
-local by_set, sets = {}, {}  -- dedupe set -> indexes of its events
+-- Which entries were applied before, per dedupe set. An entry that comes
+-- twice in one batch counts once.
+local by_set, sets = {}, {}  -- dedupe set -> { indexes of its events, their entry ids }
 for i = 1, #events do
   local seen = p .. 'seen:' .. events[i][2]
-  local list = by_set[seen]
-  if list == nil then
-    list = {}
-    by_set[seen] = list
+  local group = by_set[seen]
+  if group == nil then
+    group = { {}, {} }
+    by_set[seen] = group
     sets[#sets + 1] = seen
   end
-  list[#list + 1] = i
+  group[1][#group[1] + 1] = i
+  group[2][#group[2] + 1] = events[i][1]
 end
 local old = {}  -- event index -> true if its entry was applied before
 for _, seen in ipairs(sets) do
-  local list, in_batch = by_set[seen], {}
-  for from = 1, #list, CHUNK do
-    local ids = {}
-    for j = from, math.min(from + CHUNK - 1, #list) do ids[#ids + 1] = events[list[j]][1] end
-    local found = redis.call('SMISMEMBER', seen, unpack(ids))
-    for j = 1, #ids do
-      local i = list[from + j - 1]
-      old[i] = found[j] == 1 or in_batch[ids[j]] ~= nil
-      in_batch[ids[j]] = true
-    end
+  local indexes, ids = by_set[seen][1], by_set[seen][2]
+  local found, in_batch = found_in(seen, ids), {}
+  for j, i in ipairs(indexes) do
+    old[i] = found[j] == 1 or in_batch[ids[j]] ~= nil
+    in_batch[ids[j]] = true
   end
 end
 local marks, decided = {}, {}  -- dedupe set -> entry ids applied now; games decided now
