@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import redis
+
+from tracker.events import InvalidEvent, parse_entry
 
 G = "8c4f2b1e9a7d4c3fb6e05a1d2c3b4a59"
 P1 = "0b6f3c2a-5d4e-4f81-9a7b-2c3d4e5f6a7b"
 P2 = "7e1d9c8b-3a2f-4b6e-8d5c-4f3e2d1c0b9a"
+EID = "1700000020003-1"  # an entry id, for entries parsed without a stream
 
 # The reference's example excerpt (§4), field order as on the wire.
 EXAMPLE: list[dict[str, str]] = [
@@ -50,3 +54,21 @@ def xadd_all(client: redis.Redis, entries: list[dict[str, str]], key: str = "gam
             pipe.xadd(key, fields)  # type: ignore[arg-type]
         ids += [i.decode() if isinstance(i, bytes) else i for i in pipe.execute()]
     return ids
+
+
+def raw(fields: dict[str, str]) -> dict[bytes, bytes]:
+    """An entry's fields as redis-py returns them (bytes, wire order kept)."""
+    return {k.encode(): v.encode() for k, v in fields.items()}
+
+
+def weapon(value: str, **extra: str) -> dict[str, str]:
+    """A select_weapon entry of P1 with ``event_data`` = ``value``."""
+    return {"product_id": "exrps", "game_id": G, "type": "gameplay",
+            "event_name": "select_weapon", "event_data": value, "user_id": P1, **extra}
+
+
+def reject(fields: dict[bytes, bytes] | dict[str, str], entry_id: str = EID) -> InvalidEvent:
+    """The InvalidEvent ``parse_entry`` raises for this entry (the test fails if none)."""
+    with pytest.raises(InvalidEvent) as info:
+        parse_entry(entry_id, fields)
+    return info.value

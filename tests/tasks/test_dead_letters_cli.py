@@ -11,17 +11,13 @@ from click.testing import CliRunner
 from tasks.cli import main
 from tests.conftest import TEST_PRODUCTS
 from tests.support.processes import settings_env
-from tests.support.varcade import P1, P2, game_over
+from tests.support.varcade import P1, P2, game_over, raw
 from tracker.processing import BatchProcessor
 from tracker.products import Products, load_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Store
 
 WITH_TETRIS = TEST_PRODUCTS.read_text() + "tetris = {}\n"  # [products] is the last table
-
-
-def raw(row: dict[str, str]) -> dict[bytes, bytes]:
-    return {k.encode(): v.encode() for k, v in row.items()}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from marshmallow import validate
 
 from bench.workload import generate
 from tests.support.fuzz import OK, Case, cases, valid_events
-from tests.support.varcade import EXAMPLE, P1, P2, G, game_over
+from tests.support.varcade import EID, EXAMPLE, P1, P2, G, game_over, raw
 from tracker import fastpath
 from tracker.events import (
     BARE_SELECT_WEAPON,
@@ -34,13 +34,8 @@ from tracker.events import (
 )
 from tracker.fastpath import fast_parse
 
-EID = "1700000020003-1"
 ALL_SCHEMAS = [*SCHEMAS.values(), BARE_SELECT_WEAPON]
 FIELD_NAMES = sorted({name for s in ALL_SCHEMAS for name in s.load_fields} | {"event_name"})
-
-
-def raw(fields: dict[str, str]) -> dict[bytes, bytes]:
-    return {k.encode(): v.encode() for k, v in fields.items()}
 
 
 def slow(entry_id: Any, fields: Any) -> Event | InvalidEvent | Exception:
