@@ -183,6 +183,17 @@ def test_orjson_is_used_only_where_it_agrees(value: float) -> None:
         assert fast is not None  # ordinary scores never need the fallback
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.uuids(), min_size=1, max_size=11))
+def test_uuid_pages_take_the_fast_path(ids: list[uuid.UUID]) -> None:
+    """Varcade's user ids are UUIDs: text like "4c1e-8b0a" in them is no exponent."""
+    rows = [(str(u), 9.0) for u in ids]
+    body = bodies.around("exrps", "wins", TieMode.COMPETITION, rows[0][0],
+                         Slice(size=50, start=3, above=3, dense_above=1, rows=rows))
+    assert dumps(body) is not None
+    assert dumps({"user_id": "f47ac10b-58cc-4c1e-8b0a-0e02b2c3d479"}) is not None
+
+
 def test_debug_mode_keeps_flasks_indented_json(bare_app: flask.Flask) -> None:
     app = flask.Flask(__name__)
     app.debug = True
