@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tracker.ranking import Entry, Slice, Standing, TieMode
+from tracker.ranking import Slice, Standing, TieMode
 
 Body = dict[str, Any]
 
 
-def entries(rows: Iterable[Entry]) -> list[Body]:
-    """``EntrySchema(many=True)``."""
-    return [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in rows]
+def entries(window: Slice, ties: TieMode) -> list[Body]:
+    """``EntrySchema(many=True)`` of ``window.ranked(ties)``, without building the Entries."""
+    return [{"rank": rank, "user_id": user_id, "score": score}
+            for rank, (user_id, score) in zip(window.ranks(ties), window.rows, strict=True)]
 
 
 def top_entries(rows: Iterable[tuple[str, float]]) -> list[Body]:
@@ -37,7 +38,7 @@ def page(product_id: str, board: str, ties: TieMode, window: Slice,
     """``PageSchema``: a page of the board, ranked in ``ties`` mode."""
     return {"product_id": product_id, "board": board, "ties": ties.value,
             "size": window.size, "offset": window.start,
-            "entries": entries(window.ranked(ties)), "next_cursor": next_cursor}
+            "entries": entries(window, ties), "next_cursor": next_cursor}
 
 
 def standing(product_id: str, board: str, ties: TieMode, found: Standing) -> Body:
@@ -51,4 +52,4 @@ def around(product_id: str, board: str, ties: TieMode, user_id: str, window: Sli
     """``AroundSchema``: the window of rows around a player."""
     return {"product_id": product_id, "board": board, "ties": ties.value,
             "size": window.size, "user_id": user_id, "offset": window.start,
-            "entries": entries(window.ranked(ties))}
+            "entries": entries(window, ties)}

@@ -62,10 +62,11 @@ class Slice:
     dense_above: int
     rows: Sequence[tuple[str, float]]
 
-    def ranked(self, ties: TieMode) -> list[Entry]:
-        entries: list[Entry] = []
+    def ranks(self, ties: TieMode) -> list[int]:
+        """The rank of each row in ``ties`` mode."""
+        ranks: list[int] = []
         prev_score, rank = 0.0, 0
-        for i, (user_id, score) in enumerate(self.rows):
+        for i, (_, score) in enumerate(self.rows):
             if ties is TieMode.ORDINAL:
                 rank = self.start + i + 1
             elif i == 0:
@@ -73,9 +74,13 @@ class Slice:
             elif score != prev_score:
                 # every earlier row scores higher, so all of them are above this one
                 rank = self.start + i + 1 if ties is TieMode.COMPETITION else rank + 1
-            entries.append(Entry(rank, user_id, score))
+            ranks.append(rank)
             prev_score = score
-        return entries
+        return ranks
+
+    def ranked(self, ties: TieMode) -> list[Entry]:
+        return [Entry(rank, user_id, score)
+                for rank, (user_id, score) in zip(self.ranks(ties), self.rows, strict=True)]
 
     @property
     def last(self) -> Position | None:

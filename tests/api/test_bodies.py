@@ -82,8 +82,7 @@ def test_around_body_is_the_schema_dump(ties: TieMode, window: Slice) -> None:
         "user_id": "zoë", "offset": window.start, "entries": window.ranked(ties)})
     assert fast == slow
     assert list(fast) == list(slow)
-    assert bodies.entries(window.ranked(ties)) == EntrySchema(many=True).dump(
-        window.ranked(ties))
+    assert bodies.entries(window, ties) == EntrySchema(many=True).dump(window.ranked(ties))
 
 
 @pytest.mark.parametrize("rows", [ROWS, ROWS[:1], []])

@@ -58,8 +58,9 @@ def _text(value: bytes | str) -> str:
 
 def _slice(reply: Any) -> Slice:
     size, start, above, dense_above, flat = reply
-    rows = [(_text(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
-    return Slice(int(size), int(start), int(above), int(dense_above), rows)
+    members = [_text(m) for m in flat[0::2]]
+    return Slice(int(size), int(start), int(above), int(dense_above),
+                 list(zip(members, map(float, flat[1::2]), strict=True)))
 
 
 class Ranks:
