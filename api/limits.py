@@ -23,6 +23,11 @@ def _exempt() -> bool:
     return request.blueprint not in LIMITED
 
 
+def storage_uri(redis_url: str) -> str:
+    """The limits library's name for a Redis URL: it spells a unix socket ``redis+unix://``."""
+    return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
+
+
 def init_limiter(app: Flask, settings: ApiSettings, redis_url: str,
                  key_prefix: str) -> Limiter | None:
     if not settings.rate_limited:
@@ -34,7 +39,7 @@ def init_limiter(app: Flask, settings: ApiSettings, redis_url: str,
         # give each route its own)
         application_limits=[settings.rate_limit],
         application_limits_exempt_when=_exempt,
-        storage_uri=settings.rate_limit_storage_url or redis_url,
+        storage_uri=storage_uri(settings.rate_limit_storage_url or redis_url),
         storage_options={"socket_connect_timeout": 2, "socket_timeout": 2,
                          "key_prefix": f"{key_prefix}:ratelimit"},
         strategy="fixed-window",

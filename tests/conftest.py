@@ -19,7 +19,7 @@ DATA_DB, STREAM_DB, BROKER_DB = 0, 1, 2
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(tmp_path_factory.mktemp("redis"), unix_socket=True)
     server.start()
     yield server
     server.stop()

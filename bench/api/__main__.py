@@ -9,6 +9,9 @@
    touches no Redis (``/health``), top-10, rank-of-player and around-me, in
    interleaved rounds; reports the median requests/s, p50, p99 and the ratio
    to the bare endpoint.
+4. Does step 3 once per ``--redis-transport``: the API reaching Redis over
+   loopback TCP, then over a unix socket (a co-located Redis), each against
+   its own bare endpoint.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from tracker.storage import Keys, Ranks
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PRODUCT, BOARD = "bench", "wins"
+TRANSPORTS = {"tcp": "loopback TCP", "unix": "a unix socket (co-located Redis)"}
 ENDPOINTS = {
     "bare (/health, no Redis)": "/health",
     "top-10": f"/products/{PRODUCT}/boards/{BOARD}/entries?limit=10",
@@ -133,6 +137,57 @@ def wrk(base: str, path: str, ids_file: Path, seconds: int, connections: int,
                1e6 * redis_cpu / max(1, data["requests"]))
 
 
+def measure(args: argparse.Namespace, redis_url: str, ids_file: Path,
+            procs: list[subprocess.Popen[bytes]],
+            measured_redis: list[int]) -> dict[str, list[Run]]:
+    """Every endpoint, in interleaved rounds, of a gunicorn reaching Redis at ``redis_url``."""
+    api_port = free_port()
+    env = dict(os.environ, TRACKER_REDIS_URL=redis_url,
+               TRACKER_PRODUCTS_FILE=str(HERE / "products.toml"),
+               TRACKER_RATE_LIMIT=args.rate_limit)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{api_port}",
+         "--workers", str(args.workers), "--worker-class", args.worker_class,
+         "--threads", str(args.threads), "--log-level", "warning", "api:create_app()"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(api)
+    base = f"http://127.0.0.1:{api_port}"
+    wait_http(f"{base}/health", api)
+    results: dict[str, list[Run]] = {name: [] for name in ENDPOINTS}
+    measured = [*measured_redis, api.pid]  # redis-server first, gunicorn and its workers
+    for path in ENDPOINTS.values():  # warm-up: connections, script cache
+        wrk(base, path, ids_file, args.warmup, args.connections, measured)
+    for _ in range(args.rounds):
+        for name, path in ENDPOINTS.items():
+            results[name].append(wrk(base, path, ids_file, args.seconds, args.connections,
+                                     measured))
+    api.terminate()
+    api.wait(10)
+    procs.remove(api)
+    return results
+
+
+def summarize(results: dict[str, list[Run]]) -> dict[str, Run]:
+    return {name: Run(statistics.median(r.rps for r in runs),
+                      statistics.median(r.p50_ms for r in runs),
+                      statistics.median(r.p99_ms for r in runs),
+                      statistics.median(r.cpu_us for r in runs),
+                      statistics.median(r.redis_cpu_us for r in runs))
+            for name, runs in results.items()}
+
+
+def print_table(transport: str, summary: dict[str, Run]) -> None:
+    bare_run = summary[next(iter(ENDPOINTS))]
+    print(f"\nAPI to Redis over {TRANSPORTS[transport]}:\n")
+    print("| endpoint | requests/s | p50 ms | p99 ms | vs bare | CPU µs/request "
+          "(of which Redis) | vs bare (CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, run in summary.items():
+        print(f"| {name} | {run.rps:,.0f} | {run.p50_ms:.2f} | {run.p99_ms:.2f} | "
+              f"{100 * run.rps / bare_run.rps:.0f} % | {run.cpu_us:.0f} "
+              f"({run.redis_cpu_us:.0f}) | {100 * bare_run.cpu_us / run.cpu_us:.0f} % |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--players", type=int, default=1_000_000)
@@ -146,23 +201,27 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     parser.add_argument("--rate-limit", default="off",
                         help="TRACKER_RATE_LIMIT for the API (default off)")
+    parser.add_argument("--redis-transport", default="tcp,unix",
+                        help="comma list of how the API reaches Redis, each measured in "
+                             "turn: tcp (loopback) and unix (a socket, for a co-located Redis)")
     parser.add_argument("--ids", choices=["uuid", "numeric"], default="uuid",
                         help="user ids: Varcade's UUIDs (36 chars) or 8-digit numbers")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    if not set(args.redis_transport.split(",")) <= set(TRANSPORTS):
+        parser.error(f"--redis-transport: a comma list of {', '.join(TRANSPORTS)}")
     if shutil.which("wrk") is None or shutil.which("redis-server") is None:
         print("needs wrk and redis-server (apt-get install -y wrk redis-server)", file=sys.stderr)
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    server = RedisServer(work / "redis", appendonly=False)
+    server = RedisServer(work / "redis", appendonly=False, unix_socket=True)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         server.start()
         assert server.proc is not None
         procs.append(server.proc)
-        port = server.port
         client = server.client()
         ranks = Ranks(client)
         ranks.size(PRODUCT, BOARD)  # loads the read script: not counted as board memory
@@ -178,27 +237,13 @@ def main() -> int:
         after = used_memory(client)
         assert size.members == args.players, size
 
-        api_port = free_port()
-        env = dict(os.environ, TRACKER_REDIS_URL=f"redis://127.0.0.1:{port}/0",
-                   TRACKER_PRODUCTS_FILE=str(HERE / "products.toml"),
-                   TRACKER_RATE_LIMIT=args.rate_limit)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{api_port}",
-             "--workers", str(args.workers), "--worker-class", args.worker_class,
-             "--threads", str(args.threads), "--log-level", "warning", "api:create_app()"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        base = f"http://127.0.0.1:{api_port}"
-        wait_http(f"{base}/health", procs[-1])
-
-        results: dict[str, list[Run]] = {name: [] for name in ENDPOINTS}
-        measured = [proc.pid for proc in procs]  # redis-server, gunicorn and its workers
+        transports = {"tcp": server.url(0), "unix": server.unix_url(0)}
+        measured_redis = [server.proc.pid]
+        results: dict[str, dict[str, list[Run]]] = {}
         load = os.getloadavg()[0]
-        for path in ENDPOINTS.values():  # warm-up: connections, script cache
-            wrk(base, path, ids_file, args.warmup, args.connections, measured)
-        for _ in range(args.rounds):
-            for name, path in ENDPOINTS.items():
-                results[name].append(wrk(base, path, ids_file, args.seconds, args.connections,
-                                         measured))
+        for transport in args.redis_transport.split(","):
+            results[transport] = measure(args, transports[transport], ids_file, procs,
+                                         measured_redis)
         load = max(load, os.getloadavg()[0])
     finally:
         for proc in reversed(procs):
@@ -209,29 +254,15 @@ def main() -> int:
                 proc.kill()
         shutil.rmtree(work, ignore_errors=True)
 
-    summary = {name: Run(statistics.median(r.rps for r in runs),
-                         statistics.median(r.p50_ms for r in runs),
-                         statistics.median(r.p99_ms for r in runs),
-                         statistics.median(r.cpu_us for r in runs),
-                         statistics.median(r.redis_cpu_us for r in runs))
-               for name, runs in results.items()}
-    bare_run = summary[next(iter(ENDPOINTS))]
-    bare = bare_run.rps
     print(f"\n{args.players:,} players ({args.ids} ids), {size.distinct_scores} distinct "
-          f"scores; filled in "
-          f"{fill_s:.1f} s, tie structures built in {reindex_s:.2f} s")
+          f"scores; filled in {fill_s:.1f} s, tie structures built in {reindex_s:.2f} s")
     print(f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, "
-          f"wrk 1 thread "
-          f"{args.connections} connections, {args.rounds} rounds x {args.seconds} s, "
-          f"rate limit {args.rate_limit}; medians; load average up to {load:.1f} "
-          f"on {os.cpu_count()} CPUs\n")
-    print("| endpoint | requests/s | p50 ms | p99 ms | vs bare | CPU µs/request "
-          "(of which Redis) | vs bare (CPU) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, run in summary.items():
-        print(f"| {name} | {run.rps:,.0f} | {run.p50_ms:.2f} | {run.p99_ms:.2f} | "
-              f"{100 * run.rps / bare:.0f} % | {run.cpu_us:.0f} ({run.redis_cpu_us:.0f}) | "
-              f"{100 * bare_run.cpu_us / run.cpu_us:.0f} % |")
+          f"wrk 1 thread {args.connections} connections, {args.rounds} rounds x "
+          f"{args.seconds} s, rate limit {args.rate_limit}; medians; load average up to "
+          f"{load:.1f} on {os.cpu_count()} CPUs")
+    summaries = {t: summarize(runs) for t, runs in results.items()}
+    for transport, summary in summaries.items():
+        print_table(transport, summary)
     per_member = (after - before) / args.players
     print(f"\nRedis used_memory: {before:,} B before, {board_only:,} B with the board, "
           f"{after:,} B with its tie structures")
@@ -243,7 +274,8 @@ def main() -> int:
             "distinct_scores": size.distinct_scores,
             "memory": {"before": before, "board": board_only, "after": after,
                        "per_member": per_member},
-            "endpoints": {n: vars(r) for n, r in summary.items()},
+            "transports": {t: {n: vars(r) for n, r in summary.items()}
+                           for t, summary in summaries.items()},
         }, indent=2))
     return 0
 

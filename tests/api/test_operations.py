@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -10,10 +11,11 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from api.config import ApiSettings
+from api.state import EXTENSION
 from tests.api.conftest import Feed, MakeApp
-from tests.conftest import TEST_PRODUCTS
+from tests.conftest import DATA_DB, TEST_PRODUCTS
 from tests.support.pipeline import in_flight
-from tests.support.redis_server import free_port
+from tests.support.redis_server import RedisServer, free_port
 from tests.support.varcade import game_over
 from tracker.processing import BatchProcessor
 from tracker.products import Products
@@ -105,6 +107,24 @@ def test_rate_limit_per_client_in_redis(make_app: MakeApp, data: redis.Redis) ->
     other = client.get("/products", environ_base={"REMOTE_ADDR": "10.9.8.7"})
     assert other.status_code == 200
     assert any(k.startswith(b"st:ratelimit") for k in data.scan_iter())  # counted in Redis
+
+
+def test_redis_over_a_unix_socket(settings: Settings, redis_server: RedisServer,
+                                  feed: Feed, data: redis.Redis) -> None:
+    """A co-located Redis may be reached at ``unix://<path>?db=N``: reads, readiness and
+    the rate limiter's counters (which the limits library spells ``redis+unix://``)."""
+    feed("pong", [game_over("pong", "ann", "bob")])
+    over_socket = dataclasses.replace(settings, redis_url=redis_server.unix_url(DATA_DB))
+    app = create_app(over_socket, ApiSettings(rate_limit="5 per minute"))
+    try:
+        client = app.test_client()
+        resp = client.get("/products/pong/boards/wins/players/ann")
+        assert resp.status_code == 200 and resp.get_json()["score"] == 1.0
+        assert resp.headers["X-RateLimit-Remaining"] == "4"
+        assert client.get("/ready").status_code == 200
+        assert any(k.startswith(b"st:ratelimit") for k in data.scan_iter())
+    finally:
+        app.extensions[EXTENSION].close()
 
 
 def test_rate_limit_behind_a_trusted_proxy(make_app: MakeApp) -> None:

@@ -21,7 +21,9 @@ def test_api_benchmark_smoke(tmp_path: Path) -> None:
          "--rounds", "1", "--warmup", "1", "--workers", "1", "--json", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "| rank of a player |" in proc.stdout
+    assert "| rank of a player |" in proc.stdout and "over a unix socket" in proc.stdout
     result = json.loads(out.read_text())
     assert result["players"] == 3000 and result["memory"]["per_member"] > 0
-    assert all(run["rps"] > 0 for run in result["endpoints"].values())
+    assert set(result["transports"]) == {"tcp", "unix"}
+    for endpoints in result["transports"].values():
+        assert all(run["rps"] > 0 for run in endpoints.values())

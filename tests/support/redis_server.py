@@ -24,7 +24,7 @@ class RedisServer:
     """``redis-server`` with AOF persistence (as in compose) in a private directory."""
 
     def __init__(self, workdir: Path, port: int | None = None, appendonly: bool = True,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), unix_socket: bool = False):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
@@ -34,10 +34,19 @@ class RedisServer:
         self.port = port or free_port()
         self.appendonly = appendonly
         self.extra_args = extra_args
+        self.unix_socket = unix_socket  # also listen on socket_path (keep workdir short)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
+
+    @property
+    def socket_path(self) -> Path:
+        """Its unix socket, beside TCP (the read API may reach a co-located Redis there)."""
+        return self.workdir / "redis.sock"
+
+    def unix_url(self, db: int = 0) -> str:
+        return f"unix://{self.socket_path}?db={db}"
 
     def client(self, db: int = 0) -> redis.Redis:
         return redis.Redis.from_url(self.url(db))
@@ -48,6 +57,8 @@ class RedisServer:
             "--dir", str(self.workdir), "--save", "",
             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
             "--maxmemory-policy", "noeviction", "--logfile", "redis.log", "--databases", "16",
+            *(("--unixsocket", str(self.socket_path), "--unixsocketperm", "700")
+              if self.unix_socket else ()),
             *self.extra_args,
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
