@@ -27,7 +27,7 @@ class Settings:
     products_file: str = str(DEFAULT_PRODUCTS_FILE)
     key_prefix: str = "st"
     dedupe_ttl: int = 0  # seconds a dedupe record lives; 0 keeps it for ever
-    batch_size: int = 2000  # the most events per Celery task
+    batch_size: int = 4000  # the most events per Celery task (and per batch script)
     linger_ms: int = 20  # how long a bridge waits after a short read, so the next is a batch
     block_ms: int = 1000  # how long an idle bridge waits for new entries (XREAD BLOCK)
     claim_idle_ms: int = 30000  # a part in flight this long is published again by a live bridge
