@@ -7,7 +7,7 @@ fields are only decoded), and sends the updates in one pipeline per read:
 and Elo computed in Python from ratings cached in this single process and
 written with ``ZADD`` (safe only because nothing else writes them). No
 dedupe marks, so a replay would count twice. It gets the workers' garbage
-collector settings (``tasks.worker.GC_THRESHOLD``, the heap frozen), which
+collector settings (:func:`tracker.processing.tune_gc`: the heap frozen), which
 spare it the same cycle searches.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 import redis
 
 from bench.workload import light_event
-from tasks.worker import GC_THRESHOLD
 from tracker.handlers import EloResult, EnsureOnBoard, IncrScore, IncrStat
 from tracker.handlers.leaderboards import elo_delta
+from tracker.processing import tune_gc
 from tracker.products import Products
 from tracker.storage.keys import Keys
 
@@ -31,8 +31,7 @@ def run(stream: redis.Redis, data: redis.Redis, key: str, products: Products, ke
         total: int, read_count: int = 1000) -> tuple[float, int]:
     """Apply ``total`` stream entries; return (wall time when done, entries read)."""
     before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
+    tune_gc()
     try:
         return _run(stream, data, key, products, keys, total, read_count)
     finally:

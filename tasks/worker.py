@@ -23,7 +23,6 @@ What can go wrong, and what the task does about it:
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import random
@@ -36,7 +35,7 @@ from celery import Task, signals
 
 from tasks.celery_app import app, products, settings
 from tasks.routing import APPLY_PART
-from tracker.processing import BatchProcessor, Entry, raw_bytes
+from tracker.processing import BatchProcessor, Entry, raw_bytes, tune_gc
 from tracker.storage import DeadLetter, DeadLetters, Keys, Store
 from tracker.storage.inflight import InFlight, Part
 
@@ -56,19 +55,10 @@ RETRY_DELAY_CAP = 60.0
 OUTAGE_DELAY_CAP = 30.0
 
 
-# The garbage collector's cycle search ran every 700 new containers, and a part
-# makes thousands (an entry is a dict, a tuple, an Event): on the benchmark it
-# took a third of the time of unpacking and validating. Our objects form no
-# cycles; those of the worker's machinery are frozen once it is up.
-GC_THRESHOLD = (50_000, 50, 100)
-
-
 @signals.worker_ready.connect
 @signals.worker_process_init.connect
-def tune_gc(**_: Any) -> None:
-    gc.collect()
-    gc.freeze()  # everything made while starting: never scanned again
-    gc.set_threshold(*GC_THRESHOLD)
+def _tune_gc(**_: Any) -> None:
+    tune_gc()
 
 
 @cache

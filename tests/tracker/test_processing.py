@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 import redis
@@ -10,7 +11,7 @@ from tests.support.varcade import EXAMPLE, P1, P2, game_over
 from tracker.events import Event
 from tracker.handlers import ExrpsStats, Handler, IncrScore, IncrStat, Op, PlayerStats
 from tracker.handlers.leaderboards import elo_delta
-from tracker.processing import BatchProcessor
+from tracker.processing import GC_THRESHOLD, BatchProcessor, tune_gc
 from tracker.products import Product, Products
 from tracker.storage import DeadLetters, Store
 
@@ -151,3 +152,14 @@ def test_ops_of_a_subclassed_built_in_handler_are_still_checked(
         "pong", "s", entries([game_over("pong", P1, P2)]))
     assert report.dead_lettered == {"handler_error": 1}
     assert "IncrStat.delta must be an integer" in dead_letters.list()[0].detail
+
+
+def test_tune_gc_freezes_the_heap_and_searches_cycles_rarely() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLD
+        assert gc.get_freeze_count() > 0  # what existed is never scanned again
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
