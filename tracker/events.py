@@ -27,6 +27,15 @@ class TextFields(dict[str, str]):
 # \Z, not $: "$" also matches before a trailing newline ("exrps\n" is no product id).
 PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 ENTRY_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}\Z", re.ASCII)
+
+
+def product_key(raw: bytes) -> str:
+    """The product an entry's raw ``product_id`` routes it to: the id itself, or "" when it
+    is no valid id (then validation dead-letters the entry with the precise reason)."""
+    text = raw.decode("ascii", "replace")
+    return text if PRODUCT_ID_RE.match(text) else ""
+
+
 # Values the Varcade producer writes when an id is missing.
 PLACEHOLDER_IDS = frozenset({"", "null", "undefined", "none", "None"})
 MAX_ID_LEN = 128

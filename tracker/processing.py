@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracker import fastpath
-from tracker.events import Event, InvalidEvent, RawFields
+from tracker.events import Event, InvalidEvent, RawFields, product_key
 from tracker.handlers import BUILTIN
 from tracker.handlers.base import Handler, Op, check_op
 from tracker.products import Product, Products
@@ -216,13 +216,9 @@ RawEntry = tuple[str, Mapping[bytes, bytes]]
 
 
 def group_by_product(entries: Sequence[RawEntry]) -> dict[str, list[RawEntry]]:
-    """Split entries by their raw ``product_id`` (undecodable ids group under ``""``)."""
+    """Split entries by product as the bridge does (:func:`~tracker.events.product_key`:
+    invalid ids group under ``""``)."""
     groups: dict[str, list[RawEntry]] = {}
     for entry_id, raw in entries:
-        pid = raw.get(b"product_id", b"")
-        try:
-            key = pid.decode("utf-8")
-        except UnicodeDecodeError:
-            key = ""
-        groups.setdefault(key, []).append((entry_id, raw))
+        groups.setdefault(product_key(raw.get(b"product_id", b"")), []).append((entry_id, raw))
     return groups

@@ -4,13 +4,21 @@ keep every byte, finishing is idempotent, and parts that are due come back once.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 import redis
 
 from tracker.events import TextFields
+from tracker.processing import group_by_product
 from tracker.settings import Settings
-from tracker.storage.inflight import InFlight, Part, pack_entries, unpack_entries
+from tracker.storage.inflight import (
+    InFlight,
+    Part,
+    pack_entries,
+    split_by_product,
+    unpack_entries,
+)
 
 IDLE = 60_000
 
@@ -210,3 +218,26 @@ def test_entries_an_earlier_bridge_left_pending_become_parts(
     # the entry never read stays for the next claim
     claim = flight.claim("new-bridge", count=10, part_size=10, max_in_flight=100, idle_ms=IDLE)
     assert [(str(p), n) for p, n in claim.parts] == [(f"{ids[3]}/0/", 1)]
+
+
+def test_split_by_product_routes_as_group_by_product() -> None:
+    """The bridge's split and the tools' grouping (replay, bench) name the same product:
+    the last product_id field, or "" for an invalid, undecodable or missing one."""
+    ids = [b"exrps", b"pong", b"exrps", b"bad id!", b"\xff\xfe", b"exrps\n", b"exrps", b"pong"]
+    rows: list[list[Any]] = [[f"1-{i}".encode(), [b"product_id", pid, b"type", b"game_over"]]
+                             for i, pid in enumerate(ids)]
+    rows.append([b"1-8", [b"type", b"game_over"]])  # no product id
+    rows.append([b"1-9", [b"product_id", b"bad id!", b"type", b"x", b"product_id", b"pong"]])
+    parts = split_by_product(rows, part_size=2)
+    # parts of at most 2, in the order they were started, named by their first entry
+    assert [(p.first_id, p.product_id, len(members)) for p, members in parts] == [
+        ("1-0", "exrps", 2), ("1-1", "pong", 2), ("1-3", "", 2), ("1-5", "", 2),
+        ("1-6", "exrps", 1), ("1-9", "pong", 1)]
+    split = {row[0].decode(): p.product_id for p, members in parts for row in members}
+    entries = [(row[0].decode(), dict(zip(row[1][0::2], row[1][1::2], strict=True)))
+               for row in rows]
+    grouped = {entry_id: product for product, group in group_by_product(entries).items()
+               for entry_id, _ in group}
+    assert split == grouped == {
+        "1-0": "exrps", "1-1": "pong", "1-2": "exrps", "1-3": "", "1-4": "", "1-5": "",
+        "1-6": "exrps", "1-7": "pong", "1-8": "", "1-9": "pong"}

@@ -35,7 +35,7 @@ from typing import Any
 import msgpack
 import redis
 
-from tracker.events import PRODUCT_ID_RE, RawFields, TextFields
+from tracker.events import RawFields, TextFields, product_key
 
 Entry = tuple[str, RawFields]
 PRODUCT_ID = b"product_id"
@@ -230,8 +230,8 @@ def split_by_product(rows: Sequence[list[Any]],
     per product, in stream order, each named by its first entry.
 
     The product is the entry's last ``product_id`` field (as a dict of its fields
-    keeps it). An id that is not one (:data:`~tracker.events.PRODUCT_ID_RE`) is
-    grouped as "": the worker dead-letters those entries."""
+    keeps it), as :func:`~tracker.events.product_key` names it: invalid ids are
+    grouped as "", and the worker dead-letters those entries."""
     names: dict[bytes, str] = {}  # raw product id -> its name, or ""
     current: dict[str, list[list[Any]]] = {}  # product -> its part being filled
     parts: list[tuple[Part, list[list[Any]]]] = []
@@ -246,8 +246,7 @@ def split_by_product(rows: Sequence[list[Any]],
                     raw = fields[i + 1]
         product = names.get(raw)
         if product is None:
-            text = raw.decode("ascii", "replace")
-            product = names[raw] = text if PRODUCT_ID_RE.match(text) else ""
+            product = names[raw] = product_key(raw)
         part = current.get(product)
         if part is None or len(part) >= part_size:
             part = current[product] = []
