@@ -34,6 +34,7 @@ def bridge(consumer: str | None) -> None:
     Several bridges may run at once; stop with Ctrl-C or SIGTERM.
     """
     from tasks.bridge import Bridge, celery_publisher
+    from tracker.processing import tune_gc
 
     settings = Settings.from_env()
     stop = threading.Event()
@@ -45,6 +46,7 @@ def bridge(consumer: str | None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     stream = redis.Redis.from_url(settings.stream_url, socket_timeout=settings.block_ms / 1000 + 10)
     runner = Bridge(settings, stream, celery_publisher(), consumer=consumer, stop=stop)
+    tune_gc()  # a read makes a dozen short-lived objects per entry, as a part does in a worker
     runner.run()
 
 

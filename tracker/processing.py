@@ -32,7 +32,7 @@ GC_THRESHOLD = (50_000, 50, 100)
 
 def tune_gc() -> None:
     """Set a batch-processing process's collector: the heap so far frozen, cycles searched
-    rarely. Workers call it once started; baseline B of the benchmark too."""
+    rarely. Workers and bridges call it once started; baseline B of the benchmark too."""
     gc.collect()
     gc.freeze()  # everything made while starting: never scanned again
     gc.set_threshold(*GC_THRESHOLD)
