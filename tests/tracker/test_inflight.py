@@ -83,6 +83,8 @@ def test_a_repeated_product_id_field_counts_by_its_last_value(
     claim = flight.claim("c1", count=10, part_size=10, max_in_flight=1000, idle_ms=IDLE)
     [(part, _)] = claim.parts
     assert part == Part(entry_id, 0, "chess")  # as a dict of the fields keeps it
+    [(_, fields)] = flight.entries(part) or []
+    assert type(fields) is TextFields and fields == {"product_id": "chess"}
 
 
 def test_nothing_is_read_while_too_many_entries_are_in_flight(

@@ -105,7 +105,9 @@ def unpack_entries(blob: bytes) -> list[Entry]:
     except UnicodeDecodeError:  # some entry is not UTF-8: the validator says which
         rows: list[list[Any]] = msgpack.unpackb(blob, raw=True)
         return [(entry_id.decode(), _pairs(dict, flat)) for entry_id, flat in rows]
-    return [(entry_id, _pairs(TextFields, flat)) for entry_id, flat in text]
+    # _pairs inlined: a call per entry was a sixth of unpacking a part
+    return [(entry_id, TextFields(zip(it, it, strict=False)))
+            for entry_id, flat in text for it in (iter(flat),)]
 
 
 def _pairs(kind: Callable[[Iterable[tuple[Any, Any]]], Any], flat: list[Any]) -> Any:
