@@ -12,15 +12,18 @@
    process's measured CPU time. Redis's own time per command comes from
    ``INFO commandstats``. The raw collapsed stacks are kept in ``--out``
    (feed them to a flamegraph tool).
-2. **Stages.** Times the worker's stages in this process, on the same
-   workload in batches of ``--batch`` entries of one product: marshmallow
-   ``parse_entry``, the handlers, ``Store.apply`` (msgpack + one ``EVALSHA``),
-   the task body's msgpack round trip, and ``BatchProcessor.process`` whole.
+2. **Stages.** Times the worker's path in this process (its garbage collector
+   tuned as a worker's), on the same workload in parts of ``--batch``
+   entries of one product, packed as the bridge packs them: unpacking a part,
+   the generated validation fast path, the handlers, summing up,
+   ``Store.apply`` (one ``EVALSHA``), and unpack + ``BatchProcessor.process``
+   whole.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import signal
@@ -33,7 +36,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import redis
 
 from bench.cluster import (
@@ -49,10 +51,13 @@ from bench.cluster import (
 )
 from bench.workload import Entry, bench_products, expected, generate, save
 from tests.support.processes import Process
-from tracker.events import parse_entry
-from tracker.processing import BatchProcessor, group_by_product
-from tracker.products import Products
+from tracker import fastpath
+from tracker.events import Event
+from tracker.processing import BatchProcessor, group_by_product, tune_gc
+from tracker.products import Product, Products
 from tracker.storage import DeadLetters, Keys, PreparedEvent, Store
+from tracker.storage.inflight import pack_entries, unpack_entries
+from tracker.storage.store import sum_batch
 
 # Innermost matching frame wins; frames matching nothing (stdlib, interpreter,
 # libc) count for the nearest caller that matches.
@@ -219,6 +224,11 @@ def sample(args: argparse.Namespace, out: Path, workdir: Path) -> str:
 # --- 2. stage timings in this process --------------------------------------------------
 
 
+def best(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """The shortest of ``repeat`` timings of ``fn()``, in seconds."""
+    return min(timed(fn) for _ in range(repeat))
+
+
 def timed(fn: Callable[[], Any], repeat: int = 1) -> float:
     start = time.perf_counter()
     for _ in range(repeat):
@@ -227,9 +237,15 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> float:
 
 
 def stages(args: argparse.Namespace, workdir: Path) -> str:
+    """The worker's path, stage by stage, in this process (its collector tuned as a
+    worker's): a part's blob as the bridge packs it, to entries, events, ops, the
+    summed batch, and the batch script."""
     servers = Servers.start(workdir / "redis-stages", "shared", args.aof)
+    gc_before = gc.get_threshold()
+    tune_gc()
     try:
         settings = bench_settings(servers, args.batch_size)
+        size = args.batch or settings.batch_size
         products: Products = bench_products()
         client = redis.Redis.from_url(settings.redis_url)
         keys = Keys(settings.key_prefix)
@@ -239,36 +255,40 @@ def stages(args: argparse.Namespace, workdir: Path) -> str:
         base = int(time.time() * 1000)
         raw = [(f"{base}-{i}", {k.encode(): v.encode() for k, v in e.items()})
                for i, e in enumerate(entries)]
-        batches = [(pid, items[i:i + args.batch])
-                   for pid, items in group_by_product(raw).items()
-                   for i in range(0, len(items), args.batch)]
+        blobs = [(pid, pack_entries(items[i:i + size]))
+                 for pid, items in group_by_product(raw).items()
+                 for i in range(0, len(items), size)]
         n = len(raw)
         t: dict[str, float] = defaultdict(float)
         prepared_all = []
-        for pid, batch in batches:
+        for pid, blob in blobs:  # pure stages: the best of 3, warm as in a worker
             product = products[pid]
-            start = time.perf_counter()
-            events = [parse_entry(eid, fields) for eid, fields in batch]
-            t["parse_entry (decode + marshmallow)"] += time.perf_counter() - start
-            start = time.perf_counter()
-            prepared = []
-            for ev in events:
-                ops = [op for h in product.handlers for op in h.ops(ev)]
-                if ops:
-                    game = (ev.game_id or "") if ev.type == "game_over" else ""
-                    prepared.append(PreparedEvent(ev.entry_id, game, ops))
-            t["handlers -> ops"] += time.perf_counter() - start
+            part = unpack_entries(blob)
+            t["unpack the part (msgpack, then a dict per entry)"] += best(
+                lambda b=blob: unpack_entries(b))  # type: ignore[misc]
+            events = [fastpath.parse(entry_id, fields) for entry_id, fields in part]
+            t["parse + validate (generated fast path)"] += best(
+                lambda p=part: [fastpath.parse(e, f) for e, f in p])  # type: ignore[misc]
+
+            def handle(evs: list[Event] = events, product: Product = product) -> list[Any]:
+                prepared = []
+                for ev in evs:
+                    ops = [op for h in product.handlers for op in h.ops(ev)]
+                    if ops:
+                        game = (ev.game_id or "") if ev.type == "game_over" else ""
+                        prepared.append(PreparedEvent(ev.entry_id, game, ops))
+                return prepared
+
+            prepared = handle()
+            t["handlers -> ops"] += best(handle)
+            t["summing up (sum_batch)"] += best(
+                lambda p=prepared: sum_batch(settings.stream_key, p))  # type: ignore[misc]
             prepared_all.append((pid, prepared))
-            body = {"product_id": pid, "source": "s", "entries": [[e, f] for e, f in batch]}
-            packed = msgpack.packb(body)
-            t["task body msgpack pack"] += timed(lambda b=body: msgpack.packb(b))  # type: ignore[misc]
-            t["task body msgpack unpack"] += timed(
-                lambda p=packed: msgpack.unpackb(p, raw=False))  # type: ignore[misc]
         servers.reset_stats()
         for pid, prepared in prepared_all:
             start = time.perf_counter()
             store.apply(pid, settings.stream_key, prepared)
-            t["Store.apply (pack + EVALSHA round trip), first time"] += \
+            t["Store.apply (sum, pack, EVALSHA round trip), first time"] += \
                 time.perf_counter() - start
         stats = servers.commandstats()
         lua = stats.get("evalsha", (0, 0.0))[1] / 1e6
@@ -276,19 +296,23 @@ def stages(args: argparse.Namespace, workdir: Path) -> str:
             start = time.perf_counter()
             store.apply(pid, settings.stream_key, prepared)
             t["Store.apply again (all duplicates)"] += time.perf_counter() - start
-        client.flushall()
-        start = time.perf_counter()
-        for pid, batch in batches:
-            processor.process(pid, settings.stream_key, batch)
-        whole = time.perf_counter() - start
+        whole = 0.0
+        for _ in range(2):  # the first round warms up (memory, caches), the second counts
+            client.flushall()
+            start = time.perf_counter()
+            for pid, blob in blobs:
+                processor.process(pid, settings.stream_key, unpack_entries(blob))
+            whole = time.perf_counter() - start
     finally:
+        gc.unfreeze()
+        gc.set_threshold(*gc_before)
         servers.stop()
-    lines = [f"stages, {n:,} entries in {len(batches)} batches of <= {args.batch} "
+    lines = [f"stages, {n:,} entries in {len(blobs)} parts of <= {size} "
              f"(one product each), µs/event:"]
     for name, secs in t.items():
         lines.append(f"  {secs / n * 1e6:7.2f}  {name}")
-    lines.append(f"  {lua / n * 1e6:7.2f}  of which Lua in Redis (EVALSHA server time)")
-    lines.append(f"  {whole / n * 1e6:7.2f}  BatchProcessor.process, whole "
+    lines.append(f"  {lua / n * 1e6:7.2f}  of which the batch script in Redis (EVALSHA time)")
+    lines.append(f"  {whole / n * 1e6:7.2f}  unpack + BatchProcessor.process, whole "
                  f"(= {n / whole:,.0f} events/s on one core)")
     return "\n".join(lines)
 
@@ -307,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
     ap.add_argument("--out", type=Path, default=None, help="keep the collapsed stacks here")
     ap.add_argument("--stage-events", type=int, default=100_000)
-    ap.add_argument("--batch", type=int, default=500, help="entries per batch for the stages")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="entries per part for the stages (default: TRACKER_BATCH_SIZE's)")
     ap.add_argument("--skip", default="", help="comma list of: sample, stages")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
