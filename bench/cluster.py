@@ -128,17 +128,24 @@ class Servers:
     broker_url: str
 
     @classmethod
-    def start(cls, workdir: Path, layout: str = "shared", aof: str = "everysec") -> Servers:
+    def start(cls, workdir: Path, layout: str = "shared", aof: str = "everysec",
+              transport: str = "tcp") -> Servers:
+        """``transport``: how every process reaches Redis, loopback TCP or a unix socket."""
         names = ["redis"] if layout == "shared" else ["redis-data", "redis-stream", "redis-broker"]
-        servers = [RedisServer(workdir / n, appendonly=aof != "no") for n in names]
+        unix = transport == "unix"
+        servers = [RedisServer(workdir / n, appendonly=aof != "no", unix_socket=unix)
+                   for n in names]
         for s in servers:
             s.start()
             if aof != "no":  # RedisServer fsyncs always, as in the crash tests
                 s.client().config_set("appendfsync", aof)
-        if layout == "shared":
-            s = servers[0]
-            return cls(servers, s.url(0), s.url(1), s.url(2))
-        return cls(servers, servers[0].url(0), servers[1].url(0), servers[2].url(0))
+        data, stream, broker = (servers[0], servers[0], servers[0]) if layout == "shared" \
+            else servers
+        dbs = (0, 1, 2) if layout == "shared" else (0, 0, 0)
+        if unix:  # kombu spells a unix socket redis+socket://, with the DB as virtual_host
+            return cls(servers, data.unix_url(dbs[0]), stream.unix_url(dbs[1]),
+                       f"redis+socket://{broker.socket_path}?virtual_host={dbs[2]}")
+        return cls(servers, data.url(dbs[0]), stream.url(dbs[1]), broker.url(dbs[2]))
 
     def flush(self) -> None:
         for s in self.servers:

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--redis", choices=["shared", "split"], default="shared",
                     help="one redis-server for data, stream and broker, or one each")
     ap.add_argument("--aof", choices=["everysec", "always", "no"], default="everysec")
+    ap.add_argument("--redis-transport", choices=["tcp", "unix"], default="tcp",
+                    help="how every process (B's too) reaches Redis: loopback TCP, or a "
+                         "unix socket as on a single host")
     ap.add_argument("--skip", default="", help="comma list of: a, b, latency, scaling")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 20,000 events, A on 500, no scaling matrix, 3 s latency")

@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import hiredis
 
@@ -36,10 +36,16 @@ def resp(*args: bytes) -> bytes:
 
 
 def connect(url: str) -> socket.socket:
+    """``redis://host:port/db`` or ``unix:///path/to/redis.sock?db=N``."""
     u = urlparse(url)
-    sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 6379))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    db = (u.path or "/0").lstrip("/") or "0"
+    if u.scheme == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(u.path)
+        db = parse_qs(u.query).get("db", ["0"])[0]
+    else:
+        sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 6379))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        db = (u.path or "/0").lstrip("/") or "0"
     sock.sendall(resp(b"SELECT", db.encode()))
     reader = hiredis.Reader()
     read_replies(sock, reader, 1)

@@ -77,8 +77,9 @@ def report_text(res: dict[str, Any], args: argparse.Namespace) -> str:
     a, b = runs.get("baseline_a"), runs.get("baseline_b")
     lines.append(f"stats-tracker throughput — {ours.events:,} Varcade events, 4 products "
                  f"(bench/products.toml); {res['cores']} cores; Redis {res['redis_version']} "
-                 f"({args.redis}, AOF {args.aof}); batch {res['batch_size']}, linger "
-                 f"{res.get('linger_ms', 0)} ms; pool {args.pool}")
+                 f"({args.redis}, AOF {args.aof}, over "
+                 f"{getattr(args, 'redis_transport', 'tcp')}); batch {res['batch_size']}, "
+                 f"linger {res.get('linger_ms', 0)} ms; pool {args.pool}")
     lines.append(f"{'scenario':48} {'events':>9} {'seconds':>8} {'events/s':>10} "
                  f"{'others':>7}  check")
     for r in [x for x in (a, b) if x] + [ours]:

@@ -99,7 +99,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace, workdir: Path):
         self.args = args
         self.workdir = workdir
-        self.servers = Servers.start(workdir / "redis", args.redis, args.aof)
+        self.servers = Servers.start(workdir / "redis", args.redis, args.aof,
+                                     args.redis_transport)
         self.settings = bench_settings(self.servers, args.batch_size, args.linger_ms)
         self.products = bench_products()
         self.keys = Keys(self.settings.key_prefix)
