@@ -22,8 +22,8 @@
 local board, scores = KEYS[1], KEYS[2]
 local cmd = ARGV[1]
 
-local function slice(start, count)
-  local size = redis.call('ZCARD', board)
+local function slice(start, count, size)
+  size = size or redis.call('ZCARD', board)
   local rows = {}
   local above, dense_above = 0, 0
   if count > 0 and start < size then
@@ -90,7 +90,7 @@ elseif cmd == 'around' then
   if not rank then return nil end
   local size = redis.call('ZCARD', board)
   local start = math.max(0, math.min(rank - math.floor((count - 1) / 2), size - count))
-  return slice(start, count)
+  return slice(start, count, size)
 elseif cmd == 'size' then
   return { redis.call('ZCARD', board), redis.call('ZCARD', scores) }
 end
