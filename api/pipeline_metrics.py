@@ -36,7 +36,7 @@ class PipelineCollector(Collector):
             client = redis.Redis.from_url(s.stream_url, socket_connect_timeout=SCRAPE_TIMEOUT,
                                           socket_timeout=SCRAPE_TIMEOUT,
                                           single_connection_client=True)
-            self._inflight = InFlight(client, s.stream_key, s.stream_group, s.key_prefix)
+            self._inflight = InFlight.of(client, s)
         return self._inflight
 
     def collect(self) -> Iterator[Metric]:

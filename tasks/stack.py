@@ -184,8 +184,7 @@ def status_line(settings: Settings, products: Products, data: redis.Redis,
         length = stream.xlen(settings.stream_key)
         groups = stream.xinfo_groups(settings.stream_key) if length else []  # none: no key yet
         group = next((g for g in groups if g["name"].decode() == settings.stream_group), None)
-        flight = InFlight(stream, settings.stream_key, settings.stream_group,
-                          settings.key_prefix).count()
+        flight = InFlight.of(stream, settings).count()
         queue = (f"lag {group.get('lag', '?')}, in flight {flight}" if group
                  else "no consumer group yet")
         dead = data.xlen(keys.deadletter_stream)

@@ -75,7 +75,7 @@ def inflight() -> InFlight:
     """The parts in flight, in the event stream's Redis."""
     s = settings()
     client = redis.Redis.from_url(s.stream_url, health_check_interval=30, socket_timeout=30)
-    return InFlight(client, s.stream_key, s.stream_group, s.key_prefix)
+    return InFlight.of(client, s)
 
 
 def retry_delay(attempt: int) -> int:

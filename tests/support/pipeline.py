@@ -13,7 +13,7 @@ from tracker.storage.inflight import InFlight
 
 
 def in_flight(stream: redis.Redis, settings: Settings) -> InFlight:
-    return InFlight(stream, settings.stream_key, settings.stream_group, settings.key_prefix)
+    return InFlight.of(stream, settings)
 
 
 def group_drained(stream: redis.Redis, settings: Settings) -> bool:

@@ -11,8 +11,9 @@ idempotent, so publishing twice costs time, never a double count.
 
 Why not the consumer group's own pending list: it costs Redis a record, an
 ``XACK`` and a propagated ``XCLAIM`` per entry, and the bridge a copy of every
-entry into the broker. A part costs one hash field per few hundred entries,
-and its task carries only the part's name. Why the splitting is done here
+entry into the broker. A part costs one hash field per product and read (tens
+of entries at a light load, up to ``batch_size`` under a backlog), and its
+task carries only the part's name. Why the splitting is done here
 and not in a script: Redis is the one resource every step shares, and
 turning a read into Lua tables and packing them there cost it 1.7 µs per
 entry; the bridge's own core does it for less.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -36,6 +38,7 @@ import msgpack
 import redis
 
 from tracker.events import RawFields, TextFields, product_key
+from tracker.settings import Settings
 
 Entry = tuple[str, RawFields]
 PRODUCT_ID = b"product_id"
@@ -45,9 +48,14 @@ PRODUCT_ID = b"product_id"
 LEASE_MS = 5000
 
 
+@cache
+def _source(name: str) -> str:
+    """A script's text, read once per process (an InFlight may be made per status line)."""
+    return resources.files("tracker.storage").joinpath(name).read_text()
+
+
 def _script(client: redis.Redis, name: str) -> Any:
-    return client.register_script(
-        resources.files("tracker.storage").joinpath(name).read_text())
+    return client.register_script(_source(name))
 
 
 def _text(value: bytes | str) -> str:
@@ -81,8 +89,9 @@ class Part:
 
 @dataclass(frozen=True)
 class Claim:
-    """What one claim read: ``status`` is ``ok``, ``empty`` (nothing new) or ``busy``
-    (too many entries in flight: nothing was read)."""
+    """What one claim read: ``status`` is ``ok``, ``empty`` (nothing new), ``busy``
+    (too many entries in flight: nothing was read) or ``wait`` (another bridge
+    holds the reader lease)."""
 
     status: str
     last_id: str = "0-0"  # the last entry read, or the group's position when empty
@@ -138,6 +147,12 @@ class InFlight:
         self._raw.set_response_callback("XRANGE", lambda reply, **_: reply)
         self._finish = _script(client, "inflight_finish.lua")
         self._stale = _script(client, "inflight_stale.lua")
+
+    @classmethod
+    def of(cls, client: redis.Redis, settings: Settings) -> InFlight:
+        """The parts in flight of the configured stream and group; ``client`` is the
+        stream's Redis."""
+        return cls(client, settings.stream_key, settings.stream_group, settings.key_prefix)
 
     def claim(self, consumer: str, count: int, part_size: int, max_in_flight: int,
               idle_ms: int) -> Claim:

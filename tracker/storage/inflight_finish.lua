@@ -1,7 +1,7 @@
 -- A part is done with: forget it, and optionally hand some of its entries on
 -- to a follow-up part (a retry), in one atomic step.
 --
--- KEYS[1..3]  as in inflight_claim.lua: parts hash, due set, entries in flight
+-- KEYS[1..3]  as in inflight_commit.lua: parts hash, due set, entries in flight
 -- ARGV[1]  the part            ARGV[2]  its entry count
 -- ARGV[3]  the follow-up part (optional), ARGV[4] its msgpack entries,
 -- ARGV[5]  its entry count,    ARGV[6]  ms until a bridge may publish it again

@@ -2,7 +2,7 @@
 -- slow): return them for publishing again, and push their time back so that
 -- no other bridge publishes them at the same moment.
 --
--- KEYS[1]  the due set (see inflight_claim.lua)
+-- KEYS[1]  the due set (see inflight_commit.lua)
 -- ARGV[1]  ms until they are due again   ARGV[2]  the most parts to return
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
