@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.workload import load_wire
+from tracker.events import product_key
 from tracker.storage.inflight import Part
 
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     base = int(first * 1000)
     for seq, fields in enumerate(entries):
         entry_id = f"{base}-{seq}"
-        part = Part(entry_id, 0, fields.get(b"product_id", b"").decode())
+        part = Part(entry_id, 0, product_key(fields.get(b"product_id", b"")))
         parts.put(part, [(entry_id, fields)], idle_ms=3_600_000)
         publish_part(part, args.source)
     done = time.time()

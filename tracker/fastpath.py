@@ -46,8 +46,6 @@ from tracker.events import (
     select_schema,
 )
 
-Check = Callable[[str], bool]
-
 # Field classes whose deserialisation of a str is known: String returns it as it
 # is; PlayerId also refuses placeholders. Exact types: a subclass may do more.
 FIELD_TYPES: tuple[type[fields.Field[Any]], ...] = (fields.String, PlayerId)
@@ -86,12 +84,6 @@ def _validator_expr(v: object, value: str, env: dict[str, Any]) -> str:
         env[const] = v.comparable
         return f"{value} == {const}"
     raise Unsupported(f"validator {v!r}")
-
-
-def _validator_check(v: object) -> Check:
-    """Validator ``v`` as a check on one str (what the generated code inlines)."""
-    env: dict[str, Any] = {}
-    return eval(f"lambda s: {_validator_expr(v, 's', env)}", env)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
