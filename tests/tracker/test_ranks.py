@@ -109,6 +109,16 @@ def test_ranks_pages_and_windows_match_brute_force(data: redis.Redis, store: Sto
             assert [e.rank for e in window.ranked(ties)] == [
                 brute_rank(board, u, ties) for u, _ in window.rows]
 
+    asked = [*list(board)[::2], "nobody"]  # several players at once, in board order
+    size, found = ranks.standings("pong", BOARD, asked)
+    assert size == len(board)
+    assert [(p.user_id, p.score) for p in found] == [row for row in ordered if row[0] in asked]
+    for ties in TieMode:
+        assert [p.rank(ties) for p in found] == [brute_rank(board, p.user_id, ties)
+                                                 for p in found]
+    assert [p.below for p in found] == [sum(1 for s in board.values() if s < p.score)
+                                        for p in found]
+
     for ties in TieMode:  # offset pages and keyset pages walk the same order
         seen: list[tuple[str, float]] = []
         page = ranks.page("pong", BOARD, 0, limit)
@@ -220,8 +230,9 @@ def test_minus_zero_and_zero_are_one_score(data: redis.Redis, store: Store) -> N
 def test_reads_stay_consistent_under_concurrent_batches(data: redis.Redis, store: Store) -> None:
     """A writer moves points between players (the total never changes) while we read.
 
-    Every page is one atomic read, so its rows always sum to the total; and the
-    tie structures, read in the same MULTI as the board, always match it.
+    Every page, and every list of players' standings, is one atomic read, so its rows
+    always sum to the total; and the tie structures, read in the same MULTI as the
+    board, always match it.
     """
     players = [f"p{i}" for i in range(30)]
     apply(store, [[IncrScore(BOARD, p, 10.0) for p in players]])
@@ -251,6 +262,10 @@ def test_reads_stay_consistent_under_concurrent_batches(data: redis.Redis, store
             dense = [e.rank for e in page.ranked(TieMode.DENSE)]
             scores = [s for _, s in page.rows]
             assert dense == [1 + len({x for x in scores if x > s}) for s in scores]
+            size, everyone = ranks.standings("pong", BOARD, players)  # one moment, too
+            assert size == len(everyone) == len(players)
+            assert sum(p.score for p in everyone) == total
+            assert [p.ordinal for p in everyone] == list(range(1, size + 1))
             pipe = data.pipeline(transaction=True)
             pipe.zrange(keys.board("pong", BOARD), 0, -1, withscores=True)
             pipe.hgetall(keys.board_counts("pong", BOARD))

@@ -6,6 +6,8 @@
 -- KEYS[2]  its distinct scores st:{p}:lb:<board>:scores  (kept by apply_batch.lua)
 -- ARGV[1]  the command, then its arguments:
 --   standing <member>          -> nil | { score, revrank, above, dense_above, below, size }
+--   standings <member>...      -> { size, { member, score, revrank, above, dense_above,
+--                                 below }... } for each member on the board, in ARGV order
 --   page <start> <count>       -> slice
 --   after <score> <member> <count>
 --                              -> slice of the rows just after (score, member) in
@@ -48,8 +50,8 @@ local function bytes_less(a, b)
   return #a < #b
 end
 
-if cmd == 'standing' then
-  local member = ARGV[2]
+-- A member's place: { score, revrank, above, dense_above, below }, or nil when absent.
+local function place(member)
   local score = redis.call('ZSCORE', board, member)
   if not score then return nil end
   local excl = '(' .. score
@@ -59,8 +61,23 @@ if cmd == 'standing' then
     redis.call('ZCOUNT', board, excl, '+inf'),
     redis.call('ZCOUNT', scores, excl, '+inf'),
     redis.call('ZCOUNT', board, '-inf', excl),
-    redis.call('ZCARD', board),
   }
+end
+
+if cmd == 'standing' then
+  local found = place(ARGV[2])
+  if found then found[6] = redis.call('ZCARD', board) end
+  return found
+elseif cmd == 'standings' then
+  local out = { redis.call('ZCARD', board) }
+  for i = 2, #ARGV do
+    local found = place(ARGV[i])
+    if found then
+      table.insert(found, 1, ARGV[i])
+      out[#out + 1] = found
+    end
+  end
+  return out
 elseif cmd == 'page' then
   return slice(tonumber(ARGV[2]), tonumber(ARGV[3]))
 elseif cmd == 'after' then

@@ -8,6 +8,7 @@ moment. Ranks are computed in O(log N) per call: nothing scans a board.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -56,6 +57,12 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def _standing(user_id: str, place: Sequence[Any], size: int) -> Standing:
+    score, revrank, above, dense_above, below = place
+    return Standing(user_id, float(score), int(revrank) + 1, int(above), int(dense_above),
+                    int(below), size)
+
+
 def _slice(reply: Any) -> Slice:
     size, start, above, dense_above, flat = reply
     members = [_text(m) for m in flat[0::2]]
@@ -98,9 +105,16 @@ class Ranks:
         reply = self._call(product_id, board, "standing", user_id)
         if reply is None:
             return None
-        score, revrank, above, dense_above, below, size = reply
-        return Standing(user_id, float(score), int(revrank) + 1, int(above), int(dense_above),
-                        int(below), int(size))
+        *place, size = reply
+        return _standing(user_id, place, int(size))
+
+    def standings(self, product_id: str, board: str,
+                  user_ids: Sequence[str]) -> tuple[int, list[Standing]]:
+        """The board's size and the standing of each of ``user_ids`` on it, in board order
+        (best first); players not on the board are left out."""
+        size, *found = self._call(product_id, board, "standings", *user_ids)
+        places = [_standing(_text(member), place, int(size)) for member, *place in found]
+        return int(size), sorted(places, key=lambda p: p.ordinal)
 
     def page(self, product_id: str, board: str, start: int, count: int) -> Slice:
         """``count`` rows from 0-based position ``start`` in board order."""
