@@ -22,6 +22,8 @@ from api.schemas import (
     BoardDetailSchema,
     PageQuerySchema,
     PageSchema,
+    PlayersQuerySchema,
+    PlayersSchema,
     StandingSchema,
     TiesQuerySchema,
 )
@@ -33,9 +35,10 @@ from tracker.ranking import Slice, TieMode
 bp = Blueprint("boards", __name__, url_prefix="/products/<product_id>/boards/<board>")
 
 _ties_query, _page_query, _around_query = TiesQuerySchema(), PageQuerySchema(), AroundQuerySchema()
+_players_query = PlayersQuerySchema()
 # Pages, ranks and windows are built by api.bodies (the hot routes); their schemas
 # (PageSchema, StandingSchema, AroundSchema) document them in the OpenAPI document.
-_detail = BoardDetailSchema()
+_detail, _players = BoardDetailSchema(), PlayersSchema()
 
 
 def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
@@ -90,6 +93,28 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, b.name, last).encode() if more and last else None
     return json_response(bodies.page(product.id, b.name, ties, page, next_cursor))
+
+
+@bp.get("/players")
+@operation(Operation(tag="leaderboards", response=PlayersSchema, query=PlayersQuerySchema))
+def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
+    """Several players' scores, ranks and percentiles, read at one moment.
+
+    Repeat `user_id` for each player (friends, a party, a clan). The players
+    on the board come in board order, best first; the others are listed in
+    `missing`.
+    """
+    product, b = _target(product_id, board)
+    args = parse_query(_players_query)
+    ties: TieMode = args.get("ties") or b.ties
+    asked = list(dict.fromkeys(args["user_id"]))  # repeats count once, first place kept
+    size, found = state().ranks.standings(product.id, b.name, asked)
+    on_board = {p.user_id for p in found}
+    return jsonify(_players.dump({
+        "product_id": product.id, "board": b.name, "ties": ties, "size": size,
+        "players": [{"rank": p.rank(ties), "user_id": p.user_id, "score": p.score,
+                     "percentile": p.percentile} for p in found],
+        "missing": [u for u in asked if u not in on_board]}))
 
 
 @bp.get("/players/<user_id>")

@@ -13,13 +13,15 @@ import threading
 from typing import Any
 
 from flask import request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from api.errors import ApiError
 
 # Distinct query strings kept: enough for the usual ones, small enough that
 # one-off strings (keyset cursors) only churn it. Each entry is a few hundred bytes.
 CACHE_SIZE = 512
+# Longer query strings (lists of players) are one-offs: loaded, never kept.
+MAX_CACHED_QUERY = 512  # bytes
 
 _loaded: dict[tuple[Schema, bytes], dict[str, Any]] = {}
 _evicting = threading.Lock()  # gthread workers: one thread at a time drops the oldest
@@ -35,9 +37,17 @@ def _describe(messages: Any) -> str:
     return str(messages)
 
 
+def _arguments(schema: Schema) -> dict[str, Any]:
+    """The query string as ``schema`` reads it: a List field gets every value of its
+    repeated parameter (``?user_id=a&user_id=b``), any other field the first one."""
+    args = request.args
+    return {name: args.getlist(name) if isinstance(schema.fields.get(name), fields.List)
+            else args[name] for name in args}
+
+
 def _load(schema: Schema) -> dict[str, Any]:
     try:
-        loaded: dict[str, Any] = schema.load(request.args.to_dict(flat=True))
+        loaded: dict[str, Any] = schema.load(_arguments(schema))
     except ValidationError as exc:
         raise ApiError(422, "invalid_query", f"Invalid query parameters: "
                        f"{_describe(exc.messages)}", errors=exc.messages) from None
@@ -50,6 +60,8 @@ def parse_query(schema: Schema) -> dict[str, Any]:
     loaded = _loaded.get(key)
     if loaded is None:
         loaded = _load(schema)
+        if len(key[1]) > MAX_CACHED_QUERY:
+            return loaded
         with _evicting:
             if len(_loaded) >= CACHE_SIZE:
                 del _loaded[next(iter(_loaded))]  # the oldest (dicts keep insertion order)

@@ -11,9 +11,10 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.cursors import CursorField
+from tracker.events import MAX_ID_LEN
 from tracker.ranking import TieMode
 
-MAX_PAGE = 100  # rows per page, and per window around a player
+MAX_PAGE = 100  # rows per page, per window around a player, players per list
 MAX_OFFSET = 1_000_000_000
 
 
@@ -53,6 +54,14 @@ class AroundQuerySchema(TiesQuerySchema):
     limit = fields.Integer(load_default=11, validate=validate.Range(1, MAX_PAGE), metadata={
         "description": f"Rows in the window, 1-{MAX_PAGE}; the player is in the middle "
                        "unless near an end of the board."})
+
+
+class PlayersQuerySchema(TiesQuerySchema):
+    user_id = fields.List(
+        fields.String(validate=validate.Length(1, MAX_ID_LEN)), required=True,
+        validate=validate.Length(1, MAX_PAGE),
+        metadata={"description": f"A player to look up; repeat it for more (1-{MAX_PAGE} "
+                                 "players: friends, a party, a clan). Repeats count once."})
 
 
 class LegacyTopTenQuerySchema(Schema):
@@ -129,6 +138,18 @@ class StandingSchema(BoardRefSchema):
     rank = fields.Integer(required=True)
     percentile = fields.Float(required=True, metadata={
         "description": "Share of the board with a strictly lower score, in percent."})
+
+
+class RankedPlayerSchema(EntrySchema):
+    percentile = fields.Float(required=True, metadata={
+        "description": "Share of the board with a strictly lower score, in percent."})
+
+
+class PlayersSchema(BoardRefSchema):
+    players = fields.Nested(RankedPlayerSchema, many=True, required=True, metadata={
+        "description": "The asked players on the board, in board order (best first)."})
+    missing = fields.List(fields.String(), required=True, metadata={
+        "description": "The asked players not on the board, in the order asked."})
 
 
 class AroundSchema(BoardRefSchema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -21,6 +22,7 @@ from tracker.ranking import Position
 PLAYERS = ["ann", "Bob", "bob", "cid", "dee", "émile", "Ωmega", "z"]
 MODES = ["ordinal", "competition", "dense"]
 ENTRIES = "/products/pong/boards/wins/entries"
+PLAYERS_ON = "/products/pong/boards/wins/players"
 
 Board = dict[str, float]
 
@@ -95,6 +97,14 @@ def test_every_rank_read_matches_brute_force(client: FlaskClient, feed: Feed, da
             assert around["entries"] == expected[start:start + window]
             assert by_user[user] in around["entries"]
             assert len(around["entries"]) == min(window, len(board))
+        asked = [*list(board)[::2], "nobody"]
+        body = client.get(f"{PLAYERS_ON}?{urlencode([('user_id', u) for u in asked])}"
+                          f"&ties={mode}").get_json()
+        assert body == {"product_id": "pong", "board": "wins", "ties": mode,
+                        "size": len(board), "missing": ["nobody"], "players": [
+                            {**row, "percentile": pytest.approx(100 * sum(
+                                1 for s in board.values() if s < row["score"]) / len(board))}
+                            for row in expected if row["user_id"] in asked]}
 
 
 def test_documented_tie_example(client: FlaskClient, feed: Feed) -> None:
@@ -189,11 +199,35 @@ def test_cursor_paging_while_scores_change(client: FlaskClient, feed: Feed) -> N
     assert [u for u in listed if u not in moved] == stable  # nobody skipped, nobody twice
 
 
+def test_players_on_a_board(client: FlaskClient, feed: Feed) -> None:
+    feed("pong", [game_over("pong", "ann", "bob"), game_over("pong", "ann", "cid"),
+                  game_over("pong", "bob", "cid")])
+    body = client.get(f"{PLAYERS_ON}?user_id=cid&user_id=zed&user_id=ann&user_id=cid"
+                      "&user_id=yul&ties=dense").get_json()
+    assert body["players"] == [  # board order, each once
+        {"rank": 1, "user_id": "ann", "score": 2.0, "percentile": pytest.approx(200 / 3)},
+        {"rank": 3, "user_id": "cid", "score": 0.0, "percentile": 0.0}]
+    assert body["missing"] == ["zed", "yul"] and body["size"] == 3 and body["ties"] == "dense"
+    many = urlencode([("user_id", f"p{i}") for i in range(100)])
+    assert client.get(f"{PLAYERS_ON}?{many}").get_json()["missing"][99] == "p99"
+
+
+@pytest.mark.parametrize("query", ["", "ties=dense", "user_id=", f"user_id={'x' * 129}",
+                                   urlencode([("user_id", f"p{i}") for i in range(101)]),
+                                   "user_id=ann&colour=red", "user_id=ann&ties=fair"])
+def test_bad_player_lists_are_a_json_422(client: FlaskClient, query: str) -> None:
+    resp = client.get(f"{PLAYERS_ON}?{query}")
+    assert resp.status_code == 422 and resp.mimetype == "application/json"
+    body = resp.get_json()
+    assert body["error"] == "invalid_query" and body["errors"], body
+
+
 def test_unknown_things_are_json_404s(client: FlaskClient, feed: Feed) -> None:
     feed("pong", [game_over("pong", "a", "b")])
     cases = {
         "/products/nope/boards/wins/entries": "unknown_product",
         "/products/pong/boards/elo/entries": "unknown_board",
+        "/products/pong/boards/elo/players?user_id=a": "unknown_board",
         "/products/pong/boards/elo": "unknown_board",
         "/products/pong/boards/wins/players/zed": "player_not_on_board",
         "/products/pong/boards/wins/players/zed/around": "player_not_on_board",

@@ -21,7 +21,7 @@ from flask import jsonify
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api import bodies
+from api import bodies, params
 from api.jsonbody import dumps, json_response
 from api.schemas import AroundSchema, EntrySchema, PageSchema, StandingSchema, TopEntrySchema
 from api.state import EXTENSION, ApiState
@@ -215,6 +215,11 @@ def test_cached_queries_answer_as_fresh_loads(make_app: MakeApp) -> None:
         assert "limit" in bad.get_json()["errors"]
         both = client.get(f"{base}/entries?limit=2&offset=1&cursor=WyJleHJwcyJd")
         assert both.status_code == 422
+        many = "&".join(f"user_id={u}-{i}" for i in range(20) for u in UUIDS)
+        listed = client.get(f"{base}/players?{many}&ties=dense").get_json()
+        assert len(listed["missing"]) == 40 and listed["ties"] == "dense"
+    assert not any(len(query) > params.MAX_CACHED_QUERY for _, query in params._loaded)
+    assert any(query == b"limit=2&ties=dense" for _, query in params._loaded)
 
 
 def test_find_board_is_product_board(make_app: MakeApp) -> None:
