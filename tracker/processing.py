@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from tracker import fastpath
 from tracker.events import Event, InvalidEvent, RawFields, product_key
 from tracker.handlers import BUILTIN
 from tracker.handlers.base import Handler, Op, check_op
+from tracker.periods import PeriodBoards, PeriodOps
 from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
 
@@ -58,6 +60,7 @@ class BatchReport:
     applied: int = 0
     duplicates: int = 0  # entries applied before (redelivery, replay)
     ignored: int = 0  # valid entries no handler of the product uses
+    late: int = 0  # applied, but too late for a closed period (all-time boards only)
     dead_lettered: dict[str, int] = field(default_factory=dict)  # by reason
     failed: list[Failure] = field(default_factory=list)  # handler raised; retry them
     rejected: dict[str, str] = field(default_factory=dict)  # entry id -> reason
@@ -69,7 +72,8 @@ class BatchReport:
     def as_dict(self) -> dict[str, object]:
         return {
             "applied": self.applied, "duplicates": self.duplicates,
-            "ignored": self.ignored, "dead_lettered": dict(self.dead_lettered),
+            "ignored": self.ignored, "late": self.late,
+            "dead_lettered": dict(self.dead_lettered),
             "retrying": len(self.failed),
         }
 
@@ -92,12 +96,14 @@ class BatchProcessor:
     every entry the fast path is not sure of (:mod:`tracker.fastpath`)."""
 
     def __init__(self, products: Products, store: Store, dead_letters: DeadLetters, *,
-                 parse: Parse = fastpath.parse):
+                 parse: Parse = fastpath.parse, clock: Callable[[], float] = time.time):
         self.products = products
         self.store = store
         self.dead_letters = dead_letters
         self.parse = parse
+        self.clock = clock  # decides which periods are past their grace
         self._by_event: dict[tuple[str, str, str | None], tuple[tuple[Handler, bool], ...]] = {}
+        self._periodic: dict[str, PeriodBoards | None] = {}
 
     def process(self, product_id: str, source: str, entries: Sequence[Entry], *,
                 retry_failures: bool = False, attempts: int = 1) -> BatchReport:
@@ -118,6 +124,9 @@ class BatchProcessor:
             )
 
         product = self.products.get(product_id)
+        periodic = self._period_boards(product) if product is not None else None
+        period_ops = PeriodOps({})
+        now_ms = int(self.clock() * 1000)
         parse = self.parse
         for entry_id, raw in entries:
             try:
@@ -149,12 +158,15 @@ class BatchProcessor:
             if not ops:
                 report.ignored += 1
                 continue
+            if periodic is not None:
+                ops = periodic.expand(entry_id, ops, now_ms, period_ops)
             game = (event.game_id or "") if event.type == "game_over" else ""
             prepared.append(PreparedEvent(entry_id, game, ops))
 
         self.dead_letters.add(letters)  # before applying: a crash after it loses nothing
         letters = []
-        result = self.store.apply(product_id, source, prepared)
+        result = self.store.apply(product_id, source, prepared, expires=period_ops.expires)
+        report.late = period_ops.late
         report.applied = result.applied
         report.duplicates = result.duplicates
         if result.duplicate_results:
@@ -188,6 +200,13 @@ class BatchProcessor:
             return report.rejected.get(letter.entry_id, "rejected")
         self.dead_letters.remove([letter])
         return outcome
+
+    def _period_boards(self, product: Product) -> PeriodBoards | None:
+        """The product's boards kept per period, if it has any."""
+        if product.id not in self._periodic:
+            policies = {b.name: b.periods for b in product.boards if b.periods is not None}
+            self._periodic[product.id] = PeriodBoards(policies) if policies else None
+        return self._periodic[product.id]
 
     def _handlers(self, product: Product, event: Event) -> Sequence[tuple[Handler, bool]]:
         """The product's handlers that read this kind of event, each with whether its ops

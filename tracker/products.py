@@ -17,11 +17,13 @@ from typing import Any
 
 from tracker.events import PRODUCT_ID_RE
 from tracker.handlers import BUILTIN, Board, Handler
+from tracker.periods import PeriodKind, PeriodPolicy
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 
 # Board names end up in Redis keys and URLs: no ':' (the board's tie structures
 # are "<board>:scores" and "<board>:counts"), no '/', no braces.
 BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds"})
 
 
 class ConfigError(ValueError):
@@ -34,12 +36,13 @@ class Product:
     queue: str
     handlers: tuple[Handler, ...]
     ties: Mapping[str, TieMode] = field(default_factory=dict, hash=False)  # board -> mode
+    periods: Mapping[str, PeriodPolicy] = field(default_factory=dict, hash=False)
 
     @property
     def boards(self) -> tuple[Board, ...]:
         return tuple(
-            dataclasses.replace(board, ties=self.ties[board.name]) if board.name in self.ties
-            else board
+            dataclasses.replace(board, ties=self.ties.get(board.name, board.ties),
+                                periods=self.periods.get(board.name, board.periods))
             for h in self.handlers for board in h.boards
         )
 
@@ -100,12 +103,37 @@ def parse_ties(value: Any, where: str) -> TieMode:
         raise ConfigError(f"{where}: ties is one of {modes}, got {value!r}") from None
 
 
+def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
+                  where: str) -> PeriodPolicy | None:
+    """A handler table's ``periods`` (with ``keep_periods`` and ``grace_seconds``)."""
+    if "periods" not in spec:
+        if PERIOD_KEYS & spec.keys():
+            raise ConfigError(f"{where}: keep_periods and grace_seconds go with periods")
+        return None
+    kinds, keep, grace = spec["periods"], spec.get("keep_periods", 8), spec.get(
+        "grace_seconds", 600)
+    allowed = [k.value for k in PeriodKind]
+    if not (isinstance(kinds, list) and all(k in allowed for k in kinds)):
+        raise ConfigError(f"{where}: periods is a list of {allowed}, got {kinds!r}")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (keep, grace)):
+        raise ConfigError(f"{where}: keep_periods and grace_seconds are integers")
+    rated = [b.name for b in boards if b.kind != "points"]
+    if rated:  # a rating is not a sum: it has no meaning per period
+        raise ConfigError(f"{where}: only points boards have periods, not {rated}")
+    try:
+        return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def build_handler(spec: Any, where: str) -> Handler:
-    """The handler a spec names; a table's ``ties`` is for its boards, not the handler."""
+    """The handler a spec names; a table's ``ties`` and periods are for its boards, not
+    the handler."""
     if isinstance(spec, str):
         return resolve_handler_class(spec)()
     if isinstance(spec, dict) and isinstance(spec.get("use"), str):
-        params = {k: v for k, v in spec.items() if k not in ("use", "ties")}
+        params = {k: v for k, v in spec.items()
+                  if k not in {"use", "ties", "periods"} | PERIOD_KEYS}
         try:
             return resolve_handler_class(spec["use"])(**params)
         except (TypeError, ValueError) as exc:  # unknown keyword, or a value the class rejects
@@ -144,13 +172,19 @@ def parse_products(config: Mapping[str, Any]) -> Products:
             raise ConfigError(f"{where}: board names are 1-64 of [A-Za-z0-9_.-], got {bad}")
         product_ties = parse_ties(entry.get("ties", default_ties), where)
         ties: dict[str, TieMode] = {}
+        periods: dict[str, PeriodPolicy] = {}
         for spec, handler in zip(specs, handlers, strict=True):
             mode = product_ties
-            if isinstance(spec, dict) and "ties" in spec:
-                mode = parse_ties(spec["ties"], f"{where}.handlers.{spec['use']}")
+            if isinstance(spec, dict):
+                at = f"{where}.handlers.{spec['use']}"
+                if "ties" in spec:
+                    mode = parse_ties(spec["ties"], at)
+                policy = parse_periods(spec, handler.boards, at)
+                if policy is not None:
+                    periods.update((b.name, policy) for b in handler.boards)
             ties.update((b.name, mode) for b in handler.boards)
         products[product_id] = Product(
-            product_id, str(entry.get("queue", default_queue)), handlers, ties)
+            product_id, str(entry.get("queue", default_queue)), handlers, ties, periods)
     return Products(products, default_queue)
 
 

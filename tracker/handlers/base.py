@@ -11,10 +11,13 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from tracker.events import Event
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
+
+if TYPE_CHECKING:
+    from tracker.periods import PeriodPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +89,15 @@ class Board:
     """A leaderboard a handler writes. ``kind`` tells readers what the score means.
 
     ``ties`` is how readers rank equal scores unless a request asks otherwise;
-    the product configuration sets it (``{ use = "wins", ties = "dense" }``).
+    the product configuration sets it (``{ use = "wins", ties = "dense" }``), as it
+    sets ``periods`` (:mod:`tracker.periods`).
     """
 
     name: str
     kind: str  # "points" or "rating"
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE
+    periods: PeriodPolicy | None = None  # also kept per day, week or month (points only)
 
 
 class Handler(ABC):

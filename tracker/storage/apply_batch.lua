@@ -17,6 +17,9 @@
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
+-- ARGV[4]  "" or msgpack of { {board, unix ms}, ... }: boards (period boards,
+--          tracker/periods.py) that Redis drops at that time, with their tie
+--          structures; set after the writes, which may have created them
 --
 -- Every board write also keeps the board's tie structures, in this same
 -- script, so they never disagree with the board:
@@ -140,6 +143,16 @@ local function count_applied(n)
   if n > 0 then redis.call('HINCRBY', p .. 'counters', 'applied', n) end
 end
 
+local function expire_boards()
+  if ARGV[4] == nil or ARGV[4] == '' then return end
+  for _, b in ipairs(cmsgpack.unpack(ARGV[4])) do
+    local key = p .. 'lb:' .. b[1]
+    for _, k in ipairs({ key, key .. ':scores', key .. ':counts' }) do
+      redis.call('PEXPIREAT', k, b[2])
+    end
+  end
+end
+
 if ARGV[3] == 'fresh' then
   local marks, games = events[1], events[2]
   for _, m in ipairs(marks) do
@@ -157,6 +170,7 @@ if ARGV[3] == 'fresh' then
     if ttl > 0 then redis.call('EXPIRE', p .. 'seen:' .. m[1], ttl) end
   end
   if #games > 0 then add_all(p .. 'results', games) end
+  expire_boards()
   count_applied(events[7])
   return { events[7], 0, {} }
 end
@@ -242,6 +256,7 @@ if #games > 0 then add_all(p .. 'results', games) end
 if ttl > 0 then
   for key in pairs(marks) do redis.call('EXPIRE', key, ttl) end
 end
+if applied > 0 then expire_boards() end
 -- running totals for monitoring, counted in the same step as the effects: exact
 count_applied(applied)
 if duplicates > 0 then redis.call('HINCRBY', p .. 'counters', 'duplicates', duplicates) end

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -115,19 +115,23 @@ class Store:
     # --- writes ---------------------------------------------------------------
 
     def apply(self, product_id: str, source: str, events: Sequence[PreparedEvent], *,
-              summed: bool = True) -> ApplyResult:
+              summed: bool = True, expires: Mapping[str, int] | None = None) -> ApplyResult:
         """Apply a batch in one atomic script; entries already applied change nothing.
 
         With ``summed``, the batch goes summed up (:func:`sum_batch`) when it can,
         which is cheaper to send and to apply; if any of its entries or results
         was applied before, the script refuses it whole and it goes event by event.
+        ``expires`` names boards (period boards) that Redis drops at a Unix time in
+        ms, set in the same step as the writes.
         """
         if not events:
             return ApplyResult()
         keys = [self.keys.product(product_id)]
+        expiring = _pack([[b, int(at)] for b, at in expires.items()]) if expires else ""
         batch = sum_batch(source, events) if summed else None
         if batch is not None:
-            reply: Any = self._apply(keys=keys, args=[_pack(batch), self.dedupe_ttl, "fresh"])
+            reply: Any = self._apply(keys=keys, args=[_pack(batch), self.dedupe_ttl, "fresh",
+                                                      expiring])
             if len(reply) == 3:
                 return ApplyResult(int(reply[0]))
         payload = _pack([
@@ -135,7 +139,7 @@ class Store:
              [encode_op(op) for op in e.ops]]
             for e in events
         ])
-        reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events"])
+        reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events", expiring])
         applied, duplicates, dup_results = reply
         return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
 

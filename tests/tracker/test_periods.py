@@ -1,0 +1,165 @@
+"""Leaderboard periods: ids and bounds, and the period boards a batch writes (real Redis)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+import redis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.support.varcade import game_over
+from tracker.handlers import EloResult, EnsureOnBoard, IncrScore, IncrStat
+from tracker.periods import DAY_MS, Period, PeriodBoards, PeriodKind, PeriodOps, PeriodPolicy
+from tracker.processing import BatchProcessor
+from tracker.products import ConfigError, parse_products
+from tracker.ranking import TieMode
+from tracker.storage import DeadLetters, Keys, Ranks, Store
+
+
+def ms(*ymd_hms: int) -> int:
+    return int(datetime(*ymd_hms, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
+
+
+WEEK, DAY, MONTH = PeriodKind.WEEK, PeriodKind.DAY, PeriodKind.MONTH
+
+
+@pytest.mark.parametrize("instant, kind, expected, start", [
+    (ms(2026, 11, 29, 23, 59, 59), WEEK, "2026-W48", date(2026, 11, 23)),  # a Sunday
+    (ms(2026, 11, 30), WEEK, "2026-W49", date(2026, 11, 30)),  # Monday 00:00 starts a week
+    (ms(2027, 1, 1, 12), WEEK, "2026-W53", date(2026, 12, 28)),  # ISO year != calendar year
+    (ms(2024, 12, 30), WEEK, "2025-W01", date(2024, 12, 30)),
+    (ms(2026, 11, 29, 23, 59, 59), DAY, "2026-11-29", date(2026, 11, 29)),
+    (ms(2026, 12, 31, 23), MONTH, "2026-12", date(2026, 12, 1)),
+    (ms(1970, 1, 1), DAY, "1970-01-01", date(1970, 1, 1)),
+])
+def test_period_of_an_instant(instant: int, kind: PeriodKind, expected: str,
+                              start: date) -> None:
+    period = Period.containing(kind, instant)
+    assert (period.id, period.start) == (expected, start)
+    assert period.start_ms <= instant < period.end_ms
+
+
+@given(instant=st.integers(0, ms(2200, 1, 1)), kind=st.sampled_from(list(PeriodKind)),
+       n=st.integers(-300, 300))
+def test_ids_bounds_and_shifts_agree(instant: int, kind: PeriodKind, n: int) -> None:
+    period = Period.containing(kind, instant)
+    assert Period.parse(period.id) == period
+    assert period.start_ms <= instant < period.end_ms
+    assert Period.containing(kind, period.end_ms) == period.shift(1)
+    assert Period.containing(kind, period.start_ms - 1) == period.shift(-1)
+    assert period.shift(n).shift(-n) == period
+    assert (period.shift(n) > period) == (n > 0)
+
+
+@pytest.mark.parametrize("text", ["2025-W53", "2026-W00", "2026-13", "2026-02-30", "2026-W4",
+                                  "week", "", "2026-11-29T00:00", " 2026-11"])
+def test_bad_period_ids(text: str) -> None:
+    with pytest.raises(ValueError, match=r"period id|not a real"):
+        Period.parse(text)
+
+
+def test_policy_rules() -> None:
+    with pytest.raises(ValueError):
+        PeriodPolicy(())
+    with pytest.raises(ValueError):
+        PeriodPolicy((WEEK, WEEK))
+    with pytest.raises(ValueError):
+        PeriodPolicy((WEEK,), keep=0)
+    policy = PeriodPolicy((WEEK,), keep=2, grace_ms=60_000)
+    week = Period.parse("2026-W48")
+    assert policy.expires_ms(week) == Period.parse("2026-W50").end_ms
+    now = ms(2026, 11, 29, 12)
+    assert [p.id for p in policy.readable(WEEK, now)] == ["2026-W48", "2026-W47", "2026-W46"]
+    assert not policy.is_final(week, week.end_ms + 59_999)
+    assert policy.is_final(week, week.end_ms + 60_000)
+
+
+def test_expand_copies_points_ops_of_the_event_time() -> None:
+    boards = PeriodBoards({"wins": PeriodPolicy((DAY, WEEK), keep=3, grace_ms=1000)})
+    into = PeriodOps({})
+    at = ms(2026, 11, 25, 8)  # a Wednesday
+    ops = [IncrScore("wins", "a", 1.0), EnsureOnBoard("wins", "b"), IncrStat("a", "games"),
+           EloResult("elo", "a", "b", 32.0, 1500.0), IncrScore("other", "a", 1.0)]
+    out = boards.expand(f"{at}-3", ops, now_ms=at + 5, into=into)
+    assert out == [ops[0], IncrScore("wins:2026-11-25", "a", 1.0),
+                   IncrScore("wins:2026-W48", "a", 1.0),
+                   ops[1], EnsureOnBoard("wins:2026-11-25", "b"),
+                   EnsureOnBoard("wins:2026-W48", "b"), *ops[2:]]
+    assert into.expires == {"wins:2026-11-25": Period.parse("2026-11-28").end_ms,
+                            "wins:2026-W48": Period.parse("2026-W51").end_ms}
+    assert into.late == 0
+    # the next day, past the day's grace but inside the week: only the week gets it
+    late = boards.expand(f"{at}-4", ops[:1], now_ms=at + DAY_MS, into=into)
+    assert late == [ops[0], IncrScore("wins:2026-W48", "a", 1.0)]
+    assert into.late == 1
+
+
+def test_configuration() -> None:
+    products = parse_products({"products": {"pong": {"handlers": [
+        {"use": "wins", "periods": ["week", "month"], "keep_periods": 4, "grace_seconds": 30},
+        {"use": "elo"}]}}})
+    wins, elo = products["pong"].boards
+    assert wins.periods == PeriodPolicy((WEEK, MONTH), 4, 30_000) and elo.periods is None
+    assert wins.ties is TieMode.COMPETITION
+    for bad in [{"use": "elo", "periods": ["week"]}, {"use": "wins", "periods": ["year"]},
+                {"use": "wins", "periods": "week"}, {"use": "wins", "keep_periods": 3},
+                {"use": "wins", "periods": ["day"], "keep_periods": 0},
+                {"use": "wins", "periods": ["day"], "grace_seconds": -1},
+                {"use": "wins", "periods": ["day"], "keep_periods": "3"}]:
+        with pytest.raises(ConfigError):
+            parse_products({"products": {"pong": {"handlers": [bad]}}})
+
+
+PERIODIC = parse_products({"products": {"pong": {"handlers": [
+    {"use": "wins", "periods": ["day", "week"], "keep_periods": 2, "grace_seconds": 600},
+    "player_stats"]}}})
+
+
+def feed(processor: BatchProcessor, games: list[tuple[int, str, str]]) -> None:
+    batch = [(f"{at}-{i}", {k.encode(): v.encode() for k, v in game_over("pong", w, lo).items()})
+             for i, (at, w, lo) in enumerate(games)]
+    processor.process("pong", "s", batch)
+
+
+def test_a_batch_writes_the_period_boards_of_its_events(data: redis.Redis,
+                                                        dead_letters: DeadLetters) -> None:
+    now = ms(2026, 11, 30, 0, 5)  # five minutes into Monday: Sunday's grace still runs
+    processor = BatchProcessor(PERIODIC, Store(data), dead_letters, clock=lambda: now / 1000)
+    sunday, saturday, last_week = ms(2026, 11, 29, 22), ms(2026, 11, 28, 9), ms(2026, 11, 20)
+    games = [(sunday, "ann", "bob"), (sunday, "ann", "cid"), (saturday, "bob", "ann"),
+             (now, "cid", "ann"), (last_week, "dee", "ann")]
+    feed(processor, games)
+    feed(processor, games)  # a replay: every event once, period boards included
+    ranks = Ranks(data)
+
+    def board(name: str) -> dict[str, float]:
+        page = ranks.page("pong", name, 0, 100)
+        return dict(page.rows)
+
+    assert board("wins") == {"ann": 2, "bob": 1, "cid": 1, "dee": 1}
+    assert board("wins:2026-11-29") == {"ann": 2, "bob": 0, "cid": 0}
+    assert board("wins:2026-11-28") == {}  # past its grace: late, all-time only
+    assert board("wins:2026-W48") == {"ann": 2, "bob": 1, "cid": 0}
+    assert board("wins:2026-W49") == {"cid": 1, "ann": 0}
+    assert board("wins:2026-W47") == {}  # late too
+    standing = ranks.standing("pong", "wins:2026-W48", "bob")
+    assert standing is not None and standing.rank(TieMode.COMPETITION) == 2  # tie structures
+    keys = Keys()
+    week_end = Period.parse("2026-W50").end_ms  # kept for two more weeks
+    for suffix in ("", ":scores", ":counts"):
+        assert data.pexpiretime(keys.board("pong", "wins:2026-W48") + suffix) == week_end
+    assert data.ttl(keys.board("pong", "wins")) == -1  # all-time boards never expire
+
+
+def test_late_events_are_reported(data: redis.Redis, dead_letters: DeadLetters) -> None:
+    now = ms(2026, 11, 25, 12)  # Wednesday noon: Tuesday is final, the week is not
+    processor = BatchProcessor(PERIODIC, Store(data), dead_letters, clock=lambda: now / 1000)
+    batch = [(f"{ms(2026, 11, 24, 9)}-0",
+              {k.encode(): v.encode() for k, v in game_over("pong", "a", "b").items()})]
+    report = processor.process("pong", "s", batch)
+    assert report.applied == 1 and report.late == 1
+    assert report.as_dict()["late"] == 1
+    assert Store(data).top("pong", "wins:2026-W48") == [("a", 1.0), ("b", 0.0)]
+    assert Store(data).top("pong", "wins:2026-11-24") == []
