@@ -2,10 +2,14 @@
 
 Every answer is one atomic read (see :mod:`tracker.storage.ranks`), so ranks,
 scores and the board size in it always belong together. ``?ties=`` overrides
-the board's configured tie mode.
+the board's configured tie mode; ``?period=`` reads the board of one day, week
+or month (:mod:`tracker.periods`) instead of the all-time board.
 """
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
@@ -16,12 +20,15 @@ from api.errors import ApiError
 from api.jsonbody import json_response
 from api.openapi import Operation, operation
 from api.params import parse_query
+from api.products import describe_board
 from api.schemas import (
     AroundQuerySchema,
     AroundSchema,
     BoardDetailSchema,
     PageQuerySchema,
     PageSchema,
+    PeriodListSchema,
+    PeriodQuerySchema,
     PlayersQuerySchema,
     PlayersSchema,
     StandingSchema,
@@ -29,16 +36,17 @@ from api.schemas import (
 )
 from api.state import check_user_id, state
 from tracker.handlers import Board
+from tracker.periods import Period, period_board
 from tracker.products import Product
 from tracker.ranking import Slice, TieMode
 
 bp = Blueprint("boards", __name__, url_prefix="/products/<product_id>/boards/<board>")
 
 _ties_query, _page_query, _around_query = TiesQuerySchema(), PageQuerySchema(), AroundQuerySchema()
-_players_query = PlayersQuerySchema()
+_players_query, _period_query = PlayersQuerySchema(), PeriodQuerySchema()
 # Pages, ranks and windows are built by api.bodies (the hot routes); their schemas
 # (PageSchema, StandingSchema, AroundSchema) document them in the OpenAPI document.
-_detail, _players = BoardDetailSchema(), PlayersSchema()
+_detail, _players, _periods = BoardDetailSchema(), PlayersSchema(), PeriodListSchema()
 
 
 def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
@@ -49,6 +57,37 @@ def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple
     return product, board
 
 
+def _read(product: Product, board: Board, args: dict[str, Any]) -> tuple[str, str | None]:
+    """The board to read, all-time or of the query's ``period``, and that period's id.
+
+    404 ``unknown_period`` when the board is not kept per that kind of period, or
+    that period is not readable (too old: expired; not begun; not a real date)."""
+    text: str | None = args.get("period")
+    if text is None:
+        return board.name, None
+    try:
+        period = Period.parse(text)
+    except ValueError as exc:
+        raise ApiError(404, "unknown_period", f"There is no such period: {exc}.",
+                       product_id=product.id, board=board.name, period=text) from None
+    policy = board.periods
+    if policy is None or period.kind not in policy.kinds:
+        kinds = [k.value for k in policy.kinds] if policy else []
+        raise ApiError(404, "unknown_period",
+                       f"Board {board.name!r} of {product.id!r} is not kept per "
+                       f"{period.kind.value}" + (f" (only per {', '.join(kinds)})." if kinds
+                                                 else "; it has no periods."),
+                       product_id=product.id, board=board.name, period=period.id)
+    readable = policy.readable(period.kind, int(time.time() * 1000))
+    if period not in readable:
+        raise ApiError(404, "unknown_period",
+                       f"Period {period.id!r} of board {board.name!r} is not readable: "
+                       f"{readable[-1].id} to {readable[0].id} are.",
+                       product_id=product.id, board=board.name, period=period.id,
+                       periods=[p.id for p in readable])
+    return period_board(board.name, period), period.id
+
+
 def _player_not_on_board(product: Product, board: Board, user_id: str) -> ApiError:
     return ApiError(404, "player_not_on_board",
                     f"Player {user_id!r} is not on board {board.name!r} of {product.id!r}.",
@@ -56,14 +95,34 @@ def _player_not_on_board(product: Product, board: Board, user_id: str) -> ApiErr
 
 
 @bp.get("")
-@operation(Operation(tag="leaderboards", response=BoardDetailSchema))
+@operation(Operation(tag="leaderboards", response=BoardDetailSchema, query=PeriodQuerySchema))
 def board_detail(product_id: str, board: str) -> ResponseReturnValue:
-    """A board: its kind, default tie mode, size and number of distinct scores."""
+    """A board: its kind, default tie mode, periods, size and number of distinct scores."""
     product, b = _target(product_id, board)
-    size = state().ranks.size(product.id, b.name)
+    name, period = _read(product, b, parse_query(_period_query))
+    size = state().ranks.size(product.id, name)
     return jsonify(_detail.dump({
-        "product_id": product.id, "name": b.name, "kind": b.kind, "ties": b.ties,
-        "start": b.start, "size": size.members, "distinct_scores": size.distinct_scores}))
+        **describe_board(b), "product_id": product.id, "size": size.members,
+        "distinct_scores": size.distinct_scores, **({"period": period} if period else {})}))
+
+
+@bp.get("/periods")
+@operation(Operation(tag="leaderboards", response=PeriodListSchema))
+def periods(product_id: str, board: str) -> ResponseReturnValue:
+    """The periods of the board that can be read, with their sizes.
+
+    For each kind of period the board is kept for: the current period, then
+    the `keep` before it, newest first. Empty for a board kept all-time only.
+    """
+    product, b = _target(product_id, board)
+    now = int(time.time() * 1000)
+    policy = b.periods
+    found = [p for kind in policy.kinds for p in policy.readable(kind, now)] if policy else []
+    sizes = state().store.board_sizes(product.id, [period_board(b.name, p) for p in found])
+    return jsonify(_periods.dump({"product_id": product.id, "board": b.name, "periods": [
+        {"id": p.id, "kind": p.kind, "start": p.start, "end": p.end, "size": size,
+         "final": policy is not None and policy.is_final(p, now)}
+        for p, size in zip(found, sizes, strict=True)]}))
 
 
 @bp.get("/entries")
@@ -79,20 +138,22 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
     args = parse_query(_page_query)
     ties: TieMode = args.get("ties") or b.ties
     limit: int = args["limit"]
+    name, period = _read(product, b, args)
     ranks = state().ranks
     cursor: Cursor | None = args.get("cursor")
     if cursor is not None:
-        if (cursor.product_id, cursor.board) != (product.id, b.name):
+        if (cursor.product_id, cursor.board) != (product.id, name):
             raise ApiError(422, "invalid_query", "Invalid query parameters: cursor: this "
-                           "cursor belongs to another board.",
-                           errors={"cursor": ["This cursor belongs to another board."]})
-        page: Slice = ranks.after(product.id, b.name, cursor.position, limit)
+                           "cursor belongs to another board or period.",
+                           errors={"cursor": ["This cursor belongs to another board or "
+                                              "period."]})
+        page: Slice = ranks.after(product.id, name, cursor.position, limit)
     else:
-        page = ranks.page(product.id, b.name, args.get("offset", 0), limit)
+        page = ranks.page(product.id, name, args.get("offset", 0), limit)
     last = page.last
     more = last is not None and page.start + len(page.rows) < page.size
-    next_cursor = Cursor(product.id, b.name, last).encode() if more and last else None
-    return json_response(bodies.page(product.id, b.name, ties, page, next_cursor))
+    next_cursor = Cursor(product.id, name, last).encode() if more and last else None
+    return json_response(bodies.page(product.id, b.name, period, ties, page, next_cursor))
 
 
 @bp.get("/players")
@@ -107,11 +168,13 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
     product, b = _target(product_id, board)
     args = parse_query(_players_query)
     ties: TieMode = args.get("ties") or b.ties
+    name, period = _read(product, b, args)
     asked = list(dict.fromkeys(args["user_id"]))  # repeats count once, first place kept
-    size, found = state().ranks.standings(product.id, b.name, asked)
+    size, found = state().ranks.standings(product.id, name, asked)
     on_board = {p.user_id for p in found}
     return jsonify(_players.dump({
         "product_id": product.id, "board": b.name, "ties": ties, "size": size,
+        **({"period": period} if period else {}),
         "players": [{"rank": p.rank(ties), "user_id": p.user_id, "score": p.score,
                      "percentile": p.percentile} for p in found],
         "missing": [u for u in asked if u not in on_board]}))
@@ -127,11 +190,13 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     """
     check_user_id(user_id)
     product, b = _target(product_id, board, owner=user_id)
-    ties: TieMode = parse_query(_ties_query).get("ties") or b.ties
-    found = state().ranks.standing(product.id, b.name, user_id)
+    args = parse_query(_ties_query)
+    ties: TieMode = args.get("ties") or b.ties
+    name, period = _read(product, b, args)
+    found = state().ranks.standing(product.id, name, user_id)
     if found is None:
         raise _player_not_on_board(product, b, user_id)
-    return json_response(bodies.standing(product.id, b.name, ties, found))
+    return json_response(bodies.standing(product.id, b.name, period, ties, found))
 
 
 @bp.get("/players/<user_id>/around")
@@ -147,7 +212,8 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     product, b = _target(product_id, board, owner=user_id)
     args = parse_query(_around_query)
     ties: TieMode = args.get("ties") or b.ties
-    window = state().ranks.around(product.id, b.name, user_id, args["limit"])
+    name, period = _read(product, b, args)
+    window = state().ranks.around(product.id, name, user_id, args["limit"])
     if window is None:
         raise _player_not_on_board(product, b, user_id)
-    return json_response(bodies.around(product.id, b.name, ties, user_id, window))
+    return json_response(bodies.around(product.id, b.name, period, ties, user_id, window))

@@ -33,23 +33,36 @@ def top_entries(rows: Iterable[tuple[str, float]]) -> list[Body]:
     return [{"user_id": user_id, "score": score} for user_id, score in rows]
 
 
-def page(product_id: str, board: str, ties: TieMode, window: Slice,
+def _ref(product_id: str, board: str, period: str | None, ties: TieMode, size: int) -> Body:
+    """``BoardRefSchema``'s fields; ``period`` only when a period was read (a ``null``
+    would send the body to Flask's slower encoder, see :mod:`api.jsonbody`)."""
+    if period is None:
+        return {"product_id": product_id, "board": board, "ties": ties.value, "size": size}
+    return {"product_id": product_id, "board": board, "period": period, "ties": ties.value,
+            "size": size}
+
+
+def page(product_id: str, board: str, period: str | None, ties: TieMode, window: Slice,
          next_cursor: str | None) -> Body:
-    """``PageSchema``: a page of the board, ranked in ``ties`` mode."""
-    return {"product_id": product_id, "board": board, "ties": ties.value,
-            "size": window.size, "offset": window.start,
-            "entries": entries(window, ties), "next_cursor": next_cursor}
+    """``PageSchema``: a page of the board (of ``period``, None: all-time), ranked in
+    ``ties`` mode."""
+    body = _ref(product_id, board, period, ties, window.size)
+    body.update(offset=window.start, entries=entries(window, ties), next_cursor=next_cursor)
+    return body
 
 
-def standing(product_id: str, board: str, ties: TieMode, found: Standing) -> Body:
+def standing(product_id: str, board: str, period: str | None, ties: TieMode,
+             found: Standing) -> Body:
     """``StandingSchema``: a player's score, rank and percentile."""
-    return {"product_id": product_id, "board": board, "ties": ties.value,
-            "size": found.size, "user_id": found.user_id, "score": found.score,
-            "rank": found.rank(ties), "percentile": found.percentile}
+    body = _ref(product_id, board, period, ties, found.size)
+    body.update(user_id=found.user_id, score=found.score, rank=found.rank(ties),
+                percentile=found.percentile)
+    return body
 
 
-def around(product_id: str, board: str, ties: TieMode, user_id: str, window: Slice) -> Body:
+def around(product_id: str, board: str, period: str | None, ties: TieMode, user_id: str,
+           window: Slice) -> Body:
     """``AroundSchema``: the window of rows around a player."""
-    return {"product_id": product_id, "board": board, "ties": ties.value,
-            "size": window.size, "user_id": user_id, "offset": window.start,
-            "entries": entries(window, ties)}
+    body = _ref(product_id, board, period, ties, window.size)
+    body.update(user_id=user_id, offset=window.start, entries=entries(window, ties))
+    return body

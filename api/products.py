@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from api.openapi import Operation, operation
 from api.schemas import ProductListSchema, ProductSchema
 from api.state import state
-from tracker.handlers import Handler
+from tracker.handlers import Board, Handler
 from tracker.products import Product
 
 bp = Blueprint("products", __name__, url_prefix="/products")
@@ -24,11 +24,19 @@ def handler_name(handler: Handler) -> str:
     return cls.name or f"{cls.__module__}:{cls.__qualname__}"
 
 
+def describe_board(board: Board) -> dict[str, Any]:
+    """``BoardSchema``'s fields of a board."""
+    policy = board.periods
+    return {"name": board.name, "kind": board.kind, "ties": board.ties, "start": board.start,
+            "periods": None if policy is None else {
+                "kinds": list(policy.kinds), "keep": policy.keep,
+                "grace_seconds": policy.grace_ms // 1000}}
+
+
 def describe(product: Product) -> dict[str, Any]:
     return {
         "id": product.id,
-        "boards": [{"name": b.name, "kind": b.kind, "ties": b.ties, "start": b.start}
-                   for b in product.boards],
+        "boards": [describe_board(b) for b in product.boards],
         "handlers": [{"name": handler_name(h), "boards": [b.name for b in h.boards]}
                      for h in product.handlers],
     }

@@ -12,19 +12,32 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from api.cursors import CursorField
 from tracker.events import MAX_ID_LEN
+from tracker.periods import PeriodKind
 from tracker.ranking import TieMode
 
 MAX_PAGE = 100  # rows per page, per window around a player, players per list
 MAX_OFFSET = 1_000_000_000
+PERIOD_PATTERN = r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)$"
 
 
 # --- queries ----------------------------------------------------------------------------------
 
 
-class TiesQuerySchema(Schema):
+class PeriodQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
+    # Only the form is checked here (422 otherwise): a well-formed id of no real
+    # period ("2026-02-30") names a period the board does not have, a 404.
+    period = fields.String(validate=validate.Regexp(
+        PERIOD_PATTERN, error="Not a period id: a day (2026-11-29), an ISO week (2026-W48) "
+                              "or a month (2026-11)."), metadata={
+        "description": "Read the board of one period instead of the all-time board: a day "
+                       "(2026-11-29), an ISO week (2026-W48) or a month (2026-11), UTC. The "
+                       "board must be kept per that kind of period (see its `periods`)."})
+
+
+class TiesQuerySchema(PeriodQuerySchema):
     ties = fields.Enum(
         TieMode, by_value=True,
         metadata={"description": "How equal scores rank: ordinal (1,2,3,4), competition "
@@ -86,6 +99,8 @@ class ErrorSchema(Schema):
     board = fields.String()
     boards = fields.List(fields.String())
     user_id = fields.String()
+    period = fields.String()
+    periods = fields.List(fields.String())
     errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
                          metadata={"description": "Invalid parameters and why."})
     allowed_methods = fields.List(fields.String())
@@ -120,6 +135,8 @@ class EntrySchema(Schema):
 class BoardRefSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
+    period = fields.String(metadata={
+        "description": "The period read (its id); absent for the all-time board."})
     ties = fields.Enum(TieMode, by_value=True, required=True)
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
 
@@ -158,18 +175,48 @@ class AroundSchema(BoardRefSchema):
     entries = fields.Nested(EntrySchema, many=True, required=True)
 
 
+class PeriodPolicySchema(Schema):
+    kinds = fields.List(fields.Enum(PeriodKind, by_value=True), required=True, metadata={
+        "description": "The kinds of period the board is also kept for."})
+    keep = fields.Integer(required=True, metadata={
+        "description": "Past periods of each kind that stay readable, ranks included."})
+    grace_seconds = fields.Integer(required=True, metadata={
+        "description": "How long after its end a period still takes events."})
+
+
 class BoardSchema(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"description": "points or rating"})
     ties = fields.Enum(TieMode, by_value=True, required=True,
                        metadata={"description": "The board's default tie mode."})
     start = fields.Float(required=True, metadata={"description": "A new member's score."})
+    periods = fields.Nested(PeriodPolicySchema, required=True, allow_none=True, metadata={
+        "description": "Null when the board is kept all-time only."})
 
 
 class BoardDetailSchema(BoardSchema):
     product_id = fields.String(required=True)
+    period = fields.String(metadata={
+        "description": "The period read (its id); absent for the all-time board."})
     size = fields.Integer(required=True)
     distinct_scores = fields.Integer(required=True)
+
+
+class PeriodSchema(Schema):
+    id = fields.String(required=True, metadata={"example": "2026-W48"})
+    kind = fields.Enum(PeriodKind, by_value=True, required=True)
+    start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
+    end = fields.Date(required=True, metadata={"description": "The first day after it."})
+    final = fields.Boolean(required=True, metadata={
+        "description": "True once its grace has passed: it takes no more events."})
+    size = fields.Integer(required=True, metadata={"description": "Members on its board."})
+
+
+class PeriodListSchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    periods = fields.Nested(PeriodSchema, many=True, required=True, metadata={
+        "description": "The readable periods of each kind, the current one first."})
 
 
 class HandlerSchema(Schema):

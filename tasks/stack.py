@@ -165,6 +165,7 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/leaderboards/top_ten/{product}",
         f"           {api}/stats/{product}/{star}   (the demo's strongest player)",
         f"           {api}/products/{product}/boards/elo/entries?ties=dense",
+        f"           {api}/products/{product}/boards/wins/periods   (weekly, monthly boards)",
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
         f"  Metrics  {api}/metrics   (Prometheus: requests, entries applied, stream lag)",
         f"  Flower   http://{HOST}:{ports.flower}/",

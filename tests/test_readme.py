@@ -40,3 +40,13 @@ def test_custom_handler_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     BatchProcessor(products, store, dead_letters).process("mygame", "s", entries)
     assert store.player_stats("mygame", P1)["rounds_won"] == 1
     assert store.top("mygame", "wins")[0] == (P1, 1.0)
+
+
+def test_products_example_is_the_shipped_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text(block("toml", "[products]\nexrps"))
+    shipped = load_products(Path(__file__).parents[1] / "tracker" / "products.toml")
+    documented = load_products(config)
+    assert [b for p in documented.values() for b in p.boards] == [
+        b for p in shipped.values() for b in p.boards]
+    assert documented.queues == shipped.queues

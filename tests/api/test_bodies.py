@@ -39,6 +39,14 @@ SLICES = [
     Slice(size=1_000_000, start=41, above=37, dense_above=5, rows=ROWS[2:5]),
     Slice(size=0, start=0, above=0, dense_above=0, rows=[]),
 ]
+PERIODS = [None, "2026-W48"]
+
+
+def ref(period: str | None) -> dict[str, str]:
+    """A body's period: absent when the all-time board was read."""
+    return {} if period is None else {"period": period}
+
+
 STANDINGS = [
     Standing(UUIDS[0], 1500.5, ordinal=2, above=0, dense_above=0, below=6, size=8),
     Standing("zoë", 12.0, ordinal=4, above=2, dense_above=1, below=4, size=8),
@@ -50,10 +58,13 @@ STANDINGS = [
 @pytest.mark.parametrize("ties", list(TieMode))
 @pytest.mark.parametrize("window", SLICES)
 @pytest.mark.parametrize("cursor", [None, "WyJleHJwcyIsIndpbnMiLDEyLjAsImFubiJd"])
-def test_page_body_is_the_schema_dump(ties: TieMode, window: Slice, cursor: str | None) -> None:
-    fast = bodies.page("exrps", "wins", ties, window, cursor)
+@pytest.mark.parametrize("period", PERIODS)
+def test_page_body_is_the_schema_dump(ties: TieMode, window: Slice, cursor: str | None,
+                                      period: str | None) -> None:
+    fast = bodies.page("exrps", "wins", period, ties, window, cursor)
     slow = PageSchema().dump({
-        "product_id": "exrps", "board": "wins", "ties": ties, "size": window.size,
+        "product_id": "exrps", "board": "wins", **ref(period), "ties": ties,
+        "size": window.size,
         "offset": window.start, "entries": window.ranked(ties), "next_cursor": cursor})
     assert fast == slow
     assert list(fast) == list(slow)  # the same key order, so the same JSON text
@@ -63,10 +74,13 @@ def test_page_body_is_the_schema_dump(ties: TieMode, window: Slice, cursor: str 
 
 @pytest.mark.parametrize("ties", list(TieMode))
 @pytest.mark.parametrize("found", STANDINGS)
-def test_standing_body_is_the_schema_dump(ties: TieMode, found: Standing) -> None:
-    fast = bodies.standing("chess", "elo", ties, found)
+@pytest.mark.parametrize("period", PERIODS)
+def test_standing_body_is_the_schema_dump(ties: TieMode, found: Standing,
+                                          period: str | None) -> None:
+    fast = bodies.standing("chess", "elo", period, ties, found)
     slow = StandingSchema().dump({
-        "product_id": "chess", "board": "elo", "ties": ties, "size": found.size,
+        "product_id": "chess", "board": "elo", **ref(period), "ties": ties,
+        "size": found.size,
         "user_id": found.user_id, "score": found.score, "rank": found.rank(ties),
         "percentile": found.percentile})
     assert fast == slow
@@ -75,10 +89,13 @@ def test_standing_body_is_the_schema_dump(ties: TieMode, found: Standing) -> Non
 
 @pytest.mark.parametrize("ties", list(TieMode))
 @pytest.mark.parametrize("window", SLICES)
-def test_around_body_is_the_schema_dump(ties: TieMode, window: Slice) -> None:
-    fast = bodies.around("exrps", "elo", ties, "zoë", window)
+@pytest.mark.parametrize("period", PERIODS)
+def test_around_body_is_the_schema_dump(ties: TieMode, window: Slice,
+                                        period: str | None) -> None:
+    fast = bodies.around("exrps", "elo", period, ties, "zoë", window)
     slow = AroundSchema().dump({
-        "product_id": "exrps", "board": "elo", "ties": ties, "size": window.size,
+        "product_id": "exrps", "board": "elo", **ref(period), "ties": ties,
+        "size": window.size,
         "user_id": "zoë", "offset": window.start, "entries": window.ranked(ties)})
     assert fast == slow
     assert list(fast) == list(slow)
@@ -118,9 +135,11 @@ def fast_bytes(app: flask.Flask, obj: Any) -> bytes:
 
 def representative_bodies() -> list[Any]:
     found = STANDINGS
-    return ([bodies.page("exrps", "wins", t, w, "abc") for t in TieMode for w in SLICES]
-            + [bodies.standing("chess", "elo", t, s) for t in TieMode for s in found]
-            + [bodies.around("exrps", "elo", t, "zoë", w) for t in TieMode for w in SLICES]
+    return ([bodies.page("exrps", "wins", p, t, w, "abc")
+             for p in PERIODS for t in TieMode for w in SLICES]
+            + [bodies.standing("chess", "elo", None, t, s) for t in TieMode for s in found]
+            + [bodies.around("exrps", "elo", "2026-11", t, "zoë", w)
+               for t in TieMode for w in SLICES]
             + [bodies.top_entries(ROWS), bodies.top_entries([])])
 
 
@@ -187,7 +206,7 @@ def test_orjson_is_used_only_where_it_agrees(value: float) -> None:
 def test_uuid_pages_take_the_fast_path(ids: list[uuid.UUID]) -> None:
     """Varcade's user ids are UUIDs: text like "4c1e-8b0a" in them is no exponent."""
     rows = [(str(u), 9.0) for u in ids]
-    body = bodies.around("exrps", "wins", TieMode.COMPETITION, rows[0][0],
+    body = bodies.around("exrps", "wins", None, TieMode.COMPETITION, rows[0][0],
                          Slice(size=50, start=3, above=3, dense_above=1, rows=rows))
     assert dumps(body) is not None
     assert dumps({"user_id": "f47ac10b-58cc-4c1e-8b0a-0e02b2c3d479"}) is not None

@@ -151,7 +151,7 @@ def test_openapi_document(client: FlaskClient) -> None:
         assert "get" in paths[path], path
     entries = paths["/products/{product_id}/boards/{board}/entries"]["get"]
     names = {p["name"] for p in entries["parameters"]}
-    assert names == {"product_id", "board", "limit", "cursor", "offset", "ties"}
+    assert names == {"product_id", "board", "limit", "cursor", "offset", "ties", "period"}
     assert set(entries["responses"]) >= {"200", "404", "422", "503"}
     stats = paths["/players/{user_id}/stats"]["get"]
     assert stats["security"] == [{"bearerAuth": []}]

@@ -13,8 +13,10 @@ from tracker.settings import Settings
 EXRPS = {
     "id": "exrps",
     "boards": [
-        {"name": "wins", "kind": "points", "ties": "competition", "start": 0.0},
-        {"name": "elo", "kind": "rating", "ties": "competition", "start": 1500.0},
+        {"name": "wins", "kind": "points", "ties": "competition", "start": 0.0,
+         "periods": None},
+        {"name": "elo", "kind": "rating", "ties": "competition", "start": 1500.0,
+         "periods": None},
     ],
     "handlers": [
         {"name": "wins", "boards": ["wins"]},
@@ -28,11 +30,13 @@ def test_list_products(client: FlaskClient) -> None:
     resp = client.get("/products")
     assert resp.status_code == 200 and resp.mimetype == "application/json"
     products = resp.get_json()["products"]
-    assert [p["id"] for p in products] == ["chess", "exrps", "pong"]
-    assert products[1] == EXRPS
+    assert [p["id"] for p in products] == ["chess", "darts", "exrps", "pong"]
+    assert products[2] == EXRPS
     assert products[0]["boards"] == [
-        {"name": "elo", "kind": "rating", "ties": "dense", "start": 1200.0}]
-    assert products[2]["handlers"] == [{"name": "wins", "boards": ["wins"]},
+        {"name": "elo", "kind": "rating", "ties": "dense", "start": 1200.0, "periods": None}]
+    assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
+                                                   "grace_seconds": 600}
+    assert products[3]["handlers"] == [{"name": "wins", "boards": ["wins"]},
                                        {"name": "player_stats", "boards": []}]
 
 

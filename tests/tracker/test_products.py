@@ -73,7 +73,7 @@ def kinds(product: Product) -> list[type[Handler]]:
 
 def test_test_configuration() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert sorted(products) == ["chess", "exrps", "pong"]
+    assert sorted(products) == ["chess", "darts", "exrps", "pong"]
     exrps = products["exrps"]
     assert exrps.queue == "exrps"
     assert kinds(exrps) == [WinsLeaderboard, EloLeaderboard, ExrpsStats]
@@ -102,6 +102,9 @@ def test_shipped_configuration_loads() -> None:
     products = load_products(str(SHIPPED_PRODUCTS))
     assert list(products) == ["exrps"]
     assert kinds(products["exrps"]) == [WinsLeaderboard, EloLeaderboard, ExrpsStats]
+    wins, elo = products["exrps"].boards
+    assert wins.periods is not None and elo.periods is None
+    assert [k.value for k in wins.periods.kinds] == ["week", "month"]
     assert products.queues == ["default", "exrps"]
 
 
@@ -314,7 +317,7 @@ def test_queues_are_listed_once_default_first() -> None:
 
 def test_products_is_a_read_only_mapping() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert len(products) == 3 and "exrps" in products and "nope" not in products
+    assert len(products) == 4 and "exrps" in products and "nope" not in products
     assert products.get("nope") is None
     with pytest.raises(KeyError):
         products["nope"]

@@ -181,3 +181,10 @@ class Store:
 
     def board_size(self, product_id: str, board: str) -> int:
         return int(self.client.zcard(self.keys.board(product_id, board)))
+
+    def board_sizes(self, product_id: str, boards: Sequence[str]) -> list[int]:
+        """The size of each board, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for board in boards:
+            pipe.zcard(self.keys.board(product_id, board))
+        return [int(n) for n in pipe.execute()]

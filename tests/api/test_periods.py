@@ -1,0 +1,124 @@
+"""Period boards through the API: ?period= on every board read, and the periods listing.
+
+darts keeps its wins board per week and per month, two past periods each
+(tests/products.toml). Events go through the real BatchProcessor with entry IDs
+of this week and of last week, so the boards are the ones the workers write.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.support.varcade import game_over
+from tracker.periods import Period, PeriodKind
+from tracker.processing import BatchProcessor
+from tracker.products import Products
+from tracker.storage import DeadLetters, Store
+
+BOARD = "/products/darts/boards/wins"
+WEEK_MS = 7 * 86_400_000
+
+
+def play(products: Products, store: Store, dead_letters: DeadLetters, at_ms: int,
+         games: list[tuple[str, str]]) -> None:
+    """Apply ``games`` with entry IDs at ``at_ms``, processed while their week is open."""
+    processor = BatchProcessor(products, store, dead_letters, clock=lambda: at_ms / 1000)
+    batch = [(f"{at_ms}-{i}", {k.encode(): v.encode() for k, v in game_over("darts", w, lo)
+                               .items()}) for i, (w, lo) in enumerate(games)]
+    report = processor.process("darts", "s", batch)
+    assert report.applied == len(games) and report.late == 0
+
+
+@pytest.fixture
+def weeks(products: Products, store: Store, dead_letters: DeadLetters) -> tuple[Period, Period]:
+    now = int(time.time() * 1000)
+    this_week = Period.containing(PeriodKind.WEEK, now)
+    last_week = this_week.shift(-1)
+    play(products, store, dead_letters, last_week.start_ms + 3_600_000,
+         [("ann", "bob"), ("ann", "cid"), ("bob", "cid")])
+    play(products, store, dead_letters, now, [("cid", "ann"), ("cid", "bob"), ("dee", "cid")])
+    return this_week, last_week
+
+
+def test_period_boards_are_read_like_all_time_ones(client: FlaskClient,
+                                                   weeks: tuple[Period, Period]) -> None:
+    this_week, last_week = weeks
+    all_time = client.get(f"{BOARD}/entries").get_json()
+    assert "period" not in all_time
+    assert [(e["user_id"], e["score"]) for e in all_time["entries"]] == [
+        ("cid", 2.0), ("ann", 2.0), ("dee", 1.0), ("bob", 1.0)]
+    current = client.get(f"{BOARD}/entries?period={this_week.id}&ties=dense").get_json()
+    assert current["period"] == this_week.id and current["size"] == 4
+    assert [(e["rank"], e["user_id"], e["score"]) for e in current["entries"]] == [
+        (1, "cid", 2.0), (2, "dee", 1.0), (3, "bob", 0.0), (3, "ann", 0.0)]
+    past = client.get(f"{BOARD}/entries?period={last_week.id}").get_json()
+    assert [(e["rank"], e["user_id"]) for e in past["entries"]] == [
+        (1, "ann"), (2, "bob"), (3, "cid")]
+
+    standing = client.get(f"{BOARD}/players/ann?period={last_week.id}").get_json()
+    assert (standing["period"], standing["rank"], standing["score"]) == (last_week.id, 1, 2.0)
+    around = client.get(f"{BOARD}/players/cid/around?limit=2&period={last_week.id}").get_json()
+    assert around["period"] == last_week.id
+    assert [e["user_id"] for e in around["entries"]] == ["bob", "cid"]
+    listed = client.get(f"{BOARD}/players?user_id=dee&user_id=ann&period={last_week.id}"
+                        ).get_json()
+    assert [p["user_id"] for p in listed["players"]] == ["ann"]
+    assert listed["missing"] == ["dee"] and listed["period"] == last_week.id
+    assert client.get(f"{BOARD}/players/dee?period={last_week.id}").status_code == 404
+    detail = client.get(f"{BOARD}?period={this_week.id}").get_json()
+    assert (detail["period"], detail["size"], detail["distinct_scores"]) == (this_week.id, 4, 3)
+    assert detail["periods"] == {"kinds": ["week", "month"], "keep": 2, "grace_seconds": 600}
+    month = Period.containing(PeriodKind.MONTH, int(time.time() * 1000))
+    assert client.get(f"{BOARD}?period={month.id}").get_json()["size"] == 4  # all played now
+
+
+def test_a_cursor_stays_on_its_period(client: FlaskClient, weeks: tuple[Period, Period]) -> None:
+    this_week, last_week = weeks
+    first = client.get(f"{BOARD}/entries?limit=1&period={last_week.id}").get_json()
+    cursor = first["next_cursor"]
+    rest = client.get(f"{BOARD}/entries?limit=5&period={last_week.id}&cursor={cursor}")
+    assert [e["user_id"] for e in rest.get_json()["entries"]] == ["bob", "cid"]
+    for elsewhere in ("", f"&period={this_week.id}"):
+        resp = client.get(f"{BOARD}/entries?cursor={cursor}{elsewhere}")
+        assert resp.status_code == 422 and "cursor" in resp.get_json()["errors"]
+
+
+def test_the_periods_listing(client: FlaskClient, weeks: tuple[Period, Period]) -> None:
+    this_week, last_week = weeks
+    body = client.get(f"{BOARD}/periods").get_json()
+    assert body["product_id"] == "darts" and body["board"] == "wins"
+    listed = body["periods"]
+    assert [p["kind"] for p in listed] == ["week"] * 3 + ["month"] * 3
+    week = listed[:3]
+    assert [p["id"] for p in week] == [this_week.id, last_week.id, this_week.shift(-2).id]
+    assert [p["size"] for p in week] == [4, 3, 0]
+    assert week[0] == {"id": this_week.id, "kind": "week", "start": this_week.start.isoformat(),
+                       "end": this_week.end.isoformat(), "final": False, "size": 4}
+    assert week[2]["final"] is True
+    assert client.get("/products/exrps/boards/wins/periods").get_json()["periods"] == []
+
+
+def test_periods_that_cannot_be_read(client: FlaskClient, weeks: tuple[Period, Period]) -> None:
+    this_week, _ = weeks
+    day = Period.containing(PeriodKind.DAY, int(time.time() * 1000))
+    cases = {
+        f"{BOARD}/entries?period={this_week.shift(-3).id}": "is not readable",  # expired
+        f"{BOARD}/entries?period={this_week.shift(1).id}": "is not readable",  # not begun
+        f"{BOARD}/players/ann?period={day.id}": "not kept per day",
+        f"/products/exrps/boards/wins/entries?period={this_week.id}": "has no periods",
+        f"{BOARD}/entries?period=2026-02-30": "not a real day",
+        f"{BOARD}?period=2025-W53": "not a real week",
+    }
+    for path, words in cases.items():
+        resp = client.get(path)
+        assert resp.status_code == 404 and resp.mimetype == "application/json", path
+        body = resp.get_json()
+        assert body["error"] == "unknown_period" and words in body["message"], body
+    old = client.get(f"{BOARD}/entries?period={this_week.shift(-3).id}").get_json()
+    assert old["periods"] == [this_week.shift(-n).id for n in range(3)]
+    for bad in ("week", "2026-1", "2026-W1", "26-11-29", "2026-11-29T00"):
+        resp = client.get(f"{BOARD}/entries?period={bad}")
+        assert resp.status_code == 422 and "period" in resp.get_json()["errors"], bad
