@@ -153,7 +153,8 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
     last = page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, name, last).encode() if more and last else None
-    return json_response(bodies.page(product.id, b.name, period, ties, page, next_cursor))
+    return json_response(bodies.page(product.id, b.name, period, ties, page, next_cursor,
+                                     b.tiers))
 
 
 @bp.get("/players")
@@ -176,7 +177,9 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
         "product_id": product.id, "board": b.name, "ties": ties, "size": size,
         **({"period": period} if period else {}),
         "players": [{"rank": p.rank(ties), "user_id": p.user_id, "score": p.score,
-                     "percentile": p.percentile} for p in found],
+                     "percentile": p.percentile,
+                     **({"tier": bodies.player_tier(b.tiers, p)} if b.tiers else {})}
+                    for p in found],
         "missing": [u for u in asked if u not in on_board]}))
 
 
@@ -196,7 +199,7 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     found = state().ranks.standing(product.id, name, user_id)
     if found is None:
         raise _player_not_on_board(product, b, user_id)
-    return json_response(bodies.standing(product.id, b.name, period, ties, found))
+    return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers))
 
 
 @bp.get("/players/<user_id>/around")
@@ -216,4 +219,5 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     window = state().ranks.around(product.id, name, user_id, args["limit"])
     if window is None:
         raise _player_not_on_board(product, b, user_id)
-    return json_response(bodies.around(product.id, b.name, period, ties, user_id, window))
+    return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,
+                                       b.tiers))

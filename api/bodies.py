@@ -14,18 +14,28 @@ mode becomes its value, as ``Enum(by_value=True)`` makes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tracker.ranking import Slice, Standing, TieMode
+from tracker.tiers import Tier, tier_of
 
 Body = dict[str, Any]
 
 
-def entries(window: Slice, ties: TieMode) -> list[Body]:
-    """``EntrySchema(many=True)`` of ``window.ranked(ties)``, without building the Entries."""
-    return [{"rank": rank, "user_id": user_id, "score": score}
-            for rank, (user_id, score) in zip(window.ranks(ties), window.rows, strict=True)]
+def entries(window: Slice, ties: TieMode, tiers: Sequence[Tier] = ()) -> list[Body]:
+    """``EntrySchema(many=True)`` of ``window.ranked(ties)``, without building the Entries;
+    with each row's tier on a board that has ``tiers``."""
+    ranks = window.ranks(ties)
+    if not tiers:
+        return [{"rank": rank, "user_id": user_id, "score": score}
+                for rank, (user_id, score) in zip(ranks, window.rows, strict=True)]
+    # tiers go by competition ranks, whatever mode the rows are ranked in
+    competition = ranks if ties is TieMode.COMPETITION else window.ranks(TieMode.COMPETITION)
+    return [{"rank": rank, "user_id": user_id, "score": score,
+             "tier": tier_of(tiers, score, comp, window.size)}
+            for rank, comp, (user_id, score) in zip(ranks, competition, window.rows,
+                                                    strict=True)]
 
 
 def top_entries(rows: Iterable[tuple[str, float]]) -> list[Body]:
@@ -43,26 +53,33 @@ def _ref(product_id: str, board: str, period: str | None, ties: TieMode, size: i
 
 
 def page(product_id: str, board: str, period: str | None, ties: TieMode, window: Slice,
-         next_cursor: str | None) -> Body:
+         next_cursor: str | None, tiers: Sequence[Tier] = ()) -> Body:
     """``PageSchema``: a page of the board (of ``period``, None: all-time), ranked in
     ``ties`` mode."""
     body = _ref(product_id, board, period, ties, window.size)
-    body.update(offset=window.start, entries=entries(window, ties), next_cursor=next_cursor)
+    body.update(offset=window.start, entries=entries(window, ties, tiers),
+                next_cursor=next_cursor)
     return body
 
 
 def standing(product_id: str, board: str, period: str | None, ties: TieMode,
-             found: Standing) -> Body:
-    """``StandingSchema``: a player's score, rank and percentile."""
+             found: Standing, tiers: Sequence[Tier] = ()) -> Body:
+    """``StandingSchema``: a player's score, rank, percentile (and tier)."""
     body = _ref(product_id, board, period, ties, found.size)
     body.update(user_id=found.user_id, score=found.score, rank=found.rank(ties),
                 percentile=found.percentile)
+    if tiers:
+        body["tier"] = player_tier(tiers, found)
     return body
 
 
+def player_tier(tiers: Sequence[Tier], found: Standing) -> str:
+    return tier_of(tiers, found.score, found.rank(TieMode.COMPETITION), found.size)
+
+
 def around(product_id: str, board: str, period: str | None, ties: TieMode, user_id: str,
-           window: Slice) -> Body:
+           window: Slice, tiers: Sequence[Tier] = ()) -> Body:
     """``AroundSchema``: the window of rows around a player."""
     body = _ref(product_id, board, period, ties, window.size)
-    body.update(user_id=user_id, offset=window.start, entries=entries(window, ties))
+    body.update(user_id=user_id, offset=window.start, entries=entries(window, ties, tiers))
     return body

@@ -12,6 +12,7 @@ from api.schemas import ProductListSchema, ProductSchema
 from api.state import state
 from tracker.handlers import Board, Handler
 from tracker.products import Product
+from tracker.tiers import CUTOFFS
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -30,7 +31,10 @@ def describe_board(board: Board) -> dict[str, Any]:
     return {"name": board.name, "kind": board.kind, "ties": board.ties, "start": board.start,
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,
-                "grace_seconds": policy.grace_ms // 1000}}
+                "grace_seconds": policy.grace_ms // 1000},
+            "tiers": [{"name": t.name, **{c: getattr(t, c) for c in CUTOFFS
+                                          if getattr(t, c) is not None}}
+                      for t in board.tiers]}
 
 
 def describe(product: Product) -> dict[str, Any]:

@@ -126,10 +126,14 @@ class LegacyStatsSchema(Schema):
     stats = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+TIER_TEXT = "The player's tier; only on boards with tiers."
+
+
 class EntrySchema(Schema):
     rank = fields.Integer(required=True, metadata={"description": "1-based, in `ties` mode."})
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
+    tier = fields.String(metadata={"description": TIER_TEXT})
 
 
 class BoardRefSchema(Schema):
@@ -155,6 +159,7 @@ class StandingSchema(BoardRefSchema):
     rank = fields.Integer(required=True)
     percentile = fields.Float(required=True, metadata={
         "description": "Share of the board with a strictly lower score, in percent."})
+    tier = fields.String(metadata={"description": TIER_TEXT})
 
 
 class RankedPlayerSchema(EntrySchema):
@@ -184,6 +189,15 @@ class PeriodPolicySchema(Schema):
         "description": "How long after its end a period still takes events."})
 
 
+class TierSchema(Schema):
+    name = fields.String(required=True)
+    score = fields.Float(metadata={"description": "In it with a score of at least this."})
+    rank = fields.Integer(metadata={"description": "In it with a competition rank of at "
+                                                   "most this."})
+    percent = fields.Float(metadata={"description": "In it within the best `percent` % of "
+                                                    "the board."})
+
+
 class BoardSchema(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"description": "points or rating"})
@@ -192,6 +206,9 @@ class BoardSchema(Schema):
     start = fields.Float(required=True, metadata={"description": "A new member's score."})
     periods = fields.Nested(PeriodPolicySchema, required=True, allow_none=True, metadata={
         "description": "Null when the board is kept all-time only."})
+    tiers = fields.Nested(TierSchema, many=True, required=True, metadata={
+        "description": "Its tiers, best first: a player is in the first whose cutoff it "
+                       "meets (the last has none). Rank and percent use competition ranks."})
 
 
 class BoardDetailSchema(BoardSchema):

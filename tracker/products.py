@@ -19,6 +19,7 @@ from tracker.events import PRODUCT_ID_RE
 from tracker.handlers import BUILTIN, Board, Handler
 from tracker.periods import PeriodKind, PeriodPolicy
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
+from tracker.tiers import Tier, parse_tiers
 
 # Board names end up in Redis keys and URLs: no ':' (the board's tie structures
 # are "<board>:scores" and "<board>:counts"), no '/', no braces.
@@ -37,12 +38,14 @@ class Product:
     handlers: tuple[Handler, ...]
     ties: Mapping[str, TieMode] = field(default_factory=dict, hash=False)  # board -> mode
     periods: Mapping[str, PeriodPolicy] = field(default_factory=dict, hash=False)
+    tiers: Mapping[str, tuple[Tier, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def boards(self) -> tuple[Board, ...]:
         return tuple(
             dataclasses.replace(board, ties=self.ties.get(board.name, board.ties),
-                                periods=self.periods.get(board.name, board.periods))
+                                periods=self.periods.get(board.name, board.periods),
+                                tiers=self.tiers.get(board.name, board.tiers))
             for h in self.handlers for board in h.boards
         )
 
@@ -127,13 +130,13 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
 
 
 def build_handler(spec: Any, where: str) -> Handler:
-    """The handler a spec names; a table's ``ties`` and periods are for its boards, not
-    the handler."""
+    """The handler a spec names; a table's ``ties``, periods and tiers are for its boards,
+    not the handler."""
     if isinstance(spec, str):
         return resolve_handler_class(spec)()
     if isinstance(spec, dict) and isinstance(spec.get("use"), str):
         params = {k: v for k, v in spec.items()
-                  if k not in {"use", "ties", "periods"} | PERIOD_KEYS}
+                  if k not in {"use", "ties", "periods", "tiers"} | PERIOD_KEYS}
         try:
             return resolve_handler_class(spec["use"])(**params)
         except (TypeError, ValueError) as exc:  # unknown keyword, or a value the class rejects
@@ -173,6 +176,7 @@ def parse_products(config: Mapping[str, Any]) -> Products:
         product_ties = parse_ties(entry.get("ties", default_ties), where)
         ties: dict[str, TieMode] = {}
         periods: dict[str, PeriodPolicy] = {}
+        tiers: dict[str, tuple[Tier, ...]] = {}
         for spec, handler in zip(specs, handlers, strict=True):
             mode = product_ties
             if isinstance(spec, dict):
@@ -182,9 +186,15 @@ def parse_products(config: Mapping[str, Any]) -> Products:
                 policy = parse_periods(spec, handler.boards, at)
                 if policy is not None:
                     periods.update((b.name, policy) for b in handler.boards)
+                if "tiers" in spec:
+                    try:
+                        bands = parse_tiers(spec["tiers"])
+                    except ValueError as exc:
+                        raise ConfigError(f"{at}: {exc}") from None
+                    tiers.update((b.name, bands) for b in handler.boards)
             ties.update((b.name, mode) for b in handler.boards)
         products[product_id] = Product(
-            product_id, str(entry.get("queue", default_queue)), handlers, ties, periods)
+            product_id, str(entry.get("queue", default_queue)), handlers, ties, periods, tiers)
     return Products(products, default_queue)
 
 

@@ -29,6 +29,7 @@ from tests.api.conftest import MakeApp
 from tests.conftest import TEST_PRODUCTS
 from tracker.products import load_products
 from tracker.ranking import Slice, Standing, TieMode
+from tracker.tiers import parse_tiers, tier_of
 
 UUIDS = ["f47ac10b-58cc-4372-a567-0e02b2c3d479", "9c5b94b1-35ad-49bb-b118-8e8fc24abf80"]
 # Ties, negative and fractional scores, non-ASCII ids, a tiny and a huge score.
@@ -102,6 +103,34 @@ def test_around_body_is_the_schema_dump(ties: TieMode, window: Slice,
     assert bodies.entries(window, ties) == EntrySchema(many=True).dump(window.ranked(ties))
 
 
+TIERS = parse_tiers([{"name": "top", "rank": 1}, {"name": "high", "score": 12},
+                     {"name": "half", "percent": 50}, {"name": "rest"}])
+
+
+@pytest.mark.parametrize("ties", list(TieMode))
+@pytest.mark.parametrize("window", SLICES)
+def test_bodies_with_tiers_are_the_schema_dumps(ties: TieMode, window: Slice) -> None:
+    competition = [e.rank for e in window.ranked(TieMode.COMPETITION)]
+    rows = [{"rank": e.rank, "user_id": e.user_id, "score": e.score,
+             "tier": tier_of(TIERS, e.score, c, window.size)}
+            for e, c in zip(window.ranked(ties), competition, strict=True)]
+    fast = bodies.page("exrps", "wins", None, ties, window, None, TIERS)
+    slow = PageSchema().dump({"product_id": "exrps", "board": "wins", "ties": ties,
+                              "size": window.size, "offset": window.start, "entries": rows,
+                              "next_cursor": None})
+    assert fast == slow and [list(e) for e in fast["entries"]] == [list(e) for e in rows]
+    fast = bodies.around("exrps", "wins", "2026-11", ties, "zoë", window, TIERS)
+    assert fast["entries"] == AroundSchema().dump({"entries": rows})["entries"]
+    for found in STANDINGS:
+        fast = bodies.standing("chess", "elo", None, ties, found, TIERS)
+        slow = StandingSchema().dump({
+            "product_id": "chess", "board": "elo", "ties": ties, "size": found.size,
+            "user_id": found.user_id, "score": found.score, "rank": found.rank(ties),
+            "percentile": found.percentile,
+            "tier": tier_of(TIERS, found.score, found.above + 1, found.size)})
+        assert fast == slow and list(fast) == list(slow)
+
+
 @pytest.mark.parametrize("rows", [ROWS, ROWS[:1], []])
 def test_top_entries_body_is_the_schema_dump(rows: list[tuple[str, float]]) -> None:
     fast = bodies.top_entries(rows)
@@ -139,6 +168,8 @@ def representative_bodies() -> list[Any]:
              for p in PERIODS for t in TieMode for w in SLICES]
             + [bodies.standing("chess", "elo", None, t, s) for t in TieMode for s in found]
             + [bodies.around("exrps", "elo", "2026-11", t, "zoë", w)
+               for t in TieMode for w in SLICES]
+            + [bodies.page("darts", "wins", None, t, w, None, TIERS)
                for t in TieMode for w in SLICES]
             + [bodies.top_entries(ROWS), bodies.top_entries([])])
 

@@ -14,9 +14,9 @@ EXRPS = {
     "id": "exrps",
     "boards": [
         {"name": "wins", "kind": "points", "ties": "competition", "start": 0.0,
-         "periods": None},
+         "periods": None, "tiers": []},
         {"name": "elo", "kind": "rating", "ties": "competition", "start": 1500.0,
-         "periods": None},
+         "periods": None, "tiers": []},
     ],
     "handlers": [
         {"name": "wins", "boards": ["wins"]},
@@ -33,7 +33,8 @@ def test_list_products(client: FlaskClient) -> None:
     assert [p["id"] for p in products] == ["chess", "darts", "exrps", "pong"]
     assert products[2] == EXRPS
     assert products[0]["boards"] == [
-        {"name": "elo", "kind": "rating", "ties": "dense", "start": 1200.0, "periods": None}]
+        {"name": "elo", "kind": "rating", "ties": "dense", "start": 1200.0, "periods": None,
+         "tiers": []}]
     assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
                                                    "grace_seconds": 600}
     assert products[3]["handlers"] == [{"name": "wins", "boards": ["wins"]},

@@ -18,6 +18,7 @@ from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 
 if TYPE_CHECKING:
     from tracker.periods import PeriodPolicy
+    from tracker.tiers import Tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class Board:
 
     ``ties`` is how readers rank equal scores unless a request asks otherwise;
     the product configuration sets it (``{ use = "wins", ties = "dense" }``), as it
-    sets ``periods`` (:mod:`tracker.periods`).
+    sets ``periods`` (:mod:`tracker.periods`) and ``tiers`` (:mod:`tracker.tiers`).
     """
 
     name: str
@@ -98,6 +99,7 @@ class Board:
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE
     periods: PeriodPolicy | None = None  # also kept per day, week or month (points only)
+    tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
 
 
 class Handler(ABC):
