@@ -32,6 +32,7 @@ from api.schemas import (
     PlayersQuerySchema,
     PlayersSchema,
     StandingSchema,
+    TierListSchema,
     TiesQuerySchema,
 )
 from api.state import check_user_id, state
@@ -47,6 +48,7 @@ _players_query, _period_query = PlayersQuerySchema(), PeriodQuerySchema()
 # Pages, ranks and windows are built by api.bodies (the hot routes); their schemas
 # (PageSchema, StandingSchema, AroundSchema) document them in the OpenAPI document.
 _detail, _players, _periods = BoardDetailSchema(), PlayersSchema(), PeriodListSchema()
+_tiers = TierListSchema()
 
 
 def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
@@ -123,6 +125,28 @@ def periods(product_id: str, board: str) -> ResponseReturnValue:
         {"id": p.id, "kind": p.kind, "start": p.start, "end": p.end, "size": size,
          "final": policy is not None and policy.is_final(p, now)}
         for p, size in zip(found, sizes, strict=True)]}))
+
+
+@bp.get("/tiers")
+@operation(Operation(tag="leaderboards", response=TierListSchema, query=PeriodQuerySchema))
+def tiers(product_id: str, board: str) -> ResponseReturnValue:
+    """The board's tiers now: the score each takes and how many players are in it.
+
+    A player is in the first tier it qualifies for. `threshold` is the lowest
+    score that reaches a tier or a better one at this moment (rank and percent
+    cutoffs move with the board).
+    """
+    product, b = _target(product_id, board)
+    name, period = _read(product, b, parse_query(_period_query))
+    size, found = state().ranks.tiers(product.id, name, b.tiers) if b.tiers else (
+        state().ranks.size(product.id, name).members, [])
+    described = describe_board(b)["tiers"]
+    return jsonify(_tiers.dump({
+        "product_id": product.id, "board": b.name, "size": size,
+        **({"period": period} if period else {}),
+        "tiers": [{**tier, "members": members,
+                   **({"threshold": low} if low is not None else {})}
+                  for tier, (low, members) in zip(described, found, strict=True)]}))
 
 
 @bp.get("/entries")

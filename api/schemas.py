@@ -219,6 +219,23 @@ class BoardDetailSchema(BoardSchema):
     distinct_scores = fields.Integer(required=True)
 
 
+class TierStatusSchema(TierSchema):
+    threshold = fields.Float(metadata={
+        "description": "The lowest score that puts a player in this tier or a better one "
+                       "now; absent when any score does."})
+    members = fields.Integer(required=True, metadata={"description": "Players in it now."})
+
+
+class TierListSchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    period = fields.String(metadata={
+        "description": "The period read (its id); absent for the all-time board."})
+    size = fields.Integer(required=True, metadata={"description": "Members on the board."})
+    tiers = fields.Nested(TierStatusSchema, many=True, required=True, metadata={
+        "description": "The board's tiers, best first; empty for a board without tiers."})
+
+
 class PeriodSchema(Schema):
     id = fields.String(required=True, metadata={"example": "2026-W48"})
     kind = fields.Enum(PeriodKind, by_value=True, required=True)

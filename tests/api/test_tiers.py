@@ -58,3 +58,24 @@ def test_boards_without_tiers_say_nothing_of_them(client: FlaskClient, feed: Fee
                                   {"name": "silver", "percent": 50.0},
                                   {"name": "bronze", "score": 1.0}, {"name": "wood"}]
     assert client.get("/products/pong").get_json()["boards"][0]["tiers"] == []
+
+
+def test_the_tiers_listing(client: FlaskClient, feed: Feed) -> None:
+    # p0 4 wins, p1 2, p2 and p3 1, p4 to p7 none: gold p0, silver up to rank 4, then
+    # bronze (1 point or more) would be empty, wood the rest
+    games = [("p0", "p4")] * 4 + [("p1", "p5")] * 2 + [("p2", "p6"), ("p3", "p7")]
+    feed("darts", [game_over("darts", w, lo) for w, lo in games])
+    body = client.get(f"{BOARD}/tiers").get_json()
+    assert (body["product_id"], body["board"], body["size"]) == ("darts", "wins", 8)
+    assert "period" not in body
+    assert body["tiers"] == [
+        {"name": "gold", "rank": 1, "threshold": 4.0, "members": 1},
+        {"name": "silver", "percent": 50.0, "threshold": 1.0, "members": 3},
+        {"name": "bronze", "score": 1.0, "threshold": 1.0, "members": 0},
+        {"name": "wood", "members": 4},
+    ]
+    members = client.get(f"{BOARD}/entries?limit=100").get_json()["entries"]
+    by_tier = {t["name"]: t["members"] for t in body["tiers"]}
+    assert by_tier == {n: sum(1 for r in members if r["tier"] == n) for n in by_tier}
+    plain = client.get("/products/pong/boards/wins/tiers").get_json()
+    assert plain["tiers"] == [] and plain["size"] == 0

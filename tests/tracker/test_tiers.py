@@ -1,14 +1,18 @@
-"""Tiers: a player's tier by score, competition rank or percent, checked by brute force."""
+"""Tiers: a player's tier by score, competition rank or percent, and the tiers of a board
+read in one script (real Redis), checked by brute force."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-from hypothesis import given
+import redis
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker.handlers import EnsureOnBoard
 from tracker.products import ConfigError, parse_products
+from tracker.storage import PreparedEvent, Ranks, Store
 from tracker.tiers import Tier, parse_tiers, tier_of
 
 TIERS = parse_tiers([{"name": "top", "rank": 2}, {"name": "gold", "score": 10},
@@ -74,3 +78,32 @@ def test_configured_on_a_handler_for_its_boards() -> None:
         "wins"]}}})
     elo, wins = products["p"].boards
     assert elo.tiers == (Tier("master", score=1700.0), Tier("rest")) and wins.tiers == ()
+
+
+FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
+@given(scores=st.lists(st.integers(-3, 15).map(float), min_size=0, max_size=40),
+       percent=st.sampled_from([1.0, 10.0, 33.3, 50.0, 100.0]), rank=st.integers(1, 45))
+def test_tier_thresholds_and_sizes_match_every_member(data: redis.Redis, scores: list[float],
+                                                      percent: float, rank: int) -> None:
+    data.flushdb()
+    tiers = parse_tiers([{"name": "a", "rank": rank}, {"name": "b", "score": 10},
+                         {"name": "c", "percent": percent}, {"name": "d", "score": 2},
+                         {"name": "e"}])
+    board = {f"m{i}": s for i, s in enumerate(scores)}
+    if board:
+        Store(data).apply("p", "s", [PreparedEvent(f"1700000000000-{i}", "",
+                                                   [EnsureOnBoard("b", m, s)])
+                                     for i, (m, s) in enumerate(board.items())])
+    size, found = Ranks(data).tiers("p", "b", tiers)
+    assert size == len(board)
+    names = [t.name for t in tiers]
+    placed = {m: names.index(tier_of(tiers, s, 1 + sum(x > s for x in scores), size))
+              for m, s in board.items()}
+    assert [n for _, n in found] == [sum(1 for i in placed.values() if i == k)
+                                     for k in range(len(tiers))]
+    for k, (low, _) in enumerate(found):  # "in tier k or better" is "score >= low"
+        for m, s in board.items():
+            assert (placed[m] <= k) == (low is None or s >= low), (k, m, s, low)

@@ -16,6 +16,9 @@
 --   around <member> <count>    -> nil | slice of <count> rows holding the member,
 --                                 centred on it, shifted inside the board at its ends
 --   size                       -> { members, distinct scores }
+--   tiers <kind> <value>...    -> { size, { lowest score in the tier or a better one
+--                                 ('-inf': any), members in the tier }... } for tiers
+--                                 best first; kind is score, rank, percent or rest
 -- slice = { size, start, above, dense_above, { member, score, member, score, ... } }
 --
 -- Board order: score descending, then member bytes descending (ZREVRANGE).
@@ -108,6 +111,35 @@ elseif cmd == 'around' then
   local size = redis.call('ZCARD', board)
   local start = math.max(0, math.min(rank - math.floor((count - 1) / 2), size - count))
   return slice(start, count, size)
+elseif cmd == 'tiers' then
+  -- A member is in the first tier it qualifies for; every cutoff is a lowest
+  -- score: "rank n" is the n-th best member's score (anyone at or above it has a
+  -- competition rank of at most n), "percent p" the rank ceil(p * size / 100) as
+  -- tracker/tiers.py Tier.max_rank works it out.
+  local size = redis.call('ZCARD', board)
+  local out = { size }
+  local upper, upper_text = math.huge, '+inf'  -- the best tiers' lowest score so far
+  for i = 2, #ARGV, 2 do
+    local kind, value = ARGV[i], tonumber(ARGV[i + 1])
+    local low, low_text = -math.huge, '-inf'
+    if kind == 'score' then
+      low, low_text = value, ARGV[i + 1]
+    elseif kind == 'rank' or kind == 'percent' then
+      local n = value
+      if kind == 'percent' then n = math.max(1, math.ceil(value * size / 100)) end
+      if n < size then
+        low_text = redis.call('ZRANGE', board, n - 1, n - 1, 'REV', 'WITHSCORES')[2]
+        low = tonumber(low_text)
+      end
+    end
+    local members = 0
+    if low < upper then
+      members = redis.call('ZCOUNT', board, low_text, '(' .. upper_text)
+      upper, upper_text = low, low_text
+    end
+    out[#out + 1] = { upper_text, members }
+  end
+  return out
 elseif cmd == 'size' then
   return { redis.call('ZCARD', board), redis.call('ZCARD', scores) }
 end

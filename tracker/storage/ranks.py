@@ -16,6 +16,7 @@ import redis
 
 from tracker.ranking import BoardSize, Position, Slice, Standing
 from tracker.storage.keys import Keys
+from tracker.tiers import Tier
 
 # One atomic rebuild of a board's tie structures from the board itself, using
 # the same canonical score text as apply_batch.lua. It blocks Redis for about
@@ -136,6 +137,24 @@ class Ranks:
         """``count`` rows around the member (it is in the middle unless near an end)."""
         reply = self._call(product_id, board, "around", user_id, count)
         return None if reply is None else _slice(reply)
+
+    def tiers(self, product_id: str, board: str,
+              tiers: Sequence[Tier]) -> tuple[int, list[tuple[float | None, int]]]:
+        """The board's size and, for each of ``tiers`` (best first), the lowest score that
+        puts a member in it or a better one (None: any score does) and its members."""
+        args: list[str | int] = []
+        for tier in tiers:
+            if tier.score is not None:
+                args += ["score", repr(tier.score)]
+            elif tier.rank is not None:
+                args += ["rank", tier.rank]
+            elif tier.percent is not None:
+                args += ["percent", repr(tier.percent)]
+            else:
+                args += ["rest", 0]
+        size, *found = self._call(product_id, board, "tiers", *args)
+        return int(size), [(None if _text(low) == "-inf" else float(low), int(members))
+                           for low, members in found]
 
     def size(self, product_id: str, board: str) -> BoardSize:
         members, distinct = self._call(product_id, board, "size")
