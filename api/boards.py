@@ -220,7 +220,8 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     args = parse_query(_ties_query)
     ties: TieMode = args.get("ties") or b.ties
     name, period = _read(product, b, args)
-    found = state().ranks.standing(product.id, name, user_id)
+    skill_of = b.name if b.kind == "skill" else None
+    found = state().ranks.standing(product.id, name, user_id, skill_of=skill_of)
     if found is None:
         raise _player_not_on_board(product, b, user_id)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers))

@@ -64,12 +64,14 @@ def page(product_id: str, board: str, period: str | None, ties: TieMode, window:
 
 def standing(product_id: str, board: str, period: str | None, ties: TieMode,
              found: Standing, tiers: Sequence[Tier] = ()) -> Body:
-    """``StandingSchema``: a player's score, rank, percentile (and tier)."""
+    """``StandingSchema``: a player's score, rank, percentile (and tier, and skill)."""
     body = _ref(product_id, board, period, ties, found.size)
     body.update(user_id=found.user_id, score=found.score, rank=found.rank(ties),
                 percentile=found.percentile)
     if tiers:
         body["tier"] = player_tier(tiers, found)
+    if found.skill is not None:
+        body["skill"] = {"mu": found.skill[0], "sigma": found.skill[1]}
     return body
 
 

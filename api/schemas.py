@@ -136,6 +136,12 @@ class EntrySchema(Schema):
     tier = fields.String(metadata={"description": TIER_TEXT})
 
 
+class SkillSchema(Schema):
+    mu = fields.Float(required=True, metadata={"description": "The skill estimate."})
+    sigma = fields.Float(required=True, metadata={
+        "description": "Its uncertainty; the board's score is mu - 3 sigma."})
+
+
 class BoardRefSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
@@ -160,6 +166,8 @@ class StandingSchema(BoardRefSchema):
     percentile = fields.Float(required=True, metadata={
         "description": "Share of the board with a strictly lower score, in percent."})
     tier = fields.String(metadata={"description": TIER_TEXT})
+    skill = fields.Nested(SkillSchema, metadata={
+        "description": "The player's OpenSkill rating; only on skill boards."})
 
 
 class RankedPlayerSchema(EntrySchema):
@@ -200,7 +208,9 @@ class TierSchema(Schema):
 
 class BoardSchema(Schema):
     name = fields.String(required=True)
-    kind = fields.String(required=True, metadata={"description": "points or rating"})
+    kind = fields.String(required=True, metadata={
+        "description": "points, rating (Elo) or skill (OpenSkill; the score is the "
+                       "ordinal mu - 3 sigma)"})
     ties = fields.Enum(TieMode, by_value=True, required=True,
                        metadata={"description": "The board's default tie mode."})
     start = fields.Float(required=True, metadata={"description": "A new member's score."})

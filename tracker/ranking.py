@@ -101,6 +101,7 @@ class Standing:
     dense_above: int  # distinct scores strictly higher
     below: int  # members with a strictly lower score
     size: int
+    skill: tuple[float, float] | None = None  # OpenSkill (mu, sigma), on skill boards
 
     def rank(self, ties: TieMode) -> int:
         if ties is TieMode.ORDINAL:

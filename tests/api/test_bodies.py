@@ -103,6 +103,18 @@ def test_around_body_is_the_schema_dump(ties: TieMode, window: Slice,
     assert bodies.entries(window, ties) == EntrySchema(many=True).dump(window.ranked(ties))
 
 
+def test_a_standing_with_a_skill_is_the_schema_dump() -> None:
+    found = dataclasses.replace(STANDINGS[1], skill=(27.5, 7.25))
+    fast = bodies.standing("darts", "openskill", None, TieMode.DENSE, found, TIERS)
+    slow = StandingSchema().dump({
+        "product_id": "darts", "board": "openskill", "ties": TieMode.DENSE,
+        "size": found.size, "user_id": found.user_id, "score": found.score,
+        "rank": found.rank(TieMode.DENSE), "percentile": found.percentile,
+        "tier": tier_of(TIERS, found.score, found.above + 1, found.size),
+        "skill": {"mu": 27.5, "sigma": 7.25}})
+    assert fast == slow and list(fast) == list(slow)
+
+
 TIERS = parse_tiers([{"name": "top", "rank": 1}, {"name": "high", "score": 12},
                      {"name": "half", "percent": 50}, {"name": "rest"}])
 

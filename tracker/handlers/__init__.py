@@ -1,12 +1,22 @@
 """Product handlers and their registry. See :mod:`tracker.handlers.base` for the contract."""
 
-from tracker.handlers.base import Board, EloResult, EnsureOnBoard, Handler, IncrScore, IncrStat, Op
-from tracker.handlers.leaderboards import EloLeaderboard, WinsLeaderboard
+from tracker.handlers.base import (
+    Board,
+    EloResult,
+    EnsureOnBoard,
+    Handler,
+    IncrScore,
+    IncrStat,
+    Op,
+    OpenSkillResult,
+)
+from tracker.handlers.leaderboards import EloLeaderboard, OpenSkillLeaderboard, WinsLeaderboard
 from tracker.handlers.stats import ExrpsStats, PlayerStats
 
 # Names usable in products.toml without an import path.
 BUILTIN: dict[str, type[Handler]] = {
-    cls.name: cls for cls in (WinsLeaderboard, EloLeaderboard, PlayerStats, ExrpsStats)
+    cls.name: cls for cls in (WinsLeaderboard, EloLeaderboard, OpenSkillLeaderboard,
+                              PlayerStats, ExrpsStats)
 }
 
 __all__ = [
@@ -20,6 +30,8 @@ __all__ = [
     "IncrScore",
     "IncrStat",
     "Op",
+    "OpenSkillLeaderboard",
+    "OpenSkillResult",
     "PlayerStats",
     "WinsLeaderboard",
 ]

@@ -59,7 +59,25 @@ class EloResult:
     start: float
 
 
-Op = IncrScore | EnsureOnBoard | IncrStat | EloResult
+@dataclass(frozen=True, slots=True)
+class OpenSkillResult:
+    """Rate one decided 1v1 game with OpenSkill (Weng-Lin, Plackett-Luce) on ``board``.
+
+    The script reads both players' (mu, sigma), updates them, keeps them in the
+    players' rating hashes and puts each one's ordinal (mu - 3 sigma) on the board.
+    """
+
+    board: str
+    winner: str
+    loser: str
+    mu: float  # a newcomer's
+    sigma: float  # a newcomer's
+    beta: float
+    kappa: float
+    tau: float
+
+
+Op = IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 
@@ -70,7 +88,7 @@ def check_op(op: object) -> Op:
     Checked before the batch script runs: a script that fails half-way keeps
     the writes it already made, so bad input must never reach it.
     """
-    if not isinstance(op, IncrScore | EnsureOnBoard | IncrStat | EloResult):
+    if not isinstance(op, IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult):
         raise TypeError(f"not a storage operation: {op!r}")
     for name in op.__slots__:
         value = getattr(op, name)
@@ -95,7 +113,7 @@ class Board:
     """
 
     name: str
-    kind: str  # "points" or "rating"
+    kind: str  # "points", "rating" (Elo) or "skill" (OpenSkill: the score is mu - 3 sigma)
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE
     periods: PeriodPolicy | None = None  # also kept per day, week or month (points only)

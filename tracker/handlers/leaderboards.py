@@ -1,4 +1,4 @@
-"""Leaderboard handlers: points per win, and Elo ratings."""
+"""Leaderboard handlers: points per win, and Elo and OpenSkill ratings."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tracker.handlers.base import (
     Handler,
     IncrScore,
     Op,
+    OpenSkillResult,
 )
 
 # Ratings are kept on a 1/65536 grid: sums of such numbers are exact in a double,
@@ -77,6 +78,48 @@ class EloLeaderboard(Handler):
         if event.type != "game_over":
             return ()
         return (EloResult(self.board, event["winner_id"], event["loser_id"], self.k, self.start),)
+
+
+class OpenSkillLeaderboard(Handler):
+    """OpenSkill (Weng-Lin Bayesian rating, Plackett-Luce model) per 1v1 ``game_over``.
+
+    Each player has a skill estimate ``mu`` and its uncertainty ``sigma``; the board
+    holds the conservative *ordinal* ``mu - 3 sigma``, which a newcomer starts at 0
+    with the defaults. The update is openskill's ``PlackettLuce.rate`` for two teams
+    of one, run inside the batch script so that it reads and writes atomically
+    (tests check it against the openskill package). Unlike Elo it is not zero-sum.
+    """
+
+    name = "openskill"
+    events = GAME_OVER
+
+    def __init__(self, board: str = "openskill", mu: float = 25.0, sigma: float = 25 / 3,
+                 beta: float = 25 / 6, kappa: float = 0.0001, tau: float = 25 / 300):
+        values = {"mu": float(mu), "sigma": float(sigma), "beta": float(beta),
+                  "kappa": float(kappa), "tau": float(tau)}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise ValueError("OpenSkill parameters must be finite numbers")
+        if values["sigma"] <= 0 or values["beta"] <= 0 or values["kappa"] <= 0 \
+                or values["tau"] < 0:
+            raise ValueError("OpenSkill sigma, beta and kappa are positive, tau not negative")
+        self.board = board
+        self.mu, self.sigma = values["mu"], values["sigma"]
+        self.beta, self.kappa, self.tau = values["beta"], values["kappa"], values["tau"]
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board(self.board, "skill", openskill_ordinal(self.mu, self.sigma)),)
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        if event.type != "game_over":
+            return ()
+        return (OpenSkillResult(self.board, event["winner_id"], event["loser_id"], self.mu,
+                                self.sigma, self.beta, self.kappa, self.tau),)
+
+
+def openskill_ordinal(mu: float, sigma: float) -> float:
+    """The board score of a rating: mu - 3 sigma (openskill's ``ordinal()``)."""
+    return mu - 3.0 * sigma
 
 
 def elo_delta(winner_rating: float, loser_rating: float, k: float) -> float:

@@ -8,12 +8,13 @@
 --               { "zn", board, member, score }      ZADD NX
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
 --               { "elo", board, winner, loser, k, start }
+--               { "os", board, winner, loser, mu, sigma, beta, kappa, tau }  OpenSkill
 --   "fresh": the same batch summed up by tracker/storage/store.py, for when
 --          none of its entries or results was applied before (the usual case):
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, elo, entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, elo = { {board, winner, loser, k, start} } in order.
+--          summed delta} }, ratings = { the "elo" and "os" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
@@ -114,6 +115,49 @@ local function elo(board, w, l, k, start)
   set_score(key, l, rl - d)
 end
 
+-- OpenSkill, Weng-Lin with the Plackett-Luce model: openskill's
+-- PlackettLuce.rate([[winner], [loser]]) for two teams of one, written out with
+-- the package's own order of operations (x^2 where it squares with **), so both
+-- give the same doubles. (mu, sigma) live in the player's rating hash; the board
+-- holds the ordinal mu - 3 sigma.
+local function openskill(board, w, l, mu0, sigma0, beta, kappa, tau)
+  local key = p .. 'lb:' .. board
+  flush_board(key)
+  local hw, hl = p .. 'rating:' .. board .. ':' .. w, p .. 'rating:' .. board .. ':' .. l
+  local rw, rl = redis.call('HMGET', hw, 'mu', 'sigma'), redis.call('HMGET', hl, 'mu', 'sigma')
+  local muw, sw = tonumber(rw[1]) or mu0, tonumber(rw[2]) or sigma0
+  local mul, sl = tonumber(rl[1]) or mu0, tonumber(rl[2]) or sigma0
+  local tau2 = tau * tau
+  sw, sl = math.sqrt(sw * sw + tau2), math.sqrt(sl * sl + tau2)  -- additive dynamics
+  local ssw, ssl, beta2 = (sw * 1.0) ^ 2, (sl * 1.0) ^ 2, beta ^ 2
+  local c = math.sqrt((0.0 + (ssw + beta2)) + (ssl + beta2))
+  local ew, el = math.exp(muw / c), math.exp(mul / c)
+  local sum_w = ew + el  -- the winner's rank holds both; the loser's only the loser
+  local qw, ql = ew / sum_w, el / sum_w
+  local omega_w, delta_w = 0.0 + (1 - qw) / 1, 0.0 + qw * (1 - qw) / 1
+  local omega_l, delta_l = (0.0 - ql / 1) + (1 - el / el) / 1, (0.0 + ql * (1 - ql) / 1) + 0.0
+  local function update(mu, s, ss, omega, delta)
+    omega = omega * (ss / c)
+    delta = delta * (ss / c ^ 2) * (math.sqrt(ss) / c)
+    local share = s ^ 2 / ss
+    return mu + share * omega * 1.0, s * math.sqrt(math.max(1 - share * delta * 1.0, kappa))
+  end
+  muw, sw = update(muw, sw, ssw, omega_w, delta_w)
+  mul, sl = update(mul, sl, ssl, omega_l, delta_l)
+  redis.call('HSET', hw, 'mu', canon(muw), 'sigma', canon(sw))
+  redis.call('HSET', hl, 'mu', canon(mul), 'sigma', canon(sl))
+  set_score(key, w, (muw - 3.0 * sw) + 0.0)
+  set_score(key, l, (mul - 3.0 * sl) + 0.0)
+end
+
+local function rate(op)  -- a rating op, in event order
+  if op[1] == 'elo' then
+    elo(op[2], op[3], op[4], op[5], op[6])
+  else
+    openskill(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9])
+  end
+end
+
 -- Which of `members` are in set `key` (1 or 0 each): one SMISMEMBER per CHUNK
 -- of them, not a call per member (most of this script's time went to those).
 local function found_in(key, members)
@@ -162,7 +206,7 @@ if ARGV[3] == 'fresh' then
   for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
   for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3]) end
   for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
-  for _, o in ipairs(events[6]) do elo(o[1], o[2], o[3], o[4], o[5]) end
+  for _, o in ipairs(events[6]) do rate(o) end
   -- marks last: if a write above fails (a key of the wrong type), the entries
   -- are not marked applied, and the batch is retried, then dead-lettered
   for _, m in ipairs(marks) do
@@ -175,7 +219,7 @@ if ARGV[3] == 'fresh' then
   return { events[7], 0, {} }
 end
 
-local known = { zi = true, zn = true, hi = true, elo = true }
+local known = { zi = true, zn = true, hi = true, elo = true, os = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end
@@ -238,7 +282,7 @@ for i = 1, #events do
       elseif kind == 'hi' then
         add_pending(pending_h, p .. 'stats:' .. op[2], op[3], op[4])
       else
-        elo(op[2], op[3], op[4], op[5], op[6])
+        rate(op)
       end
     end
     applied = applied + 1

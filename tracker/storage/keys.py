@@ -4,6 +4,7 @@
     <prefix>:{<product>}:lb:<board>:scores   sorted set: the board's distinct scores (dense ranks)
     <prefix>:{<product>}:lb:<board>:counts   hash: score -> members with that score
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
+    <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill rating (mu, sigma)
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
     <prefix>:{<product>}:counters            hash: entries applied / duplicates (for /metrics)
@@ -39,6 +40,10 @@ class Keys:
     def board_counts(self, product_id: str, board: str) -> str:
         """How many members have each score; a score leaves ``:scores`` at 0."""
         return f"{self.board(product_id, board)}:counts"
+
+    def rating(self, product_id: str, board: str, user_id: str) -> str:
+        """A player's OpenSkill rating on a board (the board holds its ordinal)."""
+        return f"{self.product(product_id)}rating:{board}:{user_id}"
 
     def stats(self, product_id: str, user_id: str) -> str:
         return f"{self.product(product_id)}stats:{user_id}"

@@ -7,6 +7,7 @@ moment. Ranks are computed in O(log N) per call: nothing scans a board.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from importlib import resources
@@ -81,8 +82,11 @@ class Ranks:
         self._read = client.register_script(source)
         self._reindex = client.register_script(_REINDEX)
 
-    def _call(self, product_id: str, board: str, *args: str | int) -> Any:
+    def _call(self, product_id: str, board: str, *args: str | int,
+              extra_key: str | None = None) -> Any:
         keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board)]
+        if extra_key is not None:
+            keys.append(extra_key)
         conn = getattr(self.client, "connection", None)
         if conn is None:
             return self._read(keys=keys, args=list(args))
@@ -92,7 +96,7 @@ class Ranks:
         # to the caller as it would be after the retry (the API answers 503).
         with self.client.single_connection_lock:
             try:
-                conn.send_command("EVALSHA", self._read.sha, 2, *keys, *args)
+                conn.send_command("EVALSHA", self._read.sha, len(keys), *keys, *args)
                 return conn.read_response()
             except redis.exceptions.NoScriptError:
                 pass  # a restarted Redis: the normal path loads the script again
@@ -101,13 +105,18 @@ class Ranks:
                 raise
         return self._read(keys=keys, args=list(args))
 
-    def standing(self, product_id: str, board: str, user_id: str) -> Standing | None:
-        """The member's score and ranks, or None when it is not on the board."""
-        reply = self._call(product_id, board, "standing", user_id)
+    def standing(self, product_id: str, board: str, user_id: str, *,
+                 skill_of: str | None = None) -> Standing | None:
+        """The member's score and ranks, or None when it is not on the board; with
+        ``skill_of`` (the OpenSkill board the ratings belong to), its (mu, sigma) too."""
+        rating = None if skill_of is None else self.keys.rating(product_id, skill_of, user_id)
+        reply = self._call(product_id, board, "standing", user_id, extra_key=rating)
         if reply is None:
             return None
-        *place, size = reply
-        return _standing(user_id, place, int(size))
+        found = _standing(user_id, reply[:5], int(reply[5]))
+        if len(reply) > 6 and reply[6] is not None and reply[7] is not None:
+            return dataclasses.replace(found, skill=(float(reply[6]), float(reply[7])))
+        return found
 
     def standings(self, product_id: str, board: str,
                   user_ids: Sequence[str]) -> tuple[int, list[Standing]]:

@@ -10,7 +10,14 @@ from typing import Any
 import msgpack
 import redis
 
-from tracker.handlers.base import EloResult, EnsureOnBoard, IncrScore, IncrStat, Op
+from tracker.handlers.base import (
+    EloResult,
+    EnsureOnBoard,
+    IncrScore,
+    IncrStat,
+    Op,
+    OpenSkillResult,
+)
 from tracker.storage.keys import Keys
 
 
@@ -40,15 +47,18 @@ def encode_op(op: Op) -> list[Any]:
             return ["hi", user_id, stat, int(delta)]
         case EloResult(board, winner, loser, k, start):
             return ["elo", board, winner, loser, float(k), float(start)]
+        case OpenSkillResult(board, winner, loser, mu, sigma, beta, kappa, tau):
+            return ["os", board, winner, loser, float(mu), float(sigma), float(beta),
+                    float(kappa), float(tau)]
     raise TypeError(f"not a storage operation: {op!r}")
 
 
 def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
     """The batch in the script's "fresh" form: dedupe marks and results to add, and its
-    ops summed up (increments per member and stat, Elo results in order).
+    ops summed up (increments per member and stat, rating results in order).
 
     None when summing could change the outcome: an entry or a match twice in the
-    batch, or a board that gets both Elo results and points (Elo reads the board).
+    batch, or a board that gets both rating results and points (a rating reads the board).
     Ensuring a member is on a board counts only before the member's first increment
     in the batch, as the events form does it.
     """
@@ -58,7 +68,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
     ensure: dict[tuple[str, str], float] = {}
     incr: dict[tuple[str, str], float] = {}
     stats: dict[tuple[str, str], int] = {}
-    elo: list[list[Any]] = []
+    ratings: list[list[Any]] = []  # encoded ops, kind first
     point_boards: set[str] = set()
     for e in events:
         if e.entry_id in entry_ids:
@@ -81,15 +91,15 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
                     ensure[key] = op.score
                 point_boards.add(op.board)
             else:
-                elo.append(encode_op(op)[1:])
-    if len(set(games)) < len(games) or point_boards & {o[0] for o in elo}:
+                ratings.append(encode_op(op))
+    if len(set(games)) < len(games) or point_boards & {o[1] for o in ratings}:
         return None
     return [
         list(marks.items()), games,
         [[b, m, float(v)] for (b, m), v in ensure.items()],
         [[b, m, float(v)] for (b, m), v in incr.items()],
         [[u, st, int(v)] for (u, st), v in stats.items()],
-        elo, len(events),
+        ratings, len(events),
     ]
 
 
