@@ -22,6 +22,7 @@ from tracker.handlers import (
     Handler,
     IncrScore,
     IncrStat,
+    OpenSkillLeaderboard,
     PlayerStats,
     WinsLeaderboard,
 )
@@ -42,8 +43,8 @@ def weapon(value: str) -> Event:
 
 
 def test_builtin_names() -> None:
-    assert {"wins": WinsLeaderboard, "elo": EloLeaderboard,
-                       "player_stats": PlayerStats, "exrps_stats": ExrpsStats} == BUILTIN
+    assert {"wins": WinsLeaderboard, "elo": EloLeaderboard, "openskill": OpenSkillLeaderboard,
+            "player_stats": PlayerStats, "exrps_stats": ExrpsStats} == BUILTIN
     assert all(issubclass(cls, Handler) for cls in BUILTIN.values())
 
 
