@@ -27,6 +27,7 @@ from api.errors import ApiError
 REALM = "stats-tracker"
 READ_STATS = "stats:read"  # any player's stats
 READ_LEADERBOARDS = "leaderboards:read"  # boards and products, when not public
+READ_STATE = "state:read"  # any user's block state and its history
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,10 @@ class Authenticator:
     def stats(self, user_id: str) -> None:
         """A player's stats: ``stats:read``, or a token whose ``sub`` is that player."""
         self.require(READ_STATS, user_id)
+
+    def user_state(self, username: str) -> None:
+        """A user's block state: ``state:read``, or a token whose ``sub`` is that user."""
+        self.require(READ_STATE, username)
 
     def legacy_stats(self, user_id: str) -> None:
         """The Varcade route: public while configured so, else the same rule as stats."""

@@ -15,8 +15,10 @@ import redis
 from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from tracker.userstate import UserStateClient
+
 # Redis errors that mean "not reachable right now" (BusyLoadingError is a ConnectionError).
-UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, UserStateClient.ServiceUnavailable)
 
 
 class ApiError(Exception):

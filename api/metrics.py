@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from api.openapi import Auth, Operation, operation
 from api.pipeline_metrics import PipelineCollector
 from api.state import ApiState
+from tracker.userstate.client import METRICS as USER_STATE_METRICS
 
 EXTENSION = "stats_tracker_metrics"
 UNMATCHED = "<unmatched>"
@@ -40,6 +41,8 @@ class Metrics:
         self.registry = CollectorRegistry()  # one per app: tests build many apps
         self.pipeline = pipeline
         self.registry.register(pipeline)
+        for collector in USER_STATE_METRICS:  # the user-state reads this process makes
+            self.registry.register(collector)
         self.requests = Counter(
             "tracker_api_requests", "HTTP requests answered, by route template and status.",
             ["method", "route", "status"], registry=self.registry)

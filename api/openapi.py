@@ -37,6 +37,7 @@ class Auth(enum.Enum):
     NONE = "none"  # probes, metrics, documentation
     LEADERBOARDS = "leaderboards"  # public unless TRACKER_PUBLIC_LEADERBOARDS=false
     STATS = "stats"  # stats:read, or the player's own token
+    STATE = "state"  # state:read, or the user's own token
     LEGACY_STATS = "legacy_stats"  # public unless TRACKER_LEGACY_STATS_PUBLIC says otherwise
 
 
@@ -66,6 +67,8 @@ TAGS = [
                                             "windows around a player."},
     {"name": "players", "description": "Player statistics (need a token)."},
     {"name": "products", "description": "Configured products, their boards and handlers."},
+    {"name": "user state", "description": "Per-user block state (edX XBlock user state) "
+                                          "and its history (need a token)."},
     {"name": "varcade", "description": "The two routes of the original Varcade tracker, "
                                        "kept compatible."},
     {"name": "operations", "description": "Probes and Prometheus metrics."},
@@ -85,7 +88,7 @@ RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
 def _needs_token(auth: Auth, settings: ApiSettings) -> bool:
-    if auth is Auth.STATS:
+    if auth in (Auth.STATS, Auth.STATE):
         return True
     if auth is Auth.LEADERBOARDS:
         return not settings.public_leaderboards
@@ -162,7 +165,9 @@ def build_spec(app: Flask, products: Products, settings: ApiSettings) -> dict[st
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "Scopes in `scope` (space-separated) or `scopes`: `stats:read` reads "
                        "any player's stats (a token whose `sub` is the player reads its "
-                       "own); `leaderboards:read` reads boards when they are not public.",
+                       "own); `leaderboards:read` reads boards when they are not public; "
+                       "`state:read` reads any user's block state (a token whose `sub` is "
+                       "the user reads its own).",
     })
     spec.components.schema("Error", schema=ErrorSchema)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

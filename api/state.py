@@ -17,6 +17,7 @@ from tracker.handlers import Board
 from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks, Store
+from tracker.userstate import UserStateClient
 
 EXTENSION = "stats_tracker"
 
@@ -32,6 +33,8 @@ class ApiState:
     connect: Callable[[], redis.Redis]
     _redis: list[tuple[Store, Ranks]] = field(default_factory=list, init=False, repr=False,
                                               compare=False)
+    _user_states: list[UserStateClient] = field(default_factory=list, init=False, repr=False,
+                                                compare=False)
     # (product, board) -> board with its tie mode. Product.board() rebuilds the
     # product's boards on every call; the configuration never changes while the
     # app runs, so the hot routes look boards up here instead.
@@ -57,10 +60,18 @@ class ApiState:
     def ranks(self) -> Ranks:
         return self._reads()[1]
 
+    @property
+    def user_states(self) -> UserStateClient:
+        """The user-state store, on this process's connection (reads only)."""
+        if not self._user_states:
+            self._user_states.append(UserStateClient(self.store.client))
+        return self._user_states[0]
+
     def close(self) -> None:
         """Close this process's Redis connection, if it made one."""
         if self._redis:
             self._redis.pop()[0].client.close()
+        self._user_states.clear()
 
     def find_board(self, product_id: str, name: str) -> Board | None:
         """``products[product_id].board(name)``, without rebuilding the product's boards."""

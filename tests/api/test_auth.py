@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 from api.config import ApiSettings
 from tests.api.conftest import AUDIENCE, PLAIN, SECURED, Feed, MakeApp, Token, bearer
 from tests.support.varcade import game_over
+from tracker.userstate import UserStateClient
 
 BOARDS = [  # leaderboard reads: public by default
     "/products",
@@ -28,7 +30,9 @@ OWN_BOARDS = [  # leaderboard reads about one player: its own token may read the
     "/products/exrps/boards/wins/players/ann",
     "/products/exrps/boards/wins/players/ann/around",
 ]
-STATS = ["/products/exrps/players/ann/stats", "/players/ann/stats"]
+STATS = ["/products/exrps/players/ann/stats", "/players/ann/stats",  # and user state: alike
+         "/users/ann/state?block=block-v1%3Ao%2Bc%2Br%2Btype%40problem%2Bblock%40b1",
+         "/users/ann/state/history?block=block-v1%3Ao%2Bc%2Br%2Btype%40problem%2Bblock%40b1"]
 LEGACY_STATS = ["/stats/exrps/ann"]
 OPEN = ["/health", "/ready", "/metrics", "/openapi.json", "/docs/"]
 ALL = BOARDS + OWN_BOARDS + STATS + LEGACY_STATS + OPEN
@@ -100,10 +104,12 @@ MODES = {
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("case", CASES)
 def test_authorization_matrix(make_app: MakeApp, feed: Feed, token: Token, mode: str,
-                              case: str, caplog: pytest.LogCaptureFixture) -> None:
+                              case: str, caplog: pytest.LogCaptureFixture,
+                              data: redis.Redis) -> None:
     feed("exrps", [game_over("exrps", "ann", "bob")])
+    UserStateClient(data).set("ann", "block-v1:o+c+r+type@problem+block@b1", {"a": 1})
     client = make_app(MODES[mode]).test_client()
-    scope = "stats:read leaderboards:read"
+    scope = "stats:read leaderboards:read state:read"
     headers = header(case, token, scope)
     with caplog.at_level(logging.DEBUG):
         for path in ALL:

@@ -45,6 +45,7 @@ DURATION = Histogram("user_state_request_duration_seconds", "Time the store take
                      ["op"])
 TRIMMED = Counter("user_state_history_entries_trimmed",
                   "History entries dropped by the retention count")
+METRICS = (REQUESTS, DURATION, TRIMMED)
 
 
 class XBlockUserState(NamedTuple):
