@@ -1,0 +1,36 @@
+"""Time spent by a learner: the sum of the gaps between consecutive events that are
+strictly below an idle cutoff (edx2bigquery's definition).
+
+Longer gaps count nothing and start a new session; the first event counts
+nothing; nothing is cut at midnight; no tail is credited after a session's last
+event. Both the 5 and the 30 minute figures are reported, so results compare
+with edx2bigquery's ``total_time_5`` and ``total_time_30``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+CUTOFFS = (300.0, 1800.0)  # seconds: 5 and 30 minutes
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSpent:
+    seconds: float
+    sessions: int
+
+
+def time_spent(times: Sequence[float], cutoff: float) -> TimeSpent:
+    """``times`` in ascending order (Unix seconds, sub-second precision)."""
+    if not times:
+        return TimeSpent(0.0, 0)
+    total, sessions = 0.0, 1
+    for before, after in pairwise(times):
+        gap = after - before
+        if gap < cutoff:
+            total += gap
+        else:
+            sessions += 1
+    return TimeSpent(total, sessions)
