@@ -5,7 +5,8 @@ rows; orjson takes 1-2 µs. The two agree byte for byte (compact separators,
 the keys in insertion order) except in these cases, where we keep Flask's
 bytes by falling back to it:
 
-* non-ASCII text: Flask escapes it (``\\u00e9``), orjson writes UTF-8;
+* non-ASCII text and DEL: Flask escapes them (``\\u00e9``, ``\\u007f``), orjson
+  writes UTF-8 and a raw DEL byte;
 * floats below 1e-4 in magnitude: Python writes ``1e-05`` and ``1e-07``,
   orjson ``0.00001`` and ``1e-7`` (found by :func:`_same_as_flask`, which may
   also match inside a string: that only costs the fallback);
@@ -45,8 +46,8 @@ def _refuse(obj: Any) -> Any:
 
 
 def _same_as_flask(body: bytes) -> bool:
-    return (body.isascii() and body.find(b"null") < 0 and body.find(b"0.0000") < 0
-            and _SHORT_EXPONENT.search(body) is None)
+    return (body.isascii() and body.find(b"\x7f") < 0 and body.find(b"null") < 0
+            and body.find(b"0.0000") < 0 and _SHORT_EXPONENT.search(body) is None)
 
 
 def dumps(obj: Any) -> bytes | None:
