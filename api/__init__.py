@@ -13,7 +13,17 @@ import flask
 import redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import boards, errors, health, leaderboards, players, products, stats, userstate
+from api import (
+    boards,
+    courses,
+    errors,
+    health,
+    leaderboards,
+    players,
+    products,
+    stats,
+    userstate,
+)
 from api.auth import Authenticator
 from api.config import ApiSettings
 from api.docs import EXTENSION as OPENAPI_EXTENSION
@@ -64,7 +74,7 @@ def create_app(settings: Settings | None = None,
     init_metrics(app, api_state)  # first: its timer wraps everything below
     init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
     for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, players.bp, userstate.bp,
-               health.bp):
+               courses.bp, health.bp):
         app.register_blueprint(bp)
     init_docs(app)
     app.extensions[OPENAPI_EXTENSION] = build_spec(app, products_config, api_settings)

@@ -14,7 +14,7 @@ A token is never logged, nor echoed in an answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ REALM = "stats-tracker"
 READ_STATS = "stats:read"  # any player's stats
 READ_LEADERBOARDS = "leaderboards:read"  # boards and products, when not public
 READ_STATE = "state:read"  # any user's block state and its history
+ANALYTICS_ADMIN = "analytics:admin"  # every course's analytics: an explicit grant
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,18 @@ class Authenticator:
     def user_state(self, username: str) -> None:
         """A user's block state: ``state:read``, or a token whose ``sub`` is that user."""
         self.require(READ_STATE, username)
+
+    def course_staff(self, is_staff: Callable[[str], bool]) -> Principal:
+        """A course's analytics: a caller whose ``sub`` has a staff role in that course
+        (``is_staff``, from its roster), or an explicit ``analytics:admin`` grant."""
+        who = self.principal()
+        if ANALYTICS_ADMIN in who.scopes or (who.subject and is_staff(who.subject)):
+            return who
+        raise ApiError(403, "not_course_staff",
+                       "Course analytics are for that course's staff, instructors, data "
+                       "researchers and administrators (by its roster).",
+                       required_scope=ANALYTICS_ADMIN,
+                       headers=_challenge("insufficient_scope", scope=ANALYTICS_ADMIN))
 
     def legacy_stats(self, user_id: str) -> None:
         """The Varcade route: public while configured so, else the same rule as stats."""

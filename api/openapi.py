@@ -38,6 +38,7 @@ class Auth(enum.Enum):
     LEADERBOARDS = "leaderboards"  # public unless TRACKER_PUBLIC_LEADERBOARDS=false
     STATS = "stats"  # stats:read, or the player's own token
     STATE = "state"  # state:read, or the user's own token
+    COURSE_STAFF = "course_staff"  # a staff role in the course's roster, or analytics:admin
     LEGACY_STATS = "legacy_stats"  # public unless TRACKER_LEGACY_STATS_PUBLIC says otherwise
 
 
@@ -67,6 +68,8 @@ TAGS = [
                                             "windows around a player."},
     {"name": "players", "description": "Player statistics (need a token)."},
     {"name": "products", "description": "Configured products, their boards and handlers."},
+    {"name": "course analytics", "description": "Time spent and video metrics of a course, "
+                                                "for its staff (by its roster)."},
     {"name": "user state", "description": "Per-user block state (edX XBlock user state) "
                                           "and its history (need a token)."},
     {"name": "varcade", "description": "The two routes of the original Varcade tracker, "
@@ -88,7 +91,7 @@ RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
 def _needs_token(auth: Auth, settings: ApiSettings) -> bool:
-    if auth in (Auth.STATS, Auth.STATE):
+    if auth in (Auth.STATS, Auth.STATE, Auth.COURSE_STAFF):
         return True
     if auth is Auth.LEADERBOARDS:
         return not settings.public_leaderboards
@@ -167,7 +170,8 @@ def build_spec(app: Flask, products: Products, settings: ApiSettings) -> dict[st
                        "any player's stats (a token whose `sub` is the player reads its "
                        "own); `leaderboards:read` reads boards when they are not public; "
                        "`state:read` reads any user's block state (a token whose `sub` is "
-                       "the user reads its own).",
+                       "the user reads its own); a course's analytics need a `sub` with a "
+                       "staff role in that course's roster, or `analytics:admin`.",
     })
     spec.components.schema("Error", schema=ErrorSchema)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

@@ -13,7 +13,7 @@ import redis
 from tasks.dead_letters_cli import dead_letters_command
 from tasks.stack import stack_command
 from tracker.demo import demo_command
-from tracker.edx.cli import edx_report_command
+from tracker.edx.cli import edx_import_command, edx_report_command
 from tracker.settings import Settings
 
 
@@ -54,4 +54,5 @@ def bridge(consumer: str | None) -> None:
 main.add_command(dead_letters_command)
 main.add_command(demo_command)
 main.add_command(edx_report_command)
+main.add_command(edx_import_command)
 main.add_command(stack_command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tracker.edx.logs import LogEvent
@@ -36,23 +36,26 @@ class CourseReport:
                 "videos": [v.as_dict() for _, v in sorted(self.videos.items())]}
 
 
+def no_team(course: str, username: str) -> bool:
+    return False
+
+
 def fingerprint(event: LogEvent) -> bytes:
     return hashlib.blake2b(repr((event.username, event.time, event.name, event.source,
                                  event.payload)).encode(), digest_size=16).digest()
 
 
-def build_reports(events: Iterable[LogEvent], team: Iterable[str] = (),
+def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool] = no_team,
                   counts: Counter[str] | None = None) -> dict[str, CourseReport]:
-    """The report of each course in ``events``; ``team``: usernames left out."""
+    """The report of each course in ``events``; ``in_team(course, username)``: left out."""
     counts = counts if counts is not None else Counter()
-    excluded = set(team)
     seen: set[bytes] = set()
     by_learner: dict[tuple[str, str], list[LogEvent]] = defaultdict(list)
     for event in events:
         if not event.username or not event.course_id:
             counts["anonymous_or_no_course"] += 1
             continue
-        if event.username in excluded:
+        if in_team(event.course_id, event.username):
             counts["course_team"] += 1
             continue
         mark = fingerprint(event)

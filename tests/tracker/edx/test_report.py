@@ -39,7 +39,8 @@ def test_a_report_from_two_files(tmp_path: Path) -> None:
     first.write_text("\n".join(ann[:2] + staff) + "\n")
     second.write_text("\n".join(ann[2:] + bob + anonymous) + "\n")
     counts: Counter[str] = Counter()
-    reports = build_reports(read_events([second, first, first], counts), team={"prof"},
+    reports = build_reports(read_events([second, first, first], counts),
+                            lambda course, user: user == "prof",
                             counts=counts)  # the first file imported twice
     report = reports[COURSE]
     assert set(report.time_spent) == {"ann", "bob"}

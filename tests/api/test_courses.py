@@ -1,0 +1,90 @@
+"""Course analytics: imported by `tracker edx-import`, read by the course's staff only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from tests.api.conftest import Token, bearer
+from tests.tracker.edx.logs_gen import COURSE, line, video
+from tracker.edx.cli import edx_import_command
+from tracker.settings import Settings
+
+OTHER = "course-v1:OrgX+Art202+2026"
+T0 = 1_764_400_000.0
+ROSTER = f"""course_id,username,role,email,name
+{COURSE},ann,student,ann@example.org,Ann Lee
+{COURSE},bob,student,bob@example.org,Bob Roy
+{COURSE},prof,instructor,prof@example.org,Prof X
+{COURSE},ta,data_researcher,,
+{OTHER},carl,staff,carl@example.org,Carl
+{OTHER},ann,student,ann@example.org,Ann Lee
+"""
+
+
+@pytest.fixture
+def imported(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "tracking.log"
+    log.write_text("\n".join([
+        line("play_video", T0, video(currentTime=0, duration=100), user="ann"),
+        line("pause_video", T0 + 50, video(currentTime=50), user="ann"),
+        line("play_video", T0, video(currentTime=0, duration=100), user="bob"),
+        line("stop_video", T0 + 100, video(currentTime=100), user="bob"),
+        line("play_video", T0 + 1, video(currentTime=0), user="prof"),  # the team: left out
+        line("stop_video", T0 + 90, video(currentTime=90), user="prof"),
+        line("page_close", T0 + 5, {}, user="ann", course=OTHER),
+        line("seq_goto", T0 + 5, {}, user="dee"), line("seq_goto", T0 + 9, {}, user="dee"),
+    ]) + "\n")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    monkeypatch.setenv("TRACKER_REDIS_URL", settings.redis_url)
+    result = CliRunner().invoke(edx_import_command, [str(log), "--roster", str(roster)])
+    assert result.exit_code == 0, result.output
+    assert "2 courses stored" in result.output
+
+
+def path(course: str, rest: str = "") -> str:
+    return f"/courses/{quote(course)}/analytics{rest}"
+
+
+def test_staff_read_their_course(secured: FlaskClient, token: Token, imported: None) -> None:
+    for who in ("prof", "ta"):
+        body = secured.get(path(COURSE), headers=bearer(token(sub=who))).get_json()
+        assert body["course_id"] == COURSE and body["learners"] == 3
+        assert body["total_time_5min_s"] == 154  # ann 50, bob 100, dee 4; prof left out
+        (v,) = body["videos"]
+        assert (v["viewers"], v["mean_coverage"], v["completed_eol_coverage_0_9"]) == (
+            2, 0.75, 1)
+    learners = secured.get(path(COURSE, "/learners"), headers=bearer(token(sub="prof")))
+    rows = learners.get_json()["learners"]
+    assert [(r["username"], r.get("email"), r["time_5min_s"]) for r in rows] == [
+        ("ann", "ann@example.org", 50.0), ("bob", "bob@example.org", 100.0),
+        ("dee", None, 4.0)]  # not enrolled by the roster: no contact details
+
+
+def test_only_that_courses_staff(secured: FlaskClient, token: Token, imported: None) -> None:
+    assert secured.get(path(COURSE)).status_code == 401
+    for who in ("ann", "carl", "nobody"):  # a student; staff of another course; a stranger
+        resp = secured.get(path(COURSE, "/learners"), headers=bearer(token(sub=who)))
+        assert resp.status_code == 403 and resp.get_json()["error"] == "not_course_staff"
+    admin = bearer(token(sub="ops", scope="analytics:admin"))  # the explicit grant
+    assert secured.get(path(COURSE), headers=admin).status_code == 200
+    other = secured.get(path(OTHER, "/learners"), headers=bearer(token(sub="carl")))
+    assert [r["username"] for r in other.get_json()["learners"]] == ["ann"]
+    missing = secured.get(path("course-v1:No+Such+Course"), headers=admin)
+    assert missing.status_code == 404 and missing.get_json()["error"] == "no_report"
+
+
+def test_a_bad_roster_is_refused(tmp_path: Path, settings: Settings,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"course_id,username,role\n{COURSE},ann,teacher\n")
+    log = tmp_path / "tracking.log"
+    log.write_text("")
+    monkeypatch.setenv("TRACKER_REDIS_URL", settings.redis_url)
+    result = CliRunner().invoke(edx_import_command, [str(log), "--roster", str(roster)])
+    assert result.exit_code == 2 and "roster.csv:2" in result.output

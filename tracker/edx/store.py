@@ -1,0 +1,101 @@
+"""Course analytics in Redis: each course's roster and its latest report.
+
+    ea:{<course>}:roster            hash  username -> JSON {role, email, name}
+    ea:{<course>}:report            string JSON of the course's report (CourseReport.as_dict)
+    ea:{<course>}:learners          hash  username -> JSON of the learner's figures
+
+A report replaces the previous one of its course in one MULTI, so a reader
+never sees half of two imports. Roles come from the roster: ``student`` for
+learners; ``staff``, ``instructor``, ``data_researcher`` and ``administrator``
+read the course's analytics (and are left out of its figures).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from tracker.edx.logs import normalise_course
+from tracker.edx.report import CourseReport
+
+STAFF_ROLES = frozenset({"staff", "instructor", "data_researcher", "administrator"})
+ROLES = STAFF_ROLES | {"student"}
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One person of a course's roster."""
+
+    role: str
+    email: str = ""
+    name: str = ""
+
+
+def read_roster(path: Path) -> dict[str, dict[str, Member]]:
+    """A roster CSV (``course_id,username,role[,email,name]``) by course, then username;
+    ValueError names the bad line."""
+    courses: dict[str, dict[str, Member]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for n, row in enumerate(csv.DictReader(fh), start=2):
+            course = normalise_course((row.get("course_id") or "").strip())
+            user, role = (row.get("username") or "").strip(), (row.get("role") or "").strip()
+            if not course or not user or role not in ROLES:
+                raise ValueError(f"{path}:{n}: needs course_id, username and a role of "
+                                 f"{sorted(ROLES)}, got {row}")
+            courses.setdefault(course, {})[user] = Member(
+                role, (row.get("email") or "").strip(), (row.get("name") or "").strip())
+    return courses
+
+
+class AnalyticsStore:
+    def __init__(self, client: redis.Redis, prefix: str = "ea"):
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, course: str, what: str) -> str:
+        if "{" in course or "}" in course:
+            raise ValueError(f"not a course id: {course!r}")
+        return f"{self.prefix}:{{{course}}}:{what}"
+
+    def save_roster(self, course: str, members: Mapping[str, Member]) -> None:
+        """Replace the course's roster."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self._key(course, "roster"))
+        if members:
+            pipe.hset(self._key(course, "roster"), mapping={
+                u: json.dumps(asdict(m)) for u, m in members.items()})
+        pipe.execute()
+
+    def member(self, course: str, username: str) -> Member | None:
+        raw: Any = self.client.hget(self._key(course, "roster"), username)
+        return None if raw is None else Member(**json.loads(raw))
+
+    def save_report(self, report: CourseReport) -> None:
+        """Replace the course's report and its learners' figures, atomically."""
+        course = report.course_id
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(self._key(course, "report"), json.dumps(report.as_dict()))
+        pipe.delete(self._key(course, "learners"))
+        if report.time_spent:
+            pipe.hset(self._key(course, "learners"), mapping={
+                u: json.dumps(figures) for u, figures in report.time_spent.items()})
+        pipe.execute()
+
+    def report(self, course: str) -> dict[str, Any] | None:
+        raw: Any = self.client.get(self._key(course, "report"))
+        return None if raw is None else dict(json.loads(raw))
+
+    def learners(self, course: str) -> dict[str, dict[str, float]]:
+        raw: Any = self.client.hgetall(self._key(course, "learners"))
+        return {u.decode(): json.loads(v) for u, v in raw.items()}
+
+    def roster(self, course: str) -> dict[str, Member]:
+        """The course's whole roster, in one read."""
+        raw: Any = self.client.hgetall(self._key(course, "roster"))
+        return {u.decode(): Member(**json.loads(v)) for u, v in raw.items()}
