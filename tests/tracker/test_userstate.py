@@ -162,3 +162,16 @@ def test_an_unreachable_redis_is_service_unavailable() -> None:
         dead.set("ann", block(1), {"a": 1})
     with pytest.raises(UserStateClient.ServiceUnavailable):
         list(dead.get_many("ann", [block(1)]))
+
+
+def test_a_retried_call_writes_once(store: UserStateClient) -> None:
+    writes = {block(1): {"a": 1}, block(1, course=1): {"b": 2}}  # two courses, two scripts
+    store.set_many("ann", writes, retry_key="req-1")
+    store.set("ann", block(1), {"a": 5})
+    store.set_many("ann", writes, retry_key="req-1")  # the retry: no effect, no history
+    assert store.get("ann", block(1)).state == {"a": 5}
+    assert len(list(store.get_history("ann", block(1, course=1)))) == 1
+    store.delete_many("ann", [block(1)], retry_key="req-2")
+    store.set("ann", block(1), {"c": 3})
+    store.delete_many("ann", [block(1)], retry_key="req-2")
+    assert store.get("ann", block(1)).state == {"c": 3}

@@ -136,8 +136,12 @@ class UserStateClient:
                 yield XBlockUserState(username, block, state, _when(int(flat[b"m:t"])), scope)
 
     def set_many(self, username: str, block_keys_to_state: Mapping[Any, Mapping[str, Any]],
-                 scope: Any = USER_STATE) -> None:
-        """Merge each state over the stored one (fields not given keep their values)."""
+                 scope: Any = USER_STATE, *, retry_key: str | None = None) -> None:
+        """Merge each state over the stored one (fields not given keep their values).
+
+        ``retry_key`` (beyond the contract): the same key again within a day marks a
+        retry of a call that was applied, which then changes nothing (no second
+        history entry)."""
         _scope(scope)
         by_course: dict[str, list[Any]] = {}
         with self._call("set_many"):
@@ -149,12 +153,13 @@ class UserStateClient:
                     if not isinstance(name, str):
                         raise TypeError(f"field names are strings: {name!r}")
                     args += [name, json.dumps(value, separators=(",", ":"))]
-            self._run("set", username, by_course)
+            self._run("set", username, by_course, retry_key)
 
     def delete_many(self, username: str, block_keys: Iterable[Any], scope: Any = USER_STATE,
-                    fields: Iterable[str] | None = None) -> None:
+                    fields: Iterable[str] | None = None, *,
+                    retry_key: str | None = None) -> None:
         """Remove the listed fields of each block (all of them when ``fields`` is None);
-        a block left without fields is deleted."""
+        a block left without fields is deleted. ``retry_key``: as for :meth:`set_many`."""
         _scope(scope)
         names = None if fields is None else list(fields)
         by_course: dict[str, list[Any]] = {}
@@ -164,7 +169,7 @@ class UserStateClient:
                 args = by_course.setdefault(ref.course, [])
                 args += [ref.key, ref.block_type]
                 args += [-1] if names is None else [len(names), *names]
-            self._run("delete", username, by_course)
+            self._run("delete", username, by_course, retry_key)
 
     def get_history(self, username: str, block_key: Any, scope: Any = USER_STATE,
                     limit: int | None = None) -> Iterator[XBlockUserState]:
@@ -210,13 +215,15 @@ class UserStateClient:
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _run(self, op: str, username: str, by_course: Mapping[str, list[Any]]) -> None:
+    def _run(self, op: str, username: str, by_course: Mapping[str, list[Any]],
+             retry_key: str | None) -> None:
         if "\0" in username or not username:
             raise ValueError("a username is non-empty and holds no NUL")
         for course, args in by_course.items():
             blocks = sum(1 for _ in _blocks(op, args))
             reply: Any = self._write(keys=[k.course_prefix(self.prefix, course)],
-                                     args=[op, username, self.history_limit, blocks, *args])
+                                     args=[op, username, self.history_limit, retry_key or "",
+                                           blocks, *args])
             if int(reply[3]):
                 TRIMMED.inc(int(reply[3]))
 

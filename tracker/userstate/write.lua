@@ -5,7 +5,9 @@
 -- ARGV[1]  "set" or "delete"
 -- ARGV[2]  the username
 -- ARGV[3]  history entries kept per (user, block)
--- ARGV[4]  the number of blocks, then per block:
+-- ARGV[4]  "" or the call's retry key: a call whose key was seen in the last day
+--          is a retry of one that was applied, and changes nothing
+-- ARGV[5]  the number of blocks, then per block:
 --            its key, its block type, n, then n field names (delete: n = -1 means
 --            every field) or, for set, n pairs of field name and JSON value
 --
@@ -17,11 +19,15 @@
 --   ib:<b>         zset  users with live state in the block (score 0, by name)
 --   ic             zset  "<block type>\0<block>\0<user>" with live state (score 0)
 --   n              hash  counters: history_trimmed
+--   r:<retry key>  string the call was applied (expires after a day)
 --
 -- Times come from this server's clock and grow strictly per (user, block): a
 -- write in the same microsecond as the previous one gets the next microsecond.
--- Returns { blocks created, updated, deleted, history entries trimmed }.
+-- Returns { blocks created, updated, deleted, history entries trimmed, retried (0/1) }.
 local p, op, user, keep = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+if ARGV[4] ~= '' and not redis.call('SET', p .. 'r:' .. ARGV[4], '1', 'NX', 'EX', 86400) then
+  return { 0, 0, 0, 0, 1 }
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local created, updated, deleted, trimmed = 0, 0, 0, 0
@@ -51,8 +57,8 @@ local function record(b, key, state_json)
   end
 end
 
-local i = 5
-for _ = 1, tonumber(ARGV[4]) do
+local i = 6
+for _ = 1, tonumber(ARGV[5]) do
   local block, block_type, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
   local b = #block .. ':' .. block
@@ -102,4 +108,4 @@ for _ = 1, tonumber(ARGV[4]) do
   end
 end
 if trimmed > 0 then redis.call('HINCRBY', p .. 'n', 'history_trimmed', trimmed) end
-return { created, updated, deleted, trimmed }
+return { created, updated, deleted, trimmed, 0 }
