@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from api import (
     boards,
     courses,
+    dashboard,
     errors,
     health,
     leaderboards,
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None,
     init_metrics(app, api_state)  # first: its timer wraps everything below
     init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
     for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, players.bp, userstate.bp,
-               courses.bp, health.bp):
+               courses.bp, dashboard.bp, health.bp):
         app.register_blueprint(bp)
     init_docs(app)
     app.extensions[OPENAPI_EXTENSION] = build_spec(app, products_config, api_settings)

@@ -1,0 +1,36 @@
+"""``/dashboard/``: the course analytics page for course staff, served by the API itself.
+
+Plain HTML, CSS and JavaScript in ``dashboard_static/`` (no CDN, no build step).
+The page calls ``/courses/<course>/analytics`` with the user's own token, so it
+shows exactly what that token may read. Its responses forbid scripts from
+anywhere but this server and framing by other sites.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, send_from_directory
+
+HERE = Path(__file__).with_name("dashboard_static")
+POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+          "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+def _secured(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/")
+def page() -> Response:
+    return _secured(send_from_directory(HERE, "index.html", max_age=0))
+
+
+@bp.get("/static/<name>")
+def asset(name: str) -> Response:
+    return _secured(send_from_directory(HERE, name, max_age=0))
