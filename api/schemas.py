@@ -370,6 +370,15 @@ class VideoMetricsSchema(Schema):
     users_at_end = fields.Integer(required=True)
 
 
+class CourseDaySchema(Schema):
+    date = fields.String(required=True, metadata={"description": "A UTC day.", "format": "date"})
+    learners = fields.Integer(required=True, metadata={
+        "description": "Learners with an event that day."})
+    time_5min_s = fields.Float(required=True, metadata={
+        "description": "Time spent, each gap booked on the day it starts."})
+    time_30min_s = fields.Float(required=True)
+
+
 class CourseAnalyticsSchema(Schema):
     course_id = fields.String(required=True)
     learners = fields.Integer(required=True)
@@ -377,6 +386,7 @@ class CourseAnalyticsSchema(Schema):
         "description": "Σ gaps under 5 minutes between each learner's events."})
     total_time_30min_s = fields.Float(required=True, metadata={
         "description": "The same with a 30-minute cutoff."})
+    days = fields.Nested(CourseDaySchema, many=True, required=True)
     videos = fields.Nested(VideoMetricsSchema, many=True, required=True)
 
 

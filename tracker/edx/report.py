@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tracker.edx.logs import LogEvent
-from tracker.edx.timespent import CUTOFFS, time_spent
+from tracker.edx.timespent import CUTOFFS, day_of, time_by_day, time_spent
 from tracker.edx.video import VideoStats, video_id, viewings
 
 VIDEO_ACTIONS = frozenset({"video.load", "video.play", "video.pause", "video.stop",
@@ -26,6 +26,12 @@ class CourseReport:
     course_id: str
     time_spent: dict[str, dict[str, float]] = field(default_factory=dict)  # learner -> figures
     videos: dict[str, VideoStats] = field(default_factory=dict)
+    days: dict[str, dict[str, float]] = field(default_factory=dict)  # UTC date -> figures
+
+    def add_day(self, day: str, name: str, value: float) -> None:
+        figures = self.days.setdefault(day, {"learners": 0, "time_5min_s": 0.0,
+                                             "time_30min_s": 0.0})
+        figures[name] += value
 
     def as_dict(self) -> dict[str, object]:
         learners = len(self.time_spent)
@@ -33,6 +39,10 @@ class CourseReport:
             sum(t[f"time_{int(c // 60)}min_s"] for t in self.time_spent.values()), 3)
             for c in CUTOFFS}
         return {"course_id": self.course_id, "learners": learners, **totals,
+                "days": [{"date": day, "learners": int(f["learners"]),
+                          "time_5min_s": round(f["time_5min_s"], 3),
+                          "time_30min_s": round(f["time_30min_s"], 3)}
+                         for day, f in sorted(self.days.items())],
                 "videos": [v.as_dict() for _, v in sorted(self.videos.items())]}
 
 
@@ -78,9 +88,14 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
         times = [e.time for e in evs]
         figures: dict[str, float] = {}
         for cutoff in CUTOFFS:
+            name = f"time_{int(cutoff // 60)}min_s"
             spent = time_spent(times, cutoff)
-            figures[f"time_{int(cutoff // 60)}min_s"] = spent.seconds
+            figures[name] = spent.seconds
             figures[f"sessions_{int(cutoff // 60)}min"] = spent.sessions
+            for day, seconds in time_by_day(times, cutoff).items():
+                report.add_day(day, name, seconds)
+        for day in {day_of(t) for t in times}:
+            report.add_day(day, "learners", 1)
         report.time_spent[learner] = figures
         per_video: dict[str, list[LogEvent]] = defaultdict(list)
         for e in evs:

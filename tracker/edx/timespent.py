@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
 
 CUTOFFS = (300.0, 1800.0)  # seconds: 5 and 30 minutes
@@ -20,6 +21,22 @@ CUTOFFS = (300.0, 1800.0)  # seconds: 5 and 30 minutes
 class TimeSpent:
     seconds: float
     sessions: int
+
+
+def day_of(t: float) -> str:
+    """The UTC date of a Unix time, as 2026-11-29."""
+    return datetime.fromtimestamp(t, UTC).date().isoformat()
+
+
+def time_by_day(times: Sequence[float], cutoff: float) -> dict[str, float]:
+    """The same sum, each gap booked on the UTC day in which it starts (edx2bigquery
+    books it on the day of its later event instead)."""
+    days: dict[str, float] = {}
+    for before, after in pairwise(times):
+        if after - before < cutoff:
+            day = day_of(before)
+            days[day] = days.get(day, 0.0) + (after - before)
+    return days
 
 
 def time_spent(times: Sequence[float], cutoff: float) -> TimeSpent:

@@ -11,9 +11,16 @@ import pytest
 from tests.tracker.edx.logs_gen import COURSE, VIDEO, line, video
 from tracker.edx.logs import read_events
 from tracker.edx.report import build_reports
-from tracker.edx.timespent import time_spent
+from tracker.edx.timespent import time_by_day, time_spent
 
 MIDNIGHT = 1_764_374_400.0  # 2025-11-29 00:00 UTC
+
+
+def test_gaps_are_booked_on_the_day_they_start() -> None:
+    times = [MIDNIGHT - 100, MIDNIGHT - 10, MIDNIGHT + 50, MIDNIGHT + 4000]
+    assert time_by_day(times, 300) == {"2025-11-28": 150.0}
+    assert time_by_day(times, 3600) == {"2025-11-28": 150.0}
+    assert time_by_day(times, 4000) == {"2025-11-28": 150.0, "2025-11-29": 3950.0}
 
 
 def test_time_spent_sums_gaps_below_the_cutoff() -> None:
@@ -53,6 +60,10 @@ def test_a_report_from_two_files(tmp_path: Path) -> None:
     assert stats.coverage == {"ann": 0.5, "bob": 1.0}
     summary = report.as_dict()
     assert summary["learners"] == 2
+    # ann's gap across midnight (20 s from 23:59:50) is booked on the day it starts
+    assert summary["days"] == [
+        {"date": "2025-11-28", "learners": 1, "time_5min_s": 40.0, "time_30min_s": 40.0},
+        {"date": "2025-11-29", "learners": 2, "time_5min_s": 130.0, "time_30min_s": 130.0}]
     assert summary["videos"] == [{
         "video_id": VIDEO, "duration": 100.0, "viewers": 2, "watch_time_s": 150.0,
         "mean_coverage": 0.75, "completed_eol_coverage_0_9": 1,
