@@ -379,6 +379,15 @@ class CourseDaySchema(Schema):
     time_30min_s = fields.Float(required=True)
 
 
+class CourseUnitSchema(Schema):
+    unit = fields.String(required=True, metadata={
+        "description": "A vertical's usage key, or <sequential>/<position> from a legacy "
+                       "courseware URL."})
+    learners = fields.Integer(required=True)
+    time_5min_s = fields.Float(required=True)
+    time_30min_s = fields.Float(required=True)
+
+
 class CourseAnalyticsSchema(Schema):
     course_id = fields.String(required=True)
     learners = fields.Integer(required=True)
@@ -387,6 +396,9 @@ class CourseAnalyticsSchema(Schema):
     total_time_30min_s = fields.Float(required=True, metadata={
         "description": "The same with a 30-minute cutoff."})
     days = fields.Nested(CourseDaySchema, many=True, required=True)
+    units = fields.Nested(CourseUnitSchema, many=True, required=True, metadata={
+        "description": "Time spent per unit: each gap credited to the unit its first event "
+                       "showed (carried over events that show none)."})
     videos = fields.Nested(VideoMetricsSchema, many=True, required=True)
 
 

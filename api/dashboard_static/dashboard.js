@@ -37,7 +37,7 @@ async function show(course, token) {
   const status = $("status");
   status.className = "";
   status.textContent = "Loading…";
-  for (const id of ["summary", "days", "videos", "learners"]) $(id).hidden = true;
+  for (const id of ["summary", "days", "units", "videos", "learners"]) $(id).hidden = true;
   const base = `../courses/${encodeURIComponent(course)}/analytics`;
   try {
     const [report, learners] = await Promise.all([ask(base, token),
@@ -49,6 +49,9 @@ async function show(course, token) {
     fill($("day-rows"), report.days, (d) => [
       [d.date], [d.learners, true], [hours(d.time_5min_s), true],
       [hours(d.time_30min_s), true]]);
+    fill($("unit-rows"), report.units, (u) => [
+      [u.unit], [u.learners, true], [hours(u.time_5min_s), true],
+      [hours(u.time_30min_s), true]]);
     fill($("video-rows"), report.videos, (v) => [
       [v.video_id], [v.duration == null ? "unknown" : `${v.duration} s`, true],
       [v.viewers, true], [`${Math.round(v.watch_time_s)} s`, true],
@@ -57,7 +60,7 @@ async function show(course, token) {
     fill($("learner-rows"), learners.learners, (l) => [
       [l.username], [l.name || ""], [l.email || ""], [hours(l.time_5min_s), true],
       [hours(l.time_30min_s), true], [l.sessions_30min, true]]);
-    for (const id of ["summary", "days", "videos", "learners"]) $(id).hidden = false;
+    for (const id of ["summary", "days", "units", "videos", "learners"]) $(id).hidden = false;
     status.textContent = "";
   } catch (error) {
     status.className = "error";

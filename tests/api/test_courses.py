@@ -15,6 +15,8 @@ from tracker.edx.cli import edx_import_command
 from tracker.settings import Settings
 
 OTHER = "course-v1:OrgX+Art202+2026"
+UNIT = "block-v1:OrgX+Data101+2026+type@vertical+block@u1"
+UNIT_URL = f"https://apps.lms/learning/course/{COURSE}/{UNIT}"
 T0 = 1_764_400_000.0
 ROSTER = f"""course_id,username,role,email,name
 {COURSE},ann,student,ann@example.org,Ann Lee
@@ -30,7 +32,7 @@ ROSTER = f"""course_id,username,role,email,name
 def imported(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "tracking.log"
     log.write_text("\n".join([
-        line("play_video", T0, video(currentTime=0, duration=100), user="ann"),
+        line("play_video", T0, video(currentTime=0, duration=100), user="ann", page=UNIT_URL),
         line("pause_video", T0 + 50, video(currentTime=50), user="ann"),
         line("play_video", T0, video(currentTime=0, duration=100), user="bob"),
         line("stop_video", T0 + 100, video(currentTime=100), user="bob"),
@@ -56,6 +58,8 @@ def test_staff_read_their_course(secured: FlaskClient, token: Token, imported: N
         body = secured.get(path(COURSE), headers=bearer(token(sub=who))).get_json()
         assert body["course_id"] == COURSE and body["learners"] == 3
         assert body["total_time_5min_s"] == 154  # ann 50, bob 100, dee 4; prof left out
+        assert body["units"] == [{"unit": UNIT, "learners": 1, "time_5min_s": 50.0,
+                                  "time_30min_s": 50.0}]
         (v,) = body["videos"]
         assert (v["viewers"], v["mean_coverage"], v["completed_eol_coverage_0_9"]) == (
             2, 0.75, 1)

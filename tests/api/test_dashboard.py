@@ -66,6 +66,7 @@ def test_staff_see_their_course_in_a_browser(served: str, token: Token,
     assert "0 h 02 min" in dom  # ann's 50 s + bob's 100 s + dee's 4 s
     assert "75 %" in dom  # the video's mean coverage
     assert "2025-11-29" in dom  # the per-day table
+    assert "type@vertical+block@u1" in dom  # the per-unit table
     dom = browse(f"{served}/dashboard/#course={course}&token={token(sub='ann')}",
                  tmp_path / "student")
     assert "for that course's staff" in dom  # the API's refusal, shown as it said it

@@ -24,6 +24,10 @@ from typing import Any
 _DECODER = json.JSONDecoder()
 _COURSE_IN_URL = re.compile(r"/courses/(course-v1:[^/?#]+|[^/?#]+/[^/?#]+/[^/?#]+)/")
 _LEGACY_COURSE = re.compile(r"^([^/+:]+)/([^/+:]+)/([^/+:]+)\Z")
+# A unit (vertical) in a URL: the Learning MFE's /xblock/<key> iframe and its course
+# URLs name it; a legacy courseware URL names the sequential and the unit's position.
+_VERTICAL = re.compile(r"block-v1:[^/?#&\s]+?\+type@vertical\+block@[^/?#&\s]+")
+_COURSEWARE = re.compile(r"/courses/[^/]+/courseware/[^/?#]+/([^/?#]+)/(\d+)")
 
 # Legacy and new names of the same action, both mapped to one canonical action.
 ALIASES: dict[str, str] = {
@@ -57,6 +61,7 @@ class LogEvent:
     source: str  # browser, server, mobile or task
     time: float  # Unix seconds, microsecond precision
     payload: Any  # decoded ``event``: dict, list, or the raw string
+    unit: str | None = None  # the unit its page or referer shows, if any
 
     def get_float(self, *keys: str) -> float | None:
         """The first of ``keys`` in a dict payload as a finite number (strings allowed)."""
@@ -90,6 +95,21 @@ def _course(record: dict[str, Any]) -> str:
                 course = m[1]
                 break
     return normalise_course(course)
+
+
+def _unit(record: dict[str, Any]) -> str | None:
+    """The unit the event's page (else referer) shows: a vertical's usage key, or
+    ``<sequential>/<position>`` from a legacy courseware URL."""
+    for url in (record.get("page"), record.get("referer")):
+        if not isinstance(url, str):
+            continue
+        found = _VERTICAL.findall(url)
+        if found:
+            return str(found[-1])
+        m = _COURSEWARE.search(url)
+        if m:
+            return f"{m[1]}/{m[2]}"
+    return None
 
 
 def _payload(raw: Any) -> Any:
@@ -141,7 +161,7 @@ def parse_line(line: str, skipped: Counter[str] | None = None) -> LogEvent | Non
     return LogEvent(username=str(record.get("username") or ""), course_id=_course(record),
                     action=action or raw_name, name=raw_name,
                     source=str(record.get("event_source") or ""), time=when,
-                    payload=_payload(record.get("event")))
+                    payload=_payload(record.get("event")), unit=_unit(record))
 
 
 def read_lines(path: Path) -> Iterator[str]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tracker.edx.logs import LogEvent
-from tracker.edx.timespent import CUTOFFS, day_of, time_by_day, time_spent
+from tracker.edx.timespent import CUTOFFS, day_of, time_by_day, time_by_unit, time_spent
 from tracker.edx.video import VideoStats, video_id, viewings
 
 VIDEO_ACTIONS = frozenset({"video.load", "video.play", "video.pause", "video.stop",
@@ -27,6 +27,7 @@ class CourseReport:
     time_spent: dict[str, dict[str, float]] = field(default_factory=dict)  # learner -> figures
     videos: dict[str, VideoStats] = field(default_factory=dict)
     days: dict[str, dict[str, float]] = field(default_factory=dict)  # UTC date -> figures
+    units: dict[str, dict[str, float]] = field(default_factory=dict)  # unit -> figures
 
     def add_day(self, day: str, name: str, value: float) -> None:
         figures = self.days.setdefault(day, {"learners": 0, "time_5min_s": 0.0,
@@ -43,6 +44,10 @@ class CourseReport:
                           "time_5min_s": round(f["time_5min_s"], 3),
                           "time_30min_s": round(f["time_30min_s"], 3)}
                          for day, f in sorted(self.days.items())],
+                "units": [{"unit": unit, "learners": int(f["learners"]),
+                           "time_5min_s": round(f.get("time_5min_s", 0.0), 3),
+                           "time_30min_s": round(f.get("time_30min_s", 0.0), 3)}
+                          for unit, f in sorted(self.units.items())],
                 "videos": [v.as_dict() for _, v in sorted(self.videos.items())]}
 
 
@@ -86,6 +91,7 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
         evs.sort(key=lambda e: e.time)
         report = reports.setdefault(course, CourseReport(course))
         times = [e.time for e in evs]
+        units = [e.unit for e in evs]
         figures: dict[str, float] = {}
         for cutoff in CUTOFFS:
             name = f"time_{int(cutoff // 60)}min_s"
@@ -94,8 +100,13 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
             figures[f"sessions_{int(cutoff // 60)}min"] = spent.sessions
             for day, seconds in time_by_day(times, cutoff).items():
                 report.add_day(day, name, seconds)
+            for unit, seconds in time_by_unit(times, units, cutoff).items():
+                figures_of_unit = report.units.setdefault(unit, {"learners": 0.0})
+                figures_of_unit[name] = figures_of_unit.get(name, 0.0) + seconds
         for day in {day_of(t) for t in times}:
             report.add_day(day, "learners", 1)
+        for unit in {u for u in units if u is not None}:
+            report.units.setdefault(unit, {"learners": 0.0})["learners"] += 1
         report.time_spent[learner] = figures
         per_video: dict[str, list[LogEvent]] = defaultdict(list)
         for e in evs:

@@ -39,6 +39,19 @@ def time_by_day(times: Sequence[float], cutoff: float) -> dict[str, float]:
     return days
 
 
+def time_by_unit(times: Sequence[float], units: Sequence[str | None],
+                 cutoff: float) -> dict[str, float]:
+    """The same sum, each gap credited to the unit active at its first event: the
+    last unit an event showed (carried over events that show none)."""
+    spent: dict[str, float] = {}
+    current: str | None = None
+    for i, (before, after) in enumerate(pairwise(times)):
+        current = units[i] or current
+        if current is not None and after - before < cutoff:
+            spent[current] = spent.get(current, 0.0) + (after - before)
+    return spent
+
+
 def time_spent(times: Sequence[float], cutoff: float) -> TimeSpent:
     """``times`` in ascending order (Unix seconds, sub-second precision)."""
     if not times:

@@ -45,6 +45,23 @@ def test_course_ids_from_either_spelling_or_the_page() -> None:
     assert recovered is not None and recovered.course_id == COURSE
 
 
+UNIT = "block-v1:OrgX+Data101+2026+type@vertical+block@u2"
+
+
+@pytest.mark.parametrize("where, url, unit", [
+    ("page", f"https://apps.lms/learning/course/{COURSE}/"
+             f"block-v1:OrgX+Data101+2026+type@sequential+block@s1/{UNIT}", UNIT),
+    ("page", f"https://lms/xblock/{UNIT}?show_title=0", UNIT),
+    ("referer", f"https://lms/xblock/{UNIT}", UNIT),
+    ("page", f"https://lms/courses/{COURSE}/courseware/ch1/seq1/3/", "seq1/3"),
+    ("page", "https://lms/dashboard", None),
+])
+def test_the_unit_a_page_shows(where: str, url: str, unit: str | None) -> None:
+    fields = {"page": None, "referer": None, where: url}
+    event = parse_line(line("page_close", AT, {}, **fields))
+    assert event is not None and event.unit == unit
+
+
 def test_bad_lines_are_counted_not_fatal(tmp_path: Path) -> None:
     good = [line("play_video", AT + i, video(currentTime=i)) for i in range(3)]
     lines = ["# a comment", "", good[0], "{broken", "2026 INFO no json here", good[1],

@@ -11,9 +11,16 @@ import pytest
 from tests.tracker.edx.logs_gen import COURSE, VIDEO, line, video
 from tracker.edx.logs import read_events
 from tracker.edx.report import build_reports
-from tracker.edx.timespent import time_by_day, time_spent
+from tracker.edx.timespent import time_by_day, time_by_unit, time_spent
 
 MIDNIGHT = 1_764_374_400.0  # 2025-11-29 00:00 UTC
+
+
+def test_gaps_are_credited_to_the_unit_of_their_first_event() -> None:
+    times = [0.0, 10.0, 20.0, 2000.0, 2030.0, 2040.0]
+    units = ["u1", None, "u2", None, None, "u3"]
+    assert time_by_unit(times, units, 300) == {"u1": 20.0, "u2": 40.0}
+    assert time_by_unit([0.0, 5.0], [None, "u1"], 300) == {}  # no unit yet: uncredited
 
 
 def test_gaps_are_booked_on_the_day_they_start() -> None:
