@@ -11,7 +11,8 @@ import redis
 
 from tests.support.pipeline import in_flight
 from tests.support.producer import Producer
-from tests.support.traffic import ELO, Traffic, as_bytes, tally
+from tests.support.traffic import ELO, PERIODS, PRODUCTS, SKILL, Traffic, as_bytes, tally
+from tracker.periods import Period
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Store
 
@@ -88,6 +89,19 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
                 want = sum(c[stat] for c in per_player.values())
                 got = sum(c[stat] for c in found.values())
                 checks.append(Check(f"exrps {stat}", want, got, want == got))
+    for product, kinds in PERIODS.items():  # every win once in each kind of period too
+        board = {m: s for m, s in store.top(product, "wins", count=100_000)}
+        for kind in kinds:
+            summed = period_sums(data, keys, product, "wins", kind)
+            checks.append(Check(f"{product} wins per {kind}, summed", sum(board.values()),
+                                sum(summed.values()), summed == board))
+    for product in SKILL:
+        rated = {m for m, _ in store.top(product, "openskill", count=100_000)}
+        with_ratings = sum(1 for m in rated
+                           if data.exists(keys.rating(product, "openskill", m)))
+        checks.append(Check(f"{product} OpenSkill players", len(count.skilled[product]),
+                            with_ratings, rated == count.skilled[product]
+                            and with_ratings == len(rated)))
     for product, start in ELO.items():
         elo = dict(store.top(product, "elo", count=100_000))
         want = len(count.rated[product]) * start
@@ -107,6 +121,23 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
     return checks
 
 
+def period_sums(data: redis.Redis, keys: Keys, product: str, board: str,
+                kind: str) -> dict[str, float]:
+    """Each member's score summed over every stored period board of ``kind``."""
+    summed: dict[str, float] = {}
+    for key in data.scan_iter(f"{keys.board(product, board)}:*"):
+        name = key.decode().rsplit(":", 1)[1]
+        try:
+            period = Period.parse(name)
+        except ValueError:
+            continue  # the tie structures (":scores", ":counts") of a board
+        if period.kind.value != kind:
+            continue
+        for member, score in data.zrange(key, 0, -1, withscores=True):
+            summed[member.decode()] = summed.get(member.decode(), 0.0) + score
+    return summed
+
+
 def as_bytes_dict(row: dict[str, str | bytes]) -> dict[bytes, bytes]:
     return dict(as_bytes(row))
 
@@ -118,7 +149,7 @@ def unapplied(settings: Settings, traffic: Traffic, producer: Producer) -> list[
     seen: set[bytes] = set()
     for key in data.scan_iter(f"{settings.key_prefix}:*:seen:*"):
         seen |= set(data.smembers(key))
-    results = {p: data.smembers(keys.results(p)) for p in ("exrps", "pong", "chess")}
+    results = {p: data.smembers(keys.results(p)) for p in PRODUCTS}
     bad = {i for i, _ in traffic.bad}
     out = []
     for i, row in enumerate(traffic.rows):

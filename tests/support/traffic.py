@@ -19,9 +19,13 @@ from tracker.demo import Traffic as Matches
 from tracker.demo import player_pool
 
 Row = dict[str, str | bytes]
-PRODUCTS = ("exrps", "pong", "chess")
-SHARES = (0.6, 0.2, 0.2)  # of matches, per product
+PRODUCTS = ("exrps", "pong", "chess", "darts")
+SHARES = (0.5, 0.2, 0.15, 0.15)  # of matches, per product
 ELO = {"exrps": 1500, "chess": 1200}  # products with an Elo board and its start rating
+WINS = ("exrps", "pong", "darts")  # products with a wins board
+STATS = ("exrps", "pong", "chess")  # products with player stats (darts has none)
+SKILL = ("darts",)  # products with an OpenSkill board
+PERIODS = {"darts": ("week", "month")}  # products whose wins board is kept per period
 
 
 @dataclass
@@ -113,11 +117,13 @@ class Tally:
     wins: dict[str, Counter[str]]  # product -> player -> wins (losers present with 0)
     stats: dict[str, dict[str, Counter[str]]]  # product -> player -> stat -> count
     rated: dict[str, set[str]]  # product -> players on its Elo board
+    skilled: dict[str, set[str]]  # product -> players on its OpenSkill board
 
 
 def tally(good: Iterable[Mapping[str, str]]) -> Tally:
     rows = list(good)
-    wins = {p: expected_wins(rows, p) for p in ("exrps", "pong")}
-    stats = {p: expected_stats(rows, p) for p in PRODUCTS}
+    wins = {p: expected_wins(rows, p) for p in WINS}
+    stats = {p: expected_stats(rows, p) for p in STATS}
     rated = {p: set(expected_wins(rows, p)) for p in ELO}
-    return Tally(wins, stats, rated)
+    skilled = {p: set(expected_wins(rows, p)) for p in SKILL}
+    return Tally(wins, stats, rated, skilled)

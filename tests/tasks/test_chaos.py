@@ -4,9 +4,11 @@ The data Redis (which also holds the stream, as in compose) and the broker are
 separate servers with persistence, so each can be restarted. Every few seconds
 a random worker or bridge is SIGKILLed and a new one started. At the end,
 everything must match an independent count of the entries written: wins and
-stats (weapon counts included) exact, Elo totals conserved, every entry
-acknowledged, none pending, and the dead letter holding exactly the
-deliberately malformed entries. A table of expected versus found is printed.
+stats (weapon counts included) exact, darts' weekly and monthly boards adding
+up to its all-time board, its OpenSkill board holding every player, Elo totals
+conserved, every entry acknowledged, none pending, and the dead letter holding
+exactly the deliberately malformed entries. A table of expected versus found is
+printed.
 
 - Redis broker: 200,000 entries; the data Redis and the broker Redis restart once.
 - RabbitMQ (quorum queues, publisher confirms): 60,000 entries; the data Redis
