@@ -61,11 +61,17 @@ class PipelineCollector(Collector):
             "tracker_events_duplicate",
             "Stream entries delivered again after they were applied, and skipped.",
             labels=["product"])
+        late = CounterMetricFamily(
+            "tracker_events_late",
+            "Stream entries applied after their period's grace: on all-time boards only.",
+            labels=["product"])
         for product, totals in st.store.counters(sorted(st.products)).items():
             applied.add_metric([product], totals.get("applied", 0))
             duplicates.add_metric([product], totals.get("duplicates", 0))
+            late.add_metric([product], totals.get("late", 0))
         yield applied
         yield duplicates
+        yield late
         letters = DeadLetters(st.store.client, st.store.keys)
         yield GaugeMetricFamily("tracker_dead_letters",
                                 "Entries in the dead-letter stream, awaiting a look.",

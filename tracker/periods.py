@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from tracker.handlers.base import EnsureOnBoard, IncrScore, Op
@@ -159,7 +159,11 @@ class PeriodOps:
     """What :meth:`PeriodBoards.expand` made of a batch's ops."""
 
     expires: dict[str, int]  # period board -> Unix ms when Redis drops it
-    late: int = 0  # events too late for a period they belong to (all-time only)
+    late_entries: set[str] = field(default_factory=set)  # too late for a period: all-time only
+
+    @property
+    def late(self) -> int:
+        return len(self.late_entries)
 
 
 class PeriodBoards:
@@ -201,5 +205,6 @@ class PeriodBoards:
                 name = period_board(op.board, period)
                 out.append(replace(op, board=name))
                 into.expires[name] = policy.expires_ms(period)
-        into.late += late
+        if late:
+            into.late_entries.add(entry_id)
         return out

@@ -161,7 +161,8 @@ class BatchProcessor:
             if periodic is not None:
                 ops = periodic.expand(entry_id, ops, now_ms, period_ops)
             game = (event.game_id or "") if event.type == "game_over" else ""
-            prepared.append(PreparedEvent(entry_id, game, ops))
+            late = periodic is not None and entry_id in period_ops.late_entries
+            prepared.append(PreparedEvent(entry_id, game, ops, late))
 
         self.dead_letters.add(letters)  # before applying: a crash after it loses nothing
         letters = []

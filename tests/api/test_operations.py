@@ -61,6 +61,9 @@ def test_metrics_show_the_pipeline(client: FlaskClient, settings: Settings, prod
     first = processor.process("pong", "s", entries)
     again = processor.process("pong", "s", entries)  # redelivered: skipped
     assert first.applied == 2 and again.duplicates == 2
+    old = [("1700000000000-9", {k.encode(): v.encode()
+                                for k, v in game_over("darts", "a", "b").items()})]
+    assert processor.process("darts", "s", old).late == 1  # 2023: its week closed long ago
     for n in range(3):
         stream.xadd(settings.stream_key, {"product_id": "pong", "n": n})
     stream.xgroup_create(settings.stream_key, settings.stream_group, id="0")
@@ -72,6 +75,8 @@ def test_metrics_show_the_pipeline(client: FlaskClient, settings: Settings, prod
     assert metric(text, "tracker_events_applied_total", product="pong") == 2
     assert metric(text, "tracker_events_duplicate_total", product="pong") == 2
     assert metric(text, "tracker_events_applied_total", product="chess") == 0
+    assert metric(text, "tracker_events_late_total", product="darts") == 1
+    assert metric(text, "tracker_events_late_total", product="pong") == 0
     assert metric(text, "tracker_dead_letters") == dead_letters.count() == 1
     assert metric(text, "tracker_stream_length") == 3
     assert metric(text, "tracker_stream_pending") == 1

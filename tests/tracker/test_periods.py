@@ -15,7 +15,7 @@ from tracker.periods import DAY_MS, Period, PeriodBoards, PeriodKind, PeriodOps,
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, parse_products
 from tracker.ranking import TieMode
-from tracker.storage import DeadLetters, Keys, Ranks, Store
+from tracker.storage import DeadLetters, Keys, PreparedEvent, Ranks, Store
 
 
 def ms(*ymd_hms: int) -> int:
@@ -153,6 +153,17 @@ def test_a_batch_writes_the_period_boards_of_its_events(data: redis.Redis,
     assert data.ttl(keys.board("pong", "wins")) == -1  # all-time boards never expire
 
 
+@pytest.mark.parametrize("summed", [True, False])
+def test_late_events_are_counted_once_in_both_batch_forms(data: redis.Redis,
+                                                          summed: bool) -> None:
+    store = Store(data)
+    events = [PreparedEvent(f"1700000000000-{i}", "", [IncrScore("wins", "a", 1.0)],
+                            late=i % 2 == 0) for i in range(5)]
+    store.apply("pong", "s", events, summed=summed)
+    store.apply("pong", "s", events, summed=summed)
+    assert store.counters(["pong"])["pong"]["late"] == 3
+
+
 def test_late_events_are_reported(data: redis.Redis, dead_letters: DeadLetters) -> None:
     now = ms(2026, 11, 25, 12)  # Wednesday noon: Tuesday is final, the week is not
     processor = BatchProcessor(PERIODIC, Store(data), dead_letters, clock=lambda: now / 1000)
@@ -161,5 +172,7 @@ def test_late_events_are_reported(data: redis.Redis, dead_letters: DeadLetters) 
     report = processor.process("pong", "s", batch)
     assert report.applied == 1 and report.late == 1
     assert report.as_dict()["late"] == 1
+    processor.process("pong", "s", batch)  # delivered again: not counted again
+    assert Store(data).counters(["pong"])["pong"] == {"applied": 1, "duplicates": 1, "late": 1}
     assert Store(data).top("pong", "wins:2026-W48") == [("a", 1.0), ("b", 0.0)]
     assert Store(data).top("pong", "wins:2026-11-24") == []

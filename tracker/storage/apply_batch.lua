@@ -3,7 +3,8 @@
 -- KEYS[1]  the product's key prefix, e.g. "st:{exrps}:" (every key touched
 --          below starts with it, so all live in the product's cluster slot)
 -- ARGV[1]  msgpack of the batch, in one of two forms (ARGV[3]):
---   "events": an array of events { entry_id, seen_suffix, game_id or "", ops }
+--   "events": an array of events { entry_id, seen_suffix, game_id or "", ops, late }
+--          (late: 1 if the event came too late for a closed period, else 0)
 --          op = { "zi", board, member, delta }      ZINCRBY
 --               { "zn", board, member, score }      ZADD NX
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
@@ -12,7 +13,7 @@
 --   "fresh": the same batch summed up by tracker/storage/store.py, for when
 --          none of its entries or results was applied before (the usual case):
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
---            stats, elo, entries }  with ensure = { {board, member, score} },
+--            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
 --          summed delta} }, ratings = { the "elo" and "os" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
@@ -41,7 +42,7 @@ local p = KEYS[1]
 local events = cmsgpack.unpack(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local CHUNK = 1000  -- arguments per call, well below Lua's unpack limit
-local applied, duplicates, dup_games = 0, 0, {}
+local applied, duplicates, dup_games, late_applied = 0, 0, {}, 0
 local quantum = 65536  -- ratings live on a 1/65536 grid: exact sums, exact zero-sum
 
 -- The canonical text of a score: exact (%.17g round-trips a double, unlike
@@ -183,8 +184,9 @@ local function add_all(key, members)
   end
 end
 
-local function count_applied(n)
+local function count_applied(n, late)
   if n > 0 then redis.call('HINCRBY', p .. 'counters', 'applied', n) end
+  if late and late > 0 then redis.call('HINCRBY', p .. 'counters', 'late', late) end
 end
 
 local function expire_boards()
@@ -215,7 +217,7 @@ if ARGV[3] == 'fresh' then
   end
   if #games > 0 then add_all(p .. 'results', games) end
   expire_boards()
-  count_applied(events[7])
+  count_applied(events[7], events[8])
   return { events[7], 0, {} }
 end
 
@@ -286,6 +288,7 @@ for i = 1, #events do
       end
     end
     applied = applied + 1
+    if ev[5] == 1 then late_applied = late_applied + 1 end
   end
 end
 for key in pairs(pending_z) do flush_board(key) end
@@ -302,6 +305,6 @@ if ttl > 0 then
 end
 if applied > 0 then expire_boards() end
 -- running totals for monitoring, counted in the same step as the effects: exact
-count_applied(applied)
+count_applied(applied, late_applied)
 if duplicates > 0 then redis.call('HINCRBY', p .. 'counters', 'duplicates', duplicates) end
 return { applied, duplicates, dup_games }

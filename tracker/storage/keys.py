@@ -7,7 +7,7 @@
     <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill rating (mu, sigma)
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
-    <prefix>:{<product>}:counters            hash: entries applied / duplicates (for /metrics)
+    <prefix>:{<product>}:counters            hash: entries applied / duplicates / late (/metrics)
     <prefix>:{deadletter}:stream             stream: rejected entries (all products)
     <prefix>:{deadletter}:seen               set: "<src>/<entry id>" already dead-lettered
 

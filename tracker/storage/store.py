@@ -28,6 +28,7 @@ class PreparedEvent:
     entry_id: str
     game_id: str  # "" unless the event is a result that must count once per match
     ops: Sequence[Op]
+    late: bool = False  # too late for a closed period: counted as such when applied
 
 
 @dataclass
@@ -99,7 +100,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
         [[b, m, float(v)] for (b, m), v in ensure.items()],
         [[b, m, float(v)] for (b, m), v in incr.items()],
         [[u, st, int(v)] for (u, st), v in stats.items()],
-        ratings, len(events),
+        ratings, len(events), sum(1 for e in events if e.late),
     ]
 
 
@@ -146,7 +147,7 @@ class Store:
                 return ApplyResult(int(reply[0]))
         payload = _pack([
             [e.entry_id, Keys.seen_suffix(source, e.entry_id), e.game_id,
-             [encode_op(op) for op in e.ops]]
+             [encode_op(op) for op in e.ops], 1 if e.late else 0]
             for e in events
         ])
         reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events", expiring])
@@ -177,7 +178,8 @@ class Store:
         return {p: counters for p, counters in zip(product_ids, found, strict=True) if counters}
 
     def counters(self, product_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Each product's running totals (``applied``, ``duplicates``), in one round trip."""
+        """Each product's running totals (``applied``, ``duplicates``, ``late``), in one
+        round trip."""
         found = self._counter_hashes([self.keys.counters(p) for p in product_ids])
         return dict(zip(product_ids, found, strict=True))
 
