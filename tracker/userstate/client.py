@@ -143,12 +143,12 @@ class UserStateClient:
         retry of a call that was applied, which then changes nothing (no second
         history entry)."""
         _scope(scope)
-        by_course: dict[str, list[Any]] = {}
+        by_course: dict[str, list[list[Any]]] = {}  # course -> each block's arguments
         with self._call("set_many"):
             for block, state in block_keys_to_state.items():
                 ref = k.block_ref(block)
-                args = by_course.setdefault(ref.course, [])
-                args += [ref.key, ref.block_type, len(state)]
+                args = [ref.key, ref.block_type, len(state)]
+                by_course.setdefault(ref.course, []).append(args)
                 for name, value in state.items():
                     if not isinstance(name, str):
                         raise TypeError(f"field names are strings: {name!r}")
@@ -162,13 +162,12 @@ class UserStateClient:
         a block left without fields is deleted. ``retry_key``: as for :meth:`set_many`."""
         _scope(scope)
         names = None if fields is None else list(fields)
-        by_course: dict[str, list[Any]] = {}
+        by_course: dict[str, list[list[Any]]] = {}
         with self._call("delete_many"):
             for block in block_keys:
                 ref = k.block_ref(block)
-                args = by_course.setdefault(ref.course, [])
-                args += [ref.key, ref.block_type]
-                args += [-1] if names is None else [len(names), *names]
+                by_course.setdefault(ref.course, []).append(
+                    [ref.key, ref.block_type, *([-1] if names is None else [len(names), *names])])
             self._run("delete", username, by_course, retry_key)
 
     def get_history(self, username: str, block_key: Any, scope: Any = USER_STATE,
@@ -215,15 +214,15 @@ class UserStateClient:
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _run(self, op: str, username: str, by_course: Mapping[str, list[Any]],
+    def _run(self, op: str, username: str, by_course: Mapping[str, list[list[Any]]],
              retry_key: str | None) -> None:
+        """One script per course, given each block's arguments."""
         if "\0" in username or not username:
             raise ValueError("a username is non-empty and holds no NUL")
-        for course, args in by_course.items():
-            blocks = sum(1 for _ in _blocks(op, args))
+        for course, blocks in by_course.items():
             reply: Any = self._write(keys=[k.course_prefix(self.prefix, course)],
                                      args=[op, username, self.history_limit, retry_key or "",
-                                           blocks, *args])
+                                           len(blocks), *(a for b in blocks for a in b)])
             if int(reply[3]):
                 TRIMMED.inc(int(reply[3]))
 
@@ -273,12 +272,3 @@ class UserStateClient:
             REQUESTS.labels(op, "ok").inc()
         finally:
             DURATION.labels(op).observe(time.perf_counter() - start)
-
-
-def _blocks(op: str, args: Sequence[Any]) -> Iterator[int]:
-    """The positions of the blocks in a script's argument list."""
-    i = 0
-    while i < len(args):
-        yield i
-        n = int(args[i + 2])
-        i += 3 + (2 * n if op == "set" else max(n, 0))
