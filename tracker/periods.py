@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from tracker.handlers.base import EnsureOnBoard, IncrScore, Op
@@ -159,11 +159,7 @@ class PeriodOps:
     """What :meth:`PeriodBoards.expand` made of a batch's ops."""
 
     expires: dict[str, int]  # period board -> Unix ms when Redis drops it
-    late_entries: set[str] = field(default_factory=set)  # too late for a period: all-time only
-
-    @property
-    def late(self) -> int:
-        return len(self.late_entries)
+    late: int = 0  # events too late for a period they belong to (all-time only)
 
 
 class PeriodBoards:
@@ -183,10 +179,9 @@ class PeriodBoards:
         return found
 
     def expand(self, entry_id: str, ops: Iterable[Op], now_ms: int,
-               into: PeriodOps) -> list[Op]:
-        """``ops`` plus their copies on the period boards of the entry's time.
-
-        A period past its grace gets no copy; the event counts as late once."""
+               into: PeriodOps) -> tuple[list[Op], bool]:
+        """``ops`` plus their copies on the period boards of the entry's time, and whether
+        the event is late: a period past its grace gets no copy."""
         ms = int(entry_id.split("-", 1)[0])
         out: list[Op] = []
         late = False
@@ -205,6 +200,5 @@ class PeriodBoards:
                 name = period_board(op.board, period)
                 out.append(replace(op, board=name))
                 into.expires[name] = policy.expires_ms(period)
-        if late:
-            into.late_entries.add(entry_id)
-        return out
+        into.late += late
+        return out, late

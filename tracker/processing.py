@@ -158,10 +158,10 @@ class BatchProcessor:
             if not ops:
                 report.ignored += 1
                 continue
+            late = False
             if periodic is not None:
-                ops = periodic.expand(entry_id, ops, now_ms, period_ops)
+                ops, late = periodic.expand(entry_id, ops, now_ms, period_ops)
             game = (event.game_id or "") if event.type == "game_over" else ""
-            late = periodic is not None and entry_id in period_ops.late_entries
             prepared.append(PreparedEvent(entry_id, game, ops, late))
 
         self.dead_letters.add(letters)  # before applying: a crash after it loses nothing

@@ -82,18 +82,18 @@ def test_expand_copies_points_ops_of_the_event_time() -> None:
     at = ms(2026, 11, 25, 8)  # a Wednesday
     ops = [IncrScore("wins", "a", 1.0), EnsureOnBoard("wins", "b"), IncrStat("a", "games"),
            EloResult("elo", "a", "b", 32.0, 1500.0), IncrScore("other", "a", 1.0)]
-    out = boards.expand(f"{at}-3", ops, now_ms=at + 5, into=into)
+    out, late_now = boards.expand(f"{at}-3", ops, now_ms=at + 5, into=into)
     assert out == [ops[0], IncrScore("wins:2026-11-25", "a", 1.0),
                    IncrScore("wins:2026-W48", "a", 1.0),
                    ops[1], EnsureOnBoard("wins:2026-11-25", "b"),
                    EnsureOnBoard("wins:2026-W48", "b"), *ops[2:]]
     assert into.expires == {"wins:2026-11-25": Period.parse("2026-11-28").end_ms,
                             "wins:2026-W48": Period.parse("2026-W51").end_ms}
-    assert into.late == 0
+    assert into.late == 0 and not late_now
     # the next day, past the day's grace but inside the week: only the week gets it
-    late = boards.expand(f"{at}-4", ops[:1], now_ms=at + DAY_MS, into=into)
+    late, late_now = boards.expand(f"{at}-4", ops[:1], now_ms=at + DAY_MS, into=into)
     assert late == [ops[0], IncrScore("wins:2026-W48", "a", 1.0)]
-    assert into.late == 1
+    assert into.late == 1 and late_now
 
 
 def test_configuration() -> None:
