@@ -17,7 +17,7 @@ from api.openapi import Auth, Operation, operation
 from api.schemas import CourseAnalyticsSchema, LearnerListSchema
 from api.state import state
 from tracker.edx.logs import normalise_course
-from tracker.edx.store import STAFF_ROLES, AnalyticsStore
+from tracker.edx.store import AnalyticsStore
 
 bp = Blueprint("courses", __name__, url_prefix="/courses/<course_id>/analytics")
 
@@ -33,7 +33,7 @@ def _authorized(course_id: str) -> tuple[str, AnalyticsStore]:
 
     def is_staff(username: str) -> bool:
         member = store.member(course, username)
-        return member is not None and member.role in STAFF_ROLES
+        return member is not None and member.is_staff
 
     state().auth.course_staff(is_staff)  # before anything of the course is read
     return course, store

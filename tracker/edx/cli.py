@@ -14,7 +14,7 @@ import redis
 
 from tracker.edx.logs import LogEvent, read_events
 from tracker.edx.report import CourseReport, build_reports
-from tracker.edx.store import STAFF_ROLES, AnalyticsStore, read_roster
+from tracker.edx.store import AnalyticsStore, read_roster
 from tracker.settings import Settings
 
 FILES = click.argument("files", nargs=-1, required=True,
@@ -77,7 +77,7 @@ def edx_import_command(files: tuple[Path, ...], roster_file: Path) -> None:
 
     def in_team(course: str, user: str) -> bool:
         member = roster.get(course, {}).get(user)
-        return member is not None and member.role in STAFF_ROLES
+        return member is not None and member.is_staff
 
     reports, counts, skipped = _reports(files, in_team)
     for report in reports.values():

@@ -36,6 +36,11 @@ class Member:
     email: str = ""
     name: str = ""
 
+    @property
+    def is_staff(self) -> bool:
+        """Reads the course's analytics, and is left out of its figures."""
+        return self.role in STAFF_ROLES
+
 
 def read_roster(path: Path) -> dict[str, dict[str, Member]]:
     """A roster CSV (``course_id,username,role[,email,name]``) by course, then username;
