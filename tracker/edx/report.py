@@ -30,9 +30,10 @@ class CourseReport:
     units: dict[str, dict[str, float]] = field(default_factory=dict)  # unit -> figures
 
     def add_day(self, day: str, name: str, value: float) -> None:
-        figures = self.days.setdefault(day, {"learners": 0, "time_5min_s": 0.0,
-                                             "time_30min_s": 0.0})
-        figures[name] += value
+        _add(self.days, day, name, value)
+
+    def add_unit(self, unit: str, name: str, value: float) -> None:
+        _add(self.units, unit, name, value)
 
     def as_dict(self) -> dict[str, object]:
         learners = len(self.time_spent)
@@ -45,10 +46,15 @@ class CourseReport:
                           "time_30min_s": round(f["time_30min_s"], 3)}
                          for day, f in sorted(self.days.items())],
                 "units": [{"unit": unit, "learners": int(f["learners"]),
-                           "time_5min_s": round(f.get("time_5min_s", 0.0), 3),
-                           "time_30min_s": round(f.get("time_30min_s", 0.0), 3)}
+                           "time_5min_s": round(f["time_5min_s"], 3),
+                           "time_30min_s": round(f["time_30min_s"], 3)}
                           for unit, f in sorted(self.units.items())],
                 "videos": [v.as_dict() for _, v in sorted(self.videos.items())]}
+
+
+def _add(table: dict[str, dict[str, float]], row: str, name: str, value: float) -> None:
+    figures = table.setdefault(row, {"learners": 0, "time_5min_s": 0.0, "time_30min_s": 0.0})
+    figures[name] += value
 
 
 def no_team(course: str, username: str) -> bool:
@@ -66,6 +72,10 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
     counts = counts if counts is not None else Counter()
     seen: set[bytes] = set()
     by_learner: dict[tuple[str, str], list[LogEvent]] = defaultdict(list)
+    # (course, learner) -> video -> its events; (course, video) -> its duration
+    videos: dict[tuple[str, str], dict[str, list[LogEvent]]] = defaultdict(
+        lambda: defaultdict(list))
+    durations: dict[tuple[str, str], float] = {}
     for event in events:
         if not event.username or not event.course_id:
             counts["anonymous_or_no_course"] += 1
@@ -78,14 +88,15 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
             counts["duplicate"] += 1
             continue
         seen.add(mark)
-        by_learner[(event.course_id, event.username)].append(event)
-    durations: dict[tuple[str, str], float] = {}
-    for (course, _), evs in by_learner.items():
-        for e in evs:
-            vid = video_id(e) if e.action in VIDEO_ACTIONS else None
-            d = e.get_float("duration") if vid else None
-            if vid and d and d > 0:  # missing, 0 and null all mean unknown
-                durations[(course, vid)] = max(durations.get((course, vid), 0.0), d)
+        who = (event.course_id, event.username)
+        by_learner[who].append(event)
+        vid = video_id(event) if event.action in VIDEO_ACTIONS else None
+        if vid:
+            videos[who][vid].append(event)
+            d = event.get_float("duration")
+            if d and d > 0:  # missing, 0 and null all mean unknown
+                key = (event.course_id, vid)
+                durations[key] = max(durations.get(key, 0.0), d)
     reports: dict[str, CourseReport] = {}
     for (course, learner), evs in sorted(by_learner.items()):
         evs.sort(key=lambda e: e.time)
@@ -101,19 +112,14 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
             for day, seconds in time_by_day(times, cutoff).items():
                 report.add_day(day, name, seconds)
             for unit, seconds in time_by_unit(times, units, cutoff).items():
-                figures_of_unit = report.units.setdefault(unit, {"learners": 0.0})
-                figures_of_unit[name] = figures_of_unit.get(name, 0.0) + seconds
+                report.add_unit(unit, name, seconds)
         for day in {day_of(t) for t in times}:
             report.add_day(day, "learners", 1)
         for unit in {u for u in units if u is not None}:
-            report.units.setdefault(unit, {"learners": 0.0})["learners"] += 1
+            report.add_unit(unit, "learners", 1)
         report.time_spent[learner] = figures
-        per_video: dict[str, list[LogEvent]] = defaultdict(list)
-        for e in evs:
-            vid = video_id(e) if e.action in VIDEO_ACTIONS else None
-            if vid:
-                per_video[vid].append(e)
-        for vid, video_events in per_video.items():
+        for vid, video_events in videos.get((course, learner), {}).items():
+            video_events.sort(key=lambda e: e.time)
             stats = report.videos.setdefault(vid, VideoStats(vid, durations.get((course, vid))))
             stats.add(learner, viewings(video_events, stats.duration))
     counts["events"] += sum(len(v) for v in by_learner.values())
