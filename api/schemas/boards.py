@@ -1,29 +1,26 @@
-"""Marshmallow schemas: every query the routes accept and every body they answer.
-
-The OpenAPI document (:mod:`api.openapi`) is generated from these, so the
-documentation cannot drift from what the code parses and dumps.
-"""
+"""Leaderboards: the queries of the board routes, and the pages, standings, windows,
+periods, tiers and product listings they answer."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.cursors import CursorField
+from api.schemas.common import MAX_OFFSET, MAX_PAGE
 from tracker.events import MAX_ID_LEN
 from tracker.periods import PeriodKind
 from tracker.ranking import TieMode
-from tracker.userstate.keys import block_ref
 
-MAX_PAGE = 100  # rows per page, per window around a player, players per list
-MAX_OFFSET = 1_000_000_000
-MAX_BLOCK_KEY = 1024  # characters
 PERIOD_PATTERN = r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)$"
 
 
-# --- queries ----------------------------------------------------------------------------------
 
+def period_read() -> fields.String:
+    """The ``period`` of an answer: the id of the period read, absent for all-time."""
+    return fields.String(metadata={
+        "description": "The period read (its id); absent for the all-time board."})
 
 class PeriodQuerySchema(Schema):
     class Meta:
@@ -79,88 +76,6 @@ class PlayersQuerySchema(TiesQuerySchema):
                                  "players: friends, a party, a clan). Repeats count once."})
 
 
-def _usage_key(text: str) -> None:
-    try:
-        block_ref(text)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
-
-
-BLOCK_TEXT = "A usage key: block-v1:<org>+<course>+<run>+type@<type>+block@<id>."
-
-
-class UserStateQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    block = fields.List(
-        fields.String(validate=[validate.Length(1, MAX_BLOCK_KEY), _usage_key]),
-        required=True, validate=validate.Length(1, MAX_PAGE),
-        metadata={"description": f"{BLOCK_TEXT} Repeat it for more blocks (1-{MAX_PAGE})."})
-    field = fields.List(fields.String(validate=validate.Length(1, MAX_BLOCK_KEY)), metadata={
-        "description": "Only these fields of each state (repeat it); default: all."})
-
-
-class UserStateHistoryQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    block = fields.String(required=True, validate=[validate.Length(1, MAX_BLOCK_KEY),
-                                                   _usage_key],
-                          metadata={"description": BLOCK_TEXT})
-    limit = fields.Integer(load_default=MAX_PAGE, validate=validate.Range(1, MAX_PAGE),
-                           metadata={"description": f"Newest entries, 1-{MAX_PAGE}."})
-
-
-class LegacyTopTenQuerySchema(Schema):
-    """The Varcade route ignores parameters it does not know."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    board = fields.String(metadata={
-        "description": "Another board of the product (default: wins, else its first)."})
-
-
-# --- bodies -----------------------------------------------------------------------------------
-
-
-class ErrorSchema(Schema):
-    """Every error: a code, a message that says what was wrong, and details."""
-
-    error = fields.String(required=True, metadata={"example": "unknown_product"})
-    message = fields.String(required=True)
-    product_id = fields.String()
-    board = fields.String()
-    boards = fields.List(fields.String())
-    user_id = fields.String()
-    period = fields.String()
-    periods = fields.List(fields.String())
-    errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
-                         metadata={"description": "Invalid parameters and why."})
-    allowed_methods = fields.List(fields.String())
-    max_length = fields.Integer()
-    required_scope = fields.String()
-    status = fields.String()
-
-
-class TopEntrySchema(Schema):
-    """One leaderboard row: ``{"user_id": str, "score": number}``."""
-
-    user_id = fields.String(required=True)
-    score = fields.Float(required=True)
-
-
-class LegacyStatsSchema(Schema):
-    """A player's stats on the Varcade-compatible route: counter name -> decimal STRING.
-
-    Strings, not numbers, because the Varcade portal hides falsy values: ``"0"``
-    must be shown, the number ``0`` would not be.
-    """
-
-    stats = fields.Dict(keys=fields.String(), values=fields.String())
-
-
 TIER_TEXT = "The player's tier; only on boards with tiers."
 
 
@@ -180,8 +95,7 @@ class SkillSchema(Schema):
 class BoardRefSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
-    period = fields.String(metadata={
-        "description": "The period read (its id); absent for the all-time board."})
+    period = period_read()
     ties = fields.Enum(TieMode, by_value=True, required=True)
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
 
@@ -258,8 +172,7 @@ class BoardSchema(Schema):
 
 class BoardDetailSchema(BoardSchema):
     product_id = fields.String(required=True)
-    period = fields.String(metadata={
-        "description": "The period read (its id); absent for the all-time board."})
+    period = period_read()
     size = fields.Integer(required=True)
     distinct_scores = fields.Integer(required=True)
 
@@ -274,8 +187,7 @@ class TierStatusSchema(TierSchema):
 class TierListSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
-    period = fields.String(metadata={
-        "description": "The period read (its id); absent for the all-time board."})
+    period = period_read()
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
     tiers = fields.Nested(TierStatusSchema, many=True, required=True, metadata={
         "description": "The board's tiers, best first; empty for a board without tiers."})
@@ -311,120 +223,3 @@ class ProductSchema(Schema):
 
 class ProductListSchema(Schema):
     products = fields.List(fields.Nested(ProductSchema), required=True)
-
-
-class PlayerStatsSchema(Schema):
-    product_id = fields.String(required=True)
-    user_id = fields.String(required=True)
-    stats = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-
-
-class PlayerAllStatsSchema(Schema):
-    user_id = fields.String(required=True)
-    products = fields.Dict(
-        keys=fields.String(), required=True,
-        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
-        metadata={"description": "product id -> counters; products without data are absent."})
-
-
-class BlockStateSchema(Schema):
-    block_key = fields.String(required=True)
-    state = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
-                        required=True, allow_none=True,
-                        metadata={"description": "Field -> JSON value; null in history for a "
-                                                 "deletion."})
-    updated = fields.DateTime(required=True, metadata={
-        "description": "When it was written (UTC, microseconds)."})
-
-
-class UserStateSchema(Schema):
-    username = fields.String(required=True)
-    blocks = fields.Nested(BlockStateSchema, many=True, required=True, metadata={
-        "description": "The asked blocks that have state, in the order asked."})
-    missing = fields.List(fields.String(), required=True, metadata={
-        "description": "The asked blocks without state (never written, or deleted)."})
-
-
-class UserStateHistorySchema(Schema):
-    username = fields.String(required=True)
-    block_key = fields.String(required=True)
-    entries = fields.Nested(BlockStateSchema, many=True, required=True, metadata={
-        "description": "One per write, newest first: the full state after it."})
-
-
-class VideoMetricsSchema(Schema):
-    video_id = fields.String(required=True)
-    duration = fields.Float(required=True, allow_none=True, metadata={
-        "description": "Seconds; null when no event gave one."})
-    viewers = fields.Integer(required=True)
-    watch_time_s = fields.Float(required=True, metadata={
-        "description": "Content seconds played; rewatching counts again."})
-    mean_coverage = fields.Float(required=True, allow_none=True, metadata={
-        "description": "Mean share of the video each viewer saw (unique seconds / "
-                       "duration)."})
-    completed_eol_coverage_0_9 = fields.Integer(required=True, metadata={
-        "description": "Viewers who saw at least 90 % of it."})
-    completed_insights_end_reached = fields.Integer(required=True, metadata={
-        "description": "Viewers who watched the segment at max(duration - 30 s, 95 %)."})
-    users_at_start = fields.Integer(required=True)
-    users_at_end = fields.Integer(required=True)
-
-
-class CourseDaySchema(Schema):
-    date = fields.String(required=True, metadata={"description": "A UTC day.", "format": "date"})
-    learners = fields.Integer(required=True, metadata={
-        "description": "Learners with an event that day."})
-    time_5min_s = fields.Float(required=True, metadata={
-        "description": "Time spent, each gap booked on the day it starts."})
-    time_30min_s = fields.Float(required=True)
-
-
-class CourseUnitSchema(Schema):
-    unit = fields.String(required=True, metadata={
-        "description": "A vertical's usage key, or <sequential>/<position> from a legacy "
-                       "courseware URL."})
-    learners = fields.Integer(required=True)
-    time_5min_s = fields.Float(required=True)
-    time_30min_s = fields.Float(required=True)
-
-
-class CourseAnalyticsSchema(Schema):
-    course_id = fields.String(required=True)
-    learners = fields.Integer(required=True)
-    total_time_5min_s = fields.Float(required=True, metadata={
-        "description": "Σ gaps under 5 minutes between each learner's events."})
-    total_time_30min_s = fields.Float(required=True, metadata={
-        "description": "The same with a 30-minute cutoff."})
-    days = fields.Nested(CourseDaySchema, many=True, required=True)
-    units = fields.Nested(CourseUnitSchema, many=True, required=True, metadata={
-        "description": "Time spent per unit: each gap credited to the unit its first event "
-                       "showed (carried over events that show none)."})
-    videos = fields.Nested(VideoMetricsSchema, many=True, required=True)
-
-
-class LearnerAnalyticsSchema(Schema):
-    username = fields.String(required=True)
-    name = fields.String(metadata={"description": "From the roster; enrolled students only."})
-    email = fields.String(metadata={"description": "From the roster; enrolled students only."})
-    time_5min_s = fields.Float(required=True)
-    time_30min_s = fields.Float(required=True)
-    sessions_5min = fields.Integer(required=True)
-    sessions_30min = fields.Integer(required=True)
-
-
-class LearnerListSchema(Schema):
-    course_id = fields.String(required=True)
-    learners = fields.Nested(LearnerAnalyticsSchema, many=True, required=True)
-
-
-class HealthSchema(Schema):
-    status = fields.String(required=True)
-
-
-class ReadySchema(Schema):
-    status = fields.String(required=True)
-    error = fields.String()
-    message = fields.String()
-
-
-legacy_stats = LegacyStatsSchema()
