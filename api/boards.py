@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.jsonbody import json_response
 from api.openapi import Operation, operation
 from api.params import parse_query
-from api.products import describe_board
+from api.products import describe_board, describe_tier
 from api.schemas import (
     AroundQuerySchema,
     AroundSchema,
@@ -140,13 +140,13 @@ def tiers(product_id: str, board: str) -> ResponseReturnValue:
     name, period = _read(product, b, parse_query(_period_query))
     size, found = state().ranks.tiers(product.id, name, b.tiers) if b.tiers else (
         state().ranks.size(product.id, name).members, [])
-    described = describe_board(b)["tiers"]
     return jsonify(_tiers.dump({
         "product_id": product.id, "board": b.name, "size": size,
         **({"period": period} if period else {}),
         "tiers": [{**tier, "members": members,
                    **({"threshold": low} if low is not None else {})}
-                  for tier, (low, members) in zip(described, found, strict=True)]}))
+                  for tier, (low, members) in zip(map(describe_tier, b.tiers), found,
+                                                  strict=True)]}))
 
 
 @bp.get("/entries")

@@ -12,7 +12,7 @@ from api.schemas import ProductListSchema, ProductSchema
 from api.state import state
 from tracker.handlers import Board, Handler
 from tracker.products import Product
-from tracker.tiers import CUTOFFS
+from tracker.tiers import CUTOFFS, Tier
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -32,9 +32,13 @@ def describe_board(board: Board) -> dict[str, Any]:
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,
                 "grace_seconds": policy.grace_ms // 1000},
-            "tiers": [{"name": t.name, **{c: getattr(t, c) for c in CUTOFFS
-                                          if getattr(t, c) is not None}}
-                      for t in board.tiers]}
+            "tiers": [describe_tier(t) for t in board.tiers]}
+
+
+def describe_tier(tier: Tier) -> dict[str, Any]:
+    """``TierSchema``'s fields of a tier: its name and its one cutoff, if any."""
+    return {"name": tier.name, **{c: getattr(tier, c) for c in CUTOFFS
+                                  if getattr(tier, c) is not None}}
 
 
 def describe(product: Product) -> dict[str, Any]:
