@@ -9,44 +9,10 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from tests.api.conftest import Token, bearer
-from tests.tracker.edx.logs_gen import COURSE, line, video
+from tests.api.conftest import OTHER, UNIT, Token, bearer
+from tests.tracker.edx.logs_gen import COURSE
 from tracker.edx.cli import edx_import_command
 from tracker.settings import Settings
-
-OTHER = "course-v1:OrgX+Art202+2026"
-UNIT = "block-v1:OrgX+Data101+2026+type@vertical+block@u1"
-UNIT_URL = f"https://apps.lms/learning/course/{COURSE}/{UNIT}"
-T0 = 1_764_400_000.0
-ROSTER = f"""course_id,username,role,email,name
-{COURSE},ann,student,ann@example.org,Ann Lee
-{COURSE},bob,student,bob@example.org,Bob Roy
-{COURSE},prof,instructor,prof@example.org,Prof X
-{COURSE},ta,data_researcher,,
-{OTHER},carl,staff,carl@example.org,Carl
-{OTHER},ann,student,ann@example.org,Ann Lee
-"""
-
-
-@pytest.fixture
-def imported(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    log = tmp_path / "tracking.log"
-    log.write_text("\n".join([
-        line("play_video", T0, video(currentTime=0, duration=100), user="ann", page=UNIT_URL),
-        line("pause_video", T0 + 50, video(currentTime=50), user="ann"),
-        line("play_video", T0, video(currentTime=0, duration=100), user="bob"),
-        line("stop_video", T0 + 100, video(currentTime=100), user="bob"),
-        line("play_video", T0 + 1, video(currentTime=0), user="prof"),  # the team: left out
-        line("stop_video", T0 + 90, video(currentTime=90), user="prof"),
-        line("page_close", T0 + 5, {}, user="ann", course=OTHER),
-        line("seq_goto", T0 + 5, {}, user="dee"), line("seq_goto", T0 + 9, {}, user="dee"),
-    ]) + "\n")
-    roster = tmp_path / "roster.csv"
-    roster.write_text(ROSTER)
-    monkeypatch.setenv("TRACKER_REDIS_URL", settings.redis_url)
-    result = CliRunner().invoke(edx_import_command, [str(log), "--roster", str(roster)])
-    assert result.exit_code == 0, result.output
-    assert "2 courses stored" in result.output
 
 
 def path(course: str, rest: str = "") -> str:

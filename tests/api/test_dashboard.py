@@ -19,7 +19,6 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from tests.api.conftest import SECURED, MakeApp, Token
-from tests.api.test_courses import imported  # noqa: F401  (the fixture)
 from tests.tracker.edx.logs_gen import COURSE
 
 
@@ -35,7 +34,7 @@ def test_the_page_and_its_files(secured: FlaskClient) -> None:
 
 
 @pytest.fixture
-def served(make_app: MakeApp, imported: None) -> Iterator[str]:  # noqa: F811
+def served(make_app: MakeApp, imported: None) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, make_app(SECURED), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
