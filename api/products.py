@@ -12,7 +12,7 @@ from api.schemas import ProductListSchema, ProductSchema
 from api.state import state
 from tracker.handlers import Board, Handler
 from tracker.products import Product
-from tracker.tiers import CUTOFFS, Tier
+from tracker.tiers import Tier
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -37,8 +37,8 @@ def describe_board(board: Board) -> dict[str, Any]:
 
 def describe_tier(tier: Tier) -> dict[str, Any]:
     """``TierSchema``'s fields of a tier: its name and its one cutoff, if any."""
-    return {"name": tier.name, **{c: getattr(tier, c) for c in CUTOFFS
-                                  if getattr(tier, c) is not None}}
+    cutoff = tier.cutoff
+    return {"name": tier.name, **({} if cutoff is None else {cutoff[0]: cutoff[1]})}
 
 
 def describe(product: Product) -> dict[str, Any]:

@@ -35,6 +35,11 @@ class Tier:
     rank: int | None = None  # a competition rank of at most this
     percent: float | None = None  # within the best ``percent`` % of the board
 
+    @property
+    def cutoff(self) -> tuple[str, float | int] | None:
+        """Its cutoff as (kind, value), kind one of CUTOFFS; None for the fallback."""
+        return next(((c, v) for c in CUTOFFS if (v := getattr(self, c)) is not None), None)
+
     def max_rank(self, size: int) -> int | None:
         """The worst competition rank inside a rank or percent cutoff on a board of ``size``."""
         if self.rank is not None:

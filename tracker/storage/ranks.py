@@ -153,14 +153,8 @@ class Ranks:
         puts a member in it or a better one (None: any score does) and its members."""
         args: list[str | int] = []
         for tier in tiers:
-            if tier.score is not None:
-                args += ["score", repr(tier.score)]
-            elif tier.rank is not None:
-                args += ["rank", tier.rank]
-            elif tier.percent is not None:
-                args += ["percent", repr(tier.percent)]
-            else:
-                args += ["rest", 0]
+            cutoff = tier.cutoff
+            args += ["rest", 0] if cutoff is None else [cutoff[0], repr(cutoff[1])]
         size, *found = self._call(product_id, board, "tiers", *args)
         return int(size), [(None if _text(low) == "-inf" else float(low), int(members))
                            for low, members in found]
