@@ -9,6 +9,7 @@ events outside a course and the course team's events are left out.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -62,8 +63,18 @@ def no_team(course: str, username: str) -> bool:
 
 
 def fingerprint(event: LogEvent) -> bytes:
-    return hashlib.blake2b(repr((event.username, event.time, event.name, event.source,
-                                 event.payload)).encode(), digest_size=16).digest()
+    """What tells one event from another (the same line read twice gives the same)."""
+    return hashlib.blake2b(repr((event.username, event.course_id, event.time, event.name,
+                                 event.source, event.unit, event.payload)).encode(),
+                           digest_size=16).digest()
+
+
+def order_key(event: LogEvent) -> tuple[float, str, str, str, str, str]:
+    """A learner's events in time order; events of one instant in an order fixed by what
+    the figures read of them, so that neither the order of the files nor the way the
+    events were stored (:mod:`tracker.edx.records`) changes a figure."""
+    payload = json.dumps(event.payload, sort_keys=True) if event.action in VIDEO_ACTIONS else ""
+    return (event.time, event.action, event.name, event.source, event.unit or "", payload)
 
 
 def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool] = no_team,
@@ -99,7 +110,7 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
                 durations[key] = max(durations.get(key, 0.0), d)
     reports: dict[str, CourseReport] = {}
     for (course, learner), evs in sorted(by_learner.items()):
-        evs.sort(key=lambda e: e.time)
+        evs.sort(key=order_key)
         report = reports.setdefault(course, CourseReport(course))
         times = [e.time for e in evs]
         units = [e.unit for e in evs]
@@ -119,7 +130,7 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
             report.add_unit(unit, "learners", 1)
         report.time_spent[learner] = figures
         for vid, video_events in videos.get((course, learner), {}).items():
-            video_events.sort(key=lambda e: e.time)
+            video_events.sort(key=order_key)
             stats = report.videos.setdefault(vid, VideoStats(vid, durations.get((course, vid))))
             stats.add(learner, viewings(video_events, stats.duration))
     counts["events"] += sum(len(v) for v in by_learner.values())
