@@ -63,7 +63,7 @@ def quorum_queues(p: Products) -> tuple[Exchange, list[Queue]]:
 
 
 def make_app(s: Settings, p: Products) -> Celery:
-    app = Celery("stats_tracker", include=["tasks.worker"])
+    app = Celery("stats_tracker", include=["tasks.worker", "tasks.analysis"])
     app.conf.update(
         broker_url=s.broker_url,
         broker_connection_retry_on_startup=True,

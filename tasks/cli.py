@@ -13,7 +13,12 @@ import redis
 from tasks.dead_letters_cli import dead_letters_command
 from tasks.stack import stack_command
 from tracker.demo import demo_command
-from tracker.edx.cli import edx_import_command, edx_report_command
+from tracker.edx.cli import (
+    edx_analyze_command,
+    edx_import_command,
+    edx_ingest_command,
+    edx_report_command,
+)
 from tracker.settings import Settings
 
 
@@ -55,4 +60,6 @@ main.add_command(dead_letters_command)
 main.add_command(demo_command)
 main.add_command(edx_report_command)
 main.add_command(edx_import_command)
+main.add_command(edx_ingest_command)
+main.add_command(edx_analyze_command)
 main.add_command(stack_command)

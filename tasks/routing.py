@@ -1,4 +1,5 @@
-"""Celery routing: a part (a batch of entries) goes to the queue its product is configured for.
+"""Celery routing: a part (a batch of entries), and a product's course analysis, go to the
+queue the product is configured for.
 
 This is a Celery router (``task_routes``), so routing stays Celery's own: the
 bridge only names the task and its product; queues live in products.toml.
@@ -11,6 +12,8 @@ from typing import Any
 from tracker.products import Products
 
 APPLY_PART = "tasks.apply_part"
+ANALYZE_COURSES = "tasks.analyze_courses"
+PRODUCT_TASKS = frozenset({APPLY_PART, ANALYZE_COURSES})  # each runs in its product's pool
 
 
 class ProductRouter:
@@ -21,7 +24,7 @@ class ProductRouter:
         self, name: str, args: Any, kwargs: dict[str, Any], options: dict[str, Any],
         task: Any = None, **_: Any,
     ) -> dict[str, str] | None:
-        if name != APPLY_PART:
+        if name not in PRODUCT_TASKS:
             return None
         product_id = kwargs.get("product_id", args[0] if args else "")
         queue = self.products.queue_for(str(product_id))

@@ -33,6 +33,7 @@ from typing import Any
 import redis
 from celery import Task, signals
 
+from tasks.analysis import schedule_analysis
 from tasks.celery_app import app, products, settings
 from tasks.routing import APPLY_PART
 from tracker.processing import BatchProcessor, Entry, raw_bytes, tune_gc
@@ -164,6 +165,8 @@ def apply_part(self: Task, product_id: str, source: str, part: str) -> dict[str,
             follow_up(this, len(batch), source, [(f.entry_id, f.raw) for f in report.failed])
         else:
             inflight().finish(this, len(batch))
+        if report.applied:
+            schedule_analysis(product_id)
     except TRANSIENT_ERRORS as exc:
         # Redis is away: the same part again later, without limit (it stays in flight).
         delay = outage_delay(self.request.retries)

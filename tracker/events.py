@@ -9,6 +9,7 @@ The stream entry ID is the event's identity and its only timestamp.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,8 @@ PLACEHOLDER_IDS = frozenset({"", "null", "undefined", "none", "None"})
 MAX_ID_LEN = 128
 MAX_VALUE_LEN = 256
 
-EVENT_TYPES = ("state_change", "gameplay", "game_over", "player_disconnect", "game_removed")
+EVENT_TYPES = ("state_change", "gameplay", "game_over", "player_disconnect", "game_removed",
+               "tracking_log")
 GAMEPLAY_EVENTS = ("select_fighter", "set_ready", "select_weapon", "progression")
 
 
@@ -194,6 +196,33 @@ class GameRemovedSchema(EntrySchema):
     pass
 
 
+MAX_LOG_LINE_LEN = 1 << 20  # characters: a problem_check with its whole state fits
+
+
+class TrackingLogSchema(EntrySchema):
+    """One line of an Open edX tracking log, as it was in the file (``tracker edx-ingest``
+    writes them): ``{"product_id": "edx", "type": "tracking_log", "line": "..."}``."""
+
+    game_id = PlayerId(load_default=None, validate=validate.Length(max=MAX_ID_LEN))
+    line = fields.String(required=True, validate=validate.Length(min=1, max=MAX_LOG_LINE_LEN))
+
+    @validates_schema
+    def _an_event(self, data: dict[str, Any], **_: Any) -> None:
+        from tracker.edx.logs import parse_line  # the edX reader loads only when needed
+
+        if "line" not in data:
+            return
+        skipped: Counter[str] = Counter()
+        found = parse_line(data["line"], skipped)
+        if found is None:
+            reason = next(iter(skipped), "no_event")
+            raise ValidationError(f"not a tracking-log event ({reason}).", "line")
+        try:
+            found.course_id.encode("utf-8")  # it names a Redis key
+        except UnicodeEncodeError:
+            raise ValidationError("the course id is not valid Unicode.", "line") from None
+
+
 SCHEMAS: dict[tuple[str, str | None], Schema] = {
     ("state_change", None): StateChangeSchema(),
     ("gameplay", "select_fighter"): SelectFighterSchema(),
@@ -203,6 +232,7 @@ SCHEMAS: dict[tuple[str, str | None], Schema] = {
     ("game_over", None): GameOverSchema(),
     ("player_disconnect", None): PlayerDisconnectSchema(),
     ("game_removed", None): GameRemovedSchema(),
+    ("tracking_log", None): TrackingLogSchema(),
 }
 BARE_SELECT_WEAPON = BareSelectWeaponSchema()
 

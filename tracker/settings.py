@@ -34,6 +34,7 @@ class Settings:
     max_pending: int = 20000  # bridges stop reading while this many entries are in flight
     visibility_timeout: int = 3600  # Redis broker: seconds before an unacked task is redelivered
     handler_retries: int = 3  # retries of an event whose handler raises, then it is dead-lettered
+    analysis_delay_ms: int = 5000  # course reports are rebuilt this long after new log events
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -30,14 +30,15 @@ def test_list_products(client: FlaskClient) -> None:
     resp = client.get("/products")
     assert resp.status_code == 200 and resp.mimetype == "application/json"
     products = resp.get_json()["products"]
-    assert [p["id"] for p in products] == ["chess", "darts", "exrps", "pong"]
-    assert products[2] == EXRPS
+    assert [p["id"] for p in products] == ["chess", "darts", "edx", "exrps", "pong"]
+    assert products[3] == EXRPS
+    assert products[2]["handlers"] == [{"name": "edx_logs", "boards": []}]
     assert products[0]["boards"] == [
         {"name": "elo", "kind": "rating", "ties": "dense", "start": 1200.0, "periods": None,
          "tiers": []}]
     assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
                                                    "grace_seconds": 600}
-    assert products[3]["handlers"] == [{"name": "wins", "boards": ["wins"]},
+    assert products[4]["handlers"] == [{"name": "wins", "boards": ["wins"]},
                                        {"name": "player_stats", "boards": []}]
 
 

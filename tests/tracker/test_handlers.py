@@ -24,6 +24,7 @@ from tracker.handlers import (
     IncrStat,
     OpenSkillLeaderboard,
     PlayerStats,
+    TrackingLogs,
     WinsLeaderboard,
 )
 from tracker.handlers.leaderboards import RATING_QUANTUM, elo_delta
@@ -44,7 +45,8 @@ def weapon(value: str) -> Event:
 
 def test_builtin_names() -> None:
     assert {"wins": WinsLeaderboard, "elo": EloLeaderboard, "openskill": OpenSkillLeaderboard,
-            "player_stats": PlayerStats, "exrps_stats": ExrpsStats} == BUILTIN
+            "player_stats": PlayerStats, "exrps_stats": ExrpsStats,
+            "edx_logs": TrackingLogs} == BUILTIN
     assert all(issubclass(cls, Handler) for cls in BUILTIN.values())
 
 

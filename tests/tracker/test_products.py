@@ -19,6 +19,7 @@ from tracker.handlers import (
     IncrStat,
     Op,
     PlayerStats,
+    TrackingLogs,
     WinsLeaderboard,
 )
 from tracker.products import ConfigError, Product, Products, load_products, parse_products
@@ -73,7 +74,7 @@ def kinds(product: Product) -> list[type[Handler]]:
 
 def test_test_configuration() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert sorted(products) == ["chess", "darts", "exrps", "pong"]
+    assert sorted(products) == ["chess", "darts", "edx", "exrps", "pong"]
     exrps = products["exrps"]
     assert exrps.queue == "exrps"
     assert kinds(exrps) == [WinsLeaderboard, EloLeaderboard, ExrpsStats]
@@ -100,8 +101,9 @@ def test_inline_table_parameters() -> None:
 
 def test_shipped_configuration_loads() -> None:
     products = load_products(str(SHIPPED_PRODUCTS))
-    assert list(products) == ["exrps"]
+    assert list(products) == ["exrps", "edx"]
     assert kinds(products["exrps"]) == [WinsLeaderboard, EloLeaderboard, ExrpsStats]
+    assert kinds(products["edx"]) == [TrackingLogs] and products["edx"].queue == "default"
     wins, elo = products["exrps"].boards
     assert wins.periods is not None and elo.periods is None
     assert [k.value for k in wins.periods.kinds] == ["week", "month"]
@@ -317,7 +319,7 @@ def test_queues_are_listed_once_default_first() -> None:
 
 def test_products_is_a_read_only_mapping() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert len(products) == 4 and "exrps" in products and "nope" not in products
+    assert len(products) == 5 and "exrps" in products and "nope" not in products
     assert products.get("nope") is None
     with pytest.raises(KeyError):
         products["nope"]

@@ -12,10 +12,14 @@ from pathlib import Path
 import click
 import redis
 
-from tracker.edx.logs import LogEvent, read_events
+from tracker.edx.ingest import CourseAnalysis, entry
+from tracker.edx.logs import LogEvent, read_events, read_lines
 from tracker.edx.report import CourseReport, build_reports
-from tracker.edx.store import AnalyticsStore, read_roster
+from tracker.edx.store import AnalyticsStore, Member, read_roster
 from tracker.settings import Settings
+from tracker.storage import Keys, Timelines
+
+SEND_CHUNK = 1000  # XADDs per round trip
 
 FILES = click.argument("files", nargs=-1, required=True,
                        type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -67,10 +71,7 @@ def edx_import_command(files: tuple[Path, ...], roster_file: Path) -> None:
     (TRACKER_REDIS_URL), for the read API's course analytics. A course's report is
     replaced whole: give every log file of the period. Course-team members (by the
     roster) are left out of the figures."""
-    try:
-        roster = read_roster(roster_file)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    roster = _roster(roster_file)
     store = AnalyticsStore(redis.Redis.from_url(Settings.from_env().redis_url))
     for course, members in roster.items():
         store.save_roster(course, members)
@@ -84,3 +85,68 @@ def edx_import_command(files: tuple[Path, ...], roster_file: Path) -> None:
         store.save_report(report)
     click.echo(f"{len(reports)} courses stored ({', '.join(sorted(reports)) or 'none'}); "
                f"events: {counts}; skipped lines: {skipped}")
+
+
+def _roster(path: Path) -> dict[str, dict[str, Member]]:
+    try:
+        return read_roster(path)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+PRODUCT = click.option("--product", default="edx", show_default=True,
+                       help="The product id the lines go under (one with the edx_logs handler).")
+
+
+@click.command("edx-ingest")
+@FILES
+@PRODUCT
+@click.option("--roster", "roster_file", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also store this roster (CSV as for edx-import); its courses are analysed "
+                   "again.")
+def edx_ingest_command(files: tuple[Path, ...], product: str, roster_file: Path | None) -> None:
+    """Send tracking-log lines (plain or gzip files) through the pipeline: each line goes
+    to the event stream as it is, and the bridge and workers keep each course's events
+    and rebuild its report (TRACKER_ANALYSIS_DELAY_MS after they come). Lines seen
+    before count once; lines that are no event are dead-lettered with their reason."""
+    settings = Settings.from_env()
+    if roster_file is not None:
+        roster = _roster(roster_file)
+        data = redis.Redis.from_url(settings.redis_url)
+        store, timelines = AnalyticsStore(data), Timelines(data, Keys(settings.key_prefix))
+        for course, members in roster.items():
+            store.save_roster(course, members)
+            timelines.touch(product, course)
+    stream = redis.Redis.from_url(settings.stream_url)
+    sent, blank = 0, 0
+    pipe = stream.pipeline(transaction=False)
+    with click.progressbar(length=sum(p.stat().st_size for p in files), label="sending",
+                           file=sys.stderr) as bar:
+        for path in files:
+            for line in read_lines(path, bar.update):
+                if not line.strip() or line.lstrip().startswith("#"):
+                    blank += 1
+                    continue
+                pipe.xadd(settings.stream_key, entry(product, line))  # type: ignore[arg-type]
+                sent += 1
+                if len(pipe) >= SEND_CHUNK:
+                    pipe.execute()
+        pipe.execute()
+    click.echo(f"{sent} lines sent to {settings.stream_key} as product {product!r}"
+               f" ({blank} blank or comment lines left out)")
+
+
+@click.command("edx-analyze")
+@PRODUCT
+def edx_analyze_command(product: str) -> None:
+    """Rebuild now the report of every course whose events or roster changed since its
+    last analysis (workers do it on their own shortly after new events)."""
+    settings = Settings.from_env()
+    data = redis.Redis.from_url(settings.redis_url)
+    analysis = CourseAnalysis(Timelines(data, Keys(settings.key_prefix)), AnalyticsStore(data))
+    done = analysis.run(product)
+    if not done:
+        click.echo("no course changed")
+    for course, learners in done.items():
+        click.echo(f"{course}: report rebuilt, {learners} learners")

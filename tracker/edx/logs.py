@@ -11,15 +11,16 @@ a canonical action. Lines that are no event are counted by reason, never fatal.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 _DECODER = json.JSONDecoder()
 _COURSE_IN_URL = re.compile(r"/courses/(course-v1:[^/?#]+|[^/?#]+/[^/?#]+/[^/?#]+)/")
@@ -164,13 +165,19 @@ def parse_line(line: str, skipped: Counter[str] | None = None) -> LogEvent | Non
                     payload=_payload(record.get("event")), unit=_unit(record))
 
 
-def read_lines(path: Path) -> Iterator[str]:
-    """The lines of a log file, gzip-compressed or not (told by its first bytes)."""
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        yield from fh
+def read_lines(path: Path, advance: Callable[[int], object] | None = None) -> Iterator[str]:
+    """The lines of a log file, gzip-compressed or not (told by its first bytes).
+    ``advance(n)`` is told of every ``n`` bytes of the file read (a progress bar)."""
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        binary: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
+        done = 0
+        for line in io.TextIOWrapper(binary, encoding="utf-8", errors="replace"):
+            yield line
+            if advance is not None and raw.tell() != done:
+                advance(raw.tell() - done)
+                done = raw.tell()
 
 
 def read_events(paths: Iterable[Path], skipped: Counter[str]) -> Iterator[LogEvent]:

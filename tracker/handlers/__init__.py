@@ -1,6 +1,7 @@
 """Product handlers and their registry. See :mod:`tracker.handlers.base` for the contract."""
 
 from tracker.handlers.base import (
+    AddToTimeline,
     Board,
     EloResult,
     EnsureOnBoard,
@@ -10,17 +11,19 @@ from tracker.handlers.base import (
     Op,
     OpenSkillResult,
 )
+from tracker.handlers.edx import TrackingLogs
 from tracker.handlers.leaderboards import EloLeaderboard, OpenSkillLeaderboard, WinsLeaderboard
 from tracker.handlers.stats import ExrpsStats, PlayerStats
 
 # Names usable in products.toml without an import path.
 BUILTIN: dict[str, type[Handler]] = {
     cls.name: cls for cls in (WinsLeaderboard, EloLeaderboard, OpenSkillLeaderboard,
-                              PlayerStats, ExrpsStats)
+                              PlayerStats, ExrpsStats, TrackingLogs)
 }
 
 __all__ = [
     "BUILTIN",
+    "AddToTimeline",
     "Board",
     "EloLeaderboard",
     "EloResult",
@@ -33,5 +36,6 @@ __all__ = [
     "OpenSkillLeaderboard",
     "OpenSkillResult",
     "PlayerStats",
+    "TrackingLogs",
     "WinsLeaderboard",
 ]

@@ -77,7 +77,23 @@ class OpenSkillResult:
     tau: float
 
 
-Op = IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult
+@dataclass(frozen=True, slots=True)
+class AddToTimeline:
+    """Keep ``record`` (one event, as text) in ``timeline`` at ``time`` (Unix seconds).
+
+    A timeline (for example one course's tracking-log events) is a set ordered by
+    time: the same record twice is kept once. Each write also counts the timeline
+    as changed, so that whatever derives figures from it (:mod:`tracker.edx.ingest`)
+    knows to do it again.
+    """
+
+    timeline: str
+    record: str
+    time: float
+
+
+Op = IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult | AddToTimeline
+OP_TYPES = (IncrScore, EnsureOnBoard, IncrStat, EloResult, OpenSkillResult, AddToTimeline)
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 
@@ -88,7 +104,7 @@ def check_op(op: object) -> Op:
     Checked before the batch script runs: a script that fails half-way keeps
     the writes it already made, so bad input must never reach it.
     """
-    if not isinstance(op, IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult):
+    if not isinstance(op, OP_TYPES):
         raise TypeError(f"not a storage operation: {op!r}")
     for name in op.__slots__:
         value = getattr(op, name)

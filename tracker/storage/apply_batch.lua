@@ -10,12 +10,14 @@
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
 --               { "elo", board, winner, loser, k, start }
 --               { "os", board, winner, loser, mu, sigma, beta, kappa, tau }  OpenSkill
+--               { "tl", timeline, record, time }  ZADD to the timeline, and HINCRBY
+--                 its change count in <p>timelines (tracker/storage/timelines.py)
 --   "fresh": the same batch summed up by tracker/storage/store.py, for when
 --          none of its entries or results was applied before (the usual case):
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, ratings = { the "elo" and "os" ops above } in order.
+--          summed delta} }, ratings = { the "elo", "os" and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
@@ -151,9 +153,19 @@ local function openskill(board, w, l, mu0, sigma0, beta, kappa, tau)
   set_score(key, l, (mul - 3.0 * sl) + 0.0)
 end
 
-local function rate(op)  -- a rating op, in event order
+-- A record kept twice is kept once; the change count tells readers (who derive
+-- reports from the timeline) to look again.
+local function add_to_timeline(timeline, record, time)
+  if redis.call('ZADD', p .. 'tl:' .. timeline, canon(time), record) == 1 then
+    redis.call('HINCRBY', p .. 'timelines', timeline, 1)
+  end
+end
+
+local function rate(op)  -- a rating (or timeline) op, in event order
   if op[1] == 'elo' then
     elo(op[2], op[3], op[4], op[5], op[6])
+  elseif op[1] == 'tl' then
+    add_to_timeline(op[2], op[3], op[4])
   else
     openskill(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9])
   end
@@ -221,7 +233,7 @@ if ARGV[3] == 'fresh' then
   return { events[7], 0, {} }
 end
 
-local known = { zi = true, zn = true, hi = true, elo = true, os = true }
+local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

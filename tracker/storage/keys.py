@@ -8,6 +8,9 @@
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
     <prefix>:{<product>}:counters            hash: entries applied / duplicates / late (/metrics)
+    <prefix>:{<product>}:tl:<timeline>       sorted set: records by time (a course's log events)
+    <prefix>:{<product>}:timelines           hash: timeline -> changes not yet analysed
+    <prefix>:{<product>}:timelines:due       string: an analysis of the timelines is scheduled
     <prefix>:{deadletter}:stream             stream: rejected entries (all products)
     <prefix>:{deadletter}:seen               set: "<src>/<entry id>" already dead-lettered
 
@@ -54,6 +57,17 @@ class Keys:
     def counters(self, product_id: str) -> str:
         """Running totals of the product's batches, kept by the batch script itself."""
         return f"{self.product(product_id)}counters"
+
+    def timeline(self, product_id: str, timeline: str) -> str:
+        return f"{self.product(product_id)}tl:{timeline}"
+
+    def timeline_changes(self, product_id: str) -> str:
+        """Timelines changed since their last analysis, each with a change count."""
+        return f"{self.product(product_id)}timelines"
+
+    def analysis_due(self, product_id: str) -> str:
+        """Set while an analysis of the product's timelines is scheduled (one at a time)."""
+        return f"{self.product(product_id)}timelines:due"
 
     @staticmethod
     def seen_suffix(source: str, entry_id: str) -> str:

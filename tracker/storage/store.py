@@ -11,6 +11,7 @@ import msgpack
 import redis
 
 from tracker.handlers.base import (
+    AddToTimeline,
     EloResult,
     EnsureOnBoard,
     IncrScore,
@@ -51,6 +52,8 @@ def encode_op(op: Op) -> list[Any]:
         case OpenSkillResult(board, winner, loser, mu, sigma, beta, kappa, tau):
             return ["os", board, winner, loser, float(mu), float(sigma), float(beta),
                     float(kappa), float(tau)]
+        case AddToTimeline(timeline, record, time):
+            return ["tl", timeline, record, float(time)]
     raise TypeError(f"not a storage operation: {op!r}")
 
 
@@ -69,7 +72,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
     ensure: dict[tuple[str, str], float] = {}
     incr: dict[tuple[str, str], float] = {}
     stats: dict[tuple[str, str], int] = {}
-    ratings: list[list[Any]] = []  # encoded ops, kind first
+    ratings: list[list[Any]] = []  # encoded ops applied in order (ratings, timelines)
     point_boards: set[str] = set()
     for e in events:
         if e.entry_id in entry_ids:
@@ -93,7 +96,8 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
                 point_boards.add(op.board)
             else:
                 ratings.append(encode_op(op))
-    if len(set(games)) < len(games) or point_boards & {o[1] for o in ratings}:
+    rated = {o[1] for o in ratings if o[0] != "tl"}
+    if len(set(games)) < len(games) or point_boards & rated:
         return None
     return [
         list(marks.items()), games,

@@ -1,0 +1,219 @@
+"""Tracking logs through the pipeline's processing, against a real Redis: the reports a
+worker's analysis builds from the timelines equal those built from the files."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.tracker.edx.logs_gen import COURSE, VIDEO, line, video
+from tracker.edx.ingest import CourseAnalysis, entry
+from tracker.edx.logs import parse_line, read_events
+from tracker.edx.records import from_record, to_record
+from tracker.edx.report import CourseReport, build_reports
+from tracker.edx.store import AnalyticsStore, Member
+from tracker.events import InvalidEvent, parse_entry
+from tracker.processing import BatchProcessor
+from tracker.products import Products
+from tracker.storage import DeadLetters, Keys, Store, Timelines
+
+OTHER = "course-v1:OrgY+Art202+2026"
+UNIT = "block-v1:OrgX+Data101+2026+type@vertical+block@u{}"
+T0 = 1_764_400_000.0
+
+
+def as_entries(lines: list[str], base_ms: int = 1_764_400_000_000
+               ) -> list[tuple[str, dict[bytes, bytes]]]:
+    return [(f"{base_ms + i}-0", {k.encode(): v.encode() for k, v in entry("edx", ln).items()})
+            for i, ln in enumerate(lines)]
+
+
+def session(rng: random.Random, user: str, course: str, start: float) -> list[str]:
+    """A learner's realistic session: navigation, a video with pauses and seeks."""
+    out, t, pos = [], start, 0.0
+    out.append(line("seq_goto", t, {}, user=user, course=course,
+                    page=f"https://apps.lms/learning/course/{course}/{UNIT.format(1)}"))
+    for _ in range(rng.randint(1, 4)):
+        t += rng.uniform(1, 400)
+        out.append(line("play_video", t, video(currentTime=pos, duration=300), user=user,
+                        course=course, new_name=rng.random() < 0.5, tutor=rng.random() < 0.3))
+        watched = rng.uniform(0.1, 120)
+        t += watched
+        pos = min(300.0, pos + watched)
+        kind = rng.choice(["pause_video", "stop_video", "seek_video"])
+        payload = (video(old_time=pos, new_time=rng.uniform(0, 300), type="onSlideSeek")
+                   if kind == "seek_video" else video(currentTime=pos))
+        out.append(line(kind, t, payload, user=user, course=course, as_string=rng.random() < 0.7))
+    t += rng.uniform(1, 2000)
+    out.append(line("page_close", t, {}, user=user, course=course))
+    return out
+
+
+def traffic(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    lines: list[str] = []
+    for n, user in enumerate(["ann", "bob", "cid", "dee", "prof"]):
+        for course in (COURSE, OTHER):
+            for k in range(rng.randint(1, 3)):
+                lines += session(rng, user, course, T0 + 86_400 * k + n * 7)
+    rng.shuffle(lines)  # producers interleave; the analysis orders each learner's events
+    return lines
+
+
+def file_reports(tmp_path: Path, lines: list[str],
+                 team: set[str] = frozenset()) -> dict[str, CourseReport]:  # type: ignore[assignment]
+    log = tmp_path / "tracking.log"
+    log.write_text("\n".join(lines) + "\n")
+    return build_reports(read_events([log], Counter()), lambda _c, user: user in team)
+
+
+@pytest.fixture
+def pipeline(products: Products, store: Store, dead_letters: DeadLetters,
+             data: redis.Redis) -> tuple[BatchProcessor, CourseAnalysis]:
+    analysis = CourseAnalysis(Timelines(data, Keys("st")), AnalyticsStore(data))
+    return BatchProcessor(products, store, dead_letters), analysis
+
+
+def test_a_report_through_the_pipeline_equals_the_report_from_the_files(
+        tmp_path: Path, pipeline: tuple[BatchProcessor, CourseAnalysis]) -> None:
+    processor, analysis = pipeline
+    lines = traffic(seed=3)
+    batch = as_entries(lines)
+    for start in range(0, len(batch), 37):  # parts of any size
+        report = processor.process("edx", "s", batch[start:start + 37])
+        assert not report.dead_lettered
+    assert analysis.run("edx") == {COURSE: 5, OTHER: 5}
+    expected = file_reports(tmp_path, lines)
+    for course in (COURSE, OTHER):
+        assert analysis.analytics.report(course) == expected[course].as_dict()
+        assert analysis.analytics.learners(course) == expected[course].time_spent
+    (stats, *_) = expected[COURSE].videos.values()
+    assert len(stats.coverage) == 5  # every learner watched: the test has substance
+    assert analysis.run("edx") == {}  # nothing changed since
+
+
+def test_lines_seen_again_count_once(tmp_path: Path, pipeline: tuple[BatchProcessor,
+                                                                     CourseAnalysis]) -> None:
+    processor, analysis = pipeline
+    lines = traffic(seed=5)
+    first = as_entries(lines)
+    processor.process("edx", "s", first)
+    again = processor.process("edx", "s", first)  # a redelivered part
+    assert again.duplicates == len(lines) and again.applied == 0
+    # the same file ingested a second time: new entries, the same events
+    second = processor.process("edx", "s", as_entries(lines[:50], base_ms=1_800_000_000_000))
+    assert second.applied == 50
+    analysis.run("edx")
+    assert analysis.timelines.size("edx", COURSE) + analysis.timelines.size("edx", OTHER) == len(
+        lines)
+    assert analysis.analytics.report(COURSE) == file_reports(tmp_path, lines)[COURSE].as_dict()
+
+
+def test_the_roster_s_course_team_is_left_out(tmp_path: Path, pipeline: tuple[
+        BatchProcessor, CourseAnalysis]) -> None:
+    processor, analysis = pipeline
+    lines = traffic(seed=8)
+    processor.process("edx", "s", as_entries(lines))
+    analysis.run("edx")
+    analysis.analytics.save_roster(COURSE, {"prof": Member("instructor"), "ann": Member("student")})
+    assert analysis.run("edx") == {}  # the timelines did not change
+    assert "prof" in analysis.analytics.learners(COURSE)
+    analysis.timelines.touch("edx", COURSE)  # `tracker edx-ingest --roster` does this
+    assert analysis.run("edx") == {COURSE: 4}
+    assert set(analysis.analytics.learners(COURSE)) == {"ann", "bob", "cid", "dee"}
+    expected = file_reports(tmp_path, lines, team={"prof"})[COURSE]
+    assert analysis.analytics.report(COURSE) == expected.as_dict()
+
+
+def test_a_course_that_changes_during_its_analysis_stays_marked(
+        pipeline: tuple[BatchProcessor, CourseAnalysis]) -> None:
+    processor, analysis = pipeline
+    processor.process("edx", "s", as_entries([line("seq_goto", T0, {}, user="ann")]))
+    (changes,) = analysis.timelines.changed("edx").values()
+    processor.process("edx", "s", as_entries([line("seq_goto", T0 + 9, {}, user="ann")],
+                                             base_ms=1_800_000_000_000))
+    assert not analysis.timelines.settle("edx", COURSE, changes)  # it changed meanwhile
+    assert analysis.run("edx") == {COURSE: 1}
+    assert analysis.analytics.report(COURSE)["total_time_5min_s"] == 9  # type: ignore[index]
+    assert analysis.timelines.changed("edx") == {}
+
+
+def test_bad_lines_are_dead_lettered_with_their_reason_and_the_rest_goes_on(
+        pipeline: tuple[BatchProcessor, CourseAnalysis], dead_letters: DeadLetters) -> None:
+    processor, analysis = pipeline
+    good = line("seq_goto", T0, {}, user="ann")
+    anonymous = line("page_close", T0, {}, user="")
+    no_course = line("page_close", T0, {}, user="ann", course="", page="https://lms/dashboard")
+    bad = ['{"username": "ann", "time": "2026-13-45"}', "{oops", "no json here",
+           '{"username": "ann", "time": "2026-11-30T00:00:00+00:00", '
+           '"context": {"course_id": "x\\ud800"}}']
+    batch = as_entries([good, *bad, anonymous, no_course])
+    report = processor.process("edx", "s", batch)
+    assert report.applied == 1 and report.ignored == 2
+    assert report.dead_lettered == {"invalid_fields": 4}
+    letters = {letter.entry_id: letter for letter in dead_letters.list()}
+    assert [letters[batch[i][0]].fields[b"line"].decode() for i in (1, 2, 3, 4)] == bad
+    assert "no_time" in letters[batch[1][0]].detail
+    assert "broken_json" in letters[batch[2][0]].detail
+    assert "no_json" in letters[batch[3][0]].detail
+    assert "not valid Unicode" in letters[batch[4][0]].detail
+    assert analysis.run("edx") == {COURSE: 1}
+
+
+def test_an_entry_without_its_line_is_refused() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        parse_entry("1-0", {b"product_id": b"edx", b"type": b"tracking_log"})
+    assert caught.value.reason == "invalid_fields" and "line" in caught.value.detail
+    with pytest.raises(InvalidEvent):
+        parse_entry("1-0", {b"product_id": b"edx", b"type": b"tracking_log", b"line": b""})
+
+
+names = st.sampled_from(["play_video", "pause_video", "stop_video", "seek_video", "seq_goto",
+                         "page_close", "problem_check", "edx.video.played"])
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(st.tuples(names, st.sampled_from(["ann", "bob"]),
+                                 st.integers(0, 4000), st.integers(0, 3), st.floats(0, 200)),
+                       min_size=1, max_size=40),
+       split=st.integers(1, 40), duplicates=st.integers(0, 10))
+def test_any_log_gives_the_same_report_both_ways(
+        tmp_path: Path, pipeline: tuple[BatchProcessor, CourseAnalysis], data: redis.Redis,
+        events: list[tuple[str, str, int, int, float]], split: int, duplicates: int) -> None:
+    """Same-instant events, repeated lines, seeks, units: the two ways agree exactly."""
+    data.flushdb()
+    processor, analysis = pipeline
+    lines = [line(name, T0 + tenth / 10, video(currentTime=pos, old_time=pos, new_time=pos / 2,
+                                                duration=200),
+                  user=user, page=f"https://apps.lms/learning/course/{COURSE}/{UNIT.format(unit)}")
+             for name, user, tenth, unit, pos in events]
+    lines += lines[:duplicates]
+    batch = as_entries(lines)
+    for start in range(0, len(batch), split):
+        processor.process("edx", "s", batch[start:start + split])
+    analysis.run("edx")
+    expected = file_reports(tmp_path, lines)[COURSE].as_dict()
+    assert analysis.analytics.report(COURSE) == expected
+    assert json.loads(json.dumps(expected)) == expected
+
+
+def test_a_record_keeps_what_the_figures_read() -> None:
+    played = parse_line(line("play_video", T0 + 0.123456, video(currentTime=1.5), user="é"))
+    assert played is not None
+    back = from_record(COURSE, to_record(played).encode())
+    assert back == played  # a video event comes back whole
+    closed = parse_line(line("page_close", T0, {"a": 1}, user="ann"))
+    assert closed is not None and from_record(COURSE, to_record(closed)).payload != closed.payload
+    assert to_record(closed) != to_record(parse_line(line("page_close", T0, {"a": 2}))  # type: ignore[arg-type]
+                                          )
+    with pytest.raises(ValueError):
+        from_record(COURSE, b"[1, 2]")
+    assert VIDEO in to_record(played)

@@ -1,0 +1,26 @@
+"""The Open edX tracking-log handler: each course's events kept in its timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tracker.edx.logs import parse_line
+from tracker.edx.records import to_record
+from tracker.events import Event
+from tracker.handlers.base import AddToTimeline, Handler, Op
+
+
+class TrackingLogs(Handler):
+    """Reads ``tracking_log`` entries (one log line each, ``tracker edx-ingest``) and keeps
+    every event of a learner in a course in that course's timeline, once however often
+    its line comes. Anonymous events and events outside a course are not kept. The
+    course reports are worked out from the timelines (:mod:`tracker.edx.ingest`)."""
+
+    name = "edx_logs"
+    events = frozenset({("tracking_log", None)})
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        found = parse_line(event["line"])  # valid: the entry's schema parsed it already
+        if found is None or not found.username or not found.course_id:
+            return ()
+        return (AddToTimeline(found.course_id, to_record(found), found.time),)

@@ -1,0 +1,73 @@
+"""Timelines: records kept in time order by :class:`~tracker.handlers.base.AddToTimeline`.
+
+The batch script adds records and counts each timeline's changes in one hash.
+Whatever derives figures from a timeline reads the counts, reads the timeline,
+stores its figures, and then *settles* the count it started from: only if no
+record came meanwhile is the timeline marked done. A reader that dies half-way
+settles nothing, so the next one does the work again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from tracker.storage.keys import Keys
+
+# Removes a timeline's change count only if it is still the one the caller read.
+SETTLE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+PAGE = 5000  # records per read
+
+
+class Timelines:
+    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
+        self.client = client
+        self.keys = keys or Keys()
+        self._settle = client.register_script(SETTLE)
+
+    def changed(self, product_id: str) -> dict[str, int]:
+        """Timelines with records not yet analysed, each with its change count."""
+        raw: Any = self.client.hgetall(self.keys.timeline_changes(product_id))
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    def records(self, product_id: str, timeline: str) -> Iterator[bytes]:
+        """The timeline's records, oldest first, read a page at a time. Records only
+        ever join a timeline, so paging by index never skips one (a record added
+        meanwhile may show a record twice, or not at all: its change count stays)."""
+        key = self.keys.timeline(product_id, timeline)
+        start = 0
+        while True:
+            page: Any = self.client.zrange(key, start, start + PAGE - 1)
+            yield from page
+            if len(page) < PAGE:
+                return
+            start += PAGE
+
+    def size(self, product_id: str, timeline: str) -> int:
+        return int(self.client.zcard(self.keys.timeline(product_id, timeline)))
+
+    def settle(self, product_id: str, timeline: str, changes: int) -> bool:
+        """Mark the timeline analysed, unless it changed since its count was ``changes``."""
+        done = self._settle(keys=[self.keys.timeline_changes(product_id)],
+                            args=[timeline, changes])
+        return bool(done)
+
+    def touch(self, product_id: str, timeline: str) -> None:
+        """Ask for the timeline to be analysed again (its inputs changed, say a roster)."""
+        self.client.hincrby(self.keys.timeline_changes(product_id), timeline, 1)
+
+    def schedule(self, product_id: str, for_ms: int) -> bool:
+        """Claim the right to schedule the product's next analysis; False while one is
+        scheduled already. The claim lapses after ``for_ms`` (a lost analysis)."""
+        return bool(self.client.set(self.keys.analysis_due(product_id), 1, nx=True, px=for_ms))
+
+    def unschedule(self, product_id: str) -> None:
+        """The analysis starts: records added from now on schedule another one."""
+        self.client.delete(self.keys.analysis_due(product_id))
