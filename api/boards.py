@@ -42,6 +42,8 @@ from tracker.products import Product
 from tracker.ranking import Slice, TieMode
 
 bp = Blueprint("boards", __name__, url_prefix="/products/<product_id>/boards/<board>")
+# Board kinds whose players' standings show the rating behind the score, under this key
+RATING_DETAIL = {"skill": "skill", "glicko": "glicko"}
 
 _ties_query, _page_query, _around_query = TiesQuerySchema(), PageQuerySchema(), AroundQuerySchema()
 _players_query, _period_query = PlayersQuerySchema(), PeriodQuerySchema()
@@ -220,11 +222,13 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     args = parse_query(_ties_query)
     ties: TieMode = args.get("ties") or b.ties
     name, period = _read(product, b, args)
-    skill_of = b.name if b.kind == "skill" else None
-    found = state().ranks.standing(product.id, name, user_id, skill_of=skill_of)
+    rating_as = RATING_DETAIL.get(b.kind)
+    found = state().ranks.standing(product.id, name, user_id,
+                                   rating_of=b.name if rating_as else None)
     if found is None:
         raise _player_not_on_board(product, b, user_id)
-    return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers))
+    return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
+                                         rating_as))
 
 
 @bp.get("/players/<user_id>/around")

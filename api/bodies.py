@@ -63,15 +63,17 @@ def page(product_id: str, board: str, period: str | None, ties: TieMode, window:
 
 
 def standing(product_id: str, board: str, period: str | None, ties: TieMode,
-             found: Standing, tiers: Sequence[Tier] = ()) -> Body:
-    """``StandingSchema``: a player's score, rank, percentile (and tier, and skill)."""
+             found: Standing, tiers: Sequence[Tier] = (), rating_as: str | None = None
+             ) -> Body:
+    """``StandingSchema``: a player's score, rank, percentile (and tier, and its rating
+    under ``rating_as``: ``skill`` or ``glicko``)."""
     body = _ref(product_id, board, period, ties, found.size)
     body.update(user_id=found.user_id, score=found.score, rank=found.rank(ties),
                 percentile=found.percentile)
     if tiers:
         body["tier"] = player_tier(tiers, found)
-    if found.skill is not None:
-        body["skill"] = {"mu": found.skill[0], "sigma": found.skill[1]}
+    if rating_as is not None and found.rating is not None:
+        body[rating_as] = dict(found.rating)
     return body
 
 

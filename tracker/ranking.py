@@ -101,7 +101,9 @@ class Standing:
     dense_above: int  # distinct scores strictly higher
     below: int  # members with a strictly lower score
     size: int
-    skill: tuple[float, float] | None = None  # OpenSkill (mu, sigma), on skill boards
+    # The rating behind the score, on OpenSkill (mu, sigma) and Glicko-2 (rating, rd,
+    # volatility) boards: (name, value) pairs
+    rating: tuple[tuple[str, float], ...] | None = None
 
     def rank(self, ties: TieMode) -> int:
         if ties is TieMode.ORDINAL:

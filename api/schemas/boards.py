@@ -92,6 +92,14 @@ class SkillSchema(Schema):
         "description": "Its uncertainty; the board's score is mu - 3 sigma."})
 
 
+class GlickoSchema(Schema):
+    rating = fields.Float(required=True, metadata={"description": "The Glicko-2 rating."})
+    rd = fields.Float(required=True, metadata={
+        "description": "Its deviation; the board's score is rating - 2 rd."})
+    volatility = fields.Float(required=True, metadata={
+        "description": "How erratic the player's results are."})
+
+
 class BoardRefSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
@@ -117,6 +125,8 @@ class StandingSchema(BoardRefSchema):
     tier = fields.String(metadata={"description": TIER_TEXT})
     skill = fields.Nested(SkillSchema, metadata={
         "description": "The player's OpenSkill rating; only on skill boards."})
+    glicko = fields.Nested(GlickoSchema, metadata={
+        "description": "The player's Glicko-2 rating; only on glicko boards."})
 
 
 class RankedPlayerSchema(EntrySchema):
@@ -158,8 +168,8 @@ class TierSchema(Schema):
 class BoardSchema(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={
-        "description": "points, rating (Elo) or skill (OpenSkill; the score is the "
-                       "ordinal mu - 3 sigma)"})
+        "description": "points, rating (Elo), skill (OpenSkill; the score is the "
+                       "ordinal mu - 3 sigma) or glicko (Glicko-2; the score is rating - 2 rd)"})
     ties = fields.Enum(TieMode, by_value=True, required=True,
                        metadata={"description": "The board's default tie mode."})
     start = fields.Float(required=True, metadata={"description": "A new member's score."})

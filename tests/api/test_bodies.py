@@ -104,8 +104,8 @@ def test_around_body_is_the_schema_dump(ties: TieMode, window: Slice,
 
 
 def test_a_standing_with_a_skill_is_the_schema_dump() -> None:
-    found = dataclasses.replace(STANDINGS[1], skill=(27.5, 7.25))
-    fast = bodies.standing("darts", "openskill", None, TieMode.DENSE, found, TIERS)
+    found = dataclasses.replace(STANDINGS[1], rating=(("mu", 27.5), ("sigma", 7.25)))
+    fast = bodies.standing("darts", "openskill", None, TieMode.DENSE, found, TIERS, "skill")
     slow = StandingSchema().dump({
         "product_id": "darts", "board": "openskill", "ties": TieMode.DENSE,
         "size": found.size, "user_id": found.user_id, "score": found.score,

@@ -102,6 +102,14 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
         checks.append(Check(f"{product} OpenSkill players", len(count.skilled[product]),
                             with_ratings, rated == count.skilled[product]
                             and with_ratings == len(rated)))
+        # Glicko-2: each board score is rating - 2 rd of the hash written with it
+        glicko = dict(store.top(product, "glicko2", count=100_000))
+        agree = 0
+        for m, score in glicko.items():
+            rating, rd = data.hmget(keys.rating(product, "glicko2", m), "rating", "rd")
+            agree += rating is not None and score == float(rating) - 2 * float(rd)
+        checks.append(Check(f"{product} Glicko-2 players", len(count.skilled[product]), agree,
+                            set(glicko) == count.skilled[product] and agree == len(glicko)))
     for product, start in ELO.items():
         elo = dict(store.top(product, "elo", count=100_000))
         want = len(count.rated[product]) * start

@@ -19,6 +19,7 @@ from tracker.handlers import (
     EloResult,
     EnsureOnBoard,
     ExrpsStats,
+    Glicko2Leaderboard,
     Handler,
     IncrScore,
     IncrStat,
@@ -45,8 +46,8 @@ def weapon(value: str) -> Event:
 
 def test_builtin_names() -> None:
     assert {"wins": WinsLeaderboard, "elo": EloLeaderboard, "openskill": OpenSkillLeaderboard,
-            "player_stats": PlayerStats, "exrps_stats": ExrpsStats,
-            "edx_logs": TrackingLogs} == BUILTIN
+            "glicko2": Glicko2Leaderboard, "player_stats": PlayerStats,
+            "exrps_stats": ExrpsStats, "edx_logs": TrackingLogs} == BUILTIN
     assert all(issubclass(cls, Handler) for cls in BUILTIN.values())
 
 

@@ -14,17 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openskill.models import PlackettLuce
 
-from tracker.events import Event
+from tests.support.ratings import PLAYERS, game, rate_games
 from tracker.handlers import BUILTIN, OpenSkillLeaderboard, OpenSkillResult
-from tracker.storage import Keys, PreparedEvent, Ranks, Store
+from tracker.storage import Keys, Ranks, Store
 
-PLAYERS = ["ann", "bob", "cid", "dee", "émile"]
 FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
-
-
-def game(entry_id: str, winner: str, loser: str) -> Event:
-    return Event(entry_id, "pong", "game_over", f"g-{entry_id}", None,
-                 {"winner_id": winner, "loser_id": loser})
 
 
 def oracle(games: list[tuple[str, str]], handler: OpenSkillLeaderboard
@@ -62,19 +56,14 @@ def test_batches_rate_as_the_openskill_package(data: redis.Redis, games: list[tu
     data.flushdb()
     handler = OpenSkillLeaderboard(**params)
     store = Store(data)
-    events = [PreparedEvent(f"1700000000000-{i}", f"g{i}",
-                            list(handler.ops(game(f"1700000000000-{i}", w, lo))))
-              for i, (w, lo) in enumerate(games)]
-    for i in range(0, len(events), batch):
-        store.apply("pong", "s", events[i:i + batch], summed=summed)
+    rate_games(store, handler, games, batch, summed)
     expected = oracle(games, handler)
     got = stored(data, set(expected))
     for p, (mu, sigma) in expected.items():
         assert got[p] == (mu, sigma), p  # the same doubles
     board = dict(Ranks(data).page("pong", "openskill", 0, 100).rows)
     assert board == {p: mu - 3 * sigma for p, (mu, sigma) in expected.items()}
-    for i in range(0, len(events), batch):  # a replay changes nothing
-        store.apply("pong", "s", events[i:i + batch], summed=summed)
+    rate_games(store, handler, games, batch, summed)  # a replay changes nothing
     assert stored(data, set(expected)) == got
 
 

@@ -5,6 +5,7 @@ from tracker.handlers.base import (
     Board,
     EloResult,
     EnsureOnBoard,
+    Glicko2Result,
     Handler,
     IncrScore,
     IncrStat,
@@ -12,13 +13,18 @@ from tracker.handlers.base import (
     OpenSkillResult,
 )
 from tracker.handlers.edx import TrackingLogs
-from tracker.handlers.leaderboards import EloLeaderboard, OpenSkillLeaderboard, WinsLeaderboard
+from tracker.handlers.leaderboards import (
+    EloLeaderboard,
+    Glicko2Leaderboard,
+    OpenSkillLeaderboard,
+    WinsLeaderboard,
+)
 from tracker.handlers.stats import ExrpsStats, PlayerStats
 
 # Names usable in products.toml without an import path.
 BUILTIN: dict[str, type[Handler]] = {
     cls.name: cls for cls in (WinsLeaderboard, EloLeaderboard, OpenSkillLeaderboard,
-                              PlayerStats, ExrpsStats, TrackingLogs)
+                              Glicko2Leaderboard, PlayerStats, ExrpsStats, TrackingLogs)
 }
 
 __all__ = [
@@ -29,6 +35,8 @@ __all__ = [
     "EloResult",
     "EnsureOnBoard",
     "ExrpsStats",
+    "Glicko2Leaderboard",
+    "Glicko2Result",
     "Handler",
     "IncrScore",
     "IncrStat",

@@ -78,6 +78,23 @@ class OpenSkillResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Glicko2Result:
+    """Rate one decided 1v1 game with Glicko-2 on ``board``, the game its own rating period.
+
+    The script reads both players' (rating, rd, volatility), updates them, keeps them
+    in the players' rating hashes and puts each one's ``rating - 2 rd`` on the board.
+    """
+
+    board: str
+    winner: str
+    loser: str
+    rating: float  # a newcomer's
+    rd: float  # a newcomer's
+    volatility: float  # a newcomer's
+    tau: float  # how much the volatility may change
+
+
+@dataclass(frozen=True, slots=True)
 class AddToTimeline:
     """Keep ``record`` (one event, as text) in ``timeline`` at ``time`` (Unix seconds).
 
@@ -92,8 +109,10 @@ class AddToTimeline:
     time: float
 
 
-Op = IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult | AddToTimeline
-OP_TYPES = (IncrScore, EnsureOnBoard, IncrStat, EloResult, OpenSkillResult, AddToTimeline)
+Op = (IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult | Glicko2Result
+      | AddToTimeline)
+OP_TYPES = (IncrScore, EnsureOnBoard, IncrStat, EloResult, OpenSkillResult, Glicko2Result,
+            AddToTimeline)
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 
@@ -129,7 +148,9 @@ class Board:
     """
 
     name: str
-    kind: str  # "points", "rating" (Elo) or "skill" (OpenSkill: the score is mu - 3 sigma)
+    # "points", "rating" (Elo), "skill" (OpenSkill: the score is mu - 3 sigma) or
+    # "glicko" (Glicko-2: the score is rating - 2 rd)
+    kind: str
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE
     periods: PeriodPolicy | None = None  # also kept per day, week or month (points only)

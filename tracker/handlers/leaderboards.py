@@ -11,6 +11,7 @@ from tracker.handlers.base import (
     Board,
     EloResult,
     EnsureOnBoard,
+    Glicko2Result,
     Handler,
     IncrScore,
     Op,
@@ -115,6 +116,43 @@ class OpenSkillLeaderboard(Handler):
             return ()
         return (OpenSkillResult(self.board, event["winner_id"], event["loser_id"], self.mu,
                                 self.sigma, self.beta, self.kappa, self.tau),)
+
+
+class Glicko2Leaderboard(Handler):
+    """Glicko-2 (Glickman) per 1v1 ``game_over``, each game its own rating period.
+
+    Each player has a ``rating``, its deviation ``rd`` and a ``volatility``; the board
+    holds the lower end of a 95 % interval, ``rating - 2 rd`` (800 for a newcomer with
+    the defaults), so a player climbs by playing as well as by winning. The update runs
+    inside the batch script, atomically (tests check it against Glickman's worked
+    example). Glickman advises periods of 10 or more games; rating each game alone, as
+    online servers do, moves new players faster and idle players' rd does not grow.
+    """
+
+    name = "glicko2"
+    events = GAME_OVER
+
+    def __init__(self, board: str = "glicko2", rating: float = 1500.0, rd: float = 350.0,
+                 volatility: float = 0.06, tau: float = 0.5):
+        values = {"rating": float(rating), "rd": float(rd), "volatility": float(volatility),
+                  "tau": float(tau)}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise ValueError("Glicko-2 parameters must be finite numbers")
+        if values["rd"] <= 0 or values["volatility"] <= 0 or values["tau"] <= 0:
+            raise ValueError("Glicko-2 rd, volatility and tau must be positive")
+        self.board = board
+        self.rating, self.rd = values["rating"], values["rd"]
+        self.volatility, self.tau = values["volatility"], values["tau"]
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board(self.board, "glicko", self.rating - 2.0 * self.rd),)
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        if event.type != "game_over":
+            return ()
+        return (Glicko2Result(self.board, event["winner_id"], event["loser_id"], self.rating,
+                              self.rd, self.volatility, self.tau),)
 
 
 def openskill_ordinal(mu: float, sigma: float) -> float:

@@ -10,6 +10,7 @@
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
 --               { "elo", board, winner, loser, k, start }
 --               { "os", board, winner, loser, mu, sigma, beta, kappa, tau }  OpenSkill
+--               { "g2", board, winner, loser, rating, rd, volatility, tau }  Glicko-2
 --               { "tl", timeline, record, time }  ZADD to the timeline, and HINCRBY
 --                 its change count in <p>timelines (tracker/storage/timelines.py)
 --   "fresh": the same batch summed up by tracker/storage/store.py, for when
@@ -17,7 +18,7 @@
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, ratings = { the "elo", "os" and "tl" ops above } in order.
+--          summed delta} }, ratings = { the "elo", "os", "g2" and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
@@ -153,6 +154,67 @@ local function openskill(board, w, l, mu0, sigma0, beta, kappa, tau)
   set_score(key, l, (mul - 3.0 * sl) + 0.0)
 end
 
+-- Glicko-2 (Glickman, "Example of the Glicko-2 system", 2013), each game its own
+-- rating period: both players are rated against the other's values before the
+-- game. (rating, rd, volatility) live in the player's rating hash; the board holds
+-- rating - 2 rd, the lower end of a 95 % interval.
+local G2 = 173.7178
+local function glicko2_update(mu, phi, sigma, mu_o, phi_o, s, tau)
+  local g = 1 / math.sqrt(1 + 3 * phi_o * phi_o / (math.pi * math.pi))
+  local e = 1 / (1 + math.exp(-g * (mu - mu_o)))
+  local v = 1 / (g * g * e * (1 - e))
+  local delta = v * g * (s - e)
+  local a = math.log(sigma * sigma)
+  local function f(x)
+    local ex = math.exp(x)
+    local d = phi * phi + v + ex
+    return ex * (delta * delta - phi * phi - v - ex) / (2 * d * d) - (x - a) / (tau * tau)
+  end
+  local A, B = a, nil
+  if delta * delta > phi * phi + v then
+    B = math.log(delta * delta - phi * phi - v)
+  else
+    local k = 1
+    while f(a - k * tau) < 0 do k = k + 1 end
+    B = a - k * tau
+  end
+  local fA, fB = f(A), f(B)
+  local steps = 0  -- the Illinois iteration converges in a few steps; never loop for ever
+  while math.abs(B - A) > 0.000001 and steps < 100 do
+    local C = A + (A - B) * fA / (fB - fA)
+    local fC = f(C)
+    if fC * fB <= 0 then
+      A, fA = B, fB
+    else
+      fA = fA / 2
+    end
+    B, fB = C, fC
+    steps = steps + 1
+  end
+  local sigma2 = math.exp(A / 2)
+  local phi_star = math.sqrt(phi * phi + sigma2 * sigma2)
+  local phi2 = 1 / math.sqrt(1 / (phi_star * phi_star) + 1 / v)
+  return mu + phi2 * phi2 * g * (s - e), phi2, sigma2
+end
+
+local function glicko2(board, w, l, r0, rd0, vol0, tau)
+  local key = p .. 'lb:' .. board
+  flush_board(key)
+  local hw, hl = p .. 'rating:' .. board .. ':' .. w, p .. 'rating:' .. board .. ':' .. l
+  local fw = redis.call('HMGET', hw, 'rating', 'rd', 'volatility')
+  local fl = redis.call('HMGET', hl, 'rating', 'rd', 'volatility')
+  local muw, phiw = ((tonumber(fw[1]) or r0) - 1500) / G2, (tonumber(fw[2]) or rd0) / G2
+  local mul, phil = ((tonumber(fl[1]) or r0) - 1500) / G2, (tonumber(fl[2]) or rd0) / G2
+  local volw, voll = tonumber(fw[3]) or vol0, tonumber(fl[3]) or vol0
+  local mw, pw, sw = glicko2_update(muw, phiw, volw, mul, phil, 1, tau)
+  local ml, pl, sl = glicko2_update(mul, phil, voll, muw, phiw, 0, tau)
+  for _, x in ipairs({ { hw, w, mw, pw, sw }, { hl, l, ml, pl, sl } }) do
+    local rating, rd = G2 * x[3] + 1500, G2 * x[4]
+    redis.call('HSET', x[1], 'rating', canon(rating), 'rd', canon(rd), 'volatility', canon(x[5]))
+    set_score(key, x[2], rating - 2 * rd)
+  end
+end
+
 -- A record kept twice is kept once; the change count tells readers (who derive
 -- reports from the timeline) to look again.
 local function add_to_timeline(timeline, record, time)
@@ -166,6 +228,8 @@ local function rate(op)  -- a rating (or timeline) op, in event order
     elo(op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'tl' then
     add_to_timeline(op[2], op[3], op[4])
+  elseif op[1] == 'g2' then
+    glicko2(op[2], op[3], op[4], op[5], op[6], op[7], op[8])
   else
     openskill(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9])
   end
@@ -233,7 +297,7 @@ if ARGV[3] == 'fresh' then
   return { events[7], 0, {} }
 end
 
-local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true }
+local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -4,7 +4,7 @@
 --
 -- KEYS[1]  the board          st:{p}:lb:<board>          (member = user, score)
 -- KEYS[2]  its distinct scores st:{p}:lb:<board>:scores  (kept by apply_batch.lua)
--- KEYS[3]  standing only, on skill boards: the member's rating hash (mu, sigma)
+-- KEYS[3]  standing only, on skill and Glicko-2 boards: the member's rating hash
 -- ARGV[1]  the command, then its arguments:
 --   standing <member>          -> nil | { score, revrank, above, dense_above, below, size
 --                                 [, mu, sigma] }
@@ -73,10 +73,7 @@ if cmd == 'standing' then
   local found = place(ARGV[2])
   if found then
     found[6] = redis.call('ZCARD', board)
-    if KEYS[3] then
-      local skill = redis.call('HMGET', KEYS[3], 'mu', 'sigma')
-      found[7], found[8] = skill[1], skill[2]
-    end
+    if KEYS[3] then found[7] = redis.call('HGETALL', KEYS[3]) end
   end
   return found
 elseif cmd == 'standings' then

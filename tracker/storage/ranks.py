@@ -106,16 +106,19 @@ class Ranks:
         return self._read(keys=keys, args=list(args))
 
     def standing(self, product_id: str, board: str, user_id: str, *,
-                 skill_of: str | None = None) -> Standing | None:
+                 rating_of: str | None = None) -> Standing | None:
         """The member's score and ranks, or None when it is not on the board; with
-        ``skill_of`` (the OpenSkill board the ratings belong to), its (mu, sigma) too."""
-        rating = None if skill_of is None else self.keys.rating(product_id, skill_of, user_id)
+        ``rating_of`` (the OpenSkill or Glicko-2 board the ratings belong to), the
+        member's rating too (``mu`` and ``sigma``, or ``rating``, ``rd`` and ``volatility``)."""
+        rating = None if rating_of is None else self.keys.rating(product_id, rating_of, user_id)
         reply = self._call(product_id, board, "standing", user_id, extra_key=rating)
         if reply is None:
             return None
         found = _standing(user_id, reply[:5], int(reply[5]))
-        if len(reply) > 6 and reply[6] is not None and reply[7] is not None:
-            return dataclasses.replace(found, skill=(float(reply[6]), float(reply[7])))
+        if len(reply) > 6 and reply[6]:
+            pairs = iter(reply[6])
+            detail = tuple((_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
+            return dataclasses.replace(found, rating=detail)
         return found
 
     def standings(self, product_id: str, board: str,

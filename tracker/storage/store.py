@@ -14,6 +14,7 @@ from tracker.handlers.base import (
     AddToTimeline,
     EloResult,
     EnsureOnBoard,
+    Glicko2Result,
     IncrScore,
     IncrStat,
     Op,
@@ -52,6 +53,9 @@ def encode_op(op: Op) -> list[Any]:
         case OpenSkillResult(board, winner, loser, mu, sigma, beta, kappa, tau):
             return ["os", board, winner, loser, float(mu), float(sigma), float(beta),
                     float(kappa), float(tau)]
+        case Glicko2Result(board, winner, loser, rating, rd, volatility, tau):
+            return ["g2", board, winner, loser, float(rating), float(rd), float(volatility),
+                    float(tau)]
         case AddToTimeline(timeline, record, time):
             return ["tl", timeline, record, float(time)]
     raise TypeError(f"not a storage operation: {op!r}")
