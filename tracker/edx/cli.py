@@ -13,60 +13,71 @@ import click
 import redis
 
 from tracker.edx.ingest import CourseAnalysis, entry
-from tracker.edx.logs import LogEvent, read_events, read_lines
+from tracker.edx.logs import LogEvent, read_events
 from tracker.edx.report import CourseReport, build_reports
+from tracker.edx.sources import LogSource, read_lines, sources
 from tracker.edx.store import AnalyticsStore, Member, read_roster
 from tracker.settings import Settings
 from tracker.storage import Keys, Timelines
 
 SEND_CHUNK = 1000  # XADDs per round trip
 
-FILES = click.argument("files", nargs=-1, required=True,
-                       type=click.Path(exists=True, dir_okay=False, path_type=Path))
+# Log files, or s3://bucket/prefix for every object under the prefix (tracker.edx.sources)
+LOCATIONS = click.argument("locations", nargs=-1, required=True, metavar="FILES_OR_S3_URLS…")
 
 
-def _reports(files: Sequence[Path], in_team: Callable[[str, str], bool]
+def _sources(locations: Sequence[str]) -> list[LogSource]:
+    try:
+        return sources(locations)
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    except Exception as exc:  # boto3's: no credentials, no such bucket, endpoint down
+        raise click.ClickException(f"cannot list {', '.join(locations)}: "
+                                   f"{type(exc).__name__}: {exc}") from None
+
+
+def _reports(locations: Sequence[str], in_team: Callable[[str, str], bool]
              ) -> tuple[dict[str, CourseReport], dict[str, int], dict[str, int]]:
-    """Reports of ``files`` (a progress bar on stderr), events by outcome, skipped lines."""
+    """Reports of the logs (a progress bar on stderr), events by outcome, skipped lines."""
+    found = _sources(locations)
     skipped: Counter[str] = Counter()
     counts: Counter[str] = Counter()
 
     def events() -> Iterator[LogEvent]:
-        with click.progressbar(files, label="reading", file=sys.stderr,
-                               item_show_func=lambda p: p.name if p else "") as bar:
-            for path in bar:
-                yield from read_events([path], skipped)
+        with click.progressbar(length=sum(s.size for s in found), label="reading",
+                               file=sys.stderr) as bar:
+            yield from read_events(found, skipped, bar.update)
 
     reports = build_reports(events(), in_team, counts)
     return reports, dict(counts), dict(skipped)
 
 
 @click.command("edx-report")
-@FILES
+@LOCATIONS
 @click.option("--team", "team_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Usernames of the course team, one per line: left out of the figures.")
 @click.option("--course", default=None, help="Only this course (course-v1:… or Org/Course/Run).")
-def edx_report_command(files: tuple[Path, ...], team_file: Path | None,
+def edx_report_command(locations: tuple[str, ...], team_file: Path | None,
                        course: str | None) -> None:
     """Time spent and video metrics per course, as JSON, from tracking logs (plain or gzip,
-    bare or logger-prefixed lines). Files are merged and sorted per learner; a line
-    seen twice counts once."""
+    bare or logger-prefixed lines; files, or s3://bucket/prefix for every object under
+    it). Logs are merged and sorted per learner; a line seen twice counts once."""
     team: set[str] = set()
     if team_file is not None:
         team = {ln.strip() for ln in team_file.read_text().splitlines() if ln.strip()}
-    reports, counts, skipped = _reports(files, lambda _course, user: user in team)
+    reports, counts, skipped = _reports(locations, lambda _course, user: user in team)
     chosen = [r for cid, r in sorted(reports.items()) if course is None or cid == course]
     click.echo(json.dumps({"courses": [r.as_dict() for r in chosen], "events": counts,
                            "skipped_lines": skipped}, indent=2))
 
 
 @click.command("edx-import")
-@FILES
+@LOCATIONS
 @click.option("--roster", "roster_file", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV: course_id,username,role[,email,name]; role is student, staff, "
                    "instructor, data_researcher or administrator.")
-def edx_import_command(files: tuple[Path, ...], roster_file: Path) -> None:
+def edx_import_command(locations: tuple[str, ...], roster_file: Path) -> None:
     """Store each course's roster and its report (time spent, videos) in Redis
     (TRACKER_REDIS_URL), for the read API's course analytics. A course's report is
     replaced whole: give every log file of the period. Course-team members (by the
@@ -80,7 +91,7 @@ def edx_import_command(files: tuple[Path, ...], roster_file: Path) -> None:
         member = roster.get(course, {}).get(user)
         return member is not None and member.is_staff
 
-    reports, counts, skipped = _reports(files, in_team)
+    reports, counts, skipped = _reports(locations, in_team)
     for report in reports.values():
         store.save_report(report)
     click.echo(f"{len(reports)} courses stored ({', '.join(sorted(reports)) or 'none'}); "
@@ -99,18 +110,21 @@ PRODUCT = click.option("--product", default="edx", show_default=True,
 
 
 @click.command("edx-ingest")
-@FILES
+@LOCATIONS
 @PRODUCT
 @click.option("--roster", "roster_file", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Also store this roster (CSV as for edx-import); its courses are analysed "
                    "again.")
-def edx_ingest_command(files: tuple[Path, ...], product: str, roster_file: Path | None) -> None:
-    """Send tracking-log lines (plain or gzip files) through the pipeline: each line goes
-    to the event stream as it is, and the bridge and workers keep each course's events
-    and rebuild its report (TRACKER_ANALYSIS_DELAY_MS after they come). Lines seen
-    before count once; lines that are no event are dead-lettered with their reason."""
+def edx_ingest_command(locations: tuple[str, ...], product: str,
+                       roster_file: Path | None) -> None:
+    """Send tracking-log lines (plain or gzip files, or s3://bucket/prefix) through the
+    pipeline: each line goes to the event stream as it is, and the bridge and workers
+    keep each course's events and rebuild its report (TRACKER_ANALYSIS_DELAY_MS after
+    they come). Lines seen before count once; lines that are no event are
+    dead-lettered with their reason."""
     settings = Settings.from_env()
+    found = _sources(locations)
     if roster_file is not None:
         roster = _roster(roster_file)
         data = redis.Redis.from_url(settings.redis_url)
@@ -121,10 +135,10 @@ def edx_ingest_command(files: tuple[Path, ...], product: str, roster_file: Path 
     stream = redis.Redis.from_url(settings.stream_url)
     sent, blank = 0, 0
     pipe = stream.pipeline(transaction=False)
-    with click.progressbar(length=sum(p.stat().st_size for p in files), label="sending",
+    with click.progressbar(length=sum(s.size for s in found), label="sending",
                            file=sys.stderr) as bar:
-        for path in files:
-            for line in read_lines(path, bar.update):
+        for source in found:
+            for line in read_lines(source, bar.update):
                 if not line.strip() or line.lstrip().startswith("#"):
                     blank += 1
                     continue

@@ -10,8 +10,6 @@ a canonical action. Lines that are no event are counted by reason, never fatal.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import math
 import re
@@ -20,7 +18,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from tracker.edx.sources import LogSource, read_lines
 
 _DECODER = json.JSONDecoder()
 _COURSE_IN_URL = re.compile(r"/courses/(course-v1:[^/?#]+|[^/?#]+/[^/?#]+/[^/?#]+)/")
@@ -165,24 +165,11 @@ def parse_line(line: str, skipped: Counter[str] | None = None) -> LogEvent | Non
                     payload=_payload(record.get("event")), unit=_unit(record))
 
 
-def read_lines(path: Path, advance: Callable[[int], object] | None = None) -> Iterator[str]:
-    """The lines of a log file, gzip-compressed or not (told by its first bytes).
-    ``advance(n)`` is told of every ``n`` bytes of the file read (a progress bar)."""
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-        raw.seek(0)
-        binary: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
-        done = 0
-        for line in io.TextIOWrapper(binary, encoding="utf-8", errors="replace"):
-            yield line
-            if advance is not None and raw.tell() != done:
-                advance(raw.tell() - done)
-                done = raw.tell()
-
-
-def read_events(paths: Iterable[Path], skipped: Counter[str]) -> Iterator[LogEvent]:
-    for path in paths:
-        for line in read_lines(path):
+def read_events(sources: Iterable[Path | LogSource], skipped: Counter[str],
+                advance: Callable[[int], object] | None = None) -> Iterator[LogEvent]:
+    """The events of the logs, in order; ``advance`` as for :func:`read_lines`."""
+    for source in sources:
+        for line in read_lines(source, advance):
             event = parse_line(line, skipped)
             if event is not None:
                 yield event
