@@ -2,7 +2,9 @@
 
 Starts a private redis-server (AOF on, data in ``var/redis``), then the bridge,
 one Celery worker pool per configured queue, the API under gunicorn, Flower and
-the demo producer, each as a subprocess logging to ``var/logs/<name>.log``.
+the demo producer, each as a subprocess logging to ``var/logs/<name>.log``. The
+demo also sends a week of a demo course's tracking logs through the bridge, and
+prints the course dashboard's address with its instructor's token.
 
 Policy when a child dies unexpectedly: it is reported (with the tail of its
 log) and restarted after a growing delay (1 s, 2 s, 4 s ... 30 s). A child
@@ -17,6 +19,7 @@ SIGKILL after ``--stop-timeout``). A second Ctrl-C kills at once.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import cast
+from urllib.parse import quote
 
 import click
+import jwt
 import redis
 
 from tasks.supervisor import (
@@ -43,6 +48,11 @@ from tasks.supervisor import (
     Supervisor,
 )
 from tracker.demo import DEFAULT_PLAYERS, DEFAULT_RATE, DEFAULT_SEED, player_pool
+from tracker.edx.demo import DEMO_COURSE, INSTRUCTOR, write_demo
+from tracker.edx.ingest import send_lines, store_rosters
+from tracker.edx.sources import sources
+from tracker.edx.store import read_roster
+from tracker.handlers import TrackingLogs
 from tracker.products import ConfigError, Products, load_products
 from tracker.settings import Settings
 from tracker.storage.inflight import InFlight
@@ -154,7 +164,41 @@ def plan(ports: Ports, env: Mapping[str, str], queues: Sequence[str], var: Path,
 # --- what the user sees -------------------------------------------------------
 
 
-def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child]) -> str:
+def course_demo(settings: Settings, products: Products, env: Mapping[str, str],
+                var: Path) -> str | None:
+    """Send the demo course's logs and roster through the pipeline (when a product reads
+    tracking logs); the dashboard's address, with a token of the course's instructor
+    when the API's HS256 secret is known."""
+    product = next((pid for pid, p in products.items()
+                    if any(isinstance(h, TrackingLogs) for h in p.handlers)), None)
+    if product is None:
+        return None
+    log, roster = write_demo(var / "edx")
+    store_rosters(settings, product, read_roster(roster))
+    send_lines(settings, product, sources([str(log)]))
+    fragment = f"course={quote(DEMO_COURSE)}"
+    secret = env.get("TRACKER_JWT_SECRET", "")
+    if secret:
+        claims: dict[str, object] = {"sub": INSTRUCTOR, "exp": int(time.time()) + 7 * 86_400}
+        for claim, name in (("iss", "TRACKER_JWT_ISSUER"), ("aud", "TRACKER_JWT_AUDIENCE")):
+            if env.get(name, "").strip():
+                claims[claim] = env[name].strip()
+        fragment += f"&token={jwt.encode(claims, secret, algorithm='HS256')}"
+    return f"/dashboard/#{fragment}"
+
+
+def demo_secret(env: dict[str, str]) -> None:
+    """With the demo and no key of the user's: a fresh HS256 secret for this run, so that
+    the course dashboard can be opened with a token. The Varcade stats route stays
+    public, as it is without a key."""
+    if env.get("TRACKER_JWT_SECRET") or env.get("TRACKER_JWT_PUBLIC_KEY"):
+        return
+    env["TRACKER_JWT_SECRET"] = secrets.token_urlsafe(32)
+    env.setdefault("TRACKER_LEGACY_STATS_PUBLIC", "true")
+
+
+def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child],
+           dashboard: str | None = None) -> str:
     api = f"http://{HOST}:{ports.api}"
     product = "exrps" if "exrps" in products else next(iter(products), "exrps")
     star = max(player_pool(DEFAULT_PLAYERS, DEFAULT_SEED), key=lambda p: p.skill).id
@@ -167,6 +211,8 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/products/{product}/boards/elo/entries?ties=dense",
         f"           {api}/products/{product}/boards/wins/periods   (weekly, monthly boards)",
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
+        *([f"  Course   {api}{dashboard}   (the demo course's analytics, as its instructor; "
+           "its logs went through the bridge)"] if dashboard else []),
         f"  Metrics  {api}/metrics   (Prometheus: requests, entries applied, stream lag)",
         f"  Flower   http://{HOST}:{ports.flower}/",
         f"  Redis    redis://{HOST}:{ports.redis}  (data /0, stream /1, broker /2; "
@@ -245,6 +291,8 @@ def stack_command(redis_port: int | None, api_port: int | None, flower_port: int
     taken.add(for_api)
     ports = Ports(for_redis, for_api, pick_port(flower_port, 5555, taken, "Flower"))
     env = child_env(os.environ, ports.redis)
+    if not no_demo:
+        demo_secret(env)
     settings = Settings.from_env(env)
     try:
         products = load_products(settings.products_path)
@@ -278,7 +326,8 @@ def stack_command(redis_port: int | None, api_port: int | None, flower_port: int
         if slow:
             click.echo(f"[stack] not answering yet: {', '.join(c.name for c in slow)} "
                        "(see their logs)")
-        click.echo(banner(ports, products, var_dir, children))
+        dashboard = None if no_demo else course_demo(settings, products, env, var_dir)
+        click.echo(banner(ports, products, var_dir, children, dashboard))
         data = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
         stream = redis.Redis.from_url(settings.stream_url, socket_timeout=2)
         next_status = time.monotonic()

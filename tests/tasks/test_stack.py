@@ -12,8 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import click
 import pytest
@@ -164,9 +167,17 @@ def pids_with(arg: str) -> list[int]:
     return out
 
 
-def get_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
+def get_json(url: str, token: str = "", allow_404: bool = False) -> Any:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        if allow_404 and exc.code == 404:
+            return None
+        raise
 
 
 TRACKER = Path(sys.executable).with_name("tracker")
@@ -208,6 +219,7 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
         api = f"http://127.0.0.1:{ports[1]}"
         assert stats_url.startswith(api)
         assert stats_url.rsplit("/", 1)[1] in {p.id for p in player_pool()}
+        course_line = wait_for(r"Course +http://")
         wait_for(rf"Flower +http://127.0.0.1:{ports[2]}/")
         wait_for(r"stream \d+ entries .*exrps wins: \w{8} \d+")  # status line, board filled
 
@@ -215,6 +227,18 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
         assert isinstance(board, list) and board
         assert {row["user_id"] for row in board} <= {p.id for p in player_pool()}
         assert isinstance(get_json(stats_url), dict)
+
+        # The demo course's logs went through the bridge; its instructor reads its report.
+        fragment = dict(parse_qsl(urlsplit(course_line.split()[1]).fragment))
+        course, token = fragment["course"], fragment["token"]
+        analytics = f"{api}/courses/{quote(course)}/analytics"
+        deadline = time.monotonic() + 60
+        while (report := get_json(analytics, token, allow_404=True)) is None:
+            assert time.monotonic() < deadline, "no course report"
+            time.sleep(1)
+        assert report["learners"] > 10 and report["videos"]
+        learners = get_json(f"{analytics}/learners", token)["learners"]
+        assert "instructor" not in {row["username"] for row in learners}
 
         # A child that dies is reported and restarted.
         (flower,) = pids_with(f"--port={ports[2]}")

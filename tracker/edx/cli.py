@@ -12,15 +12,13 @@ from pathlib import Path
 import click
 import redis
 
-from tracker.edx.ingest import CourseAnalysis, entry
+from tracker.edx.ingest import CourseAnalysis, send_lines, store_rosters
 from tracker.edx.logs import LogEvent, read_events
 from tracker.edx.report import CourseReport, build_reports
-from tracker.edx.sources import LogSource, read_lines, sources
+from tracker.edx.sources import LogSource, sources
 from tracker.edx.store import AnalyticsStore, Member, read_roster
 from tracker.settings import Settings
 from tracker.storage import Keys, Timelines
-
-SEND_CHUNK = 1000  # XADDs per round trip
 
 # Log files, or s3://bucket/prefix for every object under the prefix (tracker.edx.sources)
 LOCATIONS = click.argument("locations", nargs=-1, required=True, metavar="FILES_OR_S3_URLS…")
@@ -126,27 +124,10 @@ def edx_ingest_command(locations: tuple[str, ...], product: str,
     settings = Settings.from_env()
     found = _sources(locations)
     if roster_file is not None:
-        roster = _roster(roster_file)
-        data = redis.Redis.from_url(settings.redis_url)
-        store, timelines = AnalyticsStore(data), Timelines(data, Keys(settings.key_prefix))
-        for course, members in roster.items():
-            store.save_roster(course, members)
-            timelines.touch(product, course)
-    stream = redis.Redis.from_url(settings.stream_url)
-    sent, blank = 0, 0
-    pipe = stream.pipeline(transaction=False)
+        store_rosters(settings, product, _roster(roster_file))
     with click.progressbar(length=sum(s.size for s in found), label="sending",
                            file=sys.stderr) as bar:
-        for source in found:
-            for line in read_lines(source, bar.update):
-                if not line.strip() or line.lstrip().startswith("#"):
-                    blank += 1
-                    continue
-                pipe.xadd(settings.stream_key, entry(product, line))  # type: ignore[arg-type]
-                sent += 1
-                if len(pipe) >= SEND_CHUNK:
-                    pipe.execute()
-        pipe.execute()
+        sent, blank = send_lines(settings, product, found, bar.update)
     click.echo(f"{sent} lines sent to {settings.stream_key} as product {product!r}"
                f" ({blank} blank or comment lines left out)")
 

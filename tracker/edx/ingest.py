@@ -16,23 +16,59 @@ the whole set of files, so both give the same figures for the same lines.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+
+import redis
 
 from tracker.edx.logs import LogEvent
 from tracker.edx.records import from_record
 from tracker.edx.report import CourseReport, build_reports
-from tracker.edx.store import AnalyticsStore
+from tracker.edx.sources import LogSource, read_lines
+from tracker.edx.store import AnalyticsStore, Member
+from tracker.settings import Settings
+from tracker.storage.keys import Keys
 from tracker.storage.timelines import Timelines
 
 log = logging.getLogger(__name__)
 
 ENTRY_TYPE = "tracking_log"
+SEND_CHUNK = 1000  # XADDs per round trip
 
 
 def entry(product_id: str, line: str) -> dict[str, str]:
     """The stream entry of one tracking-log line (its end of line dropped)."""
     return {"product_id": product_id, "type": ENTRY_TYPE, "line": line.rstrip("\r\n")}
+
+
+def send_lines(settings: Settings, product_id: str, sources: Sequence[LogSource],
+               advance: Callable[[int], object] | None = None) -> tuple[int, int]:
+    """Write every line of ``sources`` to the event stream, as ``product_id``'s entries,
+    a round trip per ``SEND_CHUNK``; (lines sent, blank or comment lines left out)."""
+    stream = redis.Redis.from_url(settings.stream_url)
+    sent, blank = 0, 0
+    pipe = stream.pipeline(transaction=False)
+    for source in sources:
+        for line in read_lines(source, advance):
+            if not line.strip() or line.lstrip().startswith("#"):
+                blank += 1
+                continue
+            pipe.xadd(settings.stream_key, entry(product_id, line))  # type: ignore[arg-type]
+            sent += 1
+            if len(pipe) >= SEND_CHUNK:
+                pipe.execute()
+    pipe.execute()
+    return sent, blank
+
+
+def store_rosters(settings: Settings, product_id: str,
+                  rosters: Mapping[str, Mapping[str, Member]]) -> None:
+    """Store each course's roster, and mark the course changed: its team decides who counts."""
+    data = redis.Redis.from_url(settings.redis_url)
+    store, timelines = AnalyticsStore(data), Timelines(data, Keys(settings.key_prefix))
+    for course, members in rosters.items():
+        store.save_roster(course, members)
+        timelines.touch(product_id, course)
 
 
 @dataclass(frozen=True)
