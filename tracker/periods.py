@@ -1,4 +1,5 @@
-"""Leaderboard periods: a points board kept per day, ISO week or month as well as all-time.
+"""Leaderboard periods: a points (or best) board kept per day, ISO week or month as well as
+all-time.
 
 A board configured with ``periods = ["week"]`` gets, beside its all-time
 board, one board per period, named ``<board>:<period id>`` (``wins:2026-W48``).
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.handlers.base import EnsureOnBoard, IncrScore, Op
+from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op
 
 DAY_MS = 86_400_000
 MAX_KEEP = 1000
@@ -163,7 +164,8 @@ class PeriodOps:
 
 
 class PeriodBoards:
-    """Copies a product's points ops onto the period boards of their event time."""
+    """Copies a product's points and best ops onto the period boards of their event time
+    (a best on a period board is the best of that period)."""
 
     def __init__(self, policies: Mapping[str, PeriodPolicy]):  # board name -> policy
         self.policies = dict(policies)
@@ -187,7 +189,7 @@ class PeriodBoards:
         late = False
         for op in ops:
             out.append(op)
-            if not isinstance(op, IncrScore | EnsureOnBoard):
+            if not isinstance(op, IncrScore | EnsureOnBoard | KeepBest):
                 continue
             policy = self.policies.get(op.board)
             if policy is None:

@@ -25,6 +25,7 @@ from tracker.tiers import Tier, parse_tiers
 # are "<board>:scores" and "<board>:counts"), no '/', no braces.
 BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds"})
+PERIODIC_KINDS = frozenset({"points", "best"})  # boards a period's events alone make up
 
 
 class ConfigError(ValueError):
@@ -120,9 +121,9 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
         raise ConfigError(f"{where}: periods is a list of {allowed}, got {kinds!r}")
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in (keep, grace)):
         raise ConfigError(f"{where}: keep_periods and grace_seconds are integers")
-    rated = [b.name for b in boards if b.kind != "points"]
-    if rated:  # a rating is not a sum: it has no meaning per period
-        raise ConfigError(f"{where}: only points boards have periods, not {rated}")
+    rated = [b.name for b in boards if b.kind not in PERIODIC_KINDS]
+    if rated:  # a rating or a streak is not made of a period's events alone
+        raise ConfigError(f"{where}: only points and best boards have periods, not {rated}")
     try:
         return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000)
     except ValueError as exc:

@@ -168,7 +168,8 @@ class TierSchema(Schema):
 class BoardSchema(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={
-        "description": "points, rating (Elo), skill (OpenSkill; the score is the "
+        "description": "points (a sum), best (each player's best score), streak (the "
+                       "longest win streak), rating (Elo), skill (OpenSkill; the score is the "
                        "ordinal mu - 3 sigma) or glicko (Glicko-2; the score is rating - 2 rd)"})
     ties = fields.Enum(TieMode, by_value=True, required=True,
                        metadata={"description": "The board's default tie mode."})

@@ -27,6 +27,7 @@ from tracker.handlers import (
     PlayerStats,
     TrackingLogs,
     WinsLeaderboard,
+    WinStreakLeaderboard,
 )
 from tracker.handlers.leaderboards import RATING_QUANTUM, elo_delta
 from tracker.storage import Keys, PreparedEvent, Store
@@ -46,7 +47,8 @@ def weapon(value: str) -> Event:
 
 def test_builtin_names() -> None:
     assert {"wins": WinsLeaderboard, "elo": EloLeaderboard, "openskill": OpenSkillLeaderboard,
-            "glicko2": Glicko2Leaderboard, "player_stats": PlayerStats,
+            "glicko2": Glicko2Leaderboard, "streak": WinStreakLeaderboard,
+            "player_stats": PlayerStats,
             "exrps_stats": ExrpsStats, "edx_logs": TrackingLogs} == BUILTIN
     assert all(issubclass(cls, Handler) for cls in BUILTIN.values())
 

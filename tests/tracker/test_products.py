@@ -21,6 +21,7 @@ from tracker.handlers import (
     PlayerStats,
     TrackingLogs,
     WinsLeaderboard,
+    WinStreakLeaderboard,
 )
 from tracker.products import ConfigError, Product, Products, load_products, parse_products
 from tracker.ranking import TieMode
@@ -102,9 +103,10 @@ def test_inline_table_parameters() -> None:
 def test_shipped_configuration_loads() -> None:
     products = load_products(str(SHIPPED_PRODUCTS))
     assert list(products) == ["exrps", "edx"]
-    assert kinds(products["exrps"]) == [WinsLeaderboard, EloLeaderboard, ExrpsStats]
+    assert kinds(products["exrps"]) == [WinsLeaderboard, EloLeaderboard, WinStreakLeaderboard,
+                                        ExrpsStats]
     assert kinds(products["edx"]) == [TrackingLogs] and products["edx"].queue == "default"
-    wins, elo = products["exrps"].boards
+    wins, elo, _streak = products["exrps"].boards
     assert wins.periods is not None and elo.periods is None
     assert [k.value for k in wins.periods.kinds] == ["week", "month"]
     assert products.queues == ["default", "exrps"]

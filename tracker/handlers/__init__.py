@@ -9,8 +9,10 @@ from tracker.handlers.base import (
     Handler,
     IncrScore,
     IncrStat,
+    KeepBest,
     Op,
     OpenSkillResult,
+    WinStreak,
 )
 from tracker.handlers.edx import TrackingLogs
 from tracker.handlers.leaderboards import (
@@ -18,13 +20,15 @@ from tracker.handlers.leaderboards import (
     Glicko2Leaderboard,
     OpenSkillLeaderboard,
     WinsLeaderboard,
+    WinStreakLeaderboard,
 )
 from tracker.handlers.stats import ExrpsStats, PlayerStats
 
 # Names usable in products.toml without an import path.
 BUILTIN: dict[str, type[Handler]] = {
     cls.name: cls for cls in (WinsLeaderboard, EloLeaderboard, OpenSkillLeaderboard,
-                              Glicko2Leaderboard, PlayerStats, ExrpsStats, TrackingLogs)
+                              Glicko2Leaderboard, WinStreakLeaderboard, PlayerStats,
+                              ExrpsStats, TrackingLogs)
 }
 
 __all__ = [
@@ -40,10 +44,13 @@ __all__ = [
     "Handler",
     "IncrScore",
     "IncrStat",
+    "KeepBest",
     "Op",
     "OpenSkillLeaderboard",
     "OpenSkillResult",
     "PlayerStats",
     "TrackingLogs",
+    "WinStreak",
+    "WinStreakLeaderboard",
     "WinsLeaderboard",
 ]

@@ -40,6 +40,16 @@ class EnsureOnBoard:
 
 
 @dataclass(frozen=True, slots=True)
+class KeepBest:
+    """Put ``member`` on ``board`` with ``score`` if that beats its score there (or it is
+    not there yet): the board keeps each member's best (Nakama's and UGS's "best")."""
+
+    board: str
+    member: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class IncrStat:
     """Add ``delta`` to one counter in a player's stats hash (HINCRBY)."""
 
@@ -78,6 +88,17 @@ class OpenSkillResult:
 
 
 @dataclass(frozen=True, slots=True)
+class WinStreak:
+    """A decided game for the players' win streaks: the winner's current streak grows by
+    one and ``board`` keeps each player's longest; the loser's streak ends (and the loser
+    is put on the board at 0 unless there already)."""
+
+    board: str
+    winner: str
+    loser: str
+
+
+@dataclass(frozen=True, slots=True)
 class Glicko2Result:
     """Rate one decided 1v1 game with Glicko-2 on ``board``, the game its own rating period.
 
@@ -109,10 +130,10 @@ class AddToTimeline:
     time: float
 
 
-Op = (IncrScore | EnsureOnBoard | IncrStat | EloResult | OpenSkillResult | Glicko2Result
-      | AddToTimeline)
-OP_TYPES = (IncrScore, EnsureOnBoard, IncrStat, EloResult, OpenSkillResult, Glicko2Result,
-            AddToTimeline)
+Op = (IncrScore | EnsureOnBoard | KeepBest | IncrStat | EloResult | OpenSkillResult
+      | Glicko2Result | WinStreak | AddToTimeline)
+OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, IncrStat, EloResult, OpenSkillResult,
+            Glicko2Result, WinStreak, AddToTimeline)
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 
@@ -148,12 +169,13 @@ class Board:
     """
 
     name: str
-    # "points", "rating" (Elo), "skill" (OpenSkill: the score is mu - 3 sigma) or
+    # "points" (a sum), "best" (the best score submitted), "streak" (the longest win
+    # streak), "rating" (Elo), "skill" (OpenSkill: the score is mu - 3 sigma) or
     # "glicko" (Glicko-2: the score is rating - 2 rd)
     kind: str
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE
-    periods: PeriodPolicy | None = None  # also kept per day, week or month (points only)
+    periods: PeriodPolicy | None = None  # also kept per day, week or month (points, best)
     tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
 
 

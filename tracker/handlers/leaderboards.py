@@ -16,6 +16,7 @@ from tracker.handlers.base import (
     IncrScore,
     Op,
     OpenSkillResult,
+    WinStreak,
 )
 
 # Ratings are kept on a 1/65536 grid: sums of such numbers are exact in a double,
@@ -47,6 +48,30 @@ class WinsLeaderboard(Handler):
         if self.loser_on_board:
             out.append(EnsureOnBoard(self.board, event["loser_id"], 0.0))
         return out
+
+
+class WinStreakLeaderboard(Handler):
+    """The longest win streak of each player, per 1v1 ``game_over``.
+
+    A win makes the winner's current streak one longer; a loss ends the loser's. The
+    board keeps each player's longest streak ever (a loser who never won is on it at
+    0). Streaks depend on the order of the games, so the script follows it.
+    """
+
+    name = "streak"
+    events = GAME_OVER
+
+    def __init__(self, board: str = "streak"):
+        self.board = board
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board(self.board, "streak", 0.0),)
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        if event.type != "game_over":
+            return ()
+        return (WinStreak(self.board, event["winner_id"], event["loser_id"]),)
 
 
 class EloLeaderboard(Handler):

@@ -7,6 +7,9 @@
 --          (late: 1 if the event came too late for a closed period, else 0)
 --          op = { "zi", board, member, delta }      ZINCRBY
 --               { "zn", board, member, score }      ZADD NX
+--               { "best", board, member, score }    keep the member's best score
+--               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
+--                 <p>streak:<board> (hash user -> current streak) the running ones
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
 --               { "elo", board, winner, loser, k, start }
 --               { "os", board, winner, loser, mu, sigma, beta, kappa, tau }  OpenSkill
@@ -18,7 +21,8 @@
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, ratings = { the "elo", "os", "g2" and "tl" ops above } in order.
+--          summed delta} }, ratings = { the "elo", "os", "g2", "best", "streak" and "tl"
+--          ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
@@ -223,13 +227,35 @@ local function add_to_timeline(timeline, record, time)
   end
 end
 
-local function rate(op)  -- a rating (or timeline) op, in event order
+-- The board keeps each member's best: a lower score changes nothing.
+local function keep_best(board, member, score)
+  local key = p .. 'lb:' .. board
+  flush_board(key)
+  local old = tonumber(redis.call('ZSCORE', key, member))
+  if old == nil or score > old then
+    redis.call('ZADD', key, score, member)
+    tally(key, old, score)
+  end
+end
+
+local function win_streak(board, w, l)
+  local running = p .. 'streak:' .. board
+  keep_best(board, w, redis.call('HINCRBY', running, w, 1))
+  redis.call('HDEL', running, l)
+  ensure_on_board(p .. 'lb:' .. board, l, 0)
+end
+
+local function rate(op)  -- an op whose order matters (ratings, bests, timelines)
   if op[1] == 'elo' then
     elo(op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'tl' then
     add_to_timeline(op[2], op[3], op[4])
   elseif op[1] == 'g2' then
     glicko2(op[2], op[3], op[4], op[5], op[6], op[7], op[8])
+  elseif op[1] == 'best' then
+    keep_best(op[2], op[3], op[4])
+  elseif op[1] == 'streak' then
+    win_streak(op[2], op[3], op[4])
   else
     openskill(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9])
   end
@@ -297,7 +323,8 @@ if ARGV[3] == 'fresh' then
   return { events[7], 0, {} }
 end
 
-local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true }
+local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
+                best = true, streak = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -4,7 +4,8 @@
     <prefix>:{<product>}:lb:<board>:scores   sorted set: the board's distinct scores (dense ranks)
     <prefix>:{<product>}:lb:<board>:counts   hash: score -> members with that score
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
-    <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill rating (mu, sigma)
+    <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating
+    <prefix>:{<product>}:streak:<board>      hash: user -> current win streak
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
     <prefix>:{<product>}:counters            hash: entries applied / duplicates / late (/metrics)
@@ -47,6 +48,10 @@ class Keys:
     def rating(self, product_id: str, board: str, user_id: str) -> str:
         """A player's OpenSkill rating on a board (the board holds its ordinal)."""
         return f"{self.product(product_id)}rating:{board}:{user_id}"
+
+    def streaks(self, product_id: str, board: str) -> str:
+        """The players' current win streaks; ``board`` keeps the longest."""
+        return f"{self.product(product_id)}streak:{board}"
 
     def stats(self, product_id: str, user_id: str) -> str:
         return f"{self.product(product_id)}stats:{user_id}"

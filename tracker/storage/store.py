@@ -17,8 +17,10 @@ from tracker.handlers.base import (
     Glicko2Result,
     IncrScore,
     IncrStat,
+    KeepBest,
     Op,
     OpenSkillResult,
+    WinStreak,
 )
 from tracker.storage.keys import Keys
 
@@ -46,6 +48,10 @@ def encode_op(op: Op) -> list[Any]:
             return ["zi", board, member, float(delta)]
         case EnsureOnBoard(board, member, score):
             return ["zn", board, member, float(score)]
+        case KeepBest(board, member, score):
+            return ["best", board, member, float(score)]
+        case WinStreak(board, winner, loser):
+            return ["streak", board, winner, loser]
         case IncrStat(user_id, stat, delta):
             return ["hi", user_id, stat, int(delta)]
         case EloResult(board, winner, loser, k, start):
@@ -66,7 +72,8 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
     ops summed up (increments per member and stat, rating results in order).
 
     None when summing could change the outcome: an entry or a match twice in the
-    batch, or a board that gets both rating results and points (a rating reads the board).
+    batch, or a board that gets both points and ordered ops (a rating or a best reads
+    the board).
     Ensuring a member is on a board counts only before the member's first increment
     in the batch, as the events form does it.
     """
@@ -76,7 +83,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
     ensure: dict[tuple[str, str], float] = {}
     incr: dict[tuple[str, str], float] = {}
     stats: dict[tuple[str, str], int] = {}
-    ratings: list[list[Any]] = []  # encoded ops applied in order (ratings, timelines)
+    ratings: list[list[Any]] = []  # encoded ops applied in order (ratings, bests, timelines)
     point_boards: set[str] = set()
     for e in events:
         if e.entry_id in entry_ids:
