@@ -14,6 +14,7 @@ brings the course up to date.
 from __future__ import annotations
 
 import logging
+import math
 from functools import cache
 
 import redis
@@ -55,8 +56,10 @@ def schedule_analysis(product_id: str) -> None:
     try:
         if timelines.schedule(product_id, for_ms=delay_ms + settings().claim_idle_ms):
             try:
+                # Whole seconds: Celery's delayed delivery on RabbitMQ quorum queues
+                # refuses a fraction of one.
                 analyze_courses.apply_async(kwargs={"product_id": product_id},
-                                            countdown=delay_ms / 1000 or None)
+                                            countdown=math.ceil(delay_ms / 1000) or None)
             except Exception:
                 timelines.unschedule(product_id)  # so that the next part schedules it
                 raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,17 @@ import redis
 
 from tests.support.pipeline import in_flight
 from tests.support.producer import Producer
-from tests.support.traffic import ELO, PERIODS, PRODUCTS, SKILL, Traffic, as_bytes, tally
+from tests.support.traffic import (
+    COURSE_LOGS,
+    ELO,
+    PERIODS,
+    PRODUCTS,
+    SKILL,
+    Traffic,
+    as_bytes,
+    tally,
+)
+from tracker.edx.store import AnalyticsStore
 from tracker.periods import Period
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Store
@@ -116,6 +127,17 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
         checks.append(Check(f"{product} Elo total ({len(count.rated[product])} players)",
                             want, sum(elo.values()),
                             sum(elo.values()) == want and set(elo) == count.rated[product]))
+
+    # the course analysis ran after the last tracking-log part, and saw every line once
+    analytics = AnalyticsStore(data)
+    deadline = time.monotonic() + 60
+    while data.hlen(keys.timeline_changes(COURSE_LOGS)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for course, want in count.courses.items():
+        got = analytics.report(course)
+        checks.append(Check(f"{course} report (learners, 5-min s)",
+                            (want["learners"], want["total_time_5min_s"]),
+                            got and (got["learners"], got["total_time_5min_s"]), got == want))
 
     letters = list(DeadLetters(data, keys).scan())
     found_letters = Counter((d.reason, frozenset(d.fields.items())) for d in letters)

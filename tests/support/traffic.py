@@ -1,7 +1,10 @@
-"""Large mixed traffic for fault tests: whole matches of three products, plus bad entries.
+"""Large mixed traffic for fault tests: whole matches of four products, Open edX
+tracking-log lines, plus bad entries.
 
 Matches come from the demo generator (all event types, in wire order, several
-matches interleaved); a share of them is re-labelled ``pong`` or ``chess``.
+matches interleaved); a share of them is re-labelled ``pong``, ``chess`` or
+``darts``. A demo course's log lines (``tracker.edx.demo``) are spread among
+them, some sent twice (a file ingested again: they count once).
 Among them, at known places, go deliberately malformed entries, each with the
 dead-letter reason it must get. :func:`tally` is the independent count of
 what the good entries must add up to.
@@ -17,6 +20,10 @@ from dataclasses import dataclass, field
 from tests.support.pipeline import expected_stats, expected_wins
 from tracker.demo import Traffic as Matches
 from tracker.demo import player_pool
+from tracker.edx.demo import demo_log
+from tracker.edx.ingest import entry as log_entry
+from tracker.edx.logs import parse_line
+from tracker.edx.report import build_reports
 
 Row = dict[str, str | bytes]
 PRODUCTS = ("exrps", "pong", "chess", "darts")
@@ -26,6 +33,8 @@ WINS = ("exrps", "pong", "darts")  # products with a wins board
 STATS = ("exrps", "pong", "chess")  # products with player stats (darts has none)
 SKILL = ("darts",)  # products with an OpenSkill board
 PERIODS = {"darts": ("week", "month")}  # products whose wins board is kept per period
+COURSE_LOGS = "edx"  # the product of tracking-log lines
+EDX_SHARE = 0.02  # of the rows, tracking-log lines (until the demo course's are all sent)
 
 
 @dataclass
@@ -84,8 +93,11 @@ def malformed(rng: random.Random, game_over: Row | None) -> tuple[Row, str]:
 
 def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
                   players: int = 40) -> Traffic:
-    """At least ``events`` entries of whole matches, about ``bad_rate`` of them malformed."""
+    """At least ``events`` entries of whole matches and tracking-log lines, about
+    ``bad_rate`` of them malformed."""
     rng = random.Random(seed)
+    course_log = iter(demo_log(random.Random(seed + 2), learners=60, days=14,
+                               start=1_764_000_000))
     counter = iter(range(10**9))
     matches = Matches(random.Random(seed + 1), player_pool(players, seed),
                       concurrency=12, game_ids=lambda: f"{seed:08x}{next(counter):024x}")
@@ -107,6 +119,16 @@ def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
             row, reason = malformed(rng, rng.choice(results) if results else None)
             traffic.bad.append((len(traffic.rows), reason))
             traffic.rows.append(row)
+        for _ in range(sum(rng.random() < EDX_SHARE for _ in segment)):
+            line = next(course_log, None)
+            if line is None:
+                break
+            traffic.rows.append(dict(log_entry(COURSE_LOGS, line)))
+            if rng.random() < 0.05:  # the same line again, later: it counts once
+                traffic.rows.append(dict(log_entry(COURSE_LOGS, line)))
+            if rng.random() < bad_rate * 4:  # a line cut short
+                traffic.bad.append((len(traffic.rows), "invalid_fields"))
+                traffic.rows.append(dict(log_entry(COURSE_LOGS, line[:len(line) // 2])))
     return traffic
 
 
@@ -118,6 +140,7 @@ class Tally:
     stats: dict[str, dict[str, Counter[str]]]  # product -> player -> stat -> count
     rated: dict[str, set[str]]  # product -> players on its Elo board
     skilled: dict[str, set[str]]  # product -> players on its OpenSkill board
+    courses: dict[str, dict[str, object]]  # course -> its report (CourseReport.as_dict)
 
 
 def tally(good: Iterable[Mapping[str, str]]) -> Tally:
@@ -126,4 +149,6 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
     stats = {p: expected_stats(rows, p) for p in STATS}
     rated = {p: set(expected_wins(rows, p)) for p in ELO}
     skilled = {p: set(expected_wins(rows, p)) for p in SKILL}
-    return Tally(wins, stats, rated, skilled)
+    events = (parse_line(r["line"]) for r in rows if r.get("product_id") == COURSE_LOGS)
+    reports = build_reports(e for e in events if e is not None)
+    return Tally(wins, stats, rated, skilled, {c: r.as_dict() for c, r in reports.items()})

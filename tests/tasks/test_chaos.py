@@ -45,7 +45,7 @@ def chaos_settings(data: RedisServer, broker_url: str) -> Settings:
     return Settings(
         redis_url=data.url(0), stream_url=data.url(1), broker_url=broker_url,
         products_file=str(TEST_PRODUCTS), block_ms=200, claim_idle_ms=5000, max_pending=4000,
-        visibility_timeout=10, batch_size=250,
+        visibility_timeout=10, batch_size=250, analysis_delay_ms=500,
     )
 
 
