@@ -5,10 +5,11 @@ separate servers with persistence, so each can be restarted. Every few seconds
 a random worker or bridge is SIGKILLed and a new one started. At the end,
 everything must match an independent count of the entries written: wins and
 stats (weapon counts included) exact, darts' weekly and monthly boards adding
-up to its all-time board, its OpenSkill board holding every player, Elo totals
-conserved, every entry acknowledged, none pending, and the dead letter holding
-exactly the deliberately malformed entries. A table of expected versus found is
-printed.
+up to its all-time board, its OpenSkill and Glicko-2 boards holding every
+player, Elo totals conserved, the demo course's report (its tracking-log lines
+are mixed in, some twice) equal to one built from the good lines, every entry
+acknowledged, none pending, and the dead letter holding exactly the deliberately
+malformed entries. A table of expected versus found is printed.
 
 - Redis broker: 200,000 entries; the data Redis and the broker Redis restart once.
 - RabbitMQ (quorum queues, publisher confirms): 60,000 entries; the data Redis
