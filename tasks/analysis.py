@@ -6,6 +6,8 @@ unless one is scheduled already: a stream of batches costs one rebuild per
 delay, not one per batch. The analysis clears the schedule as it starts, so
 events applied while it runs schedule the next one, and it marks a course done
 only if nothing came meanwhile (:class:`tracker.storage.timelines.Timelines`).
+Analyses of one product take turns: one that finds another running tries again
+a little later.
 A task lost with its worker is delivered again (late acks); if it is lost
 otherwise, the schedule lapses and the next batch, or ``tracker edx-analyze``,
 brings the course up to date.
@@ -22,7 +24,7 @@ from celery import Task
 
 from tasks.celery_app import app, products, settings
 from tasks.routing import ANALYZE_COURSES
-from tracker.edx.ingest import CourseAnalysis
+from tracker.edx.ingest import Busy, CourseAnalysis
 from tracker.edx.store import AnalyticsStore
 from tracker.handlers.edx import TrackingLogs
 from tracker.storage import Keys, Timelines
@@ -74,6 +76,8 @@ def analyze_courses(self: Task, product_id: str) -> dict[str, int]:
     try:
         analysis().timelines.unschedule(product_id)
         done = analysis().run(product_id)
+    except Busy as exc:  # another analysis runs: what it misses stays marked for this one
+        raise self.retry(countdown=OUTAGE_DELAY_S, max_retries=None) from exc
     except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
         log.warning("Redis unavailable (%s); course analysis again in %d s", exc,
                     OUTAGE_DELAY_S)

@@ -103,6 +103,6 @@ def test_the_analysis_command_rebuilds_at_once(
     assert analytics.report(COURSE) is None
     answer = CliRunner().invoke(edx_analyze_command, [])
     assert answer.exit_code == 0, answer.output
-    assert f"{COURSE}: report rebuilt, 1 learners" in answer.output
+    assert f"{COURSE}: report brought up to date, 1 learners worked out again" in answer.output
     report = analytics.report(COURSE)
     assert report is not None and report["total_time_5min_s"] == 42

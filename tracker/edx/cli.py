@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import click
 import redis
 
-from tracker.edx.ingest import CourseAnalysis, send_lines, store_rosters
+from tracker.edx.ingest import Busy, CourseAnalysis, send_lines, store_rosters
 from tracker.edx.logs import LogEvent, read_events
 from tracker.edx.report import CourseReport, build_reports
 from tracker.edx.sources import LogSource, sources
@@ -134,14 +135,26 @@ def edx_ingest_command(locations: tuple[str, ...], product: str,
 
 @click.command("edx-analyze")
 @PRODUCT
-def edx_analyze_command(product: str) -> None:
-    """Rebuild now the report of every course whose events or roster changed since its
-    last analysis (workers do it on their own shortly after new events)."""
+@click.option("--wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds to wait while a worker's analysis of the product runs.")
+def edx_analyze_command(product: str, wait: float) -> None:
+    """Bring now the report of every course whose events or roster changed since its
+    last analysis up to date (workers do it on their own shortly after new events)."""
     settings = Settings.from_env()
     data = redis.Redis.from_url(settings.redis_url)
     analysis = CourseAnalysis(Timelines(data, Keys(settings.key_prefix)), AnalyticsStore(data))
-    done = analysis.run(product)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            done = analysis.run(product)
+            break
+        except Busy:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"another analysis of {product!r} is still "
+                                           "running; try again later") from None
+            time.sleep(0.5)
     if not done:
         click.echo("no course changed")
     for course, learners in done.items():
-        click.echo(f"{course}: report rebuilt, {learners} learners")
+        click.echo(f"{course}: report brought up to date, {learners} learners worked out "
+                   "again")

@@ -3,14 +3,16 @@
 1. ``tracker edx-ingest FILES`` (or any producer) writes each line as it is to the
    event stream, as an entry ``{product_id, type: "tracking_log", line}`` (:func:`entry`).
 2. The bridge routes these entries by product like game events. The ``edx_logs``
-   handler (:class:`~tracker.handlers.edx.TrackingLogs`) keeps each course's events
-   in the course's timeline, each once (:mod:`tracker.edx.records`).
-3. :class:`CourseAnalysis` rebuilds the report of each course whose timeline
-   changed, with the roster's course team left out, and stores it for the read API.
-   Workers run it shortly after a batch; ``tracker edx-analyze`` runs it at once.
+   handler (:class:`~tracker.handlers.edx.TrackingLogs`) keeps each learner's events
+   in their timeline of the course, each once (:mod:`tracker.edx.records`).
+3. :class:`CourseAnalysis` works out again the part of each learner with new
+   events, adds up the course's parts (the roster's course team left out) and
+   stores the report for the read API. Workers run it shortly after a batch;
+   ``tracker edx-analyze`` runs it at once.
 
-A report is built from the whole timeline, as ``tracker edx-import`` builds it from
-the whole set of files, so both give the same figures for the same lines.
+Both ``tracker edx-import`` (from files) and the analysis build reports with the
+same two steps (:func:`~tracker.edx.report.learner_figures`, then
+:func:`~tracker.edx.report.course_report`), so both give the same figures.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from dataclasses import dataclass
 import redis
 
 from tracker.edx.logs import LogEvent
-from tracker.edx.records import from_record
-from tracker.edx.report import CourseReport, build_reports
+from tracker.edx.records import from_record, parse_timeline, timeline
+from tracker.edx.report import CourseReport, course_report, learner_figures
 from tracker.edx.sources import LogSource, read_lines
 from tracker.edx.store import AnalyticsStore, Member
 from tracker.settings import Settings
@@ -68,43 +70,73 @@ def store_rosters(settings: Settings, product_id: str,
     store, timelines = AnalyticsStore(data), Timelines(data, Keys(settings.key_prefix))
     for course, members in rosters.items():
         store.save_roster(course, members)
-        timelines.touch(product_id, course)
+        timelines.touch(product_id, timeline(course, ""))
+
+
+LOCK_MS = 60_000  # an analysis holds its product's lock this long, renewed per course
+
+
+class Busy(Exception):
+    """Another analysis of the product is running; try again later."""
 
 
 @dataclass(frozen=True)
 class CourseAnalysis:
-    """Course reports from the timelines the ``edx_logs`` handler keeps."""
+    """Course reports from the learners' timelines the ``edx_logs`` handler keeps.
+
+    Per learner, the analysis keeps the learner's part of the report (their time
+    spent, per day and unit, their video viewings); a run works out again only the
+    parts of learners with new events, then adds up every part of the course, the
+    roster's course team left out. The sums come out as ``tracker edx-import``'s."""
 
     timelines: Timelines
     analytics: AnalyticsStore
 
-    def events(self, product_id: str, course: str) -> Iterator[LogEvent]:
-        for record in self.timelines.records(product_id, course):
+    def events(self, product_id: str, course: str, learner: str) -> Iterator[LogEvent]:
+        for record in self.timelines.records(product_id, timeline(course, learner)):
             try:
-                yield from_record(course, record)
+                yield from_record(course, learner, record)
             except ValueError:  # not written by our handler: say so, count the rest
-                log.warning("course %s: skipping a record that is no event: %r", course, record)
+                log.warning("course %s, %s: skipping a record that is no event: %r", course,
+                            learner, record)
 
-    def report(self, product_id: str, course: str) -> CourseReport:
-        """The course's report from its whole timeline, its team (by roster) left out."""
+    def report(self, course: str) -> CourseReport:
+        """The course's report from its learners' stored parts, its team left out."""
         roster = self.analytics.roster(course)
-
-        def in_team(_course: str, user: str) -> bool:
-            member = roster.get(user)
-            return member is not None and member.is_staff
-
-        found = build_reports(self.events(product_id, course), in_team)
-        return found.get(course) or CourseReport(course)
+        parts = {learner: part for learner, part in self.analytics.parts(course).items()
+                 if not (learner in roster and roster[learner].is_staff)}
+        return course_report(course, parts)
 
     def run(self, product_id: str) -> dict[str, int]:
-        """Rebuild and store the report of each course that changed; its learners by course.
+        """Bring the report of every course that changed up to date; per course, how many
+        learners' parts were worked out again. Raises :class:`Busy` while another
+        analysis of the product runs.
 
-        A course that changes again while its report is built stays marked changed,
-        so the next run builds it again."""
-        done: dict[str, int] = {}
-        for course, changes in sorted(self.timelines.changed(product_id).items()):
-            report = self.report(product_id, course)
-            self.analytics.save_report(report)
-            self.timelines.settle(product_id, course, changes)
-            done[course] = len(report.time_spent)
-        return done
+        A timeline that changes while it is read stays marked changed, so the next run
+        reads it again; a run that dies half-way leaves everything marked."""
+        token = self.timelines.lock(product_id, LOCK_MS)
+        if token is None:
+            raise Busy(product_id)
+        try:
+            changed: dict[str, dict[str, int]] = {}
+            for name, changes in self.timelines.changed(product_id).items():
+                try:
+                    course, learner = parse_timeline(name)
+                except ValueError:
+                    log.warning("not a course timeline, left alone: %r", name)
+                    continue
+                changed.setdefault(course, {})[learner] = changes
+            done: dict[str, int] = {}
+            for course, learners in sorted(changed.items()):
+                if not self.timelines.keep(product_id, token, LOCK_MS):
+                    raise Busy(product_id)  # the lock lapsed: another run may have begun
+                parts = {learner: learner_figures(self.events(product_id, course, learner))
+                         for learner in learners if learner}
+                self.analytics.save_parts(course, parts)
+                self.analytics.save_report(self.report(course))
+                for learner, changes in learners.items():
+                    self.timelines.settle(product_id, timeline(course, learner), changes)
+                done[course] = len(parts)
+            return done
+        finally:
+            self.timelines.unlock(product_id, token)

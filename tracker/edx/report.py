@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tracker.edx.logs import LogEvent
 from tracker.edx.timespent import CUTOFFS, day_of, time_by_day, time_by_unit, time_spent
-from tracker.edx.video import VideoStats, video_id, viewings
+from tracker.edx.video import VideoStats, Viewing, video_id, viewings
 
 VIDEO_ACTIONS = frozenset({"video.load", "video.play", "video.pause", "video.stop",
                            "video.seek", "video.speed", "video.complete", "video.transcript"})
@@ -77,16 +78,93 @@ def order_key(event: LogEvent) -> tuple[float, str, str, str, str, str]:
     return (event.time, event.action, event.name, event.source, event.unit or "", payload)
 
 
+@dataclass
+class LearnerFigures:
+    """One learner's part of a course report. The pipeline's analysis keeps it per learner
+    (:mod:`tracker.edx.ingest`), so that only learners with new events are worked out
+    again; :func:`course_report` adds the parts up."""
+
+    time: dict[str, float]  # time_5min_s, sessions_5min, time_30min_s, sessions_30min
+    days: dict[str, list[float]]  # UTC date -> seconds per cutoff (every day with an event)
+    units: dict[str, list[float]]  # unit -> seconds per cutoff (every unit shown)
+    videos: dict[str, list[list[float]]]  # video -> its viewings [start, end], unfiltered
+    durations: dict[str, float]  # video -> the largest positive duration seen
+
+    def to_json(self) -> str:
+        return json.dumps([self.time, self.days, self.units, self.videos, self.durations],
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LearnerFigures:
+        return cls(*json.loads(text))
+
+
+TIME_NAMES = tuple(f"time_{int(c // 60)}min_s" for c in CUTOFFS)
+
+
+def learner_figures(events: Iterable[LogEvent]) -> LearnerFigures:
+    """The figures of one learner's events in one course (each event once, any order)."""
+    evs = sorted(events, key=order_key)
+    times = [e.time for e in evs]
+    units = [e.unit for e in evs]
+    figures: dict[str, float] = {}
+    days = {day_of(t): [0.0] * len(CUTOFFS) for t in times}
+    shown = {u: [0.0] * len(CUTOFFS) for u in units if u is not None}
+    for i, (cutoff, name) in enumerate(zip(CUTOFFS, TIME_NAMES, strict=True)):
+        spent = time_spent(times, cutoff)
+        figures[name] = spent.seconds
+        figures[f"sessions_{int(cutoff // 60)}min"] = spent.sessions
+        for day, seconds in time_by_day(times, cutoff).items():
+            days[day][i] += seconds
+        for unit, seconds in time_by_unit(times, units, cutoff).items():
+            shown[unit][i] += seconds
+    by_video: dict[str, list[LogEvent]] = defaultdict(list)
+    durations: dict[str, float] = {}
+    for event in evs:
+        vid = video_id(event) if event.action in VIDEO_ACTIONS else None
+        if vid:
+            by_video[vid].append(event)
+            d = event.get_float("duration")
+            if d and d > 0:  # missing, 0 and null all mean unknown
+                durations[vid] = max(durations.get(vid, 0.0), d)
+    # Viewings past a video's duration are dropped when the course's parts are added
+    # up: the duration is the largest any learner's events gave.
+    videos = {vid: [[v.start, v.end] for v in viewings(video_events)]
+              for vid, video_events in by_video.items()}
+    return LearnerFigures(figures, days, shown, videos, durations)
+
+
+def course_report(course: str, learners: Mapping[str, LearnerFigures]) -> CourseReport:
+    """The course's report from its learners' figures (the course team left out already)."""
+    report = CourseReport(course)
+    durations: dict[str, float] = {}
+    for part in learners.values():
+        for vid, d in part.durations.items():
+            durations[vid] = max(durations.get(vid, 0.0), d)
+    for learner in sorted(learners):  # sums in one order, whoever computes them
+        part = learners[learner]
+        report.time_spent[learner] = dict(part.time)
+        for day, seconds in part.days.items():
+            for name, value in zip(TIME_NAMES, seconds, strict=True):
+                report.add_day(day, name, value)
+            report.add_day(day, "learners", 1)
+        for unit, seconds in part.units.items():
+            for name, value in zip(TIME_NAMES, seconds, strict=True):
+                report.add_unit(unit, name, value)
+            report.add_unit(unit, "learners", 1)
+        for vid, views in part.videos.items():
+            stats = report.videos.setdefault(vid, VideoStats(vid, durations.get(vid)))
+            limit = math.inf if stats.duration is None else stats.duration + 1
+            stats.add(learner, [Viewing(start, end) for start, end in views if end <= limit])
+    return report
+
+
 def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool] = no_team,
                   counts: Counter[str] | None = None) -> dict[str, CourseReport]:
     """The report of each course in ``events``; ``in_team(course, username)``: left out."""
     counts = counts if counts is not None else Counter()
     seen: set[bytes] = set()
-    by_learner: dict[tuple[str, str], list[LogEvent]] = defaultdict(list)
-    # (course, learner) -> video -> its events; (course, video) -> its duration
-    videos: dict[tuple[str, str], dict[str, list[LogEvent]]] = defaultdict(
-        lambda: defaultdict(list))
-    durations: dict[tuple[str, str], float] = {}
+    by_learner: dict[str, dict[str, list[LogEvent]]] = defaultdict(lambda: defaultdict(list))
     for event in events:
         if not event.username or not event.course_id:
             counts["anonymous_or_no_course"] += 1
@@ -99,39 +177,8 @@ def build_reports(events: Iterable[LogEvent], in_team: Callable[[str, str], bool
             counts["duplicate"] += 1
             continue
         seen.add(mark)
-        who = (event.course_id, event.username)
-        by_learner[who].append(event)
-        vid = video_id(event) if event.action in VIDEO_ACTIONS else None
-        if vid:
-            videos[who][vid].append(event)
-            d = event.get_float("duration")
-            if d and d > 0:  # missing, 0 and null all mean unknown
-                key = (event.course_id, vid)
-                durations[key] = max(durations.get(key, 0.0), d)
-    reports: dict[str, CourseReport] = {}
-    for (course, learner), evs in sorted(by_learner.items()):
-        evs.sort(key=order_key)
-        report = reports.setdefault(course, CourseReport(course))
-        times = [e.time for e in evs]
-        units = [e.unit for e in evs]
-        figures: dict[str, float] = {}
-        for cutoff in CUTOFFS:
-            name = f"time_{int(cutoff // 60)}min_s"
-            spent = time_spent(times, cutoff)
-            figures[name] = spent.seconds
-            figures[f"sessions_{int(cutoff // 60)}min"] = spent.sessions
-            for day, seconds in time_by_day(times, cutoff).items():
-                report.add_day(day, name, seconds)
-            for unit, seconds in time_by_unit(times, units, cutoff).items():
-                report.add_unit(unit, name, seconds)
-        for day in {day_of(t) for t in times}:
-            report.add_day(day, "learners", 1)
-        for unit in {u for u in units if u is not None}:
-            report.add_unit(unit, "learners", 1)
-        report.time_spent[learner] = figures
-        for vid, video_events in videos.get((course, learner), {}).items():
-            video_events.sort(key=order_key)
-            stats = report.videos.setdefault(vid, VideoStats(vid, durations.get((course, vid))))
-            stats.add(learner, viewings(video_events, stats.duration))
-    counts["events"] += sum(len(v) for v in by_learner.values())
-    return reports
+        by_learner[event.course_id][event.username].append(event)
+    counts["events"] += len(seen)
+    return {course: course_report(course, {learner: learner_figures(evs)
+                                           for learner, evs in learners.items()})
+            for course, learners in sorted(by_learner.items())}

@@ -3,6 +3,7 @@
     ea:{<course>}:roster            hash  username -> JSON {role, email, name}
     ea:{<course>}:report            string JSON of the course's report (CourseReport.as_dict)
     ea:{<course>}:learners          hash  username -> JSON of the learner's figures
+    ea:{<course>}:parts             hash  username -> the learner's LearnerFigures (pipeline)
 
 A report replaces the previous one of its course in one MULTI, so a reader
 never sees half of two imports. Roles come from the roster: ``student`` for
@@ -22,7 +23,7 @@ from typing import Any
 import redis
 
 from tracker.edx.logs import normalise_course
-from tracker.edx.report import CourseReport
+from tracker.edx.report import CourseReport, LearnerFigures
 
 STAFF_ROLES = frozenset({"staff", "instructor", "data_researcher", "administrator"})
 ROLES = STAFF_ROLES | {"student"}
@@ -91,6 +92,17 @@ class AnalyticsStore:
             pipe.hset(self._key(course, "learners"), mapping={
                 u: json.dumps(figures) for u, figures in report.time_spent.items()})
         pipe.execute()
+
+    def save_parts(self, course: str, parts: Mapping[str, LearnerFigures]) -> None:
+        """Keep learners' parts of the course's report (the pipeline's analysis)."""
+        if parts:
+            self.client.hset(self._key(course, "parts"),
+                             mapping={u: part.to_json() for u, part in parts.items()})
+
+    def parts(self, course: str) -> dict[str, LearnerFigures]:
+        """Every learner's part of the course's report, in one read."""
+        raw: Any = self.client.hgetall(self._key(course, "parts"))
+        return {u.decode(): LearnerFigures.from_json(v) for u, v in raw.items()}
 
     def report(self, course: str) -> dict[str, Any] | None:
         raw: Any = self.client.get(self._key(course, "report"))

@@ -1,19 +1,19 @@
-"""The Open edX tracking-log handler: each course's events kept in its timeline."""
+"""The Open edX tracking-log handler: each learner's events kept in a timeline per course."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from tracker.edx.logs import parse_line
-from tracker.edx.records import to_record
+from tracker.edx.records import timeline, to_record
 from tracker.events import Event
 from tracker.handlers.base import AddToTimeline, Handler, Op
 
 
 class TrackingLogs(Handler):
     """Reads ``tracking_log`` entries (one log line each, ``tracker edx-ingest``) and keeps
-    every event of a learner in a course in that course's timeline, once however often
-    its line comes. Anonymous events and events outside a course are not kept. The
+    every event of a learner in a course in the learner's timeline of that course, once
+    however often its line comes. Anonymous events and events outside a course are not kept. The
     course reports are worked out from the timelines (:mod:`tracker.edx.ingest`)."""
 
     name = "edx_logs"
@@ -23,4 +23,5 @@ class TrackingLogs(Handler):
         found = parse_line(event["line"])  # valid: the entry's schema parsed it already
         if found is None or not found.username or not found.course_id:
             return ()
-        return (AddToTimeline(found.course_id, to_record(found), found.time),)
+        return (AddToTimeline(timeline(found.course_id, found.username), to_record(found),
+                              found.time),)

@@ -9,9 +9,11 @@
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
     <prefix>:{<product>}:counters            hash: entries applied / duplicates / late (/metrics)
-    <prefix>:{<product>}:tl:<timeline>       sorted set: records by time (a course's log events)
+    <prefix>:{<product>}:tl:<timeline>       sorted set: records by time (a learner's log events
+                                             in a course: tracker.edx.records.timeline)
     <prefix>:{<product>}:timelines           hash: timeline -> changes not yet analysed
     <prefix>:{<product>}:timelines:due       string: an analysis of the timelines is scheduled
+    <prefix>:{<product>}:timelines:lock      string: held by the analysis running now
     <prefix>:{deadletter}:stream             stream: rejected entries (all products)
     <prefix>:{deadletter}:seen               set: "<src>/<entry id>" already dead-lettered
 
@@ -69,6 +71,10 @@ class Keys:
     def timeline_changes(self, product_id: str) -> str:
         """Timelines changed since their last analysis, each with a change count."""
         return f"{self.product(product_id)}timelines"
+
+    def analysis_lock(self, product_id: str) -> str:
+        """Held by the one analysis of the product's timelines running now."""
+        return f"{self.product(product_id)}timelines:lock"
 
     def analysis_due(self, product_id: str) -> str:
         """Set while an analysis of the product's timelines is scheduled (one at a time)."""

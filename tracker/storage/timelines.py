@@ -4,11 +4,13 @@ The batch script adds records and counts each timeline's changes in one hash.
 Whatever derives figures from a timeline reads the counts, reads the timeline,
 stores its figures, and then *settles* the count it started from: only if no
 record came meanwhile is the timeline marked done. A reader that dies half-way
-settles nothing, so the next one does the work again.
+settles nothing, so the next one does the work again. Readers of one product
+take turns (:meth:`Timelines.lock`), so an older reading never overwrites a newer.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +25,12 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
 end
 return 0
 """
+# The analysis lock, kept (ARGV[2] ms more) or released ("0") only by its holder.
+HOLD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
 PAGE = 5000  # records per read
 
 
@@ -31,6 +39,7 @@ class Timelines:
         self.client = client
         self.keys = keys or Keys()
         self._settle = client.register_script(SETTLE)
+        self._hold = client.register_script(HOLD)
 
     def changed(self, product_id: str) -> dict[str, int]:
         """Timelines with records not yet analysed, each with its change count."""
@@ -62,6 +71,21 @@ class Timelines:
     def touch(self, product_id: str, timeline: str) -> None:
         """Ask for the timeline to be analysed again (its inputs changed, say a roster)."""
         self.client.hincrby(self.keys.timeline_changes(product_id), timeline, 1)
+
+    def lock(self, product_id: str, for_ms: int) -> str | None:
+        """Hold the product's analysis lock for ``for_ms``: one analysis at a time, so that
+        an older one never stores its figures over a newer one's. Its token, or None
+        while another holds it (a holder that dies frees it when it lapses)."""
+        token = secrets.token_hex(8)
+        taken = self.client.set(self.keys.analysis_lock(product_id), token, nx=True, px=for_ms)
+        return token if taken else None
+
+    def keep(self, product_id: str, token: str, for_ms: int) -> bool:
+        """Hold the lock ``for_ms`` more; False if it lapsed and is not ours any more."""
+        return bool(self._hold(keys=[self.keys.analysis_lock(product_id)], args=[token, for_ms]))
+
+    def unlock(self, product_id: str, token: str) -> None:
+        self._hold(keys=[self.keys.analysis_lock(product_id)], args=[token, 0])
 
     def schedule(self, product_id: str, for_ms: int) -> bool:
         """Claim the right to schedule the product's next analysis; False while one is

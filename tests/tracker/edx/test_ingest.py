@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.tracker.edx.logs_gen import COURSE, VIDEO, line, video
-from tracker.edx.ingest import CourseAnalysis, entry
+from tracker.edx.ingest import Busy, CourseAnalysis, entry
 from tracker.edx.logs import parse_line, read_events
-from tracker.edx.records import from_record, to_record
+from tracker.edx.records import from_record, parse_timeline, timeline, to_record
 from tracker.edx.report import CourseReport, build_reports
 from tracker.edx.store import AnalyticsStore, Member
 from tracker.events import InvalidEvent, parse_entry
@@ -111,8 +111,9 @@ def test_lines_seen_again_count_once(tmp_path: Path, pipeline: tuple[BatchProces
     second = processor.process("edx", "s", as_entries(lines[:50], base_ms=1_800_000_000_000))
     assert second.applied == 50
     analysis.run("edx")
-    assert analysis.timelines.size("edx", COURSE) + analysis.timelines.size("edx", OTHER) == len(
-        lines)
+    data = analysis.timelines.client
+    kept = sum(data.zcard(k) for k in data.scan_iter("st:{edx}:tl:*"))
+    assert kept == len(lines)
     assert analysis.analytics.report(COURSE) == file_reports(tmp_path, lines)[COURSE].as_dict()
 
 
@@ -125,8 +126,8 @@ def test_the_roster_s_course_team_is_left_out(tmp_path: Path, pipeline: tuple[
     analysis.analytics.save_roster(COURSE, {"prof": Member("instructor"), "ann": Member("student")})
     assert analysis.run("edx") == {}  # the timelines did not change
     assert "prof" in analysis.analytics.learners(COURSE)
-    analysis.timelines.touch("edx", COURSE)  # `tracker edx-ingest --roster` does this
-    assert analysis.run("edx") == {COURSE: 4}
+    analysis.timelines.touch("edx", timeline(COURSE, ""))  # what `--roster` does
+    assert analysis.run("edx") == {COURSE: 0}  # no learner's part changed: added up again
     assert set(analysis.analytics.learners(COURSE)) == {"ann", "bob", "cid", "dee"}
     expected = file_reports(tmp_path, lines, team={"prof"})[COURSE]
     assert analysis.analytics.report(COURSE) == expected.as_dict()
@@ -139,7 +140,7 @@ def test_a_course_that_changes_during_its_analysis_stays_marked(
     (changes,) = analysis.timelines.changed("edx").values()
     processor.process("edx", "s", as_entries([line("seq_goto", T0 + 9, {}, user="ann")],
                                              base_ms=1_800_000_000_000))
-    assert not analysis.timelines.settle("edx", COURSE, changes)  # it changed meanwhile
+    assert not analysis.timelines.settle("edx", timeline(COURSE, "ann"), changes)  # it changed
     assert analysis.run("edx") == {COURSE: 1}
     assert analysis.analytics.report(COURSE)["total_time_5min_s"] == 9  # type: ignore[index]
     assert analysis.timelines.changed("edx") == {}
@@ -208,12 +209,47 @@ def test_any_log_gives_the_same_report_both_ways(
 def test_a_record_keeps_what_the_figures_read() -> None:
     played = parse_line(line("play_video", T0 + 0.123456, video(currentTime=1.5), user="é"))
     assert played is not None
-    back = from_record(COURSE, to_record(played).encode())
+    back = from_record(COURSE, "é", to_record(played).encode())
     assert back == played  # a video event comes back whole
     closed = parse_line(line("page_close", T0, {"a": 1}, user="ann"))
-    assert closed is not None and from_record(COURSE, to_record(closed)).payload != closed.payload
+    assert closed is not None and from_record(COURSE, "ann", to_record(closed)).payload != \
+        closed.payload
     assert to_record(closed) != to_record(parse_line(line("page_close", T0, {"a": 2}))  # type: ignore[arg-type]
                                           )
     with pytest.raises(ValueError):
-        from_record(COURSE, b"[1, 2]")
+        from_record(COURSE, "ann", b"[1, 2]")
     assert VIDEO in to_record(played)
+
+
+def test_only_learners_with_new_events_are_worked_out_again(
+        tmp_path: Path, pipeline: tuple[BatchProcessor, CourseAnalysis]) -> None:
+    processor, analysis = pipeline
+    lines = traffic(seed=13)
+    processor.process("edx", "s", as_entries(lines))
+    assert analysis.run("edx") == {COURSE: 5, OTHER: 5}
+    more = session(random.Random(1), "bob", COURSE, T0 + 9 * 86_400)
+    processor.process("edx", "s", as_entries(more, base_ms=1_800_000_000_000))
+    assert analysis.run("edx") == {COURSE: 1}  # bob's part only; the rest added up again
+    assert analysis.analytics.report(COURSE) == file_reports(tmp_path, lines + more)[
+        COURSE].as_dict()
+
+
+def test_analyses_of_a_product_take_turns(pipeline: tuple[BatchProcessor,
+                                                          CourseAnalysis]) -> None:
+    processor, analysis = pipeline
+    processor.process("edx", "s", as_entries([line("seq_goto", T0, {}, user="ann")]))
+    token = analysis.timelines.lock("edx", 10_000)  # as a running analysis holds it
+    assert token is not None
+    with pytest.raises(Busy):
+        analysis.run("edx")
+    assert analysis.timelines.changed("edx")  # nothing was settled
+    analysis.timelines.unlock("edx", "not-the-token")  # only the holder frees it
+    with pytest.raises(Busy):
+        analysis.run("edx")
+    analysis.timelines.unlock("edx", token)
+    assert analysis.run("edx") == {COURSE: 1}
+
+
+@given(course=st.text(min_size=1, max_size=30), user=st.text(max_size=30))
+def test_timeline_names_are_unambiguous(course: str, user: str) -> None:
+    assert parse_timeline(timeline(course, user)) == (course, user)
