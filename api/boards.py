@@ -43,7 +43,7 @@ from tracker.ranking import Slice, TieMode
 
 bp = Blueprint("boards", __name__, url_prefix="/products/<product_id>/boards/<board>")
 # Board kinds whose players' standings show the rating behind the score, under this key
-RATING_DETAIL = {"skill": "skill", "glicko": "glicko"}
+RATING_DETAIL = {"skill": "skill", "glicko": "glicko", "streak": "streak"}
 
 _ties_query, _page_query, _around_query = TiesQuerySchema(), PageQuerySchema(), AroundQuerySchema()
 _players_query, _period_query = PlayersQuerySchema(), PeriodQuerySchema()

@@ -65,15 +65,17 @@ def page(product_id: str, board: str, period: str | None, ties: TieMode, window:
 def standing(product_id: str, board: str, period: str | None, ties: TieMode,
              found: Standing, tiers: Sequence[Tier] = (), rating_as: str | None = None
              ) -> Body:
-    """``StandingSchema``: a player's score, rank, percentile (and tier, and its rating
-    under ``rating_as``: ``skill`` or ``glicko``)."""
+    """``StandingSchema``: a player's score, rank, percentile (and tier, and what stands
+    behind the score under ``rating_as``: ``skill``, ``glicko`` or ``streak``)."""
     body = _ref(product_id, board, period, ties, found.size)
     body.update(user_id=found.user_id, score=found.score, rank=found.rank(ties),
                 percentile=found.percentile)
     if tiers:
         body["tier"] = player_tier(tiers, found)
     if rating_as is not None and found.rating is not None:
-        body[rating_as] = dict(found.rating)
+        # a streak is a count; ratings are real numbers
+        convert = int if rating_as == "streak" else float
+        body[rating_as] = {name: convert(value) for name, value in found.rating}
     return body
 
 

@@ -100,6 +100,12 @@ class GlickoSchema(Schema):
         "description": "How erratic the player's results are."})
 
 
+class StreakSchema(Schema):
+    current = fields.Integer(required=True, metadata={
+        "description": "The player's current win streak (0 after a loss); the board's "
+                       "score is the longest."})
+
+
 class BoardRefSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
@@ -127,6 +133,8 @@ class StandingSchema(BoardRefSchema):
         "description": "The player's OpenSkill rating; only on skill boards."})
     glicko = fields.Nested(GlickoSchema, metadata={
         "description": "The player's Glicko-2 rating; only on glicko boards."})
+    streak = fields.Nested(StreakSchema, metadata={
+        "description": "The player's current win streak; only on streak boards."})
 
 
 class RankedPlayerSchema(EntrySchema):

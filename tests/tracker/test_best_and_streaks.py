@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api import create_app
+from api.config import ApiSettings
 from tests.support.ratings import PLAYERS, game, rate_games
 from tracker.events import Event
 from tracker.handlers import BUILTIN, Handler, KeepBest, Op, WinStreak, WinStreakLeaderboard
@@ -18,6 +21,7 @@ from tracker.handlers.base import Board
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, parse_products
+from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, PreparedEvent, Ranks, Store
 
 FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
@@ -49,9 +53,9 @@ def test_the_board_keeps_each_player_s_longest_streak(
     longest, current = longest_streaks(games)
     board = dict(Ranks(data).page("pong", "streak", 0, 100).rows)
     assert board == {p: float(n) for p, n in longest.items()}
-    running = {k.decode(): int(v) for k, v in data.hgetall(Keys().streaks("pong", "streak"))
-               .items()}
-    assert running == current
+    running = {p: int(data.hget(Keys().rating("pong", "streak", p), "current") or 0)
+               for p in longest}
+    assert {p: n for p, n in running.items() if n} == current
     rate_games(store, WinStreakLeaderboard(), games, batch, summed)  # a replay: no change
     assert dict(Ranks(data).page("pong", "streak", 0, 100).rows) == board
 
@@ -129,3 +133,17 @@ def test_a_best_and_points_on_one_board_keep_their_order(data: redis.Redis) -> N
              PreparedEvent("1-2", "", [IncrScore("b", "ann", 1)])]
     store.apply("pong", "s", batch, summed=True)
     assert store.score("pong", "b", "ann") == 6
+
+
+def test_a_standing_shows_the_current_streak(data: redis.Redis, settings: Settings,
+                                             tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text('[products]\npong = { handlers = ["streak"] }\n')
+    rate_games(Store(data), WinStreakLeaderboard(), [("ann", "bob"), ("ann", "cid"),
+                                                     ("bob", "ann"), ("bob", "cid")], 1, True)
+    client = create_app(Settings(redis_url=settings.redis_url, products_file=str(config)),
+                        ApiSettings(rate_limit="off")).test_client()
+    ann = client.get("/products/pong/boards/streak/players/ann").get_json()
+    bob = client.get("/products/pong/boards/streak/players/bob").get_json()
+    assert (ann["score"], ann["streak"]) == (2.0, {"current": 0})
+    assert (bob["score"], bob["streak"], bob["rank"]) == (2.0, {"current": 2}, 1)

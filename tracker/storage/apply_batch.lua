@@ -9,7 +9,7 @@
 --               { "zn", board, member, score }      ZADD NX
 --               { "best", board, member, score }    keep the member's best score
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
---                 <p>streak:<board> (hash user -> current streak) the running ones
+--                 each player's rating hash (<p>rating:<board>:<user>) the current one
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
 --               { "elo", board, winner, loser, k, start }
 --               { "os", board, winner, loser, mu, sigma, beta, kappa, tau }  OpenSkill
@@ -160,14 +160,16 @@ end
 
 -- Glicko-2 (Glickman, "Example of the Glicko-2 system", 2013), each game its own
 -- rating period: both players are rated against the other's values before the
--- game. (rating, rd, volatility) live in the player's rating hash; the board holds
+-- game. Operations are grouped as the paper writes them, so that results are the
+-- same doubles as a direct transcription (the test's oracle). (rating, rd, volatility) live in the player's rating hash; the board holds
 -- rating - 2 rd, the lower end of a 95 % interval.
 local G2 = 173.7178
 local function glicko2_update(mu, phi, sigma, mu_o, phi_o, s, tau)
   local g = 1 / math.sqrt(1 + 3 * phi_o * phi_o / (math.pi * math.pi))
   local e = 1 / (1 + math.exp(-g * (mu - mu_o)))
   local v = 1 / (g * g * e * (1 - e))
-  local delta = v * g * (s - e)
+  local gain = g * (s - e)  -- the paper's sum over the period's games, here one
+  local delta = v * gain
   local a = math.log(sigma * sigma)
   local function f(x)
     local ex = math.exp(x)
@@ -198,7 +200,7 @@ local function glicko2_update(mu, phi, sigma, mu_o, phi_o, s, tau)
   local sigma2 = math.exp(A / 2)
   local phi_star = math.sqrt(phi * phi + sigma2 * sigma2)
   local phi2 = 1 / math.sqrt(1 / (phi_star * phi_star) + 1 / v)
-  return mu + phi2 * phi2 * g * (s - e), phi2, sigma2
+  return mu + phi2 * phi2 * gain, phi2, sigma2
 end
 
 local function glicko2(board, w, l, r0, rd0, vol0, tau)
@@ -239,9 +241,9 @@ local function keep_best(board, member, score)
 end
 
 local function win_streak(board, w, l)
-  local running = p .. 'streak:' .. board
-  keep_best(board, w, redis.call('HINCRBY', running, w, 1))
-  redis.call('HDEL', running, l)
+  local running = p .. 'rating:' .. board .. ':'
+  keep_best(board, w, redis.call('HINCRBY', running .. w, 'current', 1))
+  redis.call('HSET', running .. l, 'current', 0)
   ensure_on_board(p .. 'lb:' .. board, l, 0)
 end
 

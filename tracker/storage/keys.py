@@ -4,8 +4,8 @@
     <prefix>:{<product>}:lb:<board>:scores   sorted set: the board's distinct scores (dense ranks)
     <prefix>:{<product>}:lb:<board>:counts   hash: score -> members with that score
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
-    <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating
-    <prefix>:{<product>}:streak:<board>      hash: user -> current win streak
+    <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating, or
+                                             the current win streak on a streak board
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
     <prefix>:{<product>}:counters            hash: entries applied / duplicates / late (/metrics)
@@ -48,12 +48,10 @@ class Keys:
         return f"{self.board(product_id, board)}:counts"
 
     def rating(self, product_id: str, board: str, user_id: str) -> str:
-        """A player's OpenSkill rating on a board (the board holds its ordinal)."""
+        """What stands behind a player's score on a rating board: an OpenSkill or Glicko-2
+        rating (the board holds its ordinal), or the current win streak (the board holds
+        the longest)."""
         return f"{self.product(product_id)}rating:{board}:{user_id}"
-
-    def streaks(self, product_id: str, board: str) -> str:
-        """The players' current win streaks; ``board`` keeps the longest."""
-        return f"{self.product(product_id)}streak:{board}"
 
     def stats(self, product_id: str, user_id: str) -> str:
         return f"{self.product(product_id)}stats:{user_id}"
