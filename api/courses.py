@@ -1,6 +1,8 @@
-"""``/courses/<course_id>/analytics``: a course's time spent and video metrics, for its staff.
+"""``/courses/<course_id>/analytics``: a course's time spent and video metrics, for its staff,
+and ``/courses``: the courses a caller may read.
 
-Stored by ``tracker edx-import`` (:mod:`tracker.edx`). Only a caller whose token
+Stored by the pipeline's course analysis or ``tracker edx-import`` (:mod:`tracker.edx`).
+Only a caller whose token
 ``sub`` has a staff, instructor, data researcher or administrator role in that
 course's roster, or holds the explicit grant ``analytics:admin``, may read them.
 Contact details come from the roster and are shown only for the course's own
@@ -12,16 +14,34 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from api.auth import ANALYTICS_ADMIN
 from api.errors import ApiError
 from api.openapi import Auth, Operation, operation
-from api.schemas import CourseAnalyticsSchema, LearnerListSchema
+from api.schemas import CourseAnalyticsSchema, CourseListSchema, LearnerListSchema
 from api.state import state
 from tracker.edx.logs import normalise_course
 from tracker.edx.store import AnalyticsStore
 
-bp = Blueprint("courses", __name__, url_prefix="/courses/<course_id>/analytics")
+bp = Blueprint("courses", __name__, url_prefix="/courses")
 
-_report, _learners = CourseAnalyticsSchema(), LearnerListSchema()
+_report, _learners, _list = CourseAnalyticsSchema(), LearnerListSchema(), CourseListSchema()
+
+
+@bp.get("")
+@operation(Operation(tag="course analytics", response=CourseListSchema,
+                     auth=Auth.COURSE_STAFF))
+def my_courses() -> ResponseReturnValue:
+    """The courses whose analytics the caller may read: those whose roster gives the
+    token's `sub` a staff role, or every course for an `analytics:admin` grant."""
+    who = state().auth.principal()
+    store = AnalyticsStore(state().store.client)
+    courses = store.courses()
+    roles = store.roles(courses, who.subject) if who.subject else {}
+    if ANALYTICS_ADMIN not in who.scopes:
+        courses = [c for c in courses if c in roles and roles[c].is_staff]
+    rows = [{"course_id": c, "role": roles[c].role if c in roles else None, "has_report": r}
+            for c, r in zip(courses, store.has_report(courses), strict=True)]
+    return jsonify(_list.dump({"courses": rows}))
 
 
 def _authorized(course_id: str) -> tuple[str, AnalyticsStore]:
@@ -39,7 +59,7 @@ def _authorized(course_id: str) -> tuple[str, AnalyticsStore]:
     return course, store
 
 
-@bp.get("")
+@bp.get("/<course_id>/analytics")
 @operation(Operation(tag="course analytics", response=CourseAnalyticsSchema,
                      auth=Auth.COURSE_STAFF, errors=(404,)))
 def course_analytics(course_id: str) -> ResponseReturnValue:
@@ -51,7 +71,7 @@ def course_analytics(course_id: str) -> ResponseReturnValue:
     return jsonify(_report.dump(report))
 
 
-@bp.get("/learners")
+@bp.get("/<course_id>/analytics/learners")
 @operation(Operation(tag="course analytics", response=LearnerListSchema,
                      auth=Auth.COURSE_STAFF, errors=(404,)))
 def course_learners(course_id: str) -> ResponseReturnValue:

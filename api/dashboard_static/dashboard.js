@@ -68,6 +68,29 @@ async function show(course, token) {
   }
 }
 
+// The courses this token may read, offered in the course field; the only one is chosen.
+async function offerCourses(token) {
+  try {
+    const { courses } = await ask("../courses", token);
+    const list = $("my-courses");
+    list.replaceChildren();
+    for (const c of courses) {
+      const option = document.createElement("option");
+      option.value = c.course_id;
+      option.label = `${c.role || "admin"}${c.has_report ? "" : " (no analytics yet)"}`;
+      list.appendChild(option);
+    }
+    const readable = courses.filter((c) => c.has_report);
+    if (!$("course").value && readable.length === 1) {
+      $("course").value = readable[0].course_id;
+      show($("course").value, token);
+    }
+  } catch (error) {
+    $("status").className = "error";
+    $("status").textContent = error.message;
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const given = new URLSearchParams(location.hash.slice(1));
   if (given.get("token")) {
@@ -82,5 +105,6 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem("token", $("token").value);
     show($("course").value.trim(), $("token").value.trim());
   });
+  if ($("token").value) offerCourses($("token").value);
   if ($("course").value && $("token").value) show($("course").value, $("token").value);
 });

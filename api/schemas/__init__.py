@@ -9,6 +9,8 @@ documentation cannot drift from what the code parses and dumps.
 from api.schemas.analytics import (
     CourseAnalyticsSchema,
     CourseDaySchema,
+    CourseListSchema,
+    CourseRefSchema,
     CourseUnitSchema,
     LearnerAnalyticsSchema,
     LearnerListSchema,
@@ -83,6 +85,8 @@ __all__ = [
     "BoardSchema",
     "CourseAnalyticsSchema",
     "CourseDaySchema",
+    "CourseListSchema",
+    "CourseRefSchema",
     "CourseUnitSchema",
     "EntrySchema",
     "ErrorSchema",

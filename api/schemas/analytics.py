@@ -68,3 +68,17 @@ class LearnerAnalyticsSchema(Schema):
 class LearnerListSchema(Schema):
     course_id = fields.String(required=True)
     learners = fields.Nested(LearnerAnalyticsSchema, many=True, required=True)
+
+
+class CourseRefSchema(Schema):
+    course_id = fields.String(required=True)
+    role = fields.String(required=True, allow_none=True, metadata={
+        "description": "The caller's role in the course by its roster; null for an "
+                       "analytics:admin grant without one."})
+    has_report = fields.Boolean(required=True, metadata={
+        "description": "Whether the course's analytics can be read yet."})
+
+
+class CourseListSchema(Schema):
+    courses = fields.Nested(CourseRefSchema, many=True, required=True, metadata={
+        "description": "The courses whose analytics the caller may read."})

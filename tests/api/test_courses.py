@@ -49,6 +49,23 @@ def test_only_that_courses_staff(secured: FlaskClient, token: Token, imported: N
     assert missing.status_code == 404 and missing.get_json()["error"] == "no_report"
 
 
+def test_the_courses_a_caller_may_read(secured: FlaskClient, token: Token,
+                                       imported: None) -> None:
+    assert secured.get("/courses").status_code == 401
+
+    def courses(**claims: str) -> list[dict[str, object]]:
+        resp = secured.get("/courses", headers=bearer(token(**claims)))
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()["courses"]  # type: ignore[no-any-return]
+
+    assert courses(sub="prof") == [{"course_id": COURSE, "role": "instructor",
+                                    "has_report": True}]
+    assert courses(sub="carl") == [{"course_id": OTHER, "role": "staff", "has_report": True}]
+    assert courses(sub="ann") == []  # a student of both: no analytics
+    everything = courses(sub="ops", scope="analytics:admin")
+    assert [(c["course_id"], c["role"]) for c in everything] == [(OTHER, None), (COURSE, None)]
+
+
 def test_a_bad_roster_is_refused(tmp_path: Path, settings: Settings,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     roster = tmp_path / "roster.csv"

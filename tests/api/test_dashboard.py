@@ -70,3 +70,6 @@ def test_staff_see_their_course_in_a_browser(served: str, token: Token,
                  tmp_path / "student")
     assert "for that course's staff" in dom  # the API's refusal, shown as it said it
     assert "bob@example.org" not in dom
+    # without a course: the only course the token's staff role covers is chosen
+    dom = browse(f"{served}/dashboard/#token={token(sub='prof')}", tmp_path / "no-course")
+    assert "Ann Lee" in dom and f'value="{COURSE}"' in dom

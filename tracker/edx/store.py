@@ -4,6 +4,7 @@
     ea:{<course>}:report            string JSON of the course's report (CourseReport.as_dict)
     ea:{<course>}:learners          hash  username -> JSON of the learner's figures
     ea:{<course>}:parts             hash  username -> the learner's LearnerFigures (pipeline)
+    ea:courses                      set   every course with a roster or a report
 
 A report replaces the previous one of its course in one MULTI, so a reader
 never sees half of two imports. Roles come from the roster: ``student`` for
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,10 @@ class AnalyticsStore:
             raise ValueError(f"not a course id: {course!r}")
         return f"{self.prefix}:{{{course}}}:{what}"
 
+    @property
+    def _index(self) -> str:
+        return f"{self.prefix}:courses"
+
     def save_roster(self, course: str, members: Mapping[str, Member]) -> None:
         """Replace the course's roster."""
         pipe = self.client.pipeline(transaction=True)
@@ -77,6 +82,27 @@ class AnalyticsStore:
             pipe.hset(self._key(course, "roster"), mapping={
                 u: json.dumps(asdict(m)) for u, m in members.items()})
         pipe.execute()
+        self.client.sadd(self._index, course)  # its own slot: not in the MULTI
+
+    def courses(self) -> list[str]:
+        """Every course with a roster or a report, sorted."""
+        raw: Any = self.client.smembers(self._index)
+        return sorted(c.decode() for c in raw)
+
+    def roles(self, courses: Sequence[str], username: str) -> dict[str, Member]:
+        """``username``'s place in each of ``courses`` that lists them, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)  # one slot per course: no MULTI
+        for course in courses:
+            pipe.hget(self._key(course, "roster"), username)
+        found: list[Any] = pipe.execute()
+        return {c: Member(**json.loads(raw)) for c, raw in zip(courses, found, strict=True)
+                if raw is not None}
+
+    def has_report(self, courses: Sequence[str]) -> list[bool]:
+        pipe = self.client.pipeline(transaction=False)
+        for course in courses:
+            pipe.exists(self._key(course, "report"))
+        return [bool(n) for n in pipe.execute()]
 
     def member(self, course: str, username: str) -> Member | None:
         raw: Any = self.client.hget(self._key(course, "roster"), username)
@@ -92,6 +118,7 @@ class AnalyticsStore:
             pipe.hset(self._key(course, "learners"), mapping={
                 u: json.dumps(figures) for u, figures in report.time_spent.items()})
         pipe.execute()
+        self.client.sadd(self._index, course)
 
     def save_parts(self, course: str, parts: Mapping[str, LearnerFigures]) -> None:
         """Keep learners' parts of the course's report (the pipeline's analysis)."""
