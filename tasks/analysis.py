@@ -3,11 +3,11 @@
 A worker that applied a part of a product with the ``edx_logs`` handler
 schedules one analysis of that product, ``TRACKER_ANALYSIS_DELAY_MS`` later,
 unless one is scheduled already: a stream of batches costs one rebuild per
-delay, not one per batch. The analysis clears the schedule as it starts, so
-events applied while it runs schedule the next one, and it marks a course done
-only if nothing came meanwhile (:class:`tracker.storage.timelines.Timelines`).
-Analyses of one product take turns: one that finds another running tries again
-a little later.
+delay, not one per batch. Analyses of one product take turns: one that finds
+another running tries again a little later, keeping the schedule. Once it runs,
+it clears the schedule, so events applied meanwhile schedule the next one, and
+it marks a learner done only if nothing came meanwhile
+(:class:`tracker.storage.timelines.Timelines`).
 A task lost with its worker is delivered again (late acks); if it is lost
 otherwise, the schedule lapses and the next batch, or ``tracker edx-analyze``,
 brings the course up to date.
@@ -74,7 +74,6 @@ def schedule_analysis(product_id: str) -> None:
 def analyze_courses(self: Task, product_id: str) -> dict[str, int]:
     """Rebuild and store the report of each course of ``product_id`` that changed."""
     try:
-        analysis().timelines.unschedule(product_id)
         done = analysis().run(product_id)
     except Busy as exc:  # another analysis runs: what it misses stays marked for this one
         raise self.retry(countdown=OUTAGE_DELAY_S, max_retries=None) from exc

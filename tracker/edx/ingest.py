@@ -118,6 +118,9 @@ class CourseAnalysis:
         if token is None:
             raise Busy(product_id)
         try:
+            # From now on, new records schedule the next analysis (one that waited
+            # for the lock kept the schedule, so no other was scheduled meanwhile).
+            self.timelines.unschedule(product_id)
             changed: dict[str, dict[str, int]] = {}
             for name, changes in self.timelines.changed(product_id).items():
                 try:

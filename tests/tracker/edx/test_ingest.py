@@ -240,14 +240,17 @@ def test_analyses_of_a_product_take_turns(pipeline: tuple[BatchProcessor,
     processor.process("edx", "s", as_entries([line("seq_goto", T0, {}, user="ann")]))
     token = analysis.timelines.lock("edx", 10_000)  # as a running analysis holds it
     assert token is not None
+    assert analysis.timelines.schedule("edx", 10_000)  # the worker scheduled the next
     with pytest.raises(Busy):
         analysis.run("edx")
     assert analysis.timelines.changed("edx")  # nothing was settled
+    assert not analysis.timelines.schedule("edx", 10_000)  # a waiting run keeps the schedule
     analysis.timelines.unlock("edx", "not-the-token")  # only the holder frees it
     with pytest.raises(Busy):
         analysis.run("edx")
     analysis.timelines.unlock("edx", token)
     assert analysis.run("edx") == {COURSE: 1}
+    assert analysis.timelines.schedule("edx", 10_000)  # a run clears it: new events schedule
 
 
 @given(course=st.text(min_size=1, max_size=30), user=st.text(max_size=30))
