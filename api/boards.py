@@ -9,6 +9,7 @@ or month (:mod:`tracker.periods`) instead of the all-time board.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -25,6 +26,8 @@ from api.schemas import (
     AroundQuerySchema,
     AroundSchema,
     BoardDetailSchema,
+    HistoryQuerySchema,
+    HistorySchema,
     PageQuerySchema,
     PageSchema,
     PeriodListSchema,
@@ -47,6 +50,7 @@ RATING_DETAIL = {"skill": "skill", "glicko": "glicko", "streak": "streak"}
 
 _ties_query, _page_query, _around_query = TiesQuerySchema(), PageQuerySchema(), AroundQuerySchema()
 _players_query, _period_query = PlayersQuerySchema(), PeriodQuerySchema()
+_history_query, _history = HistoryQuerySchema(), HistorySchema()
 # Pages, ranks and windows are built by api.bodies (the hot routes); their schemas
 # (PageSchema, StandingSchema, AroundSchema) document them in the OpenAPI document.
 _detail, _players, _periods = BoardDetailSchema(), PlayersSchema(), PeriodListSchema()
@@ -250,3 +254,28 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
         raise _player_not_on_board(product, b, user_id)
     return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,
                                        b.tiers))
+
+
+@bp.get("/players/<user_id>/history")
+@operation(Operation(tag="leaderboards", response=HistorySchema, query=HistoryQuerySchema,
+                     errors=(400,)))
+def history(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
+    """The player's latest games on a rating or streak board, newest first: when, the
+    player's score just after, the opponent and the result.
+
+    404 `no_history` when the board keeps none (its handler's `history` is 0).
+    """
+    check_user_id(user_id)
+    product, b = _target(product_id, board, owner=user_id)
+    args = parse_query(_history_query)
+    if not b.history:
+        raise ApiError(404, "no_history",
+                       f"Board {b.name!r} of {product.id!r} keeps no game history (set "
+                       "history = <games> on its handler).", product_id=product.id,
+                       board=b.name)
+    games = state().store.history(product.id, b.name, user_id, args["limit"])
+    return jsonify(_history.dump({
+        "product_id": product.id, "board": b.name, "user_id": user_id, "kept": b.history,
+        "games": [{"time": datetime.fromtimestamp(g.at_ms / 1000, UTC), "score": g.score,
+                   "opponent": g.opponent, "result": "win" if g.result == "W" else "loss"}
+                  for g in games]}))

@@ -32,7 +32,7 @@ def describe_board(board: Board) -> dict[str, Any]:
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,
                 "grace_seconds": policy.grace_ms // 1000},
-            "tiers": [describe_tier(t) for t in board.tiers]}
+            "tiers": [describe_tier(t) for t in board.tiers], "history": board.history}
 
 
 def describe_tier(tier: Tier) -> dict[str, Any]:

@@ -209,6 +209,7 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/leaderboards/top_ten/{product}",
         f"           {api}/stats/{product}/{star}   (the demo's strongest player)",
         f"           {api}/products/{product}/boards/elo/entries?ties=dense",
+        f"           {api}/products/{product}/boards/elo/players/{star}/history",
         f"           {api}/products/{product}/boards/wins/periods   (weekly, monthly boards)",
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
         *([f"  Course   {api}{dashboard}   (the demo course's analytics, as its instructor; "

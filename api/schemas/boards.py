@@ -68,6 +68,30 @@ class AroundQuerySchema(TiesQuerySchema):
                        "unless near an end of the board."})
 
 
+class HistoryQuerySchema(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PAGE), metadata={
+        "description": f"Games to return, newest first, 1-{MAX_PAGE} (the board keeps as "
+                       "many as its handler's `history`)."})
+
+
+class GameSchema(Schema):
+    time = fields.DateTime(required=True, metadata={"description": "The game's event time "
+                                                                   "(UTC)."})
+    score = fields.Float(required=True, allow_none=True, metadata={
+        "description": "The player's score on the board just after the game."})
+    opponent = fields.String(required=True)
+    result = fields.String(required=True, validate=validate.OneOf(("win", "loss")))
+
+
+class HistorySchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    user_id = fields.String(required=True)
+    kept = fields.Integer(required=True, metadata={
+        "description": "How many games the board keeps per player."})
+    games = fields.Nested(GameSchema, many=True, required=True)
+
+
 class PlayersQuerySchema(TiesQuerySchema):
     user_id = fields.List(
         fields.String(validate=validate.Length(1, MAX_ID_LEN)), required=True,
@@ -187,6 +211,8 @@ class BoardSchema(Schema):
     tiers = fields.Nested(TierSchema, many=True, required=True, metadata={
         "description": "Its tiers, best first: a player is in the first whose cutoff it "
                        "meets (the last has none). Rank and percent use competition ranks."})
+    history = fields.Integer(required=True, metadata={
+        "description": "Games kept per player (…/players/<user_id>/history); 0: none."})
 
 
 class BoardDetailSchema(BoardSchema):

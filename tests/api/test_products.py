@@ -14,9 +14,9 @@ EXRPS = {
     "id": "exrps",
     "boards": [
         {"name": "wins", "kind": "points", "ties": "competition", "start": 0.0,
-         "periods": None, "tiers": []},
+         "periods": None, "tiers": [], "history": 0},
         {"name": "elo", "kind": "rating", "ties": "competition", "start": 1500.0,
-         "periods": None, "tiers": []},
+         "periods": None, "tiers": [], "history": 0},
     ],
     "handlers": [
         {"name": "wins", "boards": ["wins"]},
@@ -35,7 +35,7 @@ def test_list_products(client: FlaskClient) -> None:
     assert products[2]["handlers"] == [{"name": "edx_logs", "boards": []}]
     assert products[0]["boards"] == [
         {"name": "elo", "kind": "rating", "ties": "dense", "start": 1200.0, "periods": None,
-         "tiers": []}]
+         "tiers": [], "history": 0}]
     assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
                                                    "grace_seconds": 600}
     assert products[4]["handlers"] == [{"name": "wins", "boards": ["wins"]},

@@ -73,7 +73,9 @@ def store_rosters(settings: Settings, product_id: str,
         timelines.touch(product_id, timeline(course, ""))
 
 
-LOCK_MS = 60_000  # an analysis holds its product's lock this long, renewed per course
+# An analysis holds its product's lock this long, renewed per learner it works out: a
+# worker killed mid-analysis holds up the next one at most this long.
+LOCK_MS = 15_000
 
 
 class Busy(Exception):
@@ -131,10 +133,13 @@ class CourseAnalysis:
                 changed.setdefault(course, {})[learner] = changes
             done: dict[str, int] = {}
             for course, learners in sorted(changed.items()):
-                if not self.timelines.keep(product_id, token, LOCK_MS):
-                    raise Busy(product_id)  # the lock lapsed: another run may have begun
-                parts = {learner: learner_figures(self.events(product_id, course, learner))
-                         for learner in learners if learner}
+                parts = {}
+                for learner in learners:
+                    if not self.timelines.keep(product_id, token, LOCK_MS):
+                        raise Busy(product_id)  # it lapsed: another run may have begun
+                    if learner:
+                        parts[learner] = learner_figures(
+                            self.events(product_id, course, learner))
                 self.analytics.save_parts(course, parts)
                 self.analytics.save_report(self.report(course))
                 for learner, changes in learners.items():

@@ -12,6 +12,7 @@ from tracker.handlers.base import (
     KeepBest,
     Op,
     OpenSkillResult,
+    RecordGame,
     WinStreak,
 )
 from tracker.handlers.edx import TrackingLogs
@@ -49,6 +50,7 @@ __all__ = [
     "OpenSkillLeaderboard",
     "OpenSkillResult",
     "PlayerStats",
+    "RecordGame",
     "TrackingLogs",
     "WinStreak",
     "WinStreakLeaderboard",

@@ -116,6 +116,19 @@ class Glicko2Result:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordGame:
+    """Note a decided game in both players' histories on ``board``: when, the score each
+    has on the board after it, the opponent and the result; each history keeps its
+    ``keep`` latest games. Comes after the op that rated the game, in the same event."""
+
+    board: str
+    winner: str
+    loser: str
+    at_ms: int  # the event time
+    keep: int
+
+
+@dataclass(frozen=True, slots=True)
 class AddToTimeline:
     """Keep ``record`` (one event, as text) in ``timeline`` at ``time`` (Unix seconds).
 
@@ -131,11 +144,12 @@ class AddToTimeline:
 
 
 Op = (IncrScore | EnsureOnBoard | KeepBest | IncrStat | EloResult | OpenSkillResult
-      | Glicko2Result | WinStreak | AddToTimeline)
+      | Glicko2Result | WinStreak | RecordGame | AddToTimeline)
 OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, IncrStat, EloResult, OpenSkillResult,
-            Glicko2Result, WinStreak, AddToTimeline)
+            Glicko2Result, WinStreak, RecordGame, AddToTimeline)
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
+MAX_HISTORY = 1000  # games a history may keep per player
 
 
 def check_op(op: object) -> Op:
@@ -156,6 +170,9 @@ def check_op(op: object) -> Op:
             raise ValueError(f"{type(op).__name__}.{name} is empty")
     if isinstance(op, IncrStat) and not isinstance(op.delta, int):
         raise TypeError(f"IncrStat.delta must be an integer: {op.delta!r}")
+    if isinstance(op, RecordGame) and not (isinstance(op.at_ms, int) and isinstance(op.keep, int)
+                                           and op.keep > 0):
+        raise TypeError(f"RecordGame.at_ms and keep must be integers, keep > 0: {op!r}")
     return op
 
 
@@ -176,6 +193,7 @@ class Board:
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE
     periods: PeriodPolicy | None = None  # also kept per day, week or month (points, best)
+    history: int = 0  # games kept per player (RecordGame), 0: none
     tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
 
 

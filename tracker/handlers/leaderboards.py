@@ -1,4 +1,5 @@
-"""Leaderboard handlers: points per win, and Elo and OpenSkill ratings."""
+"""Leaderboard handlers: points per win, win streaks, and Elo, OpenSkill and Glicko-2
+ratings (the last four can keep each player's latest games)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterable
 from tracker.events import Event
 from tracker.handlers.base import (
     GAME_OVER,
+    MAX_HISTORY,
     Board,
     EloResult,
     EnsureOnBoard,
@@ -16,6 +18,7 @@ from tracker.handlers.base import (
     IncrScore,
     Op,
     OpenSkillResult,
+    RecordGame,
     WinStreak,
 )
 
@@ -50,7 +53,30 @@ class WinsLeaderboard(Handler):
         return out
 
 
-class WinStreakLeaderboard(Handler):
+class RatedGames(Handler):
+    """A handler that rates each decided 1v1 game on its board, and with ``history = n``
+    keeps each player's ``n`` latest games there (when, the score after, opponent,
+    result), written in the same step as the rating."""
+
+    events = GAME_OVER
+    board: str
+    history: int = 0
+
+    def _set_history(self, history: object) -> None:
+        if isinstance(history, bool) or not isinstance(history, int) \
+                or not 0 <= history <= MAX_HISTORY:
+            raise ValueError(f"history is a number of games from 0 to {MAX_HISTORY}, "
+                             f"got {history!r}")
+        self.history = history
+
+    def _rated(self, event: Event, op: Op) -> tuple[Op, ...]:
+        if not self.history:
+            return (op,)
+        return (op, RecordGame(self.board, event["winner_id"], event["loser_id"],
+                               event.time_ms, self.history))
+
+
+class WinStreakLeaderboard(RatedGames):
     """The longest win streak of each player, per 1v1 ``game_over``.
 
     A win makes the winner's current streak one longer; a loss ends the loser's. The
@@ -59,22 +85,22 @@ class WinStreakLeaderboard(Handler):
     """
 
     name = "streak"
-    events = GAME_OVER
 
-    def __init__(self, board: str = "streak"):
+    def __init__(self, board: str = "streak", history: int = 0):
         self.board = board
+        self._set_history(history)
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, "streak", 0.0),)
+        return (Board(self.board, "streak", 0.0, history=self.history),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "game_over":
             return ()
-        return (WinStreak(self.board, event["winner_id"], event["loser_id"]),)
+        return self._rated(event, WinStreak(self.board, event["winner_id"], event["loser_id"]))
 
 
-class EloLeaderboard(Handler):
+class EloLeaderboard(RatedGames):
     """Elo rating per 1v1 ``game_over``: R' = R + K(S - E), E = 1/(1 + 10^((Ro - R)/400)).
 
     Order-sensitive: the store reads both ratings and writes both new ones in
@@ -83,9 +109,9 @@ class EloLeaderboard(Handler):
     """
 
     name = "elo"
-    events = GAME_OVER
 
-    def __init__(self, board: str = "elo", k: float = 32.0, start: float = 1500.0):
+    def __init__(self, board: str = "elo", k: float = 32.0, start: float = 1500.0,
+                 history: int = 0):
         k, start = float(k), float(start)
         # inf/nan would fail the batch script mid-way (TOML allows inf and nan)
         if not (math.isfinite(k) and k > 0):
@@ -95,18 +121,20 @@ class EloLeaderboard(Handler):
         self.board = board
         self.k = k
         self.start = round(start / RATING_QUANTUM) * RATING_QUANTUM
+        self._set_history(history)
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, "rating", self.start),)
+        return (Board(self.board, "rating", self.start, history=self.history),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "game_over":
             return ()
-        return (EloResult(self.board, event["winner_id"], event["loser_id"], self.k, self.start),)
+        return self._rated(event, EloResult(self.board, event["winner_id"], event["loser_id"],
+                                            self.k, self.start))
 
 
-class OpenSkillLeaderboard(Handler):
+class OpenSkillLeaderboard(RatedGames):
     """OpenSkill (Weng-Lin Bayesian rating, Plackett-Luce model) per 1v1 ``game_over``.
 
     Each player has a skill estimate ``mu`` and its uncertainty ``sigma``; the board
@@ -117,10 +145,10 @@ class OpenSkillLeaderboard(Handler):
     """
 
     name = "openskill"
-    events = GAME_OVER
 
     def __init__(self, board: str = "openskill", mu: float = 25.0, sigma: float = 25 / 3,
-                 beta: float = 25 / 6, kappa: float = 0.0001, tau: float = 25 / 300):
+                 beta: float = 25 / 6, kappa: float = 0.0001, tau: float = 25 / 300,
+                 history: int = 0):
         values = {"mu": float(mu), "sigma": float(sigma), "beta": float(beta),
                   "kappa": float(kappa), "tau": float(tau)}
         if not all(math.isfinite(v) for v in values.values()):
@@ -131,19 +159,22 @@ class OpenSkillLeaderboard(Handler):
         self.board = board
         self.mu, self.sigma = values["mu"], values["sigma"]
         self.beta, self.kappa, self.tau = values["beta"], values["kappa"], values["tau"]
+        self._set_history(history)
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, "skill", openskill_ordinal(self.mu, self.sigma)),)
+        return (Board(self.board, "skill", openskill_ordinal(self.mu, self.sigma),
+                      history=self.history),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "game_over":
             return ()
-        return (OpenSkillResult(self.board, event["winner_id"], event["loser_id"], self.mu,
-                                self.sigma, self.beta, self.kappa, self.tau),)
+        return self._rated(event, OpenSkillResult(
+            self.board, event["winner_id"], event["loser_id"], self.mu, self.sigma, self.beta,
+            self.kappa, self.tau))
 
 
-class Glicko2Leaderboard(Handler):
+class Glicko2Leaderboard(RatedGames):
     """Glicko-2 (Glickman) per 1v1 ``game_over``, each game its own rating period.
 
     Each player has a ``rating``, its deviation ``rd`` and a ``volatility``; the board
@@ -155,10 +186,9 @@ class Glicko2Leaderboard(Handler):
     """
 
     name = "glicko2"
-    events = GAME_OVER
 
     def __init__(self, board: str = "glicko2", rating: float = 1500.0, rd: float = 350.0,
-                 volatility: float = 0.06, tau: float = 0.5):
+                 volatility: float = 0.06, tau: float = 0.5, history: int = 0):
         values = {"rating": float(rating), "rd": float(rd), "volatility": float(volatility),
                   "tau": float(tau)}
         if not all(math.isfinite(v) for v in values.values()):
@@ -168,16 +198,18 @@ class Glicko2Leaderboard(Handler):
         self.board = board
         self.rating, self.rd = values["rating"], values["rd"]
         self.volatility, self.tau = values["volatility"], values["tau"]
+        self._set_history(history)
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, "glicko", self.rating - 2.0 * self.rd),)
+        return (Board(self.board, "glicko", self.rating - 2.0 * self.rd, history=self.history),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "game_over":
             return ()
-        return (Glicko2Result(self.board, event["winner_id"], event["loser_id"], self.rating,
-                              self.rd, self.volatility, self.tau),)
+        return self._rated(event, Glicko2Result(self.board, event["winner_id"],
+                                                event["loser_id"], self.rating, self.rd,
+                                                self.volatility, self.tau))
 
 
 def openskill_ordinal(mu: float, sigma: float) -> float:

@@ -8,6 +8,8 @@
 --          op = { "zi", board, member, delta }      ZINCRBY
 --               { "zn", board, member, score }      ZADD NX
 --               { "best", board, member, score }    keep the member's best score
+--               { "game", board, winner, loser, at ms, keep }  both players' histories:
+--                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
 --                 each player's rating hash (<p>rating:<board>:<user>) the current one
 --               { "hi", user, stat, delta }         HINCRBY on the player's hash
@@ -21,8 +23,8 @@
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, ratings = { the "elo", "os", "g2", "best", "streak" and "tl"
---          ops above } in order.
+--          summed delta} }, ratings = { the "elo", "os", "g2", "best", "streak", "game"
+--          and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
@@ -247,6 +249,21 @@ local function win_streak(board, w, l)
   ensure_on_board(p .. 'lb:' .. board, l, 0)
 end
 
+-- A game in both players' histories, with the score each has on the board now
+-- (after the op that rated it): [at ms, score, opponent, "W" or "L"] as JSON.
+local function record_game(board, w, l, at, keep)
+  local key = p .. 'lb:' .. board
+  flush_board(key)
+  for _, x in ipairs({ { w, l, 'W' }, { l, w, 'L' } }) do
+    local score = tonumber(redis.call('ZSCORE', key, x[1]))
+    local entry = string.format('[%d,%s,%s,"%s"]', at, score and canon(score) or 'null',
+                                cjson.encode(x[2]), x[3])
+    local h = p .. 'history:' .. board .. ':' .. x[1]
+    redis.call('LPUSH', h, entry)
+    redis.call('LTRIM', h, 0, keep - 1)
+  end
+end
+
 local function rate(op)  -- an op whose order matters (ratings, bests, timelines)
   if op[1] == 'elo' then
     elo(op[2], op[3], op[4], op[5], op[6])
@@ -258,6 +275,8 @@ local function rate(op)  -- an op whose order matters (ratings, bests, timelines
     keep_best(op[2], op[3], op[4])
   elseif op[1] == 'streak' then
     win_streak(op[2], op[3], op[4])
+  elseif op[1] == 'game' then
+    record_game(op[2], op[3], op[4], op[5], op[6])
   else
     openskill(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9])
   end
@@ -326,7 +345,7 @@ if ARGV[3] == 'fresh' then
 end
 
 local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
-                best = true, streak = true }
+                best = true, streak = true, game = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -6,6 +6,7 @@
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
     <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating, or
                                              the current win streak on a streak board
+    <prefix>:{<product>}:history:<board>:<user>  list: the player's latest games on a board
     <prefix>:{<product>}:seen:<src>:<hour>   set: stream entry IDs already applied
     <prefix>:{<product>}:results             set: game ids whose game_over was applied
     <prefix>:{<product>}:counters            hash: entries applied / duplicates / late (/metrics)
@@ -52,6 +53,10 @@ class Keys:
         rating (the board holds its ordinal), or the current win streak (the board holds
         the longest)."""
         return f"{self.product(product_id)}rating:{board}:{user_id}"
+
+    def history(self, product_id: str, board: str, user_id: str) -> str:
+        """A player's latest games on a rating board, newest first (JSON entries)."""
+        return f"{self.product(product_id)}history:{board}:{user_id}"
 
     def stats(self, product_id: str, user_id: str) -> str:
         return f"{self.product(product_id)}stats:{user_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +21,7 @@ from tracker.handlers.base import (
     KeepBest,
     Op,
     OpenSkillResult,
+    RecordGame,
     WinStreak,
 )
 from tracker.storage.keys import Keys
@@ -33,6 +35,16 @@ class PreparedEvent:
     game_id: str  # "" unless the event is a result that must count once per match
     ops: Sequence[Op]
     late: bool = False  # too late for a closed period: counted as such when applied
+
+
+@dataclass(frozen=True, slots=True)
+class GameRecord:
+    """A game in a player's history (:class:`~tracker.handlers.base.RecordGame`)."""
+
+    at_ms: int
+    score: float | None  # the player's score on the board after the game
+    opponent: str
+    result: str  # "W" or "L"
 
 
 @dataclass
@@ -52,6 +64,8 @@ def encode_op(op: Op) -> list[Any]:
             return ["best", board, member, float(score)]
         case WinStreak(board, winner, loser):
             return ["streak", board, winner, loser]
+        case RecordGame(board, winner, loser, at_ms, keep):
+            return ["game", board, winner, loser, int(at_ms), int(keep)]
         case IncrStat(user_id, stat, delta):
             return ["hi", user_id, stat, int(delta)]
         case EloResult(board, winner, loser, k, start):
@@ -181,6 +195,13 @@ class Store:
     def score(self, product_id: str, board: str, user_id: str) -> float | None:
         value = self.client.zscore(self.keys.board(product_id, board), user_id)
         return None if value is None else float(value)
+
+    def history(self, product_id: str, board: str, user_id: str,
+                count: int) -> list[GameRecord]:
+        """The player's ``count`` latest games on the board, newest first."""
+        raw: Any = self.client.lrange(self.keys.history(product_id, board, user_id), 0,
+                                      count - 1)
+        return [GameRecord(*json.loads(item)) for item in raw]
 
     def player_stats(self, product_id: str, user_id: str) -> dict[str, int]:
         raw = self.client.hgetall(self.keys.stats(product_id, user_id))
