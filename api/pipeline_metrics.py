@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.state import ApiState
+from tracker.handlers import TrackingLogs
 from tracker.storage import DeadLetters
 from tracker.storage.inflight import InFlight
 
@@ -76,7 +77,24 @@ class PipelineCollector(Collector):
         yield GaugeMetricFamily("tracker_dead_letters",
                                 "Entries in the dead-letter stream, awaiting a look.",
                                 value=letters.count())
+        yield self._timelines(st)
         yield from self._stream_gauges(st)
+
+    @staticmethod
+    def _timelines(st: ApiState) -> Metric:
+        """How far course analysis lags: learners' timelines with events not analysed yet."""
+        course_logs = sorted(pid for pid, p in st.products.items()
+                             if any(isinstance(h, TrackingLogs) for h in p.handlers))
+        pending = GaugeMetricFamily(
+            "tracker_timelines_changed",
+            "Course timelines (a learner's tracking-log events) changed since the last "
+            "course analysis, by product.", labels=["product"])
+        pipe = st.store.client.pipeline(transaction=False)  # one slot per product: no MULTI
+        for product in course_logs:
+            pipe.hlen(st.store.keys.timeline_changes(product))
+        for product, count in zip(course_logs, pipe.execute(), strict=True):
+            pending.add_metric([product], int(count))
+        return pending
 
     def _stream_gauges(self, st: ApiState) -> Iterator[Metric]:
         flight = self._stream(st)

@@ -17,6 +17,7 @@ from tests.conftest import DATA_DB, TEST_PRODUCTS
 from tests.support.pipeline import in_flight
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.varcade import game_over
+from tests.tracker.edx.logs_gen import line as log_line
 from tracker.processing import BatchProcessor
 from tracker.products import Products
 from tracker.settings import Settings
@@ -64,6 +65,11 @@ def test_metrics_show_the_pipeline(client: FlaskClient, settings: Settings, prod
     old = [("1700000000000-9", {k.encode(): v.encode()
                                 for k, v in game_over("darts", "a", "b").items()})]
     assert processor.process("darts", "s", old).late == 1  # 2023: its week closed long ago
+    course_log = [(f"1700000000001-{i}", {b"product_id": b"edx", b"type": b"tracking_log",
+                                          b"line": log_line("seq_goto", 1_764_400_000 + i, {},
+                                                        user=user).encode()})
+                  for i, user in enumerate(["ann", "bob", "ann"])]
+    assert processor.process("edx", "s", course_log).applied == 3
     for n in range(3):
         stream.xadd(settings.stream_key, {"product_id": "pong", "n": n})
     stream.xgroup_create(settings.stream_key, settings.stream_group, id="0")
@@ -81,6 +87,7 @@ def test_metrics_show_the_pipeline(client: FlaskClient, settings: Settings, prod
     assert metric(text, "tracker_stream_length") == 3
     assert metric(text, "tracker_stream_pending") == 1
     assert metric(text, "tracker_stream_lag") == 2
+    assert metric(text, "tracker_timelines_changed", product="edx") == 2  # ann's and bob's
 
 
 def test_metrics_answer_when_redis_is_down() -> None:
