@@ -9,6 +9,7 @@ from tracker.handlers import Handler
 from tracker.storage import PreparedEvent, Store
 
 PLAYERS = ["ann", "bob", "cid", "dee", "émile"]
+T0 = 1_700_000_000_000  # game i is the entry f"{T0 + i}-0": its event time is T0 + i ms
 
 
 def game(entry_id: str, winner: str, loser: str) -> Event:
@@ -19,8 +20,7 @@ def game(entry_id: str, winner: str, loser: str) -> Event:
 def rate_games(store: Store, handler: Handler, games: Sequence[tuple[str, str]], batch: int,
                summed: bool) -> None:
     """Apply ``games`` of product pong in batches of ``batch``, in the given batch form."""
-    events = [PreparedEvent(f"1700000000000-{i}", f"g{i}",
-                            list(handler.ops(game(f"1700000000000-{i}", w, lo))))
+    events = [PreparedEvent(f"{T0 + i}-0", f"g{i}", list(handler.ops(game(f"{T0 + i}-0", w, lo))))
               for i, (w, lo) in enumerate(games)]
     for i in range(0, len(events), batch):
         store.apply("pong", "s", events[i:i + batch], summed=summed)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from api import create_app
 from api.config import ApiSettings
-from tests.support.ratings import PLAYERS, game
+from tests.support.ratings import PLAYERS, T0, game, rate_games
 from tracker.handlers import (
     EloLeaderboard,
     Glicko2Leaderboard,
@@ -24,20 +24,10 @@ from tracker.handlers.base import Handler
 from tracker.handlers.leaderboards import elo_delta
 from tracker.products import ConfigError, parse_products
 from tracker.settings import Settings
-from tracker.storage import PreparedEvent, Store
+from tracker.storage import Store
 from tracker.storage.store import GameRecord
 
 FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
-T0 = 1_700_000_000_000
-
-
-def play(store: Store, handler: Handler, games: list[tuple[str, str]], batch: int,
-         summed: bool) -> None:
-    events = [PreparedEvent(f"{T0 + i}-0", f"g{i}",
-                            list(handler.ops(game(f"{T0 + i}-0", w, lo))))
-              for i, (w, lo) in enumerate(games)]
-    for i in range(0, len(events), batch):
-        store.apply("pong", "s", events[i:i + batch], summed=summed)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
@@ -49,7 +39,7 @@ def test_an_elo_history_holds_the_latest_games_with_the_rating_after_each(
         summed: bool) -> None:
     data.flushdb()
     store = Store(data)
-    play(store, EloLeaderboard(history=keep), games, batch, summed)
+    rate_games(store, EloLeaderboard(history=keep), games, batch, summed)
     ratings: dict[str, float] = {}
     expected: dict[str, list[GameRecord]] = {}
     for i, (w, lo) in enumerate(games):
@@ -60,7 +50,7 @@ def test_an_elo_history_holds_the_latest_games_with_the_rating_after_each(
         expected.setdefault(lo, []).insert(0, GameRecord(T0 + i, ratings[lo], w, "L"))
     for player, records in expected.items():
         assert store.history("pong", "elo", player, 100) == records[:keep]
-    play(store, EloLeaderboard(history=keep), games, batch, summed)  # a replay: no change
+    rate_games(store, EloLeaderboard(history=keep), games, batch, summed)  # a replay: no change
     for player, records in expected.items():
         assert store.history("pong", "elo", player, 100) == records[:keep]
 
@@ -70,7 +60,7 @@ def test_an_elo_history_holds_the_latest_games_with_the_rating_after_each(
                                      WinStreakLeaderboard(history=2)])
 def test_every_rating_handler_keeps_a_history(data: redis.Redis, handler: Handler) -> None:
     store = Store(data)
-    play(store, handler, [("ann", "bob"), ("bob", "ann"), ("ann", "cid")], 1, True)
+    rate_games(store, handler, [("ann", "bob"), ("bob", "ann"), ("ann", "cid")], 1, True)
     board = handler.boards[0].name
     ann = store.history("pong", board, "ann", 10)
     assert [(g.at_ms, g.opponent, g.result) for g in ann] == [(T0 + 2, "cid", "W"),
@@ -94,7 +84,7 @@ def test_the_history_route(data: redis.Redis, settings: Settings, tmp_path: Path
     config = tmp_path / "products.toml"
     config.write_text('[products]\npong = { handlers = [{ use = "elo", history = 5 }, '
                       '"wins"] }\n')
-    play(Store(data), EloLeaderboard(history=5), [("ann", "bob"), ("bob", "ann")], 1, True)
+    rate_games(Store(data), EloLeaderboard(history=5), [("ann", "bob"), ("bob", "ann")], 1, True)
     client = create_app(Settings(redis_url=settings.redis_url, products_file=str(config)),
                         ApiSettings(rate_limit="off")).test_client()
     body = client.get("/products/pong/boards/elo/players/ann/history?limit=1").get_json()
