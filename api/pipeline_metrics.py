@@ -18,7 +18,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.state import ApiState
-from tracker.handlers import TrackingLogs
 from tracker.storage import DeadLetters
 from tracker.storage.inflight import InFlight
 
@@ -83,8 +82,7 @@ class PipelineCollector(Collector):
     @staticmethod
     def _timelines(st: ApiState) -> Metric:
         """How far course analysis lags: learners' timelines with events not analysed yet."""
-        course_logs = sorted(pid for pid, p in st.products.items()
-                             if any(isinstance(h, TrackingLogs) for h in p.handlers))
+        course_logs = sorted(pid for pid, p in st.products.items() if p.reads_course_logs)
         pending = GaugeMetricFamily(
             "tracker_timelines_changed",
             "Course timelines (a learner's tracking-log events) changed since the last "

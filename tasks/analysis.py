@@ -26,7 +26,6 @@ from tasks.celery_app import app, products, settings
 from tasks.routing import ANALYZE_COURSES
 from tracker.edx.ingest import Busy, CourseAnalysis
 from tracker.edx.store import AnalyticsStore
-from tracker.handlers.edx import TrackingLogs
 from tracker.storage import Keys, Timelines
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def analysis() -> CourseAnalysis:
 @cache
 def reads_course_logs(product_id: str) -> bool:
     product = products().get(product_id)
-    return product is not None and any(isinstance(h, TrackingLogs) for h in product.handlers)
+    return product is not None and product.reads_course_logs
 
 
 def schedule_analysis(product_id: str) -> None:

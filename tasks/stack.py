@@ -52,7 +52,6 @@ from tracker.edx.demo import DEMO_COURSE, INSTRUCTOR, write_demo
 from tracker.edx.ingest import send_lines, store_rosters
 from tracker.edx.sources import sources
 from tracker.edx.store import read_roster
-from tracker.handlers import TrackingLogs
 from tracker.products import ConfigError, Products, load_products
 from tracker.settings import Settings
 from tracker.storage.inflight import InFlight
@@ -169,8 +168,7 @@ def course_demo(settings: Settings, products: Products, env: Mapping[str, str],
     """Send the demo course's logs and roster through the pipeline (when a product reads
     tracking logs); the dashboard's address, with a token of the course's instructor
     when the API's HS256 secret is known."""
-    product = next((pid for pid, p in products.items()
-                    if any(isinstance(h, TrackingLogs) for h in p.handlers)), None)
+    product = next((pid for pid, p in products.items() if p.reads_course_logs), None)
     if product is None:
         return None
     log, roster = write_demo(var / "edx")

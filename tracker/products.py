@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.events import PRODUCT_ID_RE
-from tracker.handlers import BUILTIN, Board, Handler
+from tracker.handlers import BUILTIN, Board, Handler, TrackingLogs
 from tracker.periods import PeriodKind, PeriodPolicy
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 from tracker.tiers import Tier, parse_tiers
@@ -52,6 +52,11 @@ class Product:
 
     def board(self, name: str) -> Board | None:
         return next((b for b in self.boards if b.name == name), None)
+
+    @property
+    def reads_course_logs(self) -> bool:
+        """Whether the product takes Open edX tracking logs (its course reports follow)."""
+        return any(isinstance(h, TrackingLogs) for h in self.handlers)
 
 
 class Products(Mapping[str, Product]):
