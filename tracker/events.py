@@ -9,7 +9,6 @@ The stream entry ID is the event's identity and its only timestamp.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,15 +207,13 @@ class TrackingLogSchema(EntrySchema):
 
     @validates_schema
     def _an_event(self, data: dict[str, Any], **_: Any) -> None:
-        from tracker.edx.logs import parse_line  # the edX reader loads only when needed
+        from tracker.edx.logs import parse_entry_line  # the edX reader loads only when needed
 
         if "line" not in data:
             return
-        skipped: Counter[str] = Counter()
-        found = parse_line(data["line"], skipped)
-        if found is None:
-            reason = next(iter(skipped), "no_event")
-            raise ValidationError(f"not a tracking-log event ({reason}).", "line")
+        found = parse_entry_line(data["line"])
+        if isinstance(found, str):
+            raise ValidationError(f"not a tracking-log event ({found}).", "line")
         try:
             found.course_id.encode("utf-8")  # it names a Redis key
         except UnicodeEncodeError:

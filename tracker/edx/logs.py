@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,18 @@ def parse_line(line: str, skipped: Counter[str] | None = None) -> LogEvent | Non
                     action=action or raw_name, name=raw_name,
                     source=str(record.get("event_source") or ""), time=when,
                     payload=_payload(record.get("event")), unit=_unit(record))
+
+
+@lru_cache(maxsize=4096)  # a worker's part: up to TRACKER_BATCH_SIZE lines
+def parse_entry_line(line: str) -> LogEvent | str:
+    """:func:`parse_line` of a stream entry's line, or the reason it is no event.
+
+    Remembered: a worker parses each line when it validates the entry and again
+    when the handler reads it, a part apart; the second time costs a lookup. The
+    event is shared, so nobody may change its payload."""
+    skipped: Counter[str] = Counter()
+    found = parse_line(line, skipped)
+    return found if found is not None else next(iter(skipped), "no_event")
 
 
 def read_events(sources: Iterable[Path | LogSource], skipped: Counter[str],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tracker.edx.logs import parse_line
+from tracker.edx.logs import parse_entry_line
 from tracker.edx.records import timeline, to_record
 from tracker.events import Event
 from tracker.handlers.base import AddToTimeline, Handler, Op
@@ -20,8 +20,8 @@ class TrackingLogs(Handler):
     events = frozenset({("tracking_log", None)})
 
     def ops(self, event: Event) -> Iterable[Op]:
-        found = parse_line(event["line"])  # valid: the entry's schema parsed it already
-        if found is None or not found.username or not found.course_id:
+        found = parse_entry_line(event["line"])  # the schema's parse, remembered
+        if isinstance(found, str) or not found.username or not found.course_id:
             return ()
         return (AddToTimeline(timeline(found.course_id, found.username), to_record(found),
                               found.time),)
