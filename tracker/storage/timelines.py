@@ -59,9 +59,6 @@ class Timelines:
                 return
             start += PAGE
 
-    def size(self, product_id: str, timeline: str) -> int:
-        return int(self.client.zcard(self.keys.timeline(product_id, timeline)))
-
     def settle(self, product_id: str, timeline: str, changes: int) -> bool:
         """Mark the timeline analysed, unless it changed since its count was ``changes``."""
         done = self._settle(keys=[self.keys.timeline_changes(product_id)],
