@@ -144,7 +144,8 @@ def tiers(product_id: str, board: str) -> ResponseReturnValue:
     """
     product, b = _target(product_id, board)
     name, period = _read(product, b, parse_query(_period_query))
-    size, found = state().ranks.tiers(product.id, name, b.tiers) if b.tiers else (
+    size, found = state().ranks.tiers(product.id, name, b.tiers, ascending=b.ascending) \
+        if b.tiers else (
         state().ranks.size(product.id, name).members, [])
     return jsonify(_tiers.dump({
         "product_id": product.id, "board": b.name, "size": size,
@@ -177,9 +178,11 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
                            "cursor belongs to another board or period.",
                            errors={"cursor": ["This cursor belongs to another board or "
                                               "period."]})
-        page: Slice = ranks.after(product.id, name, cursor.position, limit)
+        page: Slice = ranks.after(product.id, name, cursor.position, limit,
+                                  ascending=b.ascending)
     else:
-        page = ranks.page(product.id, name, args.get("offset", 0), limit)
+        page = ranks.page(product.id, name, args.get("offset", 0), limit,
+                          ascending=b.ascending)
     last = page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, name, last).encode() if more and last else None
@@ -201,7 +204,7 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
     ties: TieMode = args.get("ties") or b.ties
     name, period = _read(product, b, args)
     asked = list(dict.fromkeys(args["user_id"]))  # repeats count once, first place kept
-    size, found = state().ranks.standings(product.id, name, asked)
+    size, found = state().ranks.standings(product.id, name, asked, ascending=b.ascending)
     on_board = {p.user_id for p in found}
     return jsonify(_players.dump({
         "product_id": product.id, "board": b.name, "ties": ties, "size": size,
@@ -228,7 +231,8 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     name, period = _read(product, b, args)
     rating_as = RATING_DETAIL.get(b.kind)
     found = state().ranks.standing(product.id, name, user_id,
-                                   rating_of=b.name if rating_as else None)
+                                   rating_of=b.name if rating_as else None,
+                                   ascending=b.ascending)
     if found is None:
         raise _player_not_on_board(product, b, user_id)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
@@ -249,7 +253,8 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     args = parse_query(_around_query)
     ties: TieMode = args.get("ties") or b.ties
     name, period = _read(product, b, args)
-    window = state().ranks.around(product.id, name, user_id, args["limit"])
+    window = state().ranks.around(product.id, name, user_id, args["limit"],
+                                  ascending=b.ascending)
     if window is None:
         raise _player_not_on_board(product, b, user_id)
     return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,

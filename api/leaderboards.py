@@ -51,4 +51,5 @@ def top_ten(product_id: str) -> ResponseReturnValue:
     st.auth.leaderboards()
     board = pick_board(st, product, parse_query(_query).get("board"))
     # built by api.bodies, documented by TopEntrySchema
-    return json_response(bodies.top_entries(st.store.top(product.id, board.name, TOP_TEN)))
+    return json_response(bodies.top_entries(st.store.top(product.id, board.name, TOP_TEN,
+                                                         ascending=board.ascending)))

@@ -28,7 +28,9 @@ def handler_name(handler: Handler) -> str:
 def describe_board(board: Board) -> dict[str, Any]:
     """``BoardSchema``'s fields of a board."""
     policy = board.periods
-    return {"name": board.name, "kind": board.kind, "ties": board.ties, "start": board.start,
+    return {"name": board.name, "kind": board.kind,
+            "order": "asc" if board.ascending else "desc", "ties": board.ties,
+            "start": board.start,
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,
                 "grace_seconds": policy.grace_ms // 1000},

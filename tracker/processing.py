@@ -21,6 +21,7 @@ from tracker import fastpath
 from tracker.events import Event, InvalidEvent, RawFields, product_key
 from tracker.handlers import BUILTIN
 from tracker.handlers.base import Handler, Op, check_op
+from tracker.order import stored_ops
 from tracker.periods import PeriodBoards, PeriodOps
 from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
@@ -158,6 +159,8 @@ class BatchProcessor:
             if not ops:
                 report.ignored += 1
                 continue
+            if product.ascending:  # boards where the lowest score ranks first
+                ops = stored_ops(ops, product.ascending)
             late = False
             if periodic is not None:
                 ops, late = periodic.expand(entry_id, ops, now_ms, period_ops)

@@ -25,6 +25,7 @@ from tracker.tiers import Tier, parse_tiers
 # are "<board>:scores" and "<board>:counts"), no '/', no braces.
 BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds"})
+BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order"})  # of a handler's boards
 PERIODIC_KINDS = frozenset({"points", "best"})  # boards a period's events alone make up
 
 
@@ -40,13 +41,15 @@ class Product:
     ties: Mapping[str, TieMode] = field(default_factory=dict, hash=False)  # board -> mode
     periods: Mapping[str, PeriodPolicy] = field(default_factory=dict, hash=False)
     tiers: Mapping[str, tuple[Tier, ...]] = field(default_factory=dict, hash=False)
+    ascending: frozenset[str] = frozenset()  # boards where the lowest score ranks first
 
     @property
     def boards(self) -> tuple[Board, ...]:
         return tuple(
             dataclasses.replace(board, ties=self.ties.get(board.name, board.ties),
                                 periods=self.periods.get(board.name, board.periods),
-                                tiers=self.tiers.get(board.name, board.tiers))
+                                tiers=self.tiers.get(board.name, board.tiers),
+                                ascending=board.name in self.ascending)
             for h in self.handlers for board in h.boards
         )
 
@@ -135,14 +138,30 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def parse_order(spec: Mapping[str, Any], boards: tuple[Board, ...], where: str) -> bool:
+    """Whether a handler table's ``order`` makes its boards ascending (lowest first)."""
+    order = spec.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise ConfigError(f"{where}: order is 'desc' (highest first) or 'asc' (lowest "
+                          f"first), got {order!r}")
+    lowest_first: bool = order == "asc"
+    # a rating or a streak is better when higher
+    rated = [b.name for b in boards
+             if (lowest_first or b.ascending) and b.kind not in PERIODIC_KINDS]
+    if rated:
+        raise ConfigError(f"{where}: only points and best boards can be ascending, not "
+                          f"{rated}")
+    return lowest_first
+
+
 def build_handler(spec: Any, where: str) -> Handler:
-    """The handler a spec names; a table's ``ties``, periods and tiers are for its boards,
-    not the handler."""
+    """The handler a spec names; a table's ``ties``, periods, tiers and ``order`` are for
+    its boards, not the handler."""
     if isinstance(spec, str):
         return resolve_handler_class(spec)()
     if isinstance(spec, dict) and isinstance(spec.get("use"), str):
         params = {k: v for k, v in spec.items()
-                  if k not in {"use", "ties", "periods", "tiers"} | PERIOD_KEYS}
+                  if k not in {"use"} | BOARD_KEYS | PERIOD_KEYS}
         try:
             return resolve_handler_class(spec["use"])(**params)
         except (TypeError, ValueError) as exc:  # unknown keyword, or a value the class rejects
@@ -183,10 +202,15 @@ def parse_products(config: Mapping[str, Any]) -> Products:
         ties: dict[str, TieMode] = {}
         periods: dict[str, PeriodPolicy] = {}
         tiers: dict[str, tuple[Tier, ...]] = {}
+        ascending: set[str] = set()
         for spec, handler in zip(specs, handlers, strict=True):
             mode = product_ties
+            # a handler may declare its boards ascending; a table's order = "asc" makes them so
+            table = spec if isinstance(spec, dict) else {}
+            at = f"{where}.handlers.{table.get('use', spec)}"
+            lowest_first = parse_order(table, handler.boards, at)
+            ascending.update(b.name for b in handler.boards if lowest_first or b.ascending)
             if isinstance(spec, dict):
-                at = f"{where}.handlers.{spec['use']}"
                 if "ties" in spec:
                     mode = parse_ties(spec["ties"], at)
                 policy = parse_periods(spec, handler.boards, at)
@@ -194,13 +218,15 @@ def parse_products(config: Mapping[str, Any]) -> Products:
                     periods.update((b.name, policy) for b in handler.boards)
                 if "tiers" in spec:
                     try:
-                        bands = parse_tiers(spec["tiers"])
+                        bands = parse_tiers(spec["tiers"], ascending=lowest_first or any(
+                            b.ascending for b in handler.boards))
                     except ValueError as exc:
                         raise ConfigError(f"{at}: {exc}") from None
                     tiers.update((b.name, bands) for b in handler.boards)
             ties.update((b.name, mode) for b in handler.boards)
         products[product_id] = Product(
-            product_id, str(entry.get("queue", default_queue)), handlers, ties, periods, tiers)
+            product_id, str(entry.get("queue", default_queue)), handlers, ties, periods, tiers,
+            frozenset(ascending))
     return Products(products, default_queue)
 
 

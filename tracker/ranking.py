@@ -1,6 +1,7 @@
 """Tie modes and the rank maths of a leaderboard read.
 
-Boards are sorted sets read best (highest score) first. Among equal scores
+Boards are sorted sets read best (highest score) first; a board where the
+lowest score is best is kept negated (:mod:`tracker.order`). Among equal scores
 Redis orders members by DESCENDING bytes (``ZREVRANGE``); that order is the
 documented, deterministic tie-break of ``ordinal`` ranks and of every listing.
 
@@ -97,9 +98,9 @@ class Standing:
     user_id: str
     score: float
     ordinal: int  # 1-based, ZREVRANK + 1
-    above: int  # members with a strictly higher score
-    dense_above: int  # distinct scores strictly higher
-    below: int  # members with a strictly lower score
+    above: int  # members with a strictly better score (higher; lower when ascending)
+    dense_above: int  # distinct scores strictly better
+    below: int  # members with a strictly worse score
     size: int
     # The rating behind the score, on OpenSkill (mu, sigma) and Glicko-2 (rating, rd,
     # volatility) boards: (name, value) pairs
@@ -112,7 +113,7 @@ class Standing:
 
     @property
     def percentile(self) -> float:
-        """Share of the board with a strictly lower score, in percent (0 for the last).
+        """Share of the board with a strictly worse score, in percent (0 for the last).
 
         Independent of the tie mode: tied players share it.
         """

@@ -31,9 +31,10 @@ class Tier:
     """One tier; at most one cutoff, none for the fallback."""
 
     name: str
-    score: float | None = None  # a score of at least this
+    score: float | None = None  # a score of at least this (at most, when ascending)
     rank: int | None = None  # a competition rank of at most this
     percent: float | None = None  # within the best ``percent`` % of the board
+    ascending: bool = False  # a tier of a board where the lowest score ranks first
 
     @property
     def cutoff(self) -> tuple[str, float | int] | None:
@@ -51,7 +52,7 @@ class Tier:
     def holds(self, score: float, rank: int, size: int) -> bool:
         """Whether a member with ``score`` and competition ``rank`` is in this tier."""
         if self.score is not None:
-            return score >= self.score
+            return score <= self.score if self.ascending else score >= self.score
         limit = self.max_rank(size)
         return limit is None or rank <= limit
 
@@ -64,8 +65,9 @@ def tier_of(tiers: Sequence[Tier], score: float, rank: int, size: int) -> str:
     return tiers[-1].name
 
 
-def parse_tiers(spec: Any) -> tuple[Tier, ...]:
-    """Tiers from configuration (a list of tables); ValueError says what is wrong."""
+def parse_tiers(spec: Any, *, ascending: bool = False) -> tuple[Tier, ...]:
+    """Tiers from configuration (a list of tables), of a board where the lowest score
+    ranks first if ``ascending``; ValueError says what is wrong."""
     if not isinstance(spec, list) or len(spec) < 2:
         raise ValueError("tiers is a list of at least two tables, the fallback last")
     tiers: list[Tier] = []
@@ -82,7 +84,7 @@ def parse_tiers(spec: Any) -> tuple[Tier, ...]:
         if not last and len(cutoffs) != 1:
             raise ValueError(f"tier {item['name']!r}: exactly one of {CUTOFFS}")
         tiers.append(Tier(item["name"], **{c: _cutoff(c, item[c], item["name"])
-                                           for c in cutoffs}))
+                                           for c in cutoffs}, ascending=ascending))
     names = [t.name for t in tiers]
     if len(set(names)) != len(names):
         raise ValueError(f"tier names repeat: {names}")

@@ -151,7 +151,8 @@ class StandingSchema(BoardRefSchema):
     score = fields.Float(required=True)
     rank = fields.Integer(required=True)
     percentile = fields.Float(required=True, metadata={
-        "description": "Share of the board with a strictly lower score, in percent."})
+        "description": "Share of the board with a strictly worse score (lower; higher "
+                       "on an ascending board), in percent."})
     tier = fields.String(metadata={"description": TIER_TEXT})
     skill = fields.Nested(SkillSchema, metadata={
         "description": "The player's OpenSkill rating; only on skill boards."})
@@ -163,7 +164,8 @@ class StandingSchema(BoardRefSchema):
 
 class RankedPlayerSchema(EntrySchema):
     percentile = fields.Float(required=True, metadata={
-        "description": "Share of the board with a strictly lower score, in percent."})
+        "description": "Share of the board with a strictly worse score (lower; higher "
+                       "on an ascending board), in percent."})
 
 
 class PlayersSchema(BoardRefSchema):
@@ -190,7 +192,8 @@ class PeriodPolicySchema(Schema):
 
 class TierSchema(Schema):
     name = fields.String(required=True)
-    score = fields.Float(metadata={"description": "In it with a score of at least this."})
+    score = fields.Float(metadata={"description": "In it with a score of at least this (at "
+                                                  "most this on an ascending board)."})
     rank = fields.Integer(metadata={"description": "In it with a competition rank of at "
                                                    "most this."})
     percent = fields.Float(metadata={"description": "In it within the best `percent` % of "
@@ -203,6 +206,9 @@ class BoardSchema(Schema):
         "description": "points (a sum), best (each player's best score), streak (the "
                        "longest win streak), rating (Elo), skill (OpenSkill; the score is the "
                        "ordinal mu - 3 sigma) or glicko (Glicko-2; the score is rating - 2 rd)"})
+    order = fields.String(required=True, validate=validate.OneOf(["desc", "asc"]), metadata={
+        "description": "desc: the highest score ranks first; asc: the lowest does (a "
+                       "fastest time, fewest strokes)."})
     ties = fields.Enum(TieMode, by_value=True, required=True,
                        metadata={"description": "The board's default tie mode."})
     start = fields.Float(required=True, metadata={"description": "A new member's score."})
@@ -224,8 +230,9 @@ class BoardDetailSchema(BoardSchema):
 
 class TierStatusSchema(TierSchema):
     threshold = fields.Float(metadata={
-        "description": "The lowest score that puts a player in this tier or a better one "
-                       "now; absent when any score does."})
+        "description": "The worst score that puts a player in this tier or a better one "
+                       "now (the lowest; the highest on an ascending board); absent when any "
+                       "score does."})
     members = fields.Integer(required=True, metadata={"description": "Players in it now."})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracker.events import Event
-from tracker.handlers import Handler, Op
+from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op
 
 POISON_GAME = "0badc0de0badc0de0badc0de0badc0de"
 
@@ -17,3 +17,27 @@ class PoisonPill(Handler):
         if event.game_id == POISON_GAME and event.type == "game_over":
             raise RuntimeError(f"poison pill in game {event.game_id}")
         return []
+
+
+class RaceTimes(Handler):
+    """A racing game's boards, both lower-is-better with ``order = "asc"``: each driver's
+    best ``lap`` (milliseconds, from a ``progression`` event) and the sum of its
+    ``penalty`` seconds."""
+
+    events = frozenset({("gameplay", "progression")})
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board("laps", "best"), Board("penalties", "points"))
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        driver = event["p1_id"]
+        return [KeepBest("laps", driver, float(event["lap"])),
+                IncrScore("penalties", driver, float(event["penalty"]))]
+
+
+def race_lap(product: str, driver: str, lap: int, penalty: int) -> dict[str, str]:
+    """A ``progression`` event of ``product`` carrying one lap for :class:`RaceTimes`."""
+    return {"product_id": product, "game_id": "r1", "type": "gameplay",
+            "event_name": "progression", "progress_event": "round_started",
+            "p1_id": driver, "p2_id": "pace-car", "lap": str(lap), "penalty": str(penalty)}

@@ -182,7 +182,8 @@ class Board:
 
     ``ties`` is how readers rank equal scores unless a request asks otherwise;
     the product configuration sets it (``{ use = "wins", ties = "dense" }``), as it
-    sets ``periods`` (:mod:`tracker.periods`) and ``tiers`` (:mod:`tracker.tiers`).
+    sets ``periods`` (:mod:`tracker.periods`), ``tiers`` (:mod:`tracker.tiers`) and
+    ``ascending`` (``order = "asc"``, :mod:`tracker.order`).
     """
 
     name: str
@@ -195,6 +196,7 @@ class Board:
     periods: PeriodPolicy | None = None  # also kept per day, week or month (points, best)
     history: int = 0  # games kept per player (RecordGame), 0: none
     tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
+    ascending: bool = False  # the lowest score ranks first (points, best; tracker.order)
 
 
 class Handler(ABC):

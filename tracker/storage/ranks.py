@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+from tracker.order import flip
 from tracker.ranking import BoardSize, Position, Slice, Standing
 from tracker.storage.keys import Keys
 from tracker.tiers import Tier
@@ -59,21 +60,27 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _standing(user_id: str, place: Sequence[Any], size: int) -> Standing:
+def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool) -> Standing:
     score, revrank, above, dense_above, below = place
-    return Standing(user_id, float(score), int(revrank) + 1, int(above), int(dense_above),
+    shown = flip(float(score)) if ascending else float(score)
+    return Standing(user_id, shown, int(revrank) + 1, int(above), int(dense_above),
                     int(below), size)
 
 
-def _slice(reply: Any) -> Slice:
+def _slice(reply: Any, ascending: bool) -> Slice:
     size, start, above, dense_above, flat = reply
     members = [_text(m) for m in flat[0::2]]
+    scores = [flip(float(x)) for x in flat[1::2]] if ascending else map(float, flat[1::2])
     return Slice(int(size), int(start), int(above), int(dense_above),
-                 list(zip(members, map(float, flat[1::2]), strict=True)))
+                 list(zip(members, scores, strict=True)))
 
 
 class Ranks:
-    """Atomic rank reads of every product's boards."""
+    """Atomic rank reads of every product's boards.
+
+    ``ascending``: the board ranks its lowest score first, so Redis keeps it negated
+    (:mod:`tracker.order`); scores go in and come out as players see them.
+    """
 
     def __init__(self, client: redis.Redis, keys: Keys | None = None):
         self.client = client
@@ -106,7 +113,7 @@ class Ranks:
         return self._read(keys=keys, args=list(args))
 
     def standing(self, product_id: str, board: str, user_id: str, *,
-                 rating_of: str | None = None) -> Standing | None:
+                 rating_of: str | None = None, ascending: bool = False) -> Standing | None:
         """The member's score and ranks, or None when it is not on the board; with
         ``rating_of`` (the OpenSkill or Glicko-2 board the ratings belong to), the
         member's rating too (``mu`` and ``sigma``, or ``rating``, ``rd`` and ``volatility``)."""
@@ -114,26 +121,29 @@ class Ranks:
         reply = self._call(product_id, board, "standing", user_id, extra_key=rating)
         if reply is None:
             return None
-        found = _standing(user_id, reply[:5], int(reply[5]))
+        found = _standing(user_id, reply[:5], int(reply[5]), ascending)
         if len(reply) > 6 and reply[6]:
             pairs = iter(reply[6])
             detail = tuple((_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
             return dataclasses.replace(found, rating=detail)
         return found
 
-    def standings(self, product_id: str, board: str,
-                  user_ids: Sequence[str]) -> tuple[int, list[Standing]]:
+    def standings(self, product_id: str, board: str, user_ids: Sequence[str], *,
+                  ascending: bool = False) -> tuple[int, list[Standing]]:
         """The board's size and the standing of each of ``user_ids`` on it, in board order
         (best first); players not on the board are left out."""
         size, *found = self._call(product_id, board, "standings", *user_ids)
-        places = [_standing(_text(member), place, int(size)) for member, *place in found]
+        places = [_standing(_text(member), place, int(size), ascending)
+                  for member, *place in found]
         return int(size), sorted(places, key=lambda p: p.ordinal)
 
-    def page(self, product_id: str, board: str, start: int, count: int) -> Slice:
+    def page(self, product_id: str, board: str, start: int, count: int, *,
+             ascending: bool = False) -> Slice:
         """``count`` rows from 0-based position ``start`` in board order."""
-        return _slice(self._call(product_id, board, "page", start, count))
+        return _slice(self._call(product_id, board, "page", start, count), ascending)
 
-    def after(self, product_id: str, board: str, position: Position, count: int) -> Slice:
+    def after(self, product_id: str, board: str, position: Position, count: int, *,
+              ascending: bool = False) -> Slice:
         """``count`` rows right after ``position`` (keyset paging).
 
         Correct while scores change: a member whose score did not change since
@@ -142,25 +152,32 @@ class Ranks:
         """
         if not math.isfinite(position.score):
             raise ValueError("a position's score is finite")
-        return _slice(self._call(product_id, board, "after", repr(position.score),
-                                 position.user_id, count))
+        score = flip(position.score) if ascending else position.score
+        return _slice(self._call(product_id, board, "after", repr(score), position.user_id,
+                                 count), ascending)
 
-    def around(self, product_id: str, board: str, user_id: str, count: int) -> Slice | None:
+    def around(self, product_id: str, board: str, user_id: str, count: int, *,
+               ascending: bool = False) -> Slice | None:
         """``count`` rows around the member (it is in the middle unless near an end)."""
         reply = self._call(product_id, board, "around", user_id, count)
-        return None if reply is None else _slice(reply)
+        return None if reply is None else _slice(reply, ascending)
 
-    def tiers(self, product_id: str, board: str,
-              tiers: Sequence[Tier]) -> tuple[int, list[tuple[float | None, int]]]:
-        """The board's size and, for each of ``tiers`` (best first), the lowest score that
+    def tiers(self, product_id: str, board: str, tiers: Sequence[Tier], *,
+              ascending: bool = False) -> tuple[int, list[tuple[float | None, int]]]:
+        """The board's size and, for each of ``tiers`` (best first), the worst score that
         puts a member in it or a better one (None: any score does) and its members."""
         args: list[str | int] = []
         for tier in tiers:
             cutoff = tier.cutoff
-            args += ["rest", 0] if cutoff is None else [cutoff[0], repr(cutoff[1])]
+            if cutoff is None:
+                args += ["rest", 0]
+            else:
+                kind, value = cutoff
+                args += [kind, repr(flip(value) if ascending and kind == "score" else value)]
         size, *found = self._call(product_id, board, "tiers", *args)
-        return int(size), [(None if _text(low) == "-inf" else float(low), int(members))
-                           for low, members in found]
+        lows = [None if _text(low) == "-inf" else float(low) for low, _ in found]
+        return int(size), [(None if low is None else flip(low) if ascending else low,
+                            int(members)) for low, (_, members) in zip(lows, found, strict=True)]
 
     def size(self, product_id: str, board: str) -> BoardSize:
         members, distinct = self._call(product_id, board, "size")

@@ -24,6 +24,7 @@ from tracker.handlers.base import (
     RecordGame,
     WinStreak,
 )
+from tracker.order import flip
 from tracker.storage.keys import Keys
 
 
@@ -185,11 +186,15 @@ class Store:
 
     # --- reads ----------------------------------------------------------------
 
-    def top(self, product_id: str, board: str, count: int = 10) -> list[tuple[str, float]]:
-        """The ``count`` best entries of a board, best first."""
+    def top(self, product_id: str, board: str, count: int = 10, *,
+            ascending: bool = False) -> list[tuple[str, float]]:
+        """The ``count`` best entries of a board, best first (lowest first when
+        ``ascending``: the board is kept negated, see :mod:`tracker.order`)."""
         rows: Any = self.client.zrange(
             self.keys.board(product_id, board), 0, count - 1, desc=True, withscores=True
         )
+        if ascending:
+            return [(_text(member), flip(float(score))) for member, score in rows]
         return [(_text(member), float(score)) for member, score in rows]
 
     def score(self, product_id: str, board: str, user_id: str) -> float | None:

@@ -1,0 +1,38 @@
+"""Boards where the lowest score ranks first (``order = "asc"``: fastest lap, fewest strokes).
+
+Redis keeps such a board with every score negated. Then the write script, the
+tie structures and every read script stay as they are for "highest first", and
+ranks, percentiles, pages, cursors and tiers keep their O(log N) reads: only
+the ops written to the board and the scores read back change sign.
+
+- ``IncrScore(delta)`` adds ``-delta``: a sum where less is better (strokes).
+- ``KeepBest(score)`` keeps the highest negated score, so the lowest score.
+- ``EnsureOnBoard(score)`` puts ``-score`` there.
+
+Ratings and streaks are always best when highest; only points and best boards
+may be ascending (:mod:`tracker.products` checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Sequence
+
+from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op
+
+
+def flip(score: float) -> float:
+    """A stored score from a shown one, and back (``0.0 - x``: never ``-0.0``)."""
+    return 0.0 - score
+
+
+def stored_ops(ops: Sequence[Op], ascending: Collection[str]) -> list[Op]:
+    """``ops`` as Redis keeps them: negated on the boards named in ``ascending``."""
+    out: list[Op] = []
+    for op in ops:
+        if isinstance(op, IncrScore) and op.board in ascending:
+            op = dataclasses.replace(op, delta=flip(op.delta))
+        elif isinstance(op, EnsureOnBoard | KeepBest) and op.board in ascending:
+            op = dataclasses.replace(op, score=flip(op.score))
+        out.append(op)
+    return out
