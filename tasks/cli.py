@@ -19,6 +19,7 @@ from tracker.edx.cli import (
     edx_ingest_command,
     edx_report_command,
 )
+from tracker.erasure import forget_player_command
 from tracker.settings import Settings
 
 
@@ -63,3 +64,4 @@ main.add_command(edx_import_command)
 main.add_command(edx_ingest_command)
 main.add_command(edx_analyze_command)
 main.add_command(stack_command)
+main.add_command(forget_player_command)

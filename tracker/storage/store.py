@@ -55,6 +55,14 @@ class ApplyResult:
     duplicate_results: list[str] = field(default_factory=list)  # entry ids
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """What :meth:`Store.forget` removed of one player in one product."""
+
+    boards: int = 0  # boards it was on
+    keys: int = 0  # its stats, ratings and histories deleted
+
+
 def encode_op(op: Op) -> list[Any]:
     match op:
         case IncrScore(board, member, delta):
@@ -152,6 +160,8 @@ class Store:
         self.dedupe_ttl = dedupe_ttl
         source = resources.files("tracker.storage").joinpath("apply_batch.lua").read_text()
         self._apply = client.register_script(source)
+        forget = resources.files("tracker.storage").joinpath("forget.lua").read_text()
+        self._forget = client.register_script(forget)
 
     # --- writes ---------------------------------------------------------------
 
@@ -183,6 +193,13 @@ class Store:
         reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events", expiring])
         applied, duplicates, dup_results = reply
         return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
+
+    def forget(self, product_id: str, user_id: str, boards: Sequence[str]) -> Forgotten:
+        """Take the player off ``boards`` (all-time and period board names) and delete
+        its stats, ratings and game histories there, in one atomic script."""
+        on_boards, deleted = self._forget(keys=[self.keys.product(product_id)],
+                                          args=[user_id, *boards])
+        return Forgotten(int(on_boards), int(deleted))
 
     # --- reads ----------------------------------------------------------------
 

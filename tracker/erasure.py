@@ -1,0 +1,98 @@
+"""Forgetting a player (a right-to-erasure request): ``tracker forget-player``.
+
+Per product, one atomic script (``storage/forget.lua``) takes the player off every
+board, all-time and of every period still kept, keeping each board's tie
+structures right, and deletes its stats, ratings and game histories. Then the
+dead letters whose original fields name the player are deleted too.
+
+What it cannot undo: the games the player took part in stay in its opponents'
+ratings and histories (a rating board's total, zero-sum for Elo, then differs by
+what the player had won or lost), and an event of the player still in the event
+stream, applied later or replayed, puts the player back.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+
+import click
+import redis
+
+from tracker.periods import period_board
+from tracker.products import ConfigError, Product, load_products
+from tracker.settings import Settings
+from tracker.storage import DeadLetter, DeadLetters, Forgotten, Keys, Store
+
+
+def player_boards(product: Product, now_ms: int) -> list[str]:
+    """Every board of ``product`` that may hold a player: the all-time boards and the
+    period boards still kept, plus the next period's (a producer's clock ahead)."""
+    names: list[str] = []
+    for board in product.boards:
+        names.append(board.name)
+        if board.periods is None:
+            continue
+        for kind in board.periods.kinds:
+            readable = board.periods.readable(kind, now_ms)
+            names += [period_board(board.name, period)
+                      for period in [readable[0].shift(1), *readable]]
+    return names
+
+
+def forget_player(store: Store, product: Product, user_id: str, now_ms: int) -> Forgotten:
+    """Remove the player's boards entries, stats, ratings and histories in ``product``."""
+    return store.forget(product.id, user_id, player_boards(product, now_ms))
+
+
+def naming(letters: Iterable[DeadLetter], user_ids: Sequence[str]) -> list[DeadLetter]:
+    """The letters one of whose original fields (``user_id``, ``winner_id``, ``p1_id``…)
+    is exactly one of ``user_ids``."""
+    wanted = {u.encode() for u in user_ids}
+    return [letter for letter in letters if not wanted.isdisjoint(letter.fields.values())]
+
+
+@click.command("forget-player")
+@click.argument("user_ids", nargs=-1, required=True, metavar="USER_ID...")
+@click.option("--product", "product_ids", multiple=True, metavar="PRODUCT",
+              help="Only in this product (repeatable); default: every configured product.")
+@click.option("--keep-dead-letters", is_flag=True,
+              help="Leave the dead letters that name the player.")
+@click.confirmation_option(prompt="Delete these players' scores, stats, ratings and "
+                                  "histories for good?")
+def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
+                          keep_dead_letters: bool) -> None:
+    """Forget players (a right-to-erasure request): their places on every board (all-time
+    and of every kept period), stats, ratings and game histories, and the dead letters
+    that name them. Each product's part is atomic. Reads TRACKER_REDIS_URL and
+    TRACKER_PRODUCTS_FILE; --yes skips the question."""
+    settings = Settings.from_env()
+    try:
+        products = load_products(settings.products_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    unknown = [p for p in product_ids if p not in products]
+    if unknown:
+        raise click.BadParameter(f"not configured: {', '.join(unknown)}", param_hint="--product")
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    keys = Keys(settings.key_prefix)
+    store = Store(client, keys)
+    now_ms = int(client.time()[0]) * 1000  # Redis's clock decides which periods are kept
+    try:
+        for user_id in user_ids:
+            for product_id in product_ids or sorted(products):
+                gone = forget_player(store, products[product_id], user_id, now_ms)
+                if gone.boards or gone.keys:
+                    click.echo(f"{user_id}: {product_id}: off {gone.boards} board(s), "
+                               f"{gone.keys} key(s) deleted")
+        if not keep_dead_letters:
+            letters = DeadLetters(client, keys)
+            with click.progressbar(letters.scan(), length=letters.count(),
+                                   label="dead letters", file=sys.stderr
+                                   ) as scanned:
+                found = naming(scanned, user_ids)
+            removed = sum(letters.remove(found[i:i + 500]) for i in range(0, len(found), 500))
+            click.echo(f"dead letters naming them: {removed} deleted")
+    except redis.RedisError as exc:
+        raise click.ClickException(f"Redis: {exc}") from exc
+    click.echo(f"forgot {len(user_ids)} player(s)")
