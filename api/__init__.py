@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (
     boards,
+    buckets,
     courses,
     dashboard,
     errors,
@@ -74,8 +75,8 @@ def create_app(settings: Settings | None = None,
     errors.register(app)
     init_metrics(app, api_state)  # first: its timer wraps everything below
     init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
-    for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, players.bp, userstate.bp,
-               courses.bp, dashboard.bp, health.bp):
+    for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, buckets.bp, players.bp,
+               userstate.bp, courses.bp, dashboard.bp, health.bp):
         app.register_blueprint(bp)
     init_docs(app)
     app.extensions[OPENAPI_EXTENSION] = build_spec(app, products_config, api_settings)

@@ -9,6 +9,7 @@ or month (:mod:`tracker.periods`) instead of the all-time board.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ from tracker.handlers import Board
 from tracker.periods import Period, period_board
 from tracker.products import Product
 from tracker.ranking import Slice, TieMode
+from tracker.tiers import Tier
 
 bp = Blueprint("boards", __name__, url_prefix="/products/<product_id>/boards/<board>")
 # Board kinds whose players' standings show the rating behind the score, under this key
@@ -57,7 +59,7 @@ _detail, _players, _periods = BoardDetailSchema(), PlayersSchema(), PeriodListSc
 _tiers = TierListSchema()
 
 
-def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
+def target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
     st = state()
     product = st.product(product_id)
     board = st.board(product, board_name)
@@ -65,7 +67,8 @@ def _target(product_id: str, board_name: str, owner: str | None = None) -> tuple
     return product, board
 
 
-def _read(product: Product, board: Board, args: dict[str, Any]) -> tuple[str, str | None]:
+def board_to_read(product: Product, board: Board,
+                  args: dict[str, Any]) -> tuple[str, str | None]:
     """The board to read, all-time or of the query's ``period``, and that period's id.
 
     404 ``unknown_period`` when the board is not kept per that kind of period, or
@@ -96,7 +99,7 @@ def _read(product: Product, board: Board, args: dict[str, Any]) -> tuple[str, st
     return period_board(board.name, period), period.id
 
 
-def _player_not_on_board(product: Product, board: Board, user_id: str) -> ApiError:
+def player_not_on_board(product: Product, board: Board, user_id: str) -> ApiError:
     return ApiError(404, "player_not_on_board",
                     f"Player {user_id!r} is not on board {board.name!r} of {product.id!r}.",
                     product_id=product.id, board=board.name, user_id=user_id)
@@ -106,8 +109,8 @@ def _player_not_on_board(product: Product, board: Board, user_id: str) -> ApiErr
 @operation(Operation(tag="leaderboards", response=BoardDetailSchema, query=PeriodQuerySchema))
 def board_detail(product_id: str, board: str) -> ResponseReturnValue:
     """A board: its kind, default tie mode, periods, size and number of distinct scores."""
-    product, b = _target(product_id, board)
-    name, period = _read(product, b, parse_query(_period_query))
+    product, b = target(product_id, board)
+    name, period = board_to_read(product, b, parse_query(_period_query))
     size = state().ranks.size(product.id, name)
     return jsonify(_detail.dump({
         **describe_board(b), "product_id": product.id, "size": size.members,
@@ -122,7 +125,7 @@ def periods(product_id: str, board: str) -> ResponseReturnValue:
     For each kind of period the board is kept for: the current period, then
     the `keep` before it, newest first. Empty for a board kept all-time only.
     """
-    product, b = _target(product_id, board)
+    product, b = target(product_id, board)
     now = int(time.time() * 1000)
     policy = b.periods
     found = [p for kind in policy.kinds for p in policy.readable(kind, now)] if policy else []
@@ -142,8 +145,8 @@ def tiers(product_id: str, board: str) -> ResponseReturnValue:
     score that reaches a tier or a better one at this moment (rank and percent
     cutoffs move with the board).
     """
-    product, b = _target(product_id, board)
-    name, period = _read(product, b, parse_query(_period_query))
+    product, b = target(product_id, board)
+    name, period = board_to_read(product, b, parse_query(_period_query))
     size, found = state().ranks.tiers(product.id, name, b.tiers, ascending=b.ascending) \
         if b.tiers else (
         state().ranks.size(product.id, name).members, [])
@@ -165,11 +168,18 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
     skipped nor repeated while others change) or jump with `offset`.
     Rows with equal scores come by descending user id bytes.
     """
-    product, b = _target(product_id, board)
+    product, b = target(product_id, board)
     args = parse_query(_page_query)
+    name, period = board_to_read(product, b, args)
+    return json_response(page_body(product, b, name, period, args, b.tiers))
+
+
+def page_body(product: Product, b: Board, name: str, period: str | None,
+              args: dict[str, Any], tiers: Sequence[Tier]) -> bodies.Body:
+    """The page that ``args`` (a PageQuerySchema) asks for of board ``name``, which is
+    ``b`` or one of its period's (or bucket's) boards."""
     ties: TieMode = args.get("ties") or b.ties
     limit: int = args["limit"]
-    name, period = _read(product, b, args)
     ranks = state().ranks
     cursor: Cursor | None = args.get("cursor")
     if cursor is not None:
@@ -186,8 +196,7 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
     last = page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, name, last).encode() if more and last else None
-    return json_response(bodies.page(product.id, b.name, period, ties, page, next_cursor,
-                                     b.tiers))
+    return bodies.page(product.id, b.name, period, ties, page, next_cursor, tiers)
 
 
 @bp.get("/players")
@@ -199,10 +208,10 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
     on the board come in board order, best first; the others are listed in
     `missing`.
     """
-    product, b = _target(product_id, board)
+    product, b = target(product_id, board)
     args = parse_query(_players_query)
     ties: TieMode = args.get("ties") or b.ties
-    name, period = _read(product, b, args)
+    name, period = board_to_read(product, b, args)
     asked = list(dict.fromkeys(args["user_id"]))  # repeats count once, first place kept
     size, found = state().ranks.standings(product.id, name, asked, ascending=b.ascending)
     on_board = {p.user_id for p in found}
@@ -225,16 +234,16 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     The percentile is the share of the board with a strictly lower score.
     """
     check_user_id(user_id)
-    product, b = _target(product_id, board, owner=user_id)
+    product, b = target(product_id, board, owner=user_id)
     args = parse_query(_ties_query)
     ties: TieMode = args.get("ties") or b.ties
-    name, period = _read(product, b, args)
+    name, period = board_to_read(product, b, args)
     rating_as = RATING_DETAIL.get(b.kind)
     found = state().ranks.standing(product.id, name, user_id,
                                    rating_of=b.name if rating_as else None,
                                    ascending=b.ascending)
     if found is None:
-        raise _player_not_on_board(product, b, user_id)
+        raise player_not_on_board(product, b, user_id)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
                                          rating_as))
 
@@ -249,14 +258,14 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     window shifts to stay full. 404 `player_not_on_board` when absent.
     """
     check_user_id(user_id)
-    product, b = _target(product_id, board, owner=user_id)
+    product, b = target(product_id, board, owner=user_id)
     args = parse_query(_around_query)
     ties: TieMode = args.get("ties") or b.ties
-    name, period = _read(product, b, args)
+    name, period = board_to_read(product, b, args)
     window = state().ranks.around(product.id, name, user_id, args["limit"],
                                   ascending=b.ascending)
     if window is None:
-        raise _player_not_on_board(product, b, user_id)
+        raise player_not_on_board(product, b, user_id)
     return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,
                                        b.tiers))
 
@@ -271,7 +280,7 @@ def history(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     404 `no_history` when the board keeps none (its handler's `history` is 0).
     """
     check_user_id(user_id)
-    product, b = _target(product_id, board, owner=user_id)
+    product, b = target(product_id, board, owner=user_id)
     args = parse_query(_history_query)
     if not b.history:
         raise ApiError(404, "no_history",

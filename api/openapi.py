@@ -107,6 +107,7 @@ def _path_params(names: list[str], products: Products) -> list[dict[str, Any]]:
         "board": {"type": "string", "enum": boards},
         "user_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LEN,
                     "pattern": "^[^/]+$"},
+        "bucket": {"type": "integer", "minimum": 0},
     }
     return [{"name": n, "in": "path", "required": True,
              "schema": schemas.get(n, {"type": "string"})} for n in names]

@@ -33,7 +33,7 @@ def describe_board(board: Board) -> dict[str, Any]:
             "start": board.start,
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,
-                "grace_seconds": policy.grace_ms // 1000},
+                "grace_seconds": policy.grace_ms // 1000, "bucket_size": policy.bucket_size},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history}
 
 

@@ -19,6 +19,13 @@ A period stays open for writes until ``grace`` after its end (an event that
 comes later counts on the all-time board only: it is *late*), and its board
 stays readable, ranks included, for ``keep`` more periods of its kind, then
 Redis expires it.
+
+With ``bucket_size = n``, each period board is also split into *buckets*
+(cohorts, as in Unity's leaderboards): a player's first write of the period
+puts it in the bucket being filled, for the whole period, and each bucket of n
+players is a board of its own, ``<board>:<period id>:b<k>`` (``wins:2026-W48:b0``),
+so a player can be ranked among n peers rather than everyone. The batch script
+assigns and writes buckets in the same atomic step as the period board.
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op
 
 DAY_MS = 86_400_000
 MAX_KEEP = 1000
+MAX_BUCKET = 1000  # players per bucket
 
 
 class PeriodKind(enum.StrEnum):
@@ -119,6 +127,11 @@ def _ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
 
 
+def bucket_board(board: str, bucket: int) -> str:
+    """The board of one bucket of a period board (``wins:2026-W48`` -> ``wins:2026-W48:b3``)."""
+    return f"{board}:b{bucket}"
+
+
 def period_board(board: str, period: Period) -> str:
     """The name of ``board``'s board for ``period`` (board names hold no ':')."""
     return f"{board}:{period.id}"
@@ -132,6 +145,7 @@ class PeriodPolicy:
     kinds: tuple[PeriodKind, ...]
     keep: int = 8
     grace_ms: int = 600_000  # PlayFab's ten minutes
+    bucket_size: int = 0  # players per bucket of a period board; 0: no buckets
 
     def __post_init__(self) -> None:
         if not self.kinds or len(set(self.kinds)) != len(self.kinds):
@@ -140,6 +154,8 @@ class PeriodPolicy:
             raise ValueError(f"keep_periods is 1-{MAX_KEEP}")
         if self.grace_ms < 0:
             raise ValueError("grace_seconds is not negative")
+        if self.bucket_size and not 2 <= self.bucket_size <= MAX_BUCKET:
+            raise ValueError(f"bucket_size is 2-{MAX_BUCKET} players")
 
     def expires_ms(self, period: Period) -> int:
         """When the period's board is dropped: ``keep`` periods after its own end."""
@@ -161,6 +177,9 @@ class PeriodOps:
 
     expires: dict[str, int]  # period board -> Unix ms when Redis drops it
     late: int = 0  # events too late for a period they belong to (all-time only)
+    # period board split into buckets -> (players per bucket, the members written there
+    # in event order: the batch script assigns their buckets in this order)
+    buckets: dict[str, tuple[int, dict[str, None]]] = field(default_factory=dict)
 
 
 class PeriodBoards:
@@ -202,5 +221,7 @@ class PeriodBoards:
                 name = period_board(op.board, period)
                 out.append(replace(op, board=name))
                 into.expires[name] = policy.expires_ms(period)
+                if policy.bucket_size:
+                    into.buckets.setdefault(name, (policy.bucket_size, {}))[1][op.member] = None
         into.late += late
         return out, late

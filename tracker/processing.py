@@ -169,7 +169,8 @@ class BatchProcessor:
 
         self.dead_letters.add(letters)  # before applying: a crash after it loses nothing
         letters = []
-        result = self.store.apply(product_id, source, prepared, expires=period_ops.expires)
+        result = self.store.apply(product_id, source, prepared, expires=period_ops.expires,
+                                  buckets=period_ops.buckets)
         report.late = period_ops.late
         report.applied = result.applied
         report.duplicates = result.duplicates

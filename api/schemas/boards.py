@@ -188,6 +188,8 @@ class PeriodPolicySchema(Schema):
         "description": "Past periods of each kind that stay readable, ranks included."})
     grace_seconds = fields.Integer(required=True, metadata={
         "description": "How long after its end a period still takes events."})
+    bucket_size = fields.Integer(required=True, metadata={
+        "description": "Players per bucket of each period's board (…/buckets); 0: none."})
 
 
 class TierSchema(Schema):
@@ -253,6 +255,27 @@ class PeriodSchema(Schema):
     final = fields.Boolean(required=True, metadata={
         "description": "True once its grace has passed: it takes no more events."})
     size = fields.Integer(required=True, metadata={"description": "Members on its board."})
+
+
+class BucketListSchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    period = fields.String(required=True, metadata={"description": "The period read."})
+    bucket_size = fields.Integer(required=True, metadata={"description": "Players per bucket."})
+    players = fields.Integer(required=True, metadata={
+        "description": "Players given a bucket in the period so far."})
+    buckets = fields.Integer(required=True, metadata={
+        "description": "Buckets begun: numbered 0 to buckets - 1; the last one fills up."})
+
+
+class BucketPageSchema(PageSchema):
+    bucket = fields.Integer(required=True, metadata={"description": "The bucket read."})
+
+
+class PlayerBucketSchema(StandingSchema):
+    bucket = fields.Integer(required=True, metadata={
+        "description": "The player's bucket: its score, rank, percentile and size are the "
+                       "bucket's."})
 
 
 class PeriodListSchema(Schema):

@@ -102,7 +102,17 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def feed(products: Products, store: Store, dead_letters: DeadLetters) -> Feed:
     """Apply stream entries of one product through the real BatchProcessor."""
-    base = [1_700_000_000_000]
+    return _feeder(products, store, dead_letters, 1_700_000_000_000)
+
+
+@pytest.fixture
+def feed_now(products: Products, store: Store, dead_letters: DeadLetters) -> Feed:
+    """``feed``, with entry ids of the current time: the current period's boards take them."""
+    return _feeder(products, store, dead_letters, int(time.time() * 1000))
+
+
+def _feeder(products: Products, store: Store, dead_letters: DeadLetters, start_ms: int) -> Feed:
+    base = [start_ms]
 
     def feed(product_id: str, rows: list[dict[str, str]]) -> BatchReport:
         entries = [(f"{base[0] + i}-0", {k.encode(): v.encode() for k, v in row.items()})

@@ -5,6 +5,7 @@ kept right, its stats, ratings and histories gone, everyone else untouched; and 
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
@@ -24,13 +25,14 @@ from tracker.storage import DeadLetters, Forgotten, Ranks, Store
 
 PLAYERS = ["ann", "bob", "cid", "dee", "eve"]
 CONFIG = {"products": {
-    "g": {"handlers": [{"use": "wins", "periods": ["week", "month"]},
+    "g": {"handlers": [{"use": "wins", "periods": ["week", "month"], "bucket_size": 2},
                        {"use": "elo", "history": 5}, {"use": "streak", "history": 5},
                        "glicko2", "openskill", "player_stats"]},
     "h": {"handlers": ["wins", "player_stats"]},
 }}
 TOML = """[products]
-g = { handlers = [{ use = "wins", periods = ["week", "month"] }, { use = "elo", history = 5 },
+g = { handlers = [{ use = "wins", periods = ["week", "month"], bucket_size = 2 },
+                  { use = "elo", history = 5 },
                   { use = "streak", history = 5 }, "glicko2", "openskill", "player_stats"] }
 h = { handlers = ["wins", "player_stats"] }
 """
@@ -71,7 +73,7 @@ def without(state: dict[str, object], user: str) -> dict[str, object]:
     for key, value in state.items():
         if key.endswith(f":{user}") or key.endswith((":scores", ":counts")):
             continue
-        if isinstance(value, dict) and ":lb:" in key:
+        if isinstance(value, dict) and (":lb:" in key):  # boards, bucket assignments
             value = {m: s for m, s in value.items() if m != user.encode()}
             if not value:
                 continue
@@ -105,7 +107,9 @@ def test_a_forgotten_player_leaves_no_trace_and_everyone_else_stays(data: redis.
                and isinstance(v, dict))
     # the tie structures are what a rebuild from the boards gives
     ranks = Ranks(data)
-    for board in player_boards(products["g"], now):
+    buckets = [k.split(":lb:", 1)[1] for k in g_after if re.search(r":b\d+$", k)]
+    assert buckets  # the week's and the month's boards are split into buckets of 2
+    for board in player_boards(products["g"], now) + buckets:
         names = [store.keys.board_scores("g", board), store.keys.board_counts("g", board)]
         structures = [g_after.get(k) for k in names]
         ranks.reindex("g", board)

@@ -31,6 +31,14 @@
 -- ARGV[4]  "" or msgpack of { {board, unix ms}, ... }: boards (period boards,
 --          tracker/periods.py) that Redis drops at that time, with their tie
 --          structures; set after the writes, which may have created them
+-- ARGV[5]  "" or msgpack of { {board, size, {members}}, ... }: boards (period
+--          boards) split into buckets of `size` players, and the members the batch
+--          writes there, in event order. Before any write, each member without a
+--          bucket gets the one being filled (<board>:buckets, member -> k, with
+--          <board>:buckets:n counting members assigned): the same order in both
+--          batch forms. Every write then mirrors the member's new score onto its
+--          bucket's board <board>:b<k>, tie structures included. They expire with
+--          the board.
 --
 -- Every board write also keeps the board's tie structures, in this same
 -- script, so they never disagree with the board:
@@ -79,6 +87,38 @@ local function tally(key, old, new)
   end
 end
 
+local joining = (ARGV[5] ~= nil and ARGV[5] ~= '') and cmsgpack.unpack(ARGV[5]) or {}
+local bucket_size, bucketed = {}, {}  -- board key -> players per bucket; bucket key -> board key
+for _, b in ipairs(joining) do bucket_size[p .. 'lb:' .. b[1]] = b[2] end
+
+-- The bucket of `member` on board `key`, assigned now if it has none.
+local function bucket_of(key, member)
+  local k = redis.call('HGET', key .. ':buckets', member)
+  if not k then
+    k = math.floor((redis.call('INCR', key .. ':buckets:n') - 1) / bucket_size[key])
+    redis.call('HSET', key .. ':buckets', member, k)
+  end
+  return k
+end
+
+local function assign_buckets()
+  for _, b in ipairs(joining) do
+    local key = p .. 'lb:' .. b[1]
+    for _, member in ipairs(b[3]) do bucket_of(key, member) end
+  end
+end
+
+-- Member `member` of board `key` has score `score` now: the same on its bucket's
+-- board, if `key` is split into buckets.
+local function mirror(key, member, score)
+  if bucket_size[key] == nil then return end
+  local bucket = key .. ':b' .. bucket_of(key, member)
+  local old = tonumber(redis.call('ZSCORE', bucket, member))
+  redis.call('ZADD', bucket, score, member)
+  tally(bucket, old, score)
+  bucketed[bucket] = key
+end
+
 local function set_score(key, member, score)
   local old = tonumber(redis.call('ZSCORE', key, member))
   redis.call('ZADD', key, score, member)
@@ -87,12 +127,15 @@ end
 
 local function incr_score(key, member, delta)
   local old = tonumber(redis.call('ZSCORE', key, member))
-  tally(key, old, tonumber(redis.call('ZINCRBY', key, delta, member)))
+  local new = tonumber(redis.call('ZINCRBY', key, delta, member))
+  tally(key, old, new)
+  mirror(key, member, new)
 end
 
 local function ensure_on_board(key, member, score)
   if redis.call('ZADD', key, 'NX', score, member) == 1 then
     tally(key, nil, tonumber(score))
+    mirror(key, member, tonumber(score))
   end
 end
 
@@ -239,6 +282,7 @@ local function keep_best(board, member, score)
   if old == nil or score > old then
     redis.call('ZADD', key, score, member)
     tally(key, old, score)
+    mirror(key, member, score)
   end
 end
 
@@ -314,10 +358,23 @@ end
 
 local function expire_boards()
   if ARGV[4] == nil or ARGV[4] == '' then return end
+  local at = {}  -- board key -> when it expires
   for _, b in ipairs(cmsgpack.unpack(ARGV[4])) do
     local key = p .. 'lb:' .. b[1]
+    at[key] = b[2]
     for _, k in ipairs({ key, key .. ':scores', key .. ':counts' }) do
       redis.call('PEXPIREAT', k, b[2])
+    end
+    if bucket_size[key] then
+      redis.call('PEXPIREAT', key .. ':buckets', b[2])
+      redis.call('PEXPIREAT', key .. ':buckets:n', b[2])
+    end
+  end
+  for bucket, key in pairs(bucketed) do
+    if at[key] then
+      for _, k in ipairs({ bucket, bucket .. ':scores', bucket .. ':counts' }) do
+        redis.call('PEXPIREAT', k, at[key])
+      end
     end
   end
 end
@@ -328,6 +385,7 @@ if ARGV[3] == 'fresh' then
     if not none_in(p .. 'seen:' .. m[1], m[2]) then return { 'again' } end
   end
   if #games > 0 and not none_in(p .. 'results', games) then return { 'again' } end
+  assign_buckets()
   for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
   for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3]) end
   for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
@@ -351,6 +409,7 @@ for i = 1, #events do  -- refuse a bad batch before writing anything
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end
   end
 end
+assign_buckets()
 
 -- Which entries were applied before, per dedupe set. An entry that comes
 -- twice in one batch counts once.

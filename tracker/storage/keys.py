@@ -3,6 +3,9 @@
     <prefix>:{<product>}:lb:<board>          sorted set: member = user id, score
     <prefix>:{<product>}:lb:<board>:scores   sorted set: the board's distinct scores (dense ranks)
     <prefix>:{<product>}:lb:<board>:counts   hash: score -> members with that score
+    <prefix>:{<product>}:lb:<board>:buckets  hash: member -> its bucket, on a period board
+                                             split into buckets (<board>:b<k> are boards);
+                                             :buckets:n counts the members assigned
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
     <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating, or
                                              the current win streak on a streak board
@@ -47,6 +50,14 @@ class Keys:
     def board_counts(self, product_id: str, board: str) -> str:
         """How many members have each score; a score leaves ``:scores`` at 0."""
         return f"{self.board(product_id, board)}:counts"
+
+    def buckets(self, product_id: str, board: str) -> str:
+        """Which bucket each member of a period board split into buckets is in."""
+        return f"{self.board(product_id, board)}:buckets"
+
+    def bucket_members(self, product_id: str, board: str) -> str:
+        """How many members have been assigned a bucket of the board (their places stay)."""
+        return f"{self.buckets(product_id, board)}:n"
 
     def rating(self, product_id: str, board: str, user_id: str) -> str:
         """What stands behind a player's score on a rating board: an OpenSkill or Glicko-2

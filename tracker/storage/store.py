@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -166,23 +166,29 @@ class Store:
     # --- writes ---------------------------------------------------------------
 
     def apply(self, product_id: str, source: str, events: Sequence[PreparedEvent], *,
-              summed: bool = True, expires: Mapping[str, int] | None = None) -> ApplyResult:
+              summed: bool = True, expires: Mapping[str, int] | None = None,
+              buckets: Mapping[str, tuple[int, Iterable[str]]] | None = None) -> ApplyResult:
         """Apply a batch in one atomic script; entries already applied change nothing.
 
         With ``summed``, the batch goes summed up (:func:`sum_batch`) when it can,
         which is cheaper to send and to apply; if any of its entries or results
         was applied before, the script refuses it whole and it goes event by event.
         ``expires`` names boards (period boards) that Redis drops at a Unix time in
-        ms, set in the same step as the writes.
+        ms, set in the same step as the writes. ``buckets`` names boards (period boards)
+        split into buckets (:mod:`tracker.periods`): the players per bucket, and the
+        members the batch writes there in event order (their buckets are assigned in
+        that order, whichever batch form goes).
         """
         if not events:
             return ApplyResult()
         keys = [self.keys.product(product_id)]
         expiring = _pack([[b, int(at)] for b, at in expires.items()]) if expires else ""
+        bucketed = _pack([[b, int(n), list(members)] for b, (n, members) in buckets.items()]
+                         ) if buckets else ""
         batch = sum_batch(source, events) if summed else None
         if batch is not None:
             reply: Any = self._apply(keys=keys, args=[_pack(batch), self.dedupe_ttl, "fresh",
-                                                      expiring])
+                                                      expiring, bucketed])
             if len(reply) == 3:
                 return ApplyResult(int(reply[0]))
         payload = _pack([
@@ -190,7 +196,8 @@ class Store:
              [encode_op(op) for op in e.ops], 1 if e.late else 0]
             for e in events
         ])
-        reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events", expiring])
+        reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events", expiring,
+                                             bucketed])
         applied, duplicates, dup_results = reply
         return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
 
@@ -248,6 +255,15 @@ class Store:
             pipe.hgetall(key)
         replies: list[Any] = pipe.execute()
         return [{_text(k): int(v) for k, v in raw.items()} for raw in replies]
+
+    def bucket_of(self, product_id: str, board: str, user_id: str) -> int | None:
+        """The member's bucket on a period board split into buckets (None: it has none)."""
+        found = self.client.hget(self.keys.buckets(product_id, board), user_id)
+        return None if found is None else int(found)
+
+    def buckets_filled(self, product_id: str, board: str) -> int:
+        """How many members the board's buckets have taken so far."""
+        return int(self.client.get(self.keys.bucket_members(product_id, board)) or 0)
 
     def board_size(self, product_id: str, board: str) -> int:
         return int(self.client.zcard(self.keys.board(product_id, board)))
