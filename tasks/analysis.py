@@ -9,8 +9,9 @@ it clears the schedule, so events applied meanwhile schedule the next one, and
 it marks a learner done only if nothing came meanwhile
 (:class:`tracker.storage.timelines.Timelines`).
 A task lost with its worker is delivered again (late acks); if it is lost
-otherwise, the schedule lapses and the next batch, or ``tracker edx-analyze``,
-brings the course up to date.
+otherwise, the schedule lapses and Celery beat's ``catch_up_analyses``
+(:mod:`tasks.periodic`), the next batch or ``tracker edx-analyze`` brings the
+course up to date.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from tasks.routing import ProductRouter
+from tasks.routing import CATCH_UP_ANALYSES, CLOSE_PERIODS, ProductRouter
 from tracker.products import Products, load_products
 from tracker.settings import Settings
 
@@ -63,7 +63,7 @@ def quorum_queues(p: Products) -> tuple[Exchange, list[Queue]]:
 
 
 def make_app(s: Settings, p: Products) -> Celery:
-    app = Celery("stats_tracker", include=["tasks.worker", "tasks.analysis"])
+    app = Celery("stats_tracker", include=["tasks.worker", "tasks.analysis", "tasks.periodic"])
     app.conf.update(
         broker_url=s.broker_url,
         broker_connection_retry_on_startup=True,
@@ -82,6 +82,9 @@ def make_app(s: Settings, p: Products) -> Celery:
         # no "task sent" event per batch: it cost the bridge ~10% of its CPU
         # (bench/README.md); Flower still sees every task through worker events
         task_send_sent_event=False,
+        # Celery beat (tasks/periodic.py): closes periods, catches course analyses up
+        beat_schedule={name: {"task": name, "schedule": float(s.periodic_seconds)}
+                       for name in (CLOSE_PERIODS, CATCH_UP_ANALYSES)},
     )
     if s.broker_url.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = "tasks.broker_redis:Transport"  # see that module

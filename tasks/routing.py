@@ -13,6 +13,8 @@ from tracker.products import Products
 
 APPLY_PART = "tasks.apply_part"
 ANALYZE_COURSES = "tasks.analyze_courses"
+CLOSE_PERIODS = "tasks.close_periods"  # periodic (Celery beat), default queue
+CATCH_UP_ANALYSES = "tasks.catch_up_analyses"  # periodic (Celery beat), default queue
 PRODUCT_TASKS = frozenset({APPLY_PART, ANALYZE_COURSES})  # each runs in its product's pool
 
 

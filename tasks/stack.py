@@ -145,6 +145,10 @@ def plan(ports: Ports, env: Mapping[str, str], queues: Sequence[str], var: Path,
               ready_check=lambda c: b" ready." in c.output())
         for q in queues
     ]
+    # Celery beat: closes periods (their results stream) and catches analyses up
+    children.append(Child("beat", [celery, "-A", "tasks", "beat", "--schedule",
+                                   str(var / "celerybeat-schedule"), "--loglevel=INFO"],
+                          dict(env), logs / "beat.log"))
     children += [
         Child("api", [executable("gunicorn"), "--bind", f"{HOST}:{ports.api}", "api:create_app()"],
               dict(env), logs / "api.log",
@@ -209,6 +213,7 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/products/{product}/boards/elo/entries?ties=dense",
         f"           {api}/products/{product}/boards/elo/players/{star}/history",
         f"           {api}/products/{product}/boards/wins/periods   (weekly, monthly boards)",
+        f"           {api}/products/{product}/boards/wins/buckets   (this week's buckets)",
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
         *([f"  Course   {api}{dashboard}   (the demo course's analytics, as its instructor; "
            "its logs went through the bridge)"] if dashboard else []),
@@ -217,6 +222,7 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"  Redis    redis://{HOST}:{ports.redis}  (data /0, stream /1, broker /2; "
         f"AOF in {var / 'redis'})",
         f"  Logs     {var / 'logs'}/  (tail -f {var / 'logs'}/*.log)",
+        f"  Results  tracker period-results {product}   (closed weeks' and months' winners)",
         f"  Running  {', '.join(c.name for c in children)}",
         "",
     ]

@@ -27,7 +27,8 @@ from tracker.settings import DEFAULT_PRODUCTS_FILE, Settings
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-REQUIRED = {"redis", "bridge", "worker-default", "worker-exrps", "api", "flower", "demo"}
+REQUIRED = {"redis", "bridge", "worker-default", "worker-exrps", "beat", "api", "flower",
+            "demo"}
 PROJECT_SERVICES = sorted(n for n, s in SERVICES.items() if "build" in s)
 SETTINGS_VARS = {f"TRACKER_{f.name.upper()}" for f in fields(Settings)}
 # Variables of other programs that a service may set, and where.
@@ -86,7 +87,7 @@ def check_celery(args: list[str]) -> tuple[str, dict[str, Any]]:
     app = importlib.import_module("tasks").app
     assert isinstance(app, Celery)
     sub, *rest = args[2:]
-    assert sub in ("worker", "flower")
+    assert sub in ("worker", "beat", "flower")
     obj = CLIContext(app=app, no_color=True, workdir=None, quiet=True)
     params = celery.commands[sub].make_context(sub, rest, obj=obj).params
     if sub == "flower":

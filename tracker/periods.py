@@ -41,6 +41,7 @@ from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op
 DAY_MS = 86_400_000
 MAX_KEEP = 1000
 MAX_BUCKET = 1000  # players per bucket
+MAX_RESULTS = 1000  # players in a closed period's published standings
 
 
 class PeriodKind(enum.StrEnum):
@@ -146,6 +147,7 @@ class PeriodPolicy:
     keep: int = 8
     grace_ms: int = 600_000  # PlayFab's ten minutes
     bucket_size: int = 0  # players per bucket of a period board; 0: no buckets
+    results_top: int = 10  # standings published when a period closes (tracker.closing)
 
     def __post_init__(self) -> None:
         if not self.kinds or len(set(self.kinds)) != len(self.kinds):
@@ -156,6 +158,8 @@ class PeriodPolicy:
             raise ValueError("grace_seconds is not negative")
         if self.bucket_size and not 2 <= self.bucket_size <= MAX_BUCKET:
             raise ValueError(f"bucket_size is 2-{MAX_BUCKET} players")
+        if not 0 <= self.results_top <= MAX_RESULTS:
+            raise ValueError(f"results_top is 0-{MAX_RESULTS} players")
 
     def expires_ms(self, period: Period) -> int:
         """When the period's board is dropped: ``keep`` periods after its own end."""

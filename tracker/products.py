@@ -24,7 +24,7 @@ from tracker.tiers import Tier, parse_tiers
 # Board names end up in Redis keys and URLs: no ':' (the board's tie structures
 # are "<board>:scores" and "<board>:counts"), no '/', no braces.
 BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size"})
+PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size", "results_top"})
 BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order"})  # of a handler's boards
 PERIODIC_KINDS = frozenset({"points", "best"})  # boards a period's events alone make up
 
@@ -117,27 +117,27 @@ def parse_ties(value: Any, where: str) -> TieMode:
 
 def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
                   where: str) -> PeriodPolicy | None:
-    """A handler table's ``periods`` (with ``keep_periods``, ``grace_seconds`` and
-    ``bucket_size``)."""
+    """A handler table's ``periods`` (with ``keep_periods``, ``grace_seconds``,
+    ``bucket_size`` and ``results_top``)."""
     if "periods" not in spec:
         if PERIOD_KEYS & spec.keys():
-            raise ConfigError(f"{where}: keep_periods, grace_seconds and bucket_size go "
-                              "with periods")
+            raise ConfigError(f"{where}: {', '.join(sorted(PERIOD_KEYS))} go with periods")
         return None
     kinds, keep, grace = spec["periods"], spec.get("keep_periods", 8), spec.get(
         "grace_seconds", 600)
-    bucket = spec.get("bucket_size", 0)
+    bucket, top = spec.get("bucket_size", 0), spec.get("results_top", 10)
     allowed = [k.value for k in PeriodKind]
     if not (isinstance(kinds, list) and all(k in allowed for k in kinds)):
         raise ConfigError(f"{where}: periods is a list of {allowed}, got {kinds!r}")
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (keep, grace, bucket)):
-        raise ConfigError(f"{where}: keep_periods, grace_seconds and bucket_size are "
-                          "integers")
+    if not all(isinstance(n, int) and not isinstance(n, bool)
+               for n in (keep, grace, bucket, top)):
+        raise ConfigError(f"{where}: {', '.join(sorted(PERIOD_KEYS))} are integers")
     rated = [b.name for b in boards if b.kind not in PERIODIC_KINDS]
     if rated:  # a rating or a streak is not made of a period's events alone
         raise ConfigError(f"{where}: only points and best boards have periods, not {rated}")
     try:
-        return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000, bucket)
+        return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000, bucket,
+                            top)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

@@ -35,6 +35,7 @@ class Settings:
     visibility_timeout: int = 3600  # Redis broker: seconds before an unacked task is redelivered
     handler_retries: int = 3  # retries of an event whose handler raises, then it is dead-lettered
     analysis_delay_ms: int = 5000  # course reports are rebuilt this long after new log events
+    periodic_seconds: int = 60  # Celery beat: how often periods are closed, analyses caught up
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -43,8 +43,10 @@ def test_plan_launches_the_documented_command_lines(tmp_path: Path) -> None:
     assert env["TRACKER_PRODUCTS_FILE"] == "/x/products.toml"  # the user's settings are kept
     children = plan(Ports(6400, 5001, 5556), env, ["default", "exrps"], tmp_path, 50.0)
     argv = {c.name: [Path(c.argv[0]).name, *c.argv[1:]] for c in children}
-    assert list(argv) == ["redis", "bridge", "worker-default", "worker-exrps", "api", "flower",
-                          "demo"]
+    assert list(argv) == ["redis", "bridge", "worker-default", "worker-exrps", "beat", "api",
+                          "flower", "demo"]
+    assert argv["beat"] == ["celery", "-A", "tasks", "beat", "--schedule",
+                            str(tmp_path / "celerybeat-schedule"), "--loglevel=INFO"]
     assert argv["bridge"] == ["tracker", "bridge"]
     assert argv["worker-exrps"] == ["celery", "-A", "tasks", "worker", "-Q", "exrps",
                                     "-n", "exrps@%h", "--loglevel=INFO"]
@@ -257,8 +259,8 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
             proc.kill()
     wait_for(r"\[stack\] stopped\.", 5)
     assert not pids_with(str(ports[0])) and not pids_with(f"127.0.0.1:{ports[1]}")
-    assert not pids_with(f"--port={ports[2]}")
+    assert not pids_with(f"--port={ports[2]}") and not pids_with("celerybeat-schedule")
     assert {p.name for p in (tmp_path / "var" / "logs").iterdir()} == {
-        "redis.log", "bridge.log", "worker-default.log", "worker-exrps.log", "api.log",
-        "flower.log", "demo.log"}
+        "redis.log", "bridge.log", "worker-default.log", "worker-exrps.log", "beat.log",
+        "api.log", "flower.log", "demo.log"}
     assert any((tmp_path / "var" / "redis").rglob("*.aof"))

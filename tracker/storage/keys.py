@@ -7,6 +7,8 @@
                                              split into buckets (<board>:b<k> are boards);
                                              :buckets:n counts the members assigned
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
+    <prefix>:{<product>}:lb:<board>:<period>:closed  string: the period's results are published
+    <prefix>:{<product>}:period_results      stream: final standings of closed periods
     <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating, or
                                              the current win streak on a streak board
     <prefix>:{<product>}:history:<board>:<user>  list: the player's latest games on a board
@@ -58,6 +60,10 @@ class Keys:
     def bucket_members(self, product_id: str, board: str) -> str:
         """How many members have been assigned a bucket of the board (their places stay)."""
         return f"{self.buckets(product_id, board)}:n"
+
+    def period_results(self, product_id: str) -> str:
+        """The final standings of the product's closed periods (tracker.closing)."""
+        return f"{self.product(product_id)}period_results"
 
     def rating(self, product_id: str, board: str, user_id: str) -> str:
         """What stands behind a player's score on a rating board: an OpenSkill or Glicko-2

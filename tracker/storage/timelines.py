@@ -46,6 +46,10 @@ class Timelines:
         raw: Any = self.client.hgetall(self.keys.timeline_changes(product_id))
         return {k.decode(): int(v) for k, v in raw.items()}
 
+    def changed_count(self, product_id: str) -> int:
+        """How many timelines have records not yet analysed."""
+        return int(self.client.hlen(self.keys.timeline_changes(product_id)))
+
     def records(self, product_id: str, timeline: str) -> Iterator[bytes]:
         """The timeline's records, oldest first, read a page at a time. Records only
         ever join a timeline, so paging by index never skips one (a record added

@@ -1,0 +1,57 @@
+"""Periodic tasks, run by Celery beat (``celery -A tasks beat``) every
+``TRACKER_PERIODIC_SECONDS`` (60), on the default queue:
+
+- ``close_periods`` publishes the final standings of every period that is over
+  (:mod:`tracker.closing`): the results stream game backends grant rewards from;
+- ``catch_up_analyses`` schedules the course analysis of a product whose tracking
+  logs changed with none scheduled: the safety net for an analysis task lost
+  otherwise than with its worker (which redelivers it).
+
+Both are idempotent, so one beat too many, or ``tracker close-periods`` from cron
+beside it, does no harm; with no beat running, periods close when someone runs
+that command, and course reports catch up with the next batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache
+
+import redis
+
+from tasks.analysis import analysis, schedule_analysis
+from tasks.celery_app import app, products, settings
+from tasks.routing import CATCH_UP_ANALYSES, CLOSE_PERIODS
+from tracker.closing import PeriodResults
+from tracker.storage import Keys
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def period_results() -> PeriodResults:
+    s = settings()
+    client = redis.Redis.from_url(s.redis_url, health_check_interval=30, socket_timeout=30)
+    return PeriodResults(client, Keys(s.key_prefix))
+
+
+@app.task(name=CLOSE_PERIODS)
+def close_periods() -> dict[str, int]:
+    """Publish the standings of every period that is over; entries published, by product."""
+    now_ms = int(time.time() * 1000)
+    published = {p.id: period_results().close_due(p, now_ms) for p in products().values()}
+    done = {p: n for p, n in published.items() if n}
+    if done:
+        log.info("closed periods, results published: %s", done)
+    return done
+
+
+@app.task(name=CATCH_UP_ANALYSES)
+def catch_up_analyses() -> list[str]:
+    """Schedule the analysis of each product with changed course logs and none scheduled."""
+    behind = [p.id for p in products().values()
+              if p.reads_course_logs and analysis().timelines.changed_count(p.id)]
+    for product_id in behind:
+        schedule_analysis(product_id)  # a no-op while one is scheduled
+    return behind

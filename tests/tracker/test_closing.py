@@ -1,0 +1,114 @@
+"""Closing periods: the final standings of a period's board and of each of its buckets
+are published once, when the period is past its grace. Real Redis."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+from click.testing import CliRunner
+
+from tasks.cli import main
+from tests.support.handlers import RaceTimes, race_lap
+from tests.support.processes import settings_env
+from tracker.closing import PeriodResults, due
+from tracker.periods import Period, PeriodKind
+from tracker.processing import BatchProcessor
+from tracker.products import ConfigError, parse_products
+from tracker.settings import Settings
+from tracker.storage import DeadLetters, Keys, Store
+
+RACE = f"{RaceTimes.__module__}:{RaceTimes.__name__}"
+T0 = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday of 2026-W48
+WEEK = Period.containing(PeriodKind.WEEK, T0)
+AFTER_GRACE = WEEK.end_ms + 600_000  # the first moment the week is final
+# (driver, lap, penalty): d0 d1 form bucket 0, d2 d3 bucket 1, d4 bucket 2
+LAPS = [("d0", 61, 1), ("d1", 58, 0), ("d2", 58, 2), ("d3", 64, 0), ("d4", 57, 1),
+        ("d0", 57, 1)]
+
+
+def race(**table: object) -> dict[str, object]:
+    return {"products": {"race": {"handlers": [{"use": RACE, "order": "asc",
+                                                 "periods": ["week"], "keep_periods": 1,
+                                                 **table}]}}}
+
+
+def play(data: redis.Redis, products: object) -> None:
+    entries = [(f"{T0 + i}-0", {k.encode(): v.encode() for k, v in race_lap(
+        "race", d, lap, pen).items()}) for i, (d, lap, pen) in enumerate(LAPS)]
+    report = BatchProcessor(products, Store(data), DeadLetters(data),  # type: ignore[arg-type]
+                            clock=lambda: T0 / 1000).process("race", "s", entries)
+    assert report.applied == len(LAPS)
+
+
+def test_a_period_closes_once_with_its_final_standings(data: redis.Redis) -> None:
+    products = parse_products(race(bucket_size=2, results_top=3))
+    play(data, products)
+    results, product = PeriodResults(data), products["race"]
+    assert list(due(product, AFTER_GRACE - 1)) == []  # still in its grace
+    assert [(b.name, p) for b, p in due(product, AFTER_GRACE)] == [("laps", WEEK),
+                                                                  ("penalties", WEEK)]
+    assert results.close_due(product, AFTER_GRACE) == 2 * (1 + 3)  # each board, 3 buckets
+    published = results.read("race")
+    laps = [r for r in published if r.board == "laps"]
+    assert [(r.period, r.bucket, r.size) for r in laps] == [
+        (WEEK.id, None, 5), (WEEK.id, 0, 2), (WEEK.id, 1, 2), (WEEK.id, 2, 1)]
+    assert laps[0].top == [  # lowest first; competition ranks
+        {"rank": 1, "user_id": "d4", "score": 57.0}, {"rank": 1, "user_id": "d0", "score": 57.0},
+        {"rank": 3, "user_id": "d2", "score": 58.0}]
+    assert laps[1].top == [{"rank": 1, "user_id": "d0", "score": 57.0},
+                           {"rank": 2, "user_id": "d1", "score": 58.0}]
+    penalties = next(r for r in published if r.board == "penalties" and r.bucket is None)
+    assert penalties.top[:2] == [{"rank": 1, "user_id": "d3", "score": 0.0},
+                                 {"rank": 1, "user_id": "d1", "score": 0.0}]
+    assert penalties.top[2]["score"] == 1.0
+
+    assert results.close_due(product, AFTER_GRACE + 86_400_000) == 0  # once only
+    assert len(results.read("race")) == len(published)
+    assert results.read("race", after=published[-1].id) == []
+    mark = f"{Keys().board('race', 'laps:' + WEEK.id)}:closed"
+    assert data.pexpiretime(mark) == product.boards[0].periods.expires_ms(WEEK)  # type: ignore[union-attr]
+
+
+def test_an_empty_period_publishes_nothing_nor_does_results_top_0(data: redis.Redis) -> None:
+    quiet = parse_products(race())["race"]
+    assert len(list(due(quiet, AFTER_GRACE))) == 2
+    assert PeriodResults(data).close_due(quiet, AFTER_GRACE) == 0
+    assert PeriodResults(data).read("race") == []
+    assert data.exists(f"{Keys().board('race', 'laps:' + WEEK.id)}:closed")
+    off = parse_products(race(results_top=0))["race"]
+    assert list(due(off, AFTER_GRACE)) == []
+
+
+@pytest.mark.parametrize("value", [-1, 1001, "3", True])
+def test_bad_results_top(value: object) -> None:
+    with pytest.raises(ConfigError, match="results_top"):
+        parse_products(race(results_top=value))
+
+
+def test_the_commands_close_periods_and_show_their_results(
+        data: redis.Redis, settings: Settings, tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text(f'[products]\nrace = {{ handlers = [{{ use = "{RACE}", order = "asc", '
+                      'periods = ["week"], bucket_size = 2 }] }\n')
+    then = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).shift(-2)
+    at = then.start_ms + 3_600_000
+    entries = [(f"{at + i}-0", {k.encode(): v.encode() for k, v in race_lap(
+        "race", d, lap, pen).items()}) for i, (d, lap, pen) in enumerate(LAPS)]
+    BatchProcessor(parse_products(tomllib.loads(config.read_text())), Store(data),
+                   DeadLetters(data), clock=lambda: at / 1000).process("race", "s", entries)
+    runner = CliRunner(env=settings_env(settings, TRACKER_PRODUCTS_FILE=str(config)))
+    closed = runner.invoke(main, ["close-periods"])
+    assert closed.exit_code == 0, closed.output
+    assert closed.output == "race: 8 result(s) published\n"  # 2 boards, each 3 buckets
+    assert runner.invoke(main, ["close-periods"]).output == ""  # once only
+    shown = runner.invoke(main, ["period-results", "race", "--limit", "8"])
+    lines = shown.output.splitlines()
+    assert len(lines) == 8 and shown.exit_code == 0
+    assert lines[0].endswith(f"laps {then.id}: 5 player(s); 1. d4 (57), 1. d0 (57), "
+                             "3. d2 (58)")
+    assert lines[1].endswith(f"laps {then.id} bucket 0: 2 player(s); 1. d0 (57), 2. d1 (58)")

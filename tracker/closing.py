@@ -1,0 +1,144 @@
+"""Closing periods: when a period of a board is over (past its grace), publish its final
+standings once, for whatever grants weekly or monthly rewards.
+
+Each close adds to the product's results stream (``<prefix>:{<product>}:period_results``)
+one entry for the period's board and one per bucket (:mod:`tracker.periods`):
+``product_id``, ``board``, ``period``, ``size`` and ``top``, the JSON list of the
+``results_top`` best ``{rank, user_id, score}`` (competition ranks), plus ``bucket``.
+A game backend reads it with ``XREAD`` or a consumer group and grants its rewards.
+
+Closing is idempotent: a mark set in the same script as the entries makes a
+second close publish nothing, so several schedulers (Celery beat, ``tracker
+close-periods`` from cron) may run it. A period board no longer changes once final,
+so the standings are final too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import click
+import redis
+
+from tracker.handlers import Board
+from tracker.periods import Period, period_board
+from tracker.products import ConfigError, Product, Products, load_products
+from tracker.settings import Settings
+from tracker.storage import Keys
+
+STREAM_MAXLEN = 100_000  # entries kept in a product's results stream (about)
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    """One entry of a results stream: a closed period's (or bucket's) final standings."""
+
+    id: str  # the stream entry id
+    product_id: str
+    board: str
+    period: str
+    size: int
+    top: list[dict[str, Any]]  # [{rank, user_id, score}], best first
+    bucket: int | None = None
+
+
+def due(product: Product, now_ms: int) -> Iterator[tuple[Board, Period]]:
+    """The product's kept periods that are over (past their grace), board by board."""
+    for board in product.boards:
+        policy = board.periods
+        if policy is None or not policy.results_top:
+            continue
+        for kind in policy.kinds:
+            for period in policy.readable(kind, now_ms):
+                if policy.is_final(period, now_ms):
+                    yield board, period
+
+
+class PeriodResults:
+    """Publishes closed periods' standings, and reads them back."""
+
+    def __init__(self, client: redis.Redis, keys: Keys | None = None):
+        self.client = client
+        self.keys = keys or Keys()
+        source = resources.files("tracker.storage").joinpath("close_period.lua").read_text()
+        self._close = client.register_script(source)
+
+    def close(self, product_id: str, board: Board, period: Period) -> int:
+        """Publish the period's final standings unless done before; entries published."""
+        policy = board.periods
+        if policy is None:
+            raise ValueError(f"board {board.name!r} has no periods")
+        args: list[str | int] = [
+            product_id, board.name, period.id, period_board(board.name, period),
+            policy.results_top, "1" if board.ascending else "0", policy.expires_ms(period),
+            policy.bucket_size, STREAM_MAXLEN]
+        return int(self._close(keys=[self.keys.product(product_id)], args=args))
+
+    def close_due(self, product: Product, now_ms: int) -> int:
+        """Close every period of the product that is over; entries published."""
+        return sum(self.close(product.id, board, period)
+                   for board, period in due(product, now_ms))
+
+    def read(self, product_id: str, count: int = 100, after: str = "-") -> list[PeriodResult]:
+        """Up to ``count`` entries of the product's results stream after ``after``."""
+        start = after if after == "-" else f"({after}"
+        rows: Any = self.client.xrange(self.keys.period_results(product_id), start, "+",
+                                       count=count)
+        return [_result(entry_id, fields) for entry_id, fields in rows]
+
+
+def _result(entry_id: bytes, fields: dict[bytes, bytes]) -> PeriodResult:
+    text = {k.decode(): v.decode() for k, v in fields.items()}
+    bucket = text.get("bucket")
+    return PeriodResult(entry_id.decode(), text["product_id"], text["board"], text["period"],
+                        int(text["size"]), json.loads(text["top"]),
+                        None if bucket is None else int(bucket))
+
+
+def _results_store() -> tuple[PeriodResults, Products]:
+    settings = Settings.from_env()
+    try:
+        products = load_products(settings.products_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    return PeriodResults(client, Keys(settings.key_prefix)), products
+
+
+@click.command("close-periods")
+def close_periods_command() -> None:
+    """Publish the final standings of every period that is over, once (as Celery beat
+    does every TRACKER_PERIODIC_SECONDS); for cron, or when no beat runs."""
+    results, products = _results_store()
+    now_ms = int(time.time() * 1000)
+    try:
+        for product_id in sorted(products):
+            published = results.close_due(products[product_id], now_ms)
+            if published:
+                click.echo(f"{product_id}: {published} result(s) published")
+    except redis.RedisError as exc:
+        raise click.ClickException(f"Redis: {exc}") from exc
+
+
+@click.command("period-results")
+@click.argument("product_id")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="The latest this many results.")
+def period_results_command(product_id: str, limit: int) -> None:
+    """Show the latest closed periods' standings of a product, oldest first."""
+    results, _ = _results_store()
+    try:
+        rows: Any = results.client.xrevrange(results.keys.period_results(product_id),
+                                             count=limit)
+    except redis.RedisError as exc:
+        raise click.ClickException(f"Redis: {exc}") from exc
+    for entry_id, fields in reversed(rows):
+        r = _result(entry_id, fields)
+        where = f"{r.board} {r.period}" + ("" if r.bucket is None else f" bucket {r.bucket}")
+        best = ", ".join(f"{t['rank']}. {t['user_id']} ({t['score']:g})" for t in r.top[:3])
+        click.echo(f"{r.id}  {where}: {r.size} player(s); {best}")

@@ -1,0 +1,58 @@
+-- Close one period of a board, once (tracker/closing.py): publish its final
+-- standings, and those of each of its buckets, to the product's results stream
+-- <p>period_results, which whatever grants rewards reads.
+--
+-- KEYS[1]  the product's key prefix "<prefix>:{<product>}:"
+-- ARGV     product id, board, period id, the period's board name, top n,
+--          "1" if the board is ascending (kept negated, tracker/order.py), when
+--          the period board expires (Unix ms), bucket size (0: no buckets),
+--          the stream's approximate maximum length
+--
+-- The mark "<period board>:closed" (expiring with the board) makes a second
+-- close a no-op, so any number of schedulers may run it. Each stream entry:
+-- product_id, board, period, size, top = JSON [{rank, user_id, score}] (ranks
+-- in competition mode), and bucket on a bucket's entry.
+-- A period nobody played in is marked closed and publishes nothing.
+-- Returns the number of entries published (0: closed before, or empty).
+local p = KEYS[1]
+local product, board, period, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local top, ascending, expires = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
+local bucket_size, maxlen = tonumber(ARGV[8]), ARGV[9]
+local key = p .. 'lb:' .. name
+
+if not redis.call('SET', key .. ':closed', '1', 'NX', 'PXAT', expires) then return 0 end
+
+local function canon(x)  -- apply_batch.lua's score text
+  if x == 0 then x = 0 end
+  return string.format('%.17g', x)
+end
+
+local function publish(board_key, bucket)
+  local rows = redis.call('ZRANGE', board_key, 0, top - 1, 'REV', 'WITHSCORES')
+  local out, rank, previous = {}, 0, nil
+  for i = 1, #rows, 2 do
+    local score = tonumber(rows[i + 1])
+    if score ~= previous then rank, previous = (i + 1) / 2, score end
+    out[#out + 1] = string.format('{"rank":%d,"user_id":%s,"score":%s}', rank,
+                                  cjson.encode(rows[i]), canon(ascending and -score or score))
+  end
+  local fields = { 'product_id', product, 'board', board, 'period', period,
+                   'size', redis.call('ZCARD', board_key), 'top', '[' .. table.concat(out, ',') .. ']' }
+  if bucket then
+    fields[#fields + 1] = 'bucket'
+    fields[#fields + 1] = bucket
+  end
+  redis.call('XADD', p .. 'period_results', 'MAXLEN', '~', maxlen, '*', unpack(fields))
+end
+
+if redis.call('EXISTS', key) == 0 then return 0 end  -- nobody played: nothing to publish
+publish(key, nil)
+local published = 1
+if bucket_size > 0 then
+  local members = tonumber(redis.call('GET', key .. ':buckets:n') or 0)
+  for k = 0, math.ceil(members / bucket_size) - 1 do
+    publish(key .. ':b' .. k, k)
+    published = published + 1
+  end
+end
+return published
