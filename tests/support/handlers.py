@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from tests.support.varcade import raw
 from tracker.events import Event
 from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op
+from tracker.processing import BatchProcessor, Entry
 
 POISON_GAME = "0badc0de0badc0de0badc0de0badc0de"
 
@@ -41,3 +43,18 @@ def race_lap(product: str, driver: str, lap: int, penalty: int) -> dict[str, str
     return {"product_id": product, "game_id": "r1", "type": "gameplay",
             "event_name": "progression", "progress_event": "round_started",
             "p1_id": driver, "p2_id": "pace-car", "lap": str(lap), "penalty": str(penalty)}
+
+
+def race_entries(laps: Iterable[tuple[str, int, int, int]],
+                 start_ms: int) -> list[tuple[str, dict[bytes, bytes]]]:
+    """Stream entries of race's laps, each ``(driver, lap, penalty, ms after start_ms)``."""
+    return [(f"{start_ms + at}-{i}", raw(race_lap("race", d, lap, pen)))
+            for i, (d, lap, pen, at) in enumerate(laps)]
+
+
+def process_in_batches(processor: BatchProcessor, entries: Sequence[Entry],
+                       batch: int) -> None:
+    """Apply race ``entries`` ``batch`` at a time; none may be dead-lettered."""
+    for i in range(0, len(entries), batch):
+        report = processor.process("race", "s", entries[i:i + batch])
+        assert not report.dead_lettered, report.as_dict()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.handlers import race_lap
+from tests.support.handlers import race_entries
 from tests.support.processes import BIN, Process, settings_env, start_worker, wait_until
 from tests.tracker.edx.logs_gen import COURSE
 from tests.tracker.edx.test_ingest import traffic
@@ -46,9 +46,7 @@ def test_beat_closes_the_periods_that_are_over_once(
     then = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).shift(-2)
     at = then.start_ms + 3_600_000
     laps = [("d1", 61), ("d2", 58), ("d1", 57), ("d3", 70)]
-    entries = [(f"{at + i}-0", {k.encode(): v.encode()
-                                for k, v in race_lap("race", d, lap, 0).items()})
-               for i, (d, lap) in enumerate(laps)]
+    entries = race_entries([(d, lap, 0, i) for i, (d, lap) in enumerate(laps)], at)
     BatchProcessor(products, Store(data), DeadLetters(data), clock=lambda: at / 1000 + 60
                    ).process("race", "s", entries)
     results = PeriodResults(data)

@@ -12,7 +12,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.handlers import RaceTimes, race_lap
+from tests.support.handlers import RaceTimes, process_in_batches, race_entries
 from tracker.periods import Period, PeriodKind, bucket_board
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, parse_products
@@ -59,12 +59,8 @@ def test_each_player_stays_in_the_bucket_of_its_first_write(
     products = parse_products(config(periods=["week"], bucket_size=size))
     store = Store(data) if summed else EventsForm(data)
     processor = BatchProcessor(products, store, DeadLetters(data), clock=lambda: T0 / 1000)
-    entries = [(f"{T0 + at}-{i}", {k.encode(): v.encode()
-                                   for k, v in race_lap("race", d, lap, pen).items()})
-               for i, (d, lap, pen, at) in enumerate(laps)]
-    for i in range(0, len(entries), batch):
-        report = processor.process("race", "s", entries[i:i + batch])
-        assert not report.dead_lettered, report.as_dict()
+    entries = race_entries(laps, T0)
+    process_in_batches(processor, entries, batch)
 
     joined: dict[str, dict[str, int]] = {}  # week -> driver -> bucket, by first write
     best: dict[str, dict[str, float]] = {}
@@ -108,9 +104,8 @@ def test_each_player_stays_in_the_bucket_of_its_first_write(
 
 def test_both_batch_forms_assign_the_same_buckets(data: redis.Redis) -> None:
     products = parse_products(config(periods=["week"], bucket_size=2))
-    lap_rows = [race_lap("race", d, 55, 1) for d in ["d3", "d1", "d3", "d2", "d0", "d1"]]
-    entries = [(f"{T0 + i}-0", {k.encode(): v.encode() for k, v in row.items()})
-               for i, row in enumerate(lap_rows)]
+    entries = race_entries([(d, 55, 1, i) for i, d in enumerate(
+        ["d3", "d1", "d3", "d2", "d0", "d1"])], T0)
     found = []
     for store in (Store(data), EventsForm(data)):
         data.flushdb()

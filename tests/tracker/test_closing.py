@@ -13,7 +13,7 @@ import redis
 from click.testing import CliRunner
 
 from tasks.cli import main
-from tests.support.handlers import RaceTimes, race_lap
+from tests.support.handlers import RaceTimes, race_entries
 from tests.support.processes import settings_env
 from tracker.closing import PeriodResults, due
 from tracker.periods import Period, PeriodKind
@@ -38,8 +38,7 @@ def race(**table: object) -> dict[str, object]:
 
 
 def play(data: redis.Redis, products: object) -> None:
-    entries = [(f"{T0 + i}-0", {k.encode(): v.encode() for k, v in race_lap(
-        "race", d, lap, pen).items()}) for i, (d, lap, pen) in enumerate(LAPS)]
+    entries = race_entries([(d, lap, pen, i) for i, (d, lap, pen) in enumerate(LAPS)], T0)
     report = BatchProcessor(products, Store(data), DeadLetters(data),  # type: ignore[arg-type]
                             clock=lambda: T0 / 1000).process("race", "s", entries)
     assert report.applied == len(LAPS)
@@ -97,8 +96,7 @@ def test_the_commands_close_periods_and_show_their_results(
                       'periods = ["week"], bucket_size = 2 }] }\n')
     then = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).shift(-2)
     at = then.start_ms + 3_600_000
-    entries = [(f"{at + i}-0", {k.encode(): v.encode() for k, v in race_lap(
-        "race", d, lap, pen).items()}) for i, (d, lap, pen) in enumerate(LAPS)]
+    entries = race_entries([(d, lap, pen, i) for i, (d, lap, pen) in enumerate(LAPS)], at)
     BatchProcessor(parse_products(tomllib.loads(config.read_text())), Store(data),
                    DeadLetters(data), clock=lambda: at / 1000).process("race", "s", entries)
     runner = CliRunner(env=settings_env(settings, TRACKER_PRODUCTS_FILE=str(config)))

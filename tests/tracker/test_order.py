@@ -11,7 +11,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.handlers import RaceTimes, race_lap
+from tests.support.handlers import RaceTimes, process_in_batches, race_entries
 from tracker.handlers import Board, EnsureOnBoard, IncrScore, KeepBest
 from tracker.order import flip, stored_ops
 from tracker.periods import Period, PeriodKind
@@ -127,12 +127,8 @@ def test_an_ascending_board_ranks_the_lowest_first(
     products = parse_products(config(order="asc", periods=["week"], tiers=TIERS))
     processor = BatchProcessor(products, Store(data), DeadLetters(data),
                                clock=lambda: T0 / 1000)  # every week still open
-    entries = [(f"{T0 + at}-{i}", {k.encode(): v.encode()
-                                   for k, v in race_lap("race", d, lap, pen).items()})
-               for i, (d, lap, pen, at) in enumerate(laps)]
-    for i in range(0, len(entries), batch):
-        report = processor.process("race", "s", entries[i:i + batch])
-        assert not report.dead_lettered, report.as_dict()
+    entries = race_entries(laps, T0)
+    process_in_batches(processor, entries, batch)
     best: dict[str, float] = {}
     penalties: dict[str, float] = {}
     weekly: dict[str, dict[str, float]] = {}
@@ -175,7 +171,6 @@ def test_an_ascending_tier_holds_scores_at_most_its_cutoff() -> None:
 def test_redis_keeps_an_ascending_board_negated(data: redis.Redis) -> None:
     products = parse_products(config(order="asc"))
     processor = BatchProcessor(products, Store(data), DeadLetters(data))
-    lap = {k.encode(): v.encode() for k, v in race_lap("race", "ann", 61, 2).items()}
-    assert processor.process("race", "s", [(f"{T0}-0", lap)]).applied == 1
+    assert processor.process("race", "s", race_entries([("ann", 61, 2, 0)], T0)).applied == 1
     assert Store(data).score("race", "laps", "ann") == -61.0  # as Redis keeps it
     assert Ranks(data).page("race", "laps", 0, 1, ascending=True).rows == [("ann", 61.0)]
