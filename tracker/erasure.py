@@ -7,8 +7,9 @@ dead letters whose original fields name the player are deleted too.
 
 What it cannot undo: the games the player took part in stay in its opponents'
 ratings and histories (a rating board's total, zero-sum for Elo, then differs by
-what the player had won or lost), and an event of the player still in the event
-stream, applied later or replayed, puts the player back.
+what the player had won or lost), the results of closed periods already published
+name it still, and an event of the player still in the event stream, applied later
+or replayed, puts the player back.
 """
 
 from __future__ import annotations
