@@ -36,6 +36,7 @@ from api.openapi import build_spec
 from api.state import EXTENSION, ApiState
 from tracker.products import load_products
 from tracker.settings import Settings
+from tracker.storage.connect import data_client
 
 # A read API should fail fast rather than hold a gunicorn worker on a dead Redis.
 REDIS_CONNECT_TIMEOUT = 2.0  # seconds
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None,
         # one request at a time, and a pool's checkout (lock, poll for stray
         # data, bookkeeping) costs more than a hot read's whole Redis call.
         # Threaded workers share it under redis-py's lock.
-        return redis.Redis.from_url(
+        return data_client(
             settings.redis_url,
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
             socket_timeout=REDIS_SOCKET_TIMEOUT,

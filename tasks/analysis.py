@@ -28,6 +28,7 @@ from tasks.routing import ANALYZE_COURSES
 from tracker.edx.ingest import Busy, CourseAnalysis
 from tracker.edx.store import AnalyticsStore
 from tracker.storage import Keys, Timelines
+from tracker.storage.connect import data_client
 
 log = logging.getLogger(__name__)
 OUTAGE_DELAY_S = 5
@@ -36,7 +37,7 @@ OUTAGE_DELAY_S = 5
 @cache
 def analysis() -> CourseAnalysis:
     s = settings()
-    client = redis.Redis.from_url(s.redis_url, health_check_interval=30, socket_timeout=30)
+    client = data_client(s.redis_url, health_check_interval=30, socket_timeout=30)
     return CourseAnalysis(Timelines(client, Keys(s.key_prefix)), AnalyticsStore(client))
 
 

@@ -20,6 +20,7 @@ from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, load_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Keys, Store
+from tracker.storage.connect import data_client
 
 DETAIL_WIDTH = 70
 RESOLVED = ("applied", "already_applied", "ignored")  # replay outcomes that remove the letter
@@ -27,7 +28,7 @@ RESOLVED = ("applied", "already_applied", "ignored")  # replay outcomes that rem
 
 def _store() -> tuple[Settings, redis.Redis, DeadLetters]:
     settings = Settings.from_env()
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    client = data_client(settings.redis_url, socket_timeout=30)
     return settings, client, DeadLetters(client, Keys(settings.key_prefix))
 
 

@@ -18,13 +18,12 @@ import logging
 import time
 from functools import cache
 
-import redis
-
 from tasks.analysis import analysis, schedule_analysis
 from tasks.celery_app import app, products, settings
 from tasks.routing import CATCH_UP_ANALYSES, CLOSE_PERIODS
 from tracker.closing import PeriodResults
 from tracker.storage import Keys
+from tracker.storage.connect import data_client
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 @cache
 def period_results() -> PeriodResults:
     s = settings()
-    client = redis.Redis.from_url(s.redis_url, health_check_interval=30, socket_timeout=30)
+    client = data_client(s.redis_url, health_check_interval=30, socket_timeout=30)
     return PeriodResults(client, Keys(s.key_prefix))
 
 

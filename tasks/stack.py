@@ -54,6 +54,7 @@ from tracker.edx.sources import sources
 from tracker.edx.store import read_roster
 from tracker.products import ConfigError, Products, load_products
 from tracker.settings import Settings
+from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight
 from tracker.storage.keys import Keys
 
@@ -333,7 +334,7 @@ def stack_command(redis_port: int | None, api_port: int | None, flower_port: int
                        "(see their logs)")
         dashboard = None if no_demo else course_demo(settings, products, env, var_dir)
         click.echo(banner(ports, products, var_dir, children, dashboard))
-        data = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        data = data_client(settings.redis_url, socket_timeout=2)
         stream = redis.Redis.from_url(settings.stream_url, socket_timeout=2)
         next_status = time.monotonic()
         while not stop.wait(0.5):

@@ -38,6 +38,7 @@ from tasks.celery_app import app, products, settings
 from tasks.routing import APPLY_PART
 from tracker.processing import BatchProcessor, Entry, raw_bytes, tune_gc
 from tracker.storage import DeadLetter, DeadLetters, Keys, Store
+from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight, Part
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _tune_gc(**_: Any) -> None:
 def processor() -> BatchProcessor:
     """One per worker process, made lazily so each forked child has its own connections."""
     s = settings()
-    client = redis.Redis.from_url(s.redis_url, health_check_interval=30, socket_timeout=30)
+    client = data_client(s.redis_url, health_check_interval=30, socket_timeout=30)
     keys = Keys(s.key_prefix)
     return BatchProcessor(products(), Store(client, keys, s.dedupe_ttl), DeadLetters(client, keys))
 

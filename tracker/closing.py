@@ -30,6 +30,7 @@ from tracker.periods import Period, period_board
 from tracker.products import ConfigError, Product, Products, load_products
 from tracker.settings import Settings
 from tracker.storage import Keys
+from tracker.storage.connect import data_client
 
 STREAM_MAXLEN = 100_000  # entries kept in a product's results stream (about)
 
@@ -106,7 +107,7 @@ def _results_store() -> tuple[PeriodResults, Products]:
         products = load_products(settings.products_file)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    client = data_client(settings.redis_url, socket_timeout=30)
     return PeriodResults(client, Keys(settings.key_prefix)), products
 
 

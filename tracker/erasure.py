@@ -24,6 +24,7 @@ from tracker.periods import period_board
 from tracker.products import ConfigError, Product, load_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Forgotten, Keys, Store
+from tracker.storage.connect import data_client
 
 
 def player_boards(product: Product, now_ms: int) -> list[str]:
@@ -75,7 +76,7 @@ def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
     unknown = [p for p in product_ids if p not in products]
     if unknown:
         raise click.BadParameter(f"not configured: {', '.join(unknown)}", param_hint="--product")
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    client = data_client(settings.redis_url, socket_timeout=30)
     keys = Keys(settings.key_prefix)
     store = Store(client, keys)
     now_ms = int(client.time()[0]) * 1000  # Redis's clock decides which periods are kept

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import sys
 
-import redis
-
 from tracker.products import load_products
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks
+from tracker.storage.connect import data_client
 
 
 def reindex_all(settings: Settings) -> list[tuple[str, str, int, int]]:
     """(product, board, members, distinct scores) of every board rebuilt."""
     products = load_products(settings.products_path)
-    ranks = Ranks(redis.Redis.from_url(settings.redis_url), Keys(settings.key_prefix))
+    ranks = Ranks(data_client(settings.redis_url), Keys(settings.key_prefix))
     done = []
     for product in products.values():
         for board in product.boards:

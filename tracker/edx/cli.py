@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import click
-import redis
 
 from tracker.edx.ingest import Busy, CourseAnalysis, send_lines, store_rosters
 from tracker.edx.logs import LogEvent, read_events
@@ -20,6 +19,7 @@ from tracker.edx.sources import LogSource, sources
 from tracker.edx.store import AnalyticsStore, Member, read_roster
 from tracker.settings import Settings
 from tracker.storage import Keys, Timelines
+from tracker.storage.connect import data_client
 
 # Log files, or s3://bucket/prefix for every object under the prefix (tracker.edx.sources)
 LOCATIONS = click.argument("locations", nargs=-1, required=True, metavar="FILES_OR_S3_URLS…")
@@ -82,7 +82,7 @@ def edx_import_command(locations: tuple[str, ...], roster_file: Path) -> None:
     replaced whole: give every log file of the period. Course-team members (by the
     roster) are left out of the figures."""
     roster = _roster(roster_file)
-    store = AnalyticsStore(redis.Redis.from_url(Settings.from_env().redis_url))
+    store = AnalyticsStore(data_client(Settings.from_env().redis_url))
     for course, members in roster.items():
         store.save_roster(course, members)
 
@@ -141,7 +141,7 @@ def edx_analyze_command(product: str, wait: float) -> None:
     """Bring now the report of every course whose events or roster changed since its
     last analysis up to date (workers do it on their own shortly after new events)."""
     settings = Settings.from_env()
-    data = redis.Redis.from_url(settings.redis_url)
+    data = data_client(settings.redis_url)
     analysis = CourseAnalysis(Timelines(data, Keys(settings.key_prefix)), AnalyticsStore(data))
     deadline = time.monotonic() + wait
     while True:

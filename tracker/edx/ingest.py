@@ -29,6 +29,7 @@ from tracker.edx.report import CourseReport, course_report, learner_figures
 from tracker.edx.sources import LogSource, read_lines
 from tracker.edx.store import AnalyticsStore, Member
 from tracker.settings import Settings
+from tracker.storage.connect import data_client
 from tracker.storage.keys import Keys
 from tracker.storage.timelines import Timelines
 
@@ -66,7 +67,7 @@ def send_lines(settings: Settings, product_id: str, sources: Sequence[LogSource]
 def store_rosters(settings: Settings, product_id: str,
                   rosters: Mapping[str, Mapping[str, Member]]) -> None:
     """Store each course's roster, and mark the course changed: its team decides who counts."""
-    data = redis.Redis.from_url(settings.redis_url)
+    data = data_client(settings.redis_url)
     store, timelines = AnalyticsStore(data), Timelines(data, Keys(settings.key_prefix))
     for course, members in rosters.items():
         store.save_roster(course, members)
