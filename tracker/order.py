@@ -7,9 +7,9 @@ the ops written to the board and the scores read back change sign.
 
 - ``IncrScore(delta)`` adds ``-delta``: a sum where less is better (strokes).
 - ``KeepBest(score)`` keeps the highest negated score, so the lowest score.
-- ``EnsureOnBoard(score)`` puts ``-score`` there.
+- ``EnsureOnBoard(score)`` and ``SetScore(score)`` put ``-score`` there.
 
-Ratings and streaks are always best when highest; only points and best boards
+Ratings and streaks are always best when highest; only points, best and latest boards
 may be ascending (:mod:`tracker.products` checks it).
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Sequence
 
-from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op
+from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op, SetScore
 
 
 def flip(score: float) -> float:
@@ -32,7 +32,7 @@ def stored_ops(ops: Sequence[Op], ascending: Collection[str]) -> list[Op]:
     for op in ops:
         if isinstance(op, IncrScore) and op.board in ascending:
             op = dataclasses.replace(op, delta=flip(op.delta))
-        elif isinstance(op, EnsureOnBoard | KeepBest) and op.board in ascending:
+        elif isinstance(op, EnsureOnBoard | KeepBest | SetScore) and op.board in ascending:
             op = dataclasses.replace(op, score=flip(op.score))
         out.append(op)
     return out

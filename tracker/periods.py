@@ -1,4 +1,4 @@
-"""Leaderboard periods: a points (or best) board kept per day, ISO week or month as well as
+"""Leaderboard periods: a points (best, latest) board kept per day, ISO week or month as well as
 all-time.
 
 A board configured with ``periods = ["week"]`` gets, beside its all-time
@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op
+from tracker.handlers.base import BOARD_OPS, Op
 
 DAY_MS = 86_400_000
 MAX_KEEP = 1000
@@ -187,7 +187,7 @@ class PeriodOps:
 
 
 class PeriodBoards:
-    """Copies a product's points and best ops onto the period boards of their event time
+    """Copies a product's points, best and latest ops onto the period boards of their event time
     (a best on a period board is the best of that period)."""
 
     def __init__(self, policies: Mapping[str, PeriodPolicy]):  # board name -> policy
@@ -212,7 +212,7 @@ class PeriodBoards:
         late = False
         for op in ops:
             out.append(op)
-            if not isinstance(op, IncrScore | EnsureOnBoard | KeepBest):
+            if not isinstance(op, BOARD_OPS):
                 continue
             policy = self.policies.get(op.board)
             if policy is None:

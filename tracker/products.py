@@ -26,7 +26,7 @@ from tracker.tiers import Tier, parse_tiers
 BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size", "results_top"})
 BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order"})  # of a handler's boards
-PERIODIC_KINDS = frozenset({"points", "best"})  # boards a period's events alone make up
+PERIODIC_KINDS = frozenset({"points", "best", "latest"})  # made of a period's events alone
 
 
 class ConfigError(ValueError):
@@ -134,7 +134,8 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
         raise ConfigError(f"{where}: {', '.join(sorted(PERIOD_KEYS))} are integers")
     rated = [b.name for b in boards if b.kind not in PERIODIC_KINDS]
     if rated:  # a rating or a streak is not made of a period's events alone
-        raise ConfigError(f"{where}: only points and best boards have periods, not {rated}")
+        raise ConfigError(f"{where}: only points, best and latest boards have periods, not "
+                          f"{rated}")
     try:
         return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000, bucket,
                             top)
@@ -153,7 +154,7 @@ def parse_order(spec: Mapping[str, Any], boards: tuple[Board, ...], where: str) 
     rated = [b.name for b in boards
              if (lowest_first or b.ascending) and b.kind not in PERIODIC_KINDS]
     if rated:
-        raise ConfigError(f"{where}: only points and best boards can be ascending, not "
+        raise ConfigError(f"{where}: only points, best and latest boards can be ascending, not "
                           f"{rated}")
     return lowest_first
 

@@ -205,7 +205,8 @@ class TierSchema(Schema):
 class BoardSchema(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={
-        "description": "points (a sum), best (each player's best score), streak (the "
+        "description": "points (a sum), best (each player's best score), latest (each "
+                       "player's last score), streak (the "
                        "longest win streak), rating (Elo), skill (OpenSkill; the score is the "
                        "ordinal mu - 3 sigma) or glicko (Glicko-2; the score is rating - 2 rd)"})
     order = fields.String(required=True, validate=validate.OneOf(["desc", "asc"]), metadata={

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from tests.support.varcade import raw
 from tracker.events import Event
-from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op
+from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op, SetScore
 from tracker.processing import BatchProcessor, Entry
 
 POISON_GAME = "0badc0de0badc0de0badc0de0badc0de"
@@ -58,3 +58,18 @@ def process_in_batches(processor: BatchProcessor, entries: Sequence[Entry],
     for i in range(0, len(entries), batch):
         report = processor.process("race", "s", entries[i:i + batch])
         assert not report.dead_lettered, report.as_dict()
+
+
+class LastLap(Handler):
+    """A board of each driver's latest lap (``SetScore``), for the "latest" operator."""
+
+    events = frozenset({("gameplay", "progression")})
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board("last", "latest"), Board("penalties", "points"))
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        driver = event["p1_id"]
+        return [SetScore("last", driver, float(event["lap"])),
+                IncrScore("penalties", driver, float(event["penalty"]))]

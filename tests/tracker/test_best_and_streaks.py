@@ -66,7 +66,7 @@ def test_the_streak_handler() -> None:
     assert (board.name, board.kind, board.start) == ("runs", "streak", 0.0)
     assert list(WinStreakLeaderboard().ops(game("1-0", "a", "b"))) == [
         WinStreak("streak", "a", "b")]
-    with pytest.raises(ConfigError, match="only points and best boards have periods"):
+    with pytest.raises(ConfigError, match="only points, best and latest boards have periods"):
         parse_products({"products": {"g": {"handlers": [{"use": "streak",
                                                           "periods": ["week"]}]}}})
 

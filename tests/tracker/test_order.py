@@ -47,9 +47,9 @@ def test_order_is_configured_per_handler_table() -> None:
 @pytest.mark.parametrize(("products", "error"), [
     (config(order="up"), "order is 'desc'"),
     ({"products": {"g": {"handlers": [{"use": "elo", "order": "asc"}]}}},
-     "only points and best boards can be ascending"),
+     "only points, best and latest boards can be ascending"),
     ({"products": {"g": {"handlers": [{"use": "streak", "order": "asc"}]}}},
-     "only points and best boards"),
+     "only points, best and latest boards"),
 ])
 def test_bad_orders(products: dict[str, object], error: str) -> None:
     with pytest.raises(ConfigError, match=error):

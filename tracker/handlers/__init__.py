@@ -13,6 +13,7 @@ from tracker.handlers.base import (
     Op,
     OpenSkillResult,
     RecordGame,
+    SetScore,
     WinStreak,
 )
 from tracker.handlers.edx import TrackingLogs
@@ -51,6 +52,7 @@ __all__ = [
     "OpenSkillResult",
     "PlayerStats",
     "RecordGame",
+    "SetScore",
     "TrackingLogs",
     "WinStreak",
     "WinStreakLeaderboard",

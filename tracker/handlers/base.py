@@ -50,6 +50,16 @@ class KeepBest:
 
 
 @dataclass(frozen=True, slots=True)
+class SetScore:
+    """Put ``member`` on ``board`` with ``score``, whatever it had: the board keeps each
+    member's latest score, in event order (UGS's "keepLatest", PlayFab's "Last")."""
+
+    board: str
+    member: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class IncrStat:
     """Add ``delta`` to one counter in a player's stats hash (HINCRBY)."""
 
@@ -143,10 +153,11 @@ class AddToTimeline:
     time: float
 
 
-Op = (IncrScore | EnsureOnBoard | KeepBest | IncrStat | EloResult | OpenSkillResult
+Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | IncrStat | EloResult | OpenSkillResult
       | Glicko2Result | WinStreak | RecordGame | AddToTimeline)
-OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, IncrStat, EloResult, OpenSkillResult,
+OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, IncrStat, EloResult, OpenSkillResult,
             Glicko2Result, WinStreak, RecordGame, AddToTimeline)
+BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore)  # a score of one member, set
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 MAX_HISTORY = 1000  # games a history may keep per player
@@ -187,7 +198,8 @@ class Board:
     """
 
     name: str
-    # "points" (a sum), "best" (the best score submitted), "streak" (the longest win
+    # "points" (a sum), "best" (the best score submitted), "latest" (the last one), "streak"
+    # (the longest win
     # streak), "rating" (Elo), "skill" (OpenSkill: the score is mu - 3 sigma) or
     # "glicko" (Glicko-2: the score is rating - 2 rd)
     kind: str

@@ -8,6 +8,7 @@
 --          op = { "zi", board, member, delta }      ZINCRBY
 --               { "zn", board, member, score }      ZADD NX
 --               { "best", board, member, score }    keep the member's best score
+--               { "set", board, member, score }     the member's latest score
 --               { "game", board, winner, loser, at ms, keep }  both players' histories:
 --                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
@@ -23,7 +24,7 @@
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, ratings = { the "elo", "os", "g2", "best", "streak", "game"
+--          summed delta} }, ratings = { the "elo", "os", "g2", "best", "set", "streak", "game"
 --          and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
@@ -286,6 +287,16 @@ local function keep_best(board, member, score)
   end
 end
 
+-- The board keeps each member's latest score, in event order.
+local function set_latest(board, member, score)
+  local key = p .. 'lb:' .. board
+  flush_board(key)
+  local old = tonumber(redis.call('ZSCORE', key, member))
+  redis.call('ZADD', key, score, member)
+  tally(key, old, score)
+  mirror(key, member, score)
+end
+
 local function win_streak(board, w, l)
   local running = p .. 'rating:' .. board .. ':'
   keep_best(board, w, redis.call('HINCRBY', running .. w, 'current', 1))
@@ -317,6 +328,8 @@ local function rate(op)  -- an op whose order matters (ratings, bests, timelines
     glicko2(op[2], op[3], op[4], op[5], op[6], op[7], op[8])
   elseif op[1] == 'best' then
     keep_best(op[2], op[3], op[4])
+  elseif op[1] == 'set' then
+    set_latest(op[2], op[3], op[4])
   elseif op[1] == 'streak' then
     win_streak(op[2], op[3], op[4])
   elseif op[1] == 'game' then
@@ -403,7 +416,7 @@ if ARGV[3] == 'fresh' then
 end
 
 local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
-                best = true, streak = true, game = true }
+                best = true, set = true, streak = true, game = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -22,6 +22,7 @@ from tracker.handlers.base import (
     Op,
     OpenSkillResult,
     RecordGame,
+    SetScore,
     WinStreak,
 )
 from tracker.order import flip
@@ -71,6 +72,8 @@ def encode_op(op: Op) -> list[Any]:
             return ["zn", board, member, float(score)]
         case KeepBest(board, member, score):
             return ["best", board, member, float(score)]
+        case SetScore(board, member, score):
+            return ["set", board, member, float(score)]
         case WinStreak(board, winner, loser):
             return ["streak", board, winner, loser]
         case RecordGame(board, winner, loser, at_ms, keep):
