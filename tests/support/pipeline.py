@@ -80,9 +80,11 @@ def expected_stats(entries: Iterable[Mapping[str, str]], product: str) -> dict[s
     return stats
 
 
-def snapshot(client: redis.Redis, pattern: str = "st:*") -> dict[bytes, object]:
+def snapshot(client: redis.Redis, pattern: str = "st:*",
+             stream_ids: bool = True) -> dict[bytes, object]:
     """Every key's content, compared by value (DUMP bytes depend on insertion order);
-    not the monitoring totals (``:counters``), which count duplicates too."""
+    not the monitoring totals (``:counters``), which count duplicates too. Without
+    ``stream_ids``, a stream's entries without their IDs (which hold the time)."""
     out: dict[bytes, object] = {}
     for key in client.scan_iter(pattern, count=1000):
         if key.endswith(b":counters"):
@@ -94,8 +96,11 @@ def snapshot(client: redis.Redis, pattern: str = "st:*") -> dict[bytes, object]:
             out[key] = client.hgetall(key)
         elif kind == b"set":
             out[key] = client.smembers(key)
+        elif kind == b"list":
+            out[key] = client.lrange(key, 0, -1)
         elif kind == b"stream":
-            out[key] = client.xrange(key)
+            entries = client.xrange(key)
+            out[key] = entries if stream_ids else [fields for _, fields in entries]
         else:
             out[key] = client.dump(key)
     return out

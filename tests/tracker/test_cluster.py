@@ -18,7 +18,7 @@ from api import create_app
 from api.config import ApiSettings
 from tests.conftest import TEST_PRODUCTS
 from tests.support.handlers import race_entries
-from tests.support.pipeline import expected_wins, wait_for_pipeline
+from tests.support.pipeline import expected_wins, snapshot, wait_for_pipeline
 from tests.support.processes import start_bridge, start_worker
 from tests.support.redis_cluster import RedisClusterServers
 from tests.support.traffic import mixed_traffic
@@ -49,26 +49,6 @@ def on_cluster(cluster: RedisClusterServers) -> redis.Redis:
     client = data_client(cluster.url)
     client.flushall()
     return client
-
-
-def contents(client: redis.Redis) -> dict[bytes, Any]:
-    """Every key's content by value; a stream's entries without their (time) IDs."""
-    out: dict[bytes, Any] = {}
-    for key in client.scan_iter(count=1000):
-        kind = client.type(key)
-        if kind == b"zset":
-            out[key] = client.zrange(key, 0, -1, withscores=True)
-        elif kind == b"hash":
-            out[key] = client.hgetall(key)
-        elif kind == b"set":
-            out[key] = client.smembers(key)
-        elif kind == b"list":
-            out[key] = client.lrange(key, 0, -1)
-        elif kind == b"stream":
-            out[key] = [fields for _, fields in client.xrange(key)]
-        else:
-            out[key] = client.get(key)
-    return out
 
 
 BASE = int(time.time() * 1000) - 20 * 86_400_000  # traffic of three weeks ago: now final
@@ -102,7 +82,7 @@ def test_a_cluster_ends_up_holding_what_a_standalone_redis_holds(
         on_cluster: redis.Redis, data: redis.Redis, products: Products) -> None:
     for client in (data, on_cluster):
         feed(client, products)
-    standalone, clustered = contents(data), contents(on_cluster)
+    standalone, clustered = (snapshot(c, "*", stream_ids=False) for c in (data, on_cluster))
     assert len(standalone) > 150  # boards, stats, timelines, reports, buckets, results…
     assert {k for k in standalone if b"period_results" in k}  # a week was closed
     assert clustered == standalone
