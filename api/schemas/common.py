@@ -21,6 +21,7 @@ class ErrorSchema(Schema):
     user_id = fields.String()
     period = fields.String()
     periods = fields.List(fields.String())
+    bucket = fields.Integer()
     errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
                          metadata={"description": "Invalid parameters and why."})
     allowed_methods = fields.List(fields.String())
