@@ -33,7 +33,8 @@ def describe_board(board: Board) -> dict[str, Any]:
             "start": board.start,
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,
-                "grace_seconds": policy.grace_ms // 1000, "bucket_size": policy.bucket_size},
+                "grace_seconds": policy.grace_ms // 1000, "bucket_size": policy.bucket_size,
+                "results_top": policy.results_top},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history}
 
 

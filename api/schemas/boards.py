@@ -190,6 +190,9 @@ class PeriodPolicySchema(Schema):
         "description": "How long after its end a period still takes events."})
     bucket_size = fields.Integer(required=True, metadata={
         "description": "Players per bucket of each period's board (…/buckets); 0: none."})
+    results_top = fields.Integer(required=True, metadata={
+        "description": "How many of the best, of the board and of each bucket, are published "
+                       "to the product's results stream when a period is over; 0: none."})
 
 
 class TierSchema(Schema):
