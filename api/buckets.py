@@ -31,7 +31,7 @@ from api.schemas import (
 )
 from api.state import check_user_id, state
 from tracker.handlers import Board
-from tracker.periods import Period, bucket_board, period_board
+from tracker.periods import Period, bucket_board
 from tracker.products import Product
 from tracker.ranking import TieMode
 
@@ -52,11 +52,10 @@ def _period_to_read(product: Product, b: Board, args: dict[str, Any]) -> tuple[s
                        "bucket_size beside periods on its handler).",
                        product_id=product.id, board=b.name)
     if args.get("period") is None:
-        period = Period.containing(policy.kinds[0], int(time.time() * 1000))
-        return period_board(b.name, period), period.id, policy.bucket_size
+        args = {**args, "period": Period.containing(policy.kinds[0],
+                                                    int(time.time() * 1000)).id}
     name, period_id = board_to_read(product, b, args)
-    assert period_id is not None  # a period was asked for
-    return name, period_id, policy.bucket_size
+    return name, period_id or args["period"], policy.bucket_size
 
 
 @bp.get("/buckets")
