@@ -82,8 +82,11 @@ def make_app(s: Settings, p: Products) -> Celery:
         # no "task sent" event per batch: it cost the bridge ~10% of its CPU
         # (bench/README.md); Flower still sees every task through worker events
         task_send_sent_event=False,
-        # Celery beat (tasks/periodic.py): closes periods, catches course analyses up
-        beat_schedule={name: {"task": name, "schedule": float(s.periodic_seconds)}
+        # Celery beat (tasks/periodic.py): closes periods, catches course analyses up. A
+        # run not started before the next is due is dropped: a worker that was down
+        # does not come back to a pile of identical runs.
+        beat_schedule={name: {"task": name, "schedule": float(s.periodic_seconds),
+                              "options": {"expires": float(s.periodic_seconds)}}
                        for name in (CLOSE_PERIODS, CATCH_UP_ANALYSES)},
     )
     if s.broker_url.startswith(("redis://", "rediss://")):
