@@ -77,7 +77,20 @@ class PipelineCollector(Collector):
                                 "Entries in the dead-letter stream, awaiting a look.",
                                 value=letters.count())
         yield self._timelines(st)
+        yield self._periodic(st)
         yield from self._stream_gauges(st)
+
+    @staticmethod
+    def _periodic(st: ApiState) -> Metric:
+        """When Celery beat's periodic tasks last ran: a stale one means no beat runs."""
+        runs = GaugeMetricFamily(
+            "tracker_periodic_last_run_timestamp_seconds",
+            "When each periodic task (tasks.close_periods, tasks.catch_up_analyses) last "
+            "ran, Unix time.", labels=["task"])
+        raw: Any = st.store.client.hgetall(st.store.keys.periodic_runs)
+        for task, at in sorted(raw.items()):
+            runs.add_metric([_text(task)], int(at))
+        return runs
 
     @staticmethod
     def _timelines(st: ApiState) -> Metric:

@@ -35,6 +35,13 @@ def period_results() -> PeriodResults:
     return PeriodResults(client, Keys(s.key_prefix))
 
 
+def ran(task: str) -> None:
+    """Note when ``task`` last ran, for /metrics (``tracker_periodic_last_run``): an
+    alert on it finds a beat that stopped."""
+    results = period_results()
+    results.client.hset(results.keys.periodic_runs, task, int(time.time()))
+
+
 @app.task(name=CLOSE_PERIODS)
 def close_periods() -> dict[str, int]:
     """Publish the standings of every period that is over; entries published, by product."""
@@ -43,6 +50,7 @@ def close_periods() -> dict[str, int]:
     done = {p: n for p, n in published.items() if n}
     if done:
         log.info("closed periods, results published: %s", done)
+    ran(CLOSE_PERIODS)
     return done
 
 
@@ -53,4 +61,5 @@ def catch_up_analyses() -> list[str]:
               if p.reads_course_logs and analysis().timelines.changed_count(p.id)]
     for product_id in behind:
         schedule_analysis(product_id)  # a no-op while one is scheduled
+    ran(CATCH_UP_ANALYSES)
     return behind

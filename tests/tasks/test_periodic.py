@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
+from api import create_app
+from api.config import ApiSettings
 from tests.support.handlers import race_entries
 from tests.support.processes import BIN, Process, settings_env, start_worker, wait_until
 from tests.tracker.edx.logs_gen import COURSE
@@ -22,7 +25,7 @@ from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import Products
 from tracker.settings import Settings
-from tracker.storage import DeadLetters, Store
+from tracker.storage import DeadLetters, Keys, Store
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +44,8 @@ def beat(settings: Settings, products: Products, tmp_path: Path) -> Iterator[lis
 
 
 def test_beat_closes_the_periods_that_are_over_once(
-        beat: list[Process], products: Products, data: redis.Redis) -> None:
+        beat: list[Process], products: Products, data: redis.Redis,
+        settings: Settings) -> None:
     # laps two weeks ago, applied as they were then (a past period takes no late event)
     then = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).shift(-2)
     at = then.start_ms + 3_600_000
@@ -63,6 +67,16 @@ def test_beat_closes_the_periods_that_are_over_once(
                                {"rank": 2, "user_id": "d2", "score": 58.0},
                                {"rank": 3, "user_id": "d3", "score": 70.0}]
     assert "tasks.close_periods" in beat[0].log()
+    runs = {k.decode(): int(v) for k, v in data.hgetall(Keys().periodic_runs).items()}
+    assert set(runs) == {"tasks.close_periods", "tasks.catch_up_analyses"}
+    assert all(time.time() - at < 30 for at in runs.values())
+    scraped = create_app(settings, ApiSettings(rate_limit="off")).test_client().get("/metrics")
+    gauges = {sample.labels["task"]: sample.value
+              for family in text_string_to_metric_families(scraped.get_data(as_text=True))
+              if family.name == "tracker_periodic_last_run_timestamp_seconds"
+              for sample in family.samples}
+    assert set(gauges) == set(runs)  # /metrics says when each last ran
+    assert all(gauges[task] >= at for task, at in runs.items())
 
 
 def test_beat_catches_up_a_course_analysis_nobody_scheduled(

@@ -20,6 +20,7 @@
     <prefix>:{<product>}:timelines           hash: timeline -> changes not yet analysed
     <prefix>:{<product>}:timelines:due       string: an analysis of the timelines is scheduled
     <prefix>:{<product>}:timelines:lock      string: held by the analysis running now
+    <prefix>:{periodic}:runs                 hash: periodic task -> when it last ran (Unix s)
     <prefix>:{deadletter}:stream             stream: rejected entries (all products)
     <prefix>:{deadletter}:seen               set: "<src>/<entry id>" already dead-lettered
 
@@ -107,6 +108,11 @@ class Keys:
 
     def seen(self, product_id: str, source: str, entry_id: str) -> str:
         return f"{self.product(product_id)}seen:{self.seen_suffix(source, entry_id)}"
+
+    @property
+    def periodic_runs(self) -> str:
+        """When each periodic task (Celery beat's) last ran, for /metrics."""
+        return f"{self.prefix}:{{periodic}}:runs"
 
     @property
     def deadletter_stream(self) -> str:
