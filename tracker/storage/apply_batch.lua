@@ -120,10 +120,15 @@ local function mirror(key, member, score)
   bucketed[bucket] = key
 end
 
-local function set_score(key, member, score)
-  local old = tonumber(redis.call('ZSCORE', key, member))
+-- Member `member` of board `key` now has `score`; it had `old` (nil: absent).
+local function put(key, member, score, old)
   redis.call('ZADD', key, score, member)
   tally(key, old, score)
+  mirror(key, member, score)
+end
+
+local function set_score(key, member, score)
+  put(key, member, score, tonumber(redis.call('ZSCORE', key, member)))
 end
 
 local function incr_score(key, member, delta)
@@ -280,21 +285,14 @@ local function keep_best(board, member, score)
   local key = p .. 'lb:' .. board
   flush_board(key)
   local old = tonumber(redis.call('ZSCORE', key, member))
-  if old == nil or score > old then
-    redis.call('ZADD', key, score, member)
-    tally(key, old, score)
-    mirror(key, member, score)
-  end
+  if old == nil or score > old then put(key, member, score, old) end
 end
 
 -- The board keeps each member's latest score, in event order.
 local function set_latest(board, member, score)
   local key = p .. 'lb:' .. board
   flush_board(key)
-  local old = tonumber(redis.call('ZSCORE', key, member))
-  redis.call('ZADD', key, score, member)
-  tally(key, old, score)
-  mirror(key, member, score)
+  set_score(key, member, score)
 end
 
 local function win_streak(board, w, l)
