@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import click
 import redis
 
+from tracker.commands import configured_products, redis_errors
 from tracker.processing import BatchProcessor
-from tracker.products import ConfigError, load_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Keys, Store
 from tracker.storage.connect import data_client
@@ -58,15 +57,6 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-@contextmanager
-def _redis_errors() -> Iterator[None]:
-    """A Redis error ends the command with a one-line message and exit code 1."""
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise click.ClickException(f"Redis: {exc}") from exc
-
-
 reason_option = click.option("--reason", "reasons", multiple=True, metavar="REASON",
                              help="Only letters with this reason (repeatable).")
 product_option = click.option("--product", default=None, help="Only letters of this product.")
@@ -89,7 +79,7 @@ def dead_letters_command() -> None:
               help="Show at most this many (0: all).")
 def list_command(reasons: tuple[str, ...], product: str | None, limit: int) -> None:
     """List dead letters, oldest first: ID, reason, product, source entry and detail."""
-    with _redis_errors():
+    with redis_errors():
         _list(reasons, product, limit)
 
 
@@ -145,10 +135,7 @@ def replay_command(reasons: tuple[str, ...], product: str | None, ids: tuple[str
     letter whose entry is rejected again stays (the new reason is reported).
     """
     settings, client, letters = _store()
-    try:
-        products = load_products(settings.products_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    products = configured_products(settings)
     processor = BatchProcessor(products, Store(client, letters.keys, settings.dedupe_ttl),
                                letters)
     todo = list(_matching(letters, reasons, product, ids))
@@ -174,7 +161,7 @@ def replay_command(reasons: tuple[str, ...], product: str | None, ids: tuple[str
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge_command(reasons: tuple[str, ...], product: str | None, yes: bool) -> None:
     """Delete dead letters (all, or those matching the filters) for good."""
-    with _redis_errors():
+    with redis_errors():
         _purge(reasons, product, yes)
 
 

@@ -47,12 +47,13 @@ from tasks.supervisor import (
     GaveUp,
     Supervisor,
 )
+from tracker.commands import configured_products
 from tracker.demo import DEFAULT_PLAYERS, DEFAULT_RATE, DEFAULT_SEED, player_pool
 from tracker.edx.demo import DEMO_COURSE, INSTRUCTOR, write_demo
 from tracker.edx.ingest import send_lines, store_rosters
 from tracker.edx.sources import sources
 from tracker.edx.store import read_roster
-from tracker.products import ConfigError, Products, load_products
+from tracker.products import Products
 from tracker.settings import Settings
 from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight
@@ -300,10 +301,7 @@ def stack_command(redis_port: int | None, api_port: int | None, flower_port: int
     if not no_demo:
         demo_secret(env)
     settings = Settings.from_env(env)
-    try:
-        products = load_products(settings.products_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    products = configured_products(settings)
     (var_dir / "redis").mkdir(parents=True, exist_ok=True)
     children = plan(ports, env, products.queues, var_dir, None if no_demo else demo_rate)
     supervisor = Supervisor(children)

@@ -25,9 +25,10 @@ from typing import Any
 import click
 import redis
 
+from tracker.commands import configured_products, redis_errors
 from tracker.handlers import Board
 from tracker.periods import Period, period_board
-from tracker.products import ConfigError, Product, Products, load_products
+from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
@@ -85,6 +86,11 @@ class PeriodResults:
         return sum(self.close(product.id, board, period)
                    for board, period in due(product, now_ms))
 
+    def latest(self, product_id: str, count: int) -> list[PeriodResult]:
+        """The product's ``count`` latest results, oldest first."""
+        rows: Any = self.client.xrevrange(self.keys.period_results(product_id), count=count)
+        return [_result(entry_id, fields) for entry_id, fields in reversed(rows)]
+
     def read(self, product_id: str, count: int = 100, after: str = "-") -> list[PeriodResult]:
         """Up to ``count`` entries of the product's results stream after ``after``."""
         start = after if after == "-" else f"({after}"
@@ -103,12 +109,8 @@ def _result(entry_id: bytes, fields: dict[bytes, bytes]) -> PeriodResult:
 
 def _results_store() -> tuple[PeriodResults, Products]:
     settings = Settings.from_env()
-    try:
-        products = load_products(settings.products_file)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
     client = data_client(settings.redis_url, socket_timeout=30)
-    return PeriodResults(client, Keys(settings.key_prefix)), products
+    return PeriodResults(client, Keys(settings.key_prefix)), configured_products(settings)
 
 
 @click.command("close-periods")
@@ -117,13 +119,11 @@ def close_periods_command() -> None:
     does every TRACKER_PERIODIC_SECONDS); for cron, or when no beat runs."""
     results, products = _results_store()
     now_ms = int(time.time() * 1000)
-    try:
+    with redis_errors():
         for product_id in sorted(products):
             published = results.close_due(products[product_id], now_ms)
             if published:
                 click.echo(f"{product_id}: {published} result(s) published")
-    except redis.RedisError as exc:
-        raise click.ClickException(f"Redis: {exc}") from exc
 
 
 @click.command("period-results")
@@ -133,13 +133,9 @@ def close_periods_command() -> None:
 def period_results_command(product_id: str, limit: int) -> None:
     """Show the latest closed periods' standings of a product, oldest first."""
     results, _ = _results_store()
-    try:
-        rows: Any = results.client.xrevrange(results.keys.period_results(product_id),
-                                             count=limit)
-    except redis.RedisError as exc:
-        raise click.ClickException(f"Redis: {exc}") from exc
-    for entry_id, fields in reversed(rows):
-        r = _result(entry_id, fields)
+    with redis_errors():
+        latest = results.latest(product_id, limit)
+    for r in latest:
         where = f"{r.board} {r.period}" + ("" if r.bucket is None else f" bucket {r.bucket}")
         best = ", ".join(f"{t['rank']}. {t['user_id']} ({t['score']:g})" for t in r.top[:3])
         click.echo(f"{r.id}  {where}: {r.size} player(s); {best}")

@@ -15,13 +15,14 @@ or replayed, puts the player back.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Sequence
 
 import click
-import redis
 
+from tracker.commands import configured_products, redis_errors
 from tracker.periods import period_board
-from tracker.products import ConfigError, Product, load_products
+from tracker.products import Product
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Forgotten, Keys, Store
 from tracker.storage.connect import data_client
@@ -69,18 +70,15 @@ def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
     that name them. Each product's part is atomic. Reads TRACKER_REDIS_URL and
     TRACKER_PRODUCTS_FILE; --yes skips the question."""
     settings = Settings.from_env()
-    try:
-        products = load_products(settings.products_file)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    products = configured_products(settings)
     unknown = [p for p in product_ids if p not in products]
     if unknown:
         raise click.BadParameter(f"not configured: {', '.join(unknown)}", param_hint="--product")
     client = data_client(settings.redis_url, socket_timeout=30)
     keys = Keys(settings.key_prefix)
     store = Store(client, keys)
-    now_ms = int(client.time()[0]) * 1000  # Redis's clock decides which periods are kept
-    try:
+    now_ms = int(time.time() * 1000)
+    with redis_errors():
         for user_id in user_ids:
             for product_id in product_ids or sorted(products):
                 gone = forget_player(store, products[product_id], user_id, now_ms)
@@ -95,6 +93,4 @@ def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
                 found = naming(scanned, user_ids)
             removed = sum(letters.remove(found[i:i + 500]) for i in range(0, len(found), 500))
             click.echo(f"dead letters naming them: {removed} deleted")
-    except redis.RedisError as exc:
-        raise click.ClickException(f"Redis: {exc}") from exc
     click.echo(f"forgot {len(user_ids)} player(s)")
