@@ -123,7 +123,8 @@ class Producer:
             for name, value in event.items():
                 args += [name, value]
         mark = f"{{{self.stream}}}:published:{key}"
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 reply: Any = self._publish(keys=[self.stream, mark], args=args)
                 return [i.decode() if isinstance(i, bytes) else str(i) for i in reply]
@@ -131,7 +132,7 @@ class Producer:
                 if attempt == self.retries:
                     raise
                 time.sleep(self.backoff_s * 2 ** attempt)
-        raise AssertionError("unreachable")
+                attempt += 1
 
 
 def check(event: Mapping[str, str]) -> None:

@@ -175,9 +175,11 @@ class Ranks:
                 kind, value = cutoff
                 args += [kind, repr(flip(value) if ascending and kind == "score" else value)]
         size, *found = self._call(product_id, board, "tiers", *args)
-        lows = [None if _text(low) == "-inf" else float(low) for low, _ in found]
-        return int(size), [(None if low is None else flip(low) if ascending else low,
-                            int(members)) for low, (_, members) in zip(lows, found, strict=True)]
+        out: list[tuple[float | None, int]] = []
+        for low, members in found:
+            worst = None if _text(low) == "-inf" else float(low)
+            out.append((flip(worst) if ascending and worst is not None else worst, int(members)))
+        return int(size), out
 
     def size(self, product_id: str, board: str) -> BoardSize:
         members, distinct = self._call(product_id, board, "size")
