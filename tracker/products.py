@@ -214,7 +214,8 @@ def parse_products(config: Mapping[str, Any]) -> Products:
             table = spec if isinstance(spec, dict) else {}
             at = f"{where}.handlers.{table.get('use', spec)}"
             lowest_first = parse_order(table, handler.boards, at)
-            ascending.update(b.name for b in handler.boards if lowest_first or b.ascending)
+            lowest = {b.name for b in handler.boards if lowest_first or b.ascending}
+            ascending |= lowest
             if isinstance(spec, dict):
                 if "ties" in spec:
                     mode = parse_ties(spec["ties"], at)
@@ -223,8 +224,7 @@ def parse_products(config: Mapping[str, Any]) -> Products:
                     periods.update((b.name, policy) for b in handler.boards)
                 if "tiers" in spec:
                     try:
-                        bands = parse_tiers(spec["tiers"], ascending=lowest_first or any(
-                            b.ascending for b in handler.boards))
+                        bands = parse_tiers(spec["tiers"], ascending=bool(lowest))
                     except ValueError as exc:
                         raise ConfigError(f"{at}: {exc}") from None
                     tiers.update((b.name, bands) for b in handler.boards)
