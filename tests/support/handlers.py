@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from tests.support.varcade import raw
 from tracker.events import Event
 from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op, SetScore
 from tracker.processing import BatchProcessor, Entry
+from tracker.storage import Store
 
 POISON_GAME = "0badc0de0badc0de0badc0de0badc0de"
 
@@ -73,3 +75,11 @@ class LastLap(Handler):
         driver = event["p1_id"]
         return [SetScore("last", driver, float(event["lap"])),
                 IncrScore("penalties", driver, float(event["penalty"]))]
+
+
+class EventsForm(Store):
+    """A store that always sends batches in the events form (never summed), to check that
+    both forms of the batch script agree."""
+
+    def apply(self, *args: Any, **kwargs: Any) -> Any:
+        return super().apply(*args, **{**kwargs, "summed": False})

@@ -5,14 +5,13 @@ both batch forms, checked against brute force."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.handlers import RaceTimes, process_in_batches, race_entries
+from tests.support.handlers import EventsForm, RaceTimes, process_in_batches, race_entries
 from tracker.periods import Period, PeriodKind, bucket_board
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, parse_products
@@ -27,13 +26,6 @@ T0 = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday
 
 def config(**table: object) -> dict[str, object]:
     return {"products": {"race": {"handlers": [{"use": RACE, **table}]}}}
-
-
-class EventsForm(Store):
-    """A store that always sends batches in the events form (never summed)."""
-
-    def apply(self, *args: Any, **kwargs: Any) -> Any:
-        return super().apply(*args, **{**kwargs, "summed": False})
 
 
 @pytest.mark.parametrize(("table", "error"), [

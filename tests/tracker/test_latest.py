@@ -5,13 +5,12 @@ too, whichever batch form goes. Real Redis, checked against brute force."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.handlers import LastLap, process_in_batches, race_entries
+from tests.support.handlers import EventsForm, LastLap, process_in_batches, race_entries
 from tracker.handlers import IncrScore, KeepBest, SetScore
 from tracker.periods import Period, PeriodKind, bucket_board
 from tracker.processing import BatchProcessor
@@ -22,11 +21,6 @@ FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each ex
 LAST = f"{LastLap.__module__}:{LastLap.__name__}"
 DRIVERS = ["d0", "d1", "d2", "d3", "d4"]
 T0 = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday
-
-
-class EventsForm(Store):
-    def apply(self, *args: Any, **kwargs: Any) -> Any:
-        return super().apply(*args, **{**kwargs, "summed": False})
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
