@@ -15,8 +15,7 @@ from click.testing import CliRunner
 
 from tests.support.pipeline import wait_for_pipeline
 from tests.support.processes import Process, settings_env, start_bridge, start_worker, wait_until
-from tests.tracker.edx.logs_gen import COURSE, line
-from tests.tracker.edx.test_ingest import OTHER, traffic
+from tests.tracker.edx.logs_gen import COURSE, OTHER, line, traffic
 from tracker.edx.cli import edx_analyze_command, edx_import_command, edx_ingest_command
 from tracker.edx.store import AnalyticsStore
 from tracker.processing import BatchProcessor

@@ -17,8 +17,7 @@ from api import create_app
 from api.config import ApiSettings
 from tests.support.handlers import race_entries
 from tests.support.processes import BIN, Process, settings_env, start_worker, wait_until
-from tests.tracker.edx.logs_gen import COURSE
-from tests.tracker.edx.test_ingest import traffic
+from tests.tracker.edx.logs_gen import COURSE, traffic
 from tracker.closing import PeriodResults
 from tracker.edx.store import AnalyticsStore
 from tracker.periods import Period, PeriodKind

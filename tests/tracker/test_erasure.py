@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from tasks.cli import main
 from tests.support.processes import settings_env
+from tests.support.snapshot import everything
 from tests.support.varcade import game_over, raw
 from tracker.erasure import forget_player, player_boards
 from tracker.periods import Period, PeriodKind
@@ -49,22 +50,6 @@ def play(data: redis.Redis, products: Products, games: int = 60) -> None:
                    for i in range(games)]
         report = processor.process(product, "s", entries)
         assert report.applied == games, report.as_dict()
-
-
-def everything(data: redis.Redis) -> dict[str, object]:
-    """Every key's content, by type, to compare before and after."""
-    found: dict[str, object] = {}
-    for key in data.scan_iter(count=1000):
-        kind = data.type(key)
-        if kind == b"zset":
-            found[key.decode()] = dict(data.zrange(key, 0, -1, withscores=True))
-        elif kind == b"hash":
-            found[key.decode()] = data.hgetall(key)
-        elif kind == b"list":
-            found[key.decode()] = data.lrange(key, 0, -1)
-        elif kind == b"set":
-            found[key.decode()] = data.smembers(key)
-    return found
 
 
 def without(state: dict[str, object], user: str) -> dict[str, object]:

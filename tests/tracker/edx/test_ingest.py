@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,72 +12,26 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.tracker.edx.logs_gen import COURSE, VIDEO, line, video
-from tracker.edx.ingest import Busy, CourseAnalysis, entry
-from tracker.edx.logs import parse_line, read_events
+from tests.tracker.edx.logs_gen import (
+    COURSE,
+    OTHER,
+    T0,
+    UNIT,
+    VIDEO,
+    as_entries,
+    file_reports,
+    line,
+    session,
+    traffic,
+    video,
+)
+from tracker.edx.ingest import Busy, CourseAnalysis
+from tracker.edx.logs import parse_line
 from tracker.edx.records import from_record, parse_timeline, timeline, to_record
-from tracker.edx.report import CourseReport, build_reports
-from tracker.edx.store import AnalyticsStore, Member
+from tracker.edx.store import Member
 from tracker.events import InvalidEvent, parse_entry
 from tracker.processing import BatchProcessor
-from tracker.products import Products
-from tracker.storage import DeadLetters, Keys, Store, Timelines
-
-OTHER = "course-v1:OrgY+Art202+2026"
-UNIT = "block-v1:OrgX+Data101+2026+type@vertical+block@u{}"
-T0 = 1_764_400_000.0
-
-
-def as_entries(lines: list[str], base_ms: int = 1_764_400_000_000
-               ) -> list[tuple[str, dict[bytes, bytes]]]:
-    return [(f"{base_ms + i}-0", {k.encode(): v.encode() for k, v in entry("edx", ln).items()})
-            for i, ln in enumerate(lines)]
-
-
-def session(rng: random.Random, user: str, course: str, start: float) -> list[str]:
-    """A learner's realistic session: navigation, a video with pauses and seeks."""
-    out, t, pos = [], start, 0.0
-    out.append(line("seq_goto", t, {}, user=user, course=course,
-                    page=f"https://apps.lms/learning/course/{course}/{UNIT.format(1)}"))
-    for _ in range(rng.randint(1, 4)):
-        t += rng.uniform(1, 400)
-        out.append(line("play_video", t, video(currentTime=pos, duration=300), user=user,
-                        course=course, new_name=rng.random() < 0.5, tutor=rng.random() < 0.3))
-        watched = rng.uniform(0.1, 120)
-        t += watched
-        pos = min(300.0, pos + watched)
-        kind = rng.choice(["pause_video", "stop_video", "seek_video"])
-        payload = (video(old_time=pos, new_time=rng.uniform(0, 300), type="onSlideSeek")
-                   if kind == "seek_video" else video(currentTime=pos))
-        out.append(line(kind, t, payload, user=user, course=course, as_string=rng.random() < 0.7))
-    t += rng.uniform(1, 2000)
-    out.append(line("page_close", t, {}, user=user, course=course))
-    return out
-
-
-def traffic(seed: int) -> list[str]:
-    rng = random.Random(seed)
-    lines: list[str] = []
-    for n, user in enumerate(["ann", "bob", "cid", "dee", "prof"]):
-        for course in (COURSE, OTHER):
-            for k in range(rng.randint(1, 3)):
-                lines += session(rng, user, course, T0 + 86_400 * k + n * 7)
-    rng.shuffle(lines)  # producers interleave; the analysis orders each learner's events
-    return lines
-
-
-def file_reports(tmp_path: Path, lines: list[str],
-                 team: set[str] = frozenset()) -> dict[str, CourseReport]:  # type: ignore[assignment]
-    log = tmp_path / "tracking.log"
-    log.write_text("\n".join(lines) + "\n")
-    return build_reports(read_events([log], Counter()), lambda _c, user: user in team)
-
-
-@pytest.fixture
-def pipeline(products: Products, store: Store, dead_letters: DeadLetters,
-             data: redis.Redis) -> tuple[BatchProcessor, CourseAnalysis]:
-    analysis = CourseAnalysis(Timelines(data, Keys("st")), AnalyticsStore(data))
-    return BatchProcessor(products, store, dead_letters), analysis
+from tracker.storage import DeadLetters
 
 
 def test_a_report_through_the_pipeline_equals_the_report_from_the_files(
