@@ -23,9 +23,10 @@ Values are stored as JSON, so ``1``, ``"1"`` and ``null`` stay distinct.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -99,8 +100,9 @@ class UserStateClient:
         self.client = client
         self.prefix = prefix
         self.history_limit = history_limit
-        source = resources.files("tracker.userstate").joinpath("write.lua").read_text()
-        self._write = client.register_script(source)
+        scripts = resources.files("tracker.userstate")
+        self._write = client.register_script(scripts.joinpath("write.lua").read_text())
+        self._forget = client.register_script(scripts.joinpath("forget.lua").read_text())
 
     # --- the contract ------------------------------------------------------------
 
@@ -211,6 +213,45 @@ class UserStateClient:
         """True if the block had state that was deleted (not: never written)."""
         flat = self.client.hgetall(k.state_key(self.prefix, k.block_ref(block_key), username))
         return b"m:d" in flat
+
+    def blocks_of(self, usernames: Collection[str],
+                  advance: Callable[[int], object] | None = None
+                  ) -> dict[str, dict[str, builtins.set[str]]]:  # set: a method here
+        """Every block each of ``usernames`` has state or history of, deleted blocks
+        included, by course: ``{username: {course: {block}}}``. One ``SCAN`` of the whole
+        database (the store keeps no index by user, and erasure is rare); ``advance(n)``
+        is told of every n keys scanned."""
+        found: dict[str, dict[str, builtins.set[str]]] = {u: {} for u in usernames}
+        scanned = 0
+        for key in self.client.scan_iter(count=1000):
+            owner = k.user_key_owner(self.prefix, key)
+            if owner is not None and owner[2] in found:
+                found[owner[2]].setdefault(owner[0], set()).add(owner[1])
+            scanned += 1
+            if advance is not None and scanned == 1000:
+                advance(scanned)
+                scanned = 0
+        if advance is not None and scanned:
+            advance(scanned)
+        return found
+
+    def forget(self, username: str, blocks: Mapping[str, Iterable[str]]) -> int:
+        """Erase the user's state and history of ``blocks`` (by course, as
+        :meth:`blocks_of` finds them) and their places in the iterators: each course in
+        one script. Keys deleted. A write of the user meanwhile may bring a block back,
+        so stop the user's traffic first."""
+        user = username.encode()
+        deleted = 0
+        for course, names in blocks.items():
+            with self._call("forget"):
+                # the course index's members name the block type too: find the user's
+                members = [m for m, _ in self.client.zscan_iter(
+                    k.course_index(self.prefix, course), match=b"*\0" + k.glob_escape(user),
+                    count=1000) if m.split(b"\0", 2)[-1] == user]
+                ordered = sorted(names)
+                deleted += int(self._forget(keys=[k.course_prefix(self.prefix, course)],
+                                            args=[username, len(ordered), *ordered, *members]))
+        return deleted
 
     # --- helpers ----------------------------------------------------------------------
 

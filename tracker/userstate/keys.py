@@ -70,3 +70,28 @@ def block_index(prefix: str, ref: BlockRef) -> str:
 
 def course_index(prefix: str, course: str) -> str:
     return f"{course_prefix(prefix, course)}ic"
+
+
+def user_key_owner(prefix: str, key: bytes) -> tuple[str, str, str] | None:
+    """(course, block, username) of a user's state or history key (``s:``/``h:``), None
+    for any other key. The block's byte length decides where the username starts, so a
+    username or a block holding ``:`` is read right."""
+    head = f"{prefix}:{{".encode()
+    if not key.startswith(head):
+        return None
+    course, sep, rest = key[len(head):].partition(b"}:")
+    if not sep or rest[:2] not in (b"s:", b"h:"):
+        return None
+    size, sep, rest = rest[2:].partition(b":")
+    if not sep or not size.isdigit() or rest[int(size):int(size) + 1] != b":":
+        return None
+    block, user = rest[:int(size)], rest[int(size) + 1:]
+    try:
+        return course.decode(), block.decode(), user.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def glob_escape(text: bytes) -> bytes:
+    """``text`` as a literal in a Redis ``MATCH`` pattern."""
+    return re.sub(rb"([*?\[\]\\])", rb"\\\1", text)
