@@ -20,6 +20,7 @@ from tracker.edx.cli import (
     edx_ingest_command,
     edx_report_command,
 )
+from tracker.edx.erasure import forget_learner_command
 from tracker.erasure import forget_player_command
 from tracker.settings import Settings
 
@@ -66,5 +67,6 @@ main.add_command(edx_ingest_command)
 main.add_command(edx_analyze_command)
 main.add_command(stack_command)
 main.add_command(forget_player_command)
+main.add_command(forget_learner_command)
 main.add_command(close_periods_command)
 main.add_command(period_results_command)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import click
 
@@ -55,6 +55,16 @@ def naming(letters: Iterable[DeadLetter], user_ids: Sequence[str]) -> list[DeadL
     return [letter for letter in letters if not wanted.isdisjoint(letter.fields.values())]
 
 
+def delete_dead_letters(letters: DeadLetters,
+                        select: Callable[[Iterable[DeadLetter]], list[DeadLetter]]) -> int:
+    """Delete the dead letters ``select`` picks of all of them (read with a progress bar
+    on stderr); how many were deleted."""
+    with click.progressbar(letters.scan(), length=letters.count(), label="dead letters",
+                           file=sys.stderr) as scanned:
+        found = select(scanned)
+    return sum(letters.remove(found[i:i + 500]) for i in range(0, len(found), 500))
+
+
 @click.command("forget-player")
 @click.argument("user_ids", nargs=-1, required=True, metavar="USER_ID...")
 @click.option("--product", "product_ids", multiple=True, metavar="PRODUCT",
@@ -86,11 +96,7 @@ def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
                     click.echo(f"{user_id}: {product_id}: off {gone.boards} board(s), "
                                f"{gone.keys} key(s) deleted")
         if not keep_dead_letters:
-            letters = DeadLetters(client, keys)
-            with click.progressbar(letters.scan(), length=letters.count(),
-                                   label="dead letters", file=sys.stderr
-                                   ) as scanned:
-                found = naming(scanned, user_ids)
-            removed = sum(letters.remove(found[i:i + 500]) for i in range(0, len(found), 500))
+            removed = delete_dead_letters(DeadLetters(client, keys),
+                                          lambda letters: naming(letters, user_ids))
             click.echo(f"dead letters naming them: {removed} deleted")
     click.echo(f"forgot {len(user_ids)} player(s)")

@@ -24,6 +24,7 @@ from tests.support.redis_cluster import RedisClusterServers
 from tests.support.traffic import mixed_traffic
 from tests.support.varcade import game_over, xadd_all
 from tracker.closing import PeriodResults
+from tracker.edx.erasure import forget_learner_analytics
 from tracker.edx.ingest import CourseAnalysis
 from tracker.edx.store import AnalyticsStore
 from tracker.erasure import forget_player
@@ -32,6 +33,7 @@ from tracker.products import Products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Ranks, Store, Timelines
 from tracker.storage.connect import data_client
+from tracker.userstate import UserStateClient
 
 pytestmark = pytest.mark.slow
 
@@ -71,11 +73,24 @@ def feed(client: redis.Redis, products: Products) -> None:
             processor.process(product_id, "s", part[i:i + 500])
     laps = [(f"d{i % 7}", 50 + i % 11, i % 3, i) for i in range(40)]
     processor.process("race", "s", race_entries(laps, base))
-    CourseAnalysis(Timelines(client), AnalyticsStore(client)).run("edx")
+    analysis = CourseAnalysis(Timelines(client), AnalyticsStore(client))
+    analysis.run("edx")
     now = int(time.time() * 1000)
     for product in products.values():
         PeriodResults(client).close_due(product, now)
     forget_player(Store(client), products["race"], "d3", base)
+    # user state in two courses, and a learner forgotten (user state and analytics)
+    states = UserStateClient(client)
+    learners = sorted(analysis.analytics.learners(analysis.analytics.courses()[0]))
+    for i, user in enumerate(learners[:4]):
+        for course in ("course-v1:Demo+Data101+2026", "course-v1:Other+Art202+2026"):
+            unit = course.replace("course-v1:", "block-v1:") + f"+type@problem+block@p{i}"
+            states.set(user, unit, {"answer": i})
+            states.set(user, unit, {"answer": i + 1})
+    forgotten = learners[1]
+    # a block in each of two courses: its state and its history each
+    assert states.forget(forgotten, states.blocks_of([forgotten])[forgotten]) == 2 * 2
+    assert forget_learner_analytics(analysis, ["edx"], forgotten).added_up
 
 
 def test_a_cluster_ends_up_holding_what_a_standalone_redis_holds(
@@ -85,7 +100,11 @@ def test_a_cluster_ends_up_holding_what_a_standalone_redis_holds(
     standalone, clustered = (snapshot(c, "*", stream_ids=False) for c in (data, on_cluster))
     assert len(standalone) > 150  # boards, stats, timelines, reports, buckets, results…
     assert {k for k in standalone if b"period_results" in k}  # a week was closed
-    assert clustered == standalone
+    # user state holds the server's write times: its keys compare by name
+    states = [{k for k in s if k.startswith(b"us:")} for s in (standalone, clustered)]
+    assert len(states[0]) > 10 and states[0] == states[1]
+    assert {k: v for k, v in clustered.items() if k not in states[1]} == \
+        {k: v for k, v in standalone.items() if k not in states[0]}
     slots = {on_cluster.cluster_keyslot(k) for k in clustered}  # type: ignore[attr-defined]
     nodes = {on_cluster.get_node_from_key(k).name  # type: ignore[attr-defined]
              for k in clustered}

@@ -28,6 +28,7 @@ from tracker.edx.report import CourseReport, LearnerFigures
 
 STAFF_ROLES = frozenset({"staff", "instructor", "data_researcher", "administrator"})
 ROLES = STAFF_ROLES | {"student"}
+FORGETTABLE = ("roster", "learners", "parts")  # a course's hashes by username
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,15 @@ class AnalyticsStore:
     def learners(self, course: str) -> dict[str, dict[str, float]]:
         raw: Any = self.client.hgetall(self._key(course, "learners"))
         return {u.decode(): json.loads(v) for u, v in raw.items()}
+
+    def forget(self, course: str, username: str) -> set[str]:
+        """Take the person off the course's roster, learners' figures and parts, in one
+        MULTI; which of the three named them. The report's sums stay until it is added
+        up again (:func:`tracker.edx.erasure.forget_learner` does)."""
+        pipe = self.client.pipeline(transaction=True)
+        for what in FORGETTABLE:
+            pipe.hdel(self._key(course, what), username)
+        return {what for what, n in zip(FORGETTABLE, pipe.execute(), strict=True) if n}
 
     def roster(self, course: str) -> dict[str, Member]:
         """The course's whole roster, in one read."""

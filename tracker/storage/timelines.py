@@ -11,7 +11,7 @@ take turns (:meth:`Timelines.lock`), so an older reading never overwrites a newe
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
@@ -72,6 +72,16 @@ class Timelines:
     def touch(self, product_id: str, timeline: str) -> None:
         """Ask for the timeline to be analysed again (its inputs changed, say a roster)."""
         self.client.hincrby(self.keys.timeline_changes(product_id), timeline, 1)
+
+    def forget(self, product_id: str, timelines: Sequence[str]) -> int:
+        """Delete the timelines and their change counts; how many timelines existed."""
+        if not timelines:
+            return 0
+        pipe = self.client.pipeline(transaction=False)  # one slot: the product's
+        for name in timelines:
+            pipe.delete(self.keys.timeline(product_id, name))
+        pipe.hdel(self.keys.timeline_changes(product_id), *timelines)
+        return sum(pipe.execute()[:-1])
 
     def lock(self, product_id: str, for_ms: int) -> str | None:
         """Hold the product's analysis lock for ``for_ms``: one analysis at a time, so that
