@@ -6,6 +6,9 @@ one entry for the period's board and one per bucket (:mod:`tracker.periods`):
 ``product_id``, ``board``, ``period``, ``size`` and ``top``, the JSON list of the
 ``results_top`` best ``{rank, user_id, score}`` (competition ranks), plus ``bucket``.
 A game backend reads it with ``XREAD`` or a consumer group and grants its rewards.
+The board's own entry is also kept in the board's archive (``…:archive:<board>``, a
+hash by period), which the read API serves long after the period's board expired:
+an archive that keeps ranks, ``results_top`` rows per period.
 
 Closing is idempotent: a mark set in the same script as the entries makes a
 second close publish nothing, so several schedulers (Celery beat, ``tracker
@@ -47,6 +50,16 @@ class PeriodResult:
     size: int
     top: list[dict[str, Any]]  # [{rank, user_id, score}], best first
     bucket: int | None = None
+
+
+@dataclass(frozen=True)
+class ArchivedPeriod:
+    """A closed period of a board, as its archive keeps it."""
+
+    period: Period
+    size: int  # players on the period's board when it closed
+    top: list[dict[str, Any]]  # [{rank, user_id, score}], best first
+    closed_at_ms: int
 
 
 def due(product: Product, now_ms: int) -> Iterator[tuple[Board, Period]]:
@@ -91,6 +104,23 @@ class PeriodResults:
         rows: Any = self.client.xrevrange(self.keys.period_results(product_id), count=count)
         return [_result(entry_id, fields) for entry_id, fields in reversed(rows)]
 
+    def archived_periods(self, product_id: str, board: str) -> list[Period]:
+        """The board's archived periods, the latest ending first (of two ending together,
+        the longer first)."""
+        raw: Any = self.client.hkeys(self.keys.archive(product_id, board))
+        periods = [Period.parse(name.decode()) for name in raw]
+        return sorted(periods, key=lambda p: (p.end_ms, -p.start_ms), reverse=True)
+
+    def archived(self, product_id: str, board: str,
+                 periods: list[Period]) -> list[ArchivedPeriod | None]:
+        """Each period's archived standings, None where the archive has none."""
+        if not periods:
+            return []
+        raw: Any = self.client.hmget(self.keys.archive(product_id, board),
+                                     [p.id for p in periods])
+        return [None if text is None else _archived(period, text)
+                for period, text in zip(periods, raw, strict=True)]
+
     def read(self, product_id: str, count: int = 100, after: str = "-") -> list[PeriodResult]:
         """Up to ``count`` entries of the product's results stream after ``after``."""
         start = after if after == "-" else f"({after}"
@@ -105,6 +135,11 @@ def _result(entry_id: bytes, fields: dict[bytes, bytes]) -> PeriodResult:
     return PeriodResult(entry_id.decode(), text["product_id"], text["board"], text["period"],
                         int(text["size"]), json.loads(text["top"]),
                         None if bucket is None else int(bucket))
+
+
+def _archived(period: Period, text: bytes) -> ArchivedPeriod:
+    found = json.loads(text)
+    return ArchivedPeriod(period, int(found["size"]), found["top"], int(found["closed_at"]))
 
 
 def _results_store() -> tuple[PeriodResults, Products]:

@@ -2,14 +2,15 @@
 
 Per product, one atomic script (``storage/forget.lua``) takes the player off every
 board, all-time and of every period still kept, keeping each board's tie
-structures right, and deletes its stats, ratings and game histories. Then the
-dead letters whose original fields name the player are deleted too.
+structures right, deletes its stats, ratings and game histories, and takes its
+rows out of the boards' archives of closed periods. Then the dead letters whose
+original fields name the player are deleted too.
 
 What it cannot undo: the games the player took part in stay in its opponents'
 ratings and histories (a rating board's total, zero-sum for Elo, then differs by
-what the player had won or lost), the results of closed periods already published
-name it still, and an event of the player still in the event stream, applied later
-or replayed, puts the player back.
+what the player had won or lost), the entries of the results stream already
+published (read by whatever grants rewards) name it still, and an event of the
+player still in the event stream, applied later or replayed, puts the player back.
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
         for user_id in user_ids:
             for product_id in product_ids or sorted(products):
                 gone = forget_player(store, products[product_id], user_id, now_ms)
-                if gone.boards or gone.keys:
+                if gone.boards or gone.keys or gone.archived:
                     click.echo(f"{user_id}: {product_id}: off {gone.boards} board(s), "
-                               f"{gone.keys} key(s) deleted")
+                               f"{gone.keys} key(s) deleted" + (
+                                   f", out of {gone.archived} archived period(s)"
+                                   if gone.archived else ""))
         if not keep_dead_letters:
             removed = delete_dead_letters(DeadLetters(client, keys),
                                           lambda letters: naming(letters, user_ids))

@@ -3,6 +3,7 @@ are published once, when the period is past its grace. Real Redis."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import tomllib
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from tasks.cli import main
 from tests.support.handlers import RaceTimes, race_entries
 from tests.support.processes import settings_env
 from tracker.closing import PeriodResults, due
+from tracker.erasure import forget_player
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, parse_products
@@ -51,7 +53,9 @@ def test_a_period_closes_once_with_its_final_standings(data: redis.Redis) -> Non
     assert list(due(product, AFTER_GRACE - 1)) == []  # still in its grace
     assert [(b.name, p) for b, p in due(product, AFTER_GRACE)] == [("laps", WEEK),
                                                                   ("penalties", WEEK)]
+    before = int(time.time() * 1000)
     assert results.close_due(product, AFTER_GRACE) == 2 * (1 + 3)  # each board, 3 buckets
+    after = int(time.time() * 1000)
     published = results.read("race")
     laps = [r for r in published if r.board == "laps"]
     assert [(r.period, r.bucket, r.size) for r in laps] == [
@@ -66,11 +70,39 @@ def test_a_period_closes_once_with_its_final_standings(data: redis.Redis) -> Non
                                  {"rank": 1, "user_id": "d1", "score": 0.0}]
     assert penalties.top[2]["score"] == 1.0
 
+    # the boards' archives keep the boards' own entries, by period
+    for board in ("laps", "penalties"):
+        assert results.archived_periods("race", board) == [WEEK]
+        (kept,) = results.archived("race", board, [WEEK])
+        entry = next(r for r in published if r.board == board and r.bucket is None)
+        assert kept is not None and (kept.period, kept.size, kept.top) == (WEEK, 5, entry.top)
+        assert before <= kept.closed_at_ms <= after
+    assert results.archived("race", "laps", [WEEK.shift(-1)]) == [None]
+    archived = results.archived("race", "laps", [WEEK])
+
     assert results.close_due(product, AFTER_GRACE + 86_400_000) == 0  # once only
+    assert results.archived("race", "laps", [WEEK]) == archived
     assert len(results.read("race")) == len(published)
     assert results.read("race", after=published[-1].id) == []
     mark = f"{Keys().board('race', 'laps:' + WEEK.id)}:closed"
     assert data.pexpiretime(mark) == product.boards[0].periods.expires_ms(WEEK)  # type: ignore[union-attr]
+
+
+def test_a_forgotten_player_leaves_the_archive_and_the_others_keep_their_ranks(
+        data: redis.Redis) -> None:
+    products = parse_products(race(results_top=3))
+    play(data, products)
+    results, product = PeriodResults(data), products["race"]
+    results.close_due(product, AFTER_GRACE)
+    (before,) = results.archived("race", "laps", [WEEK])
+    assert before is not None and [t["user_id"] for t in before.top] == ["d4", "d0", "d2"]
+    gone = forget_player(Store(data), product, "d0", AFTER_GRACE)
+    assert gone.archived == 1  # laps; d0 had no place in the penalties' best three
+    (after,) = results.archived("race", "laps", [WEEK])
+    assert after == dataclasses.replace(before, top=[before.top[0], before.top[2]])
+    assert forget_player(Store(data), product, "d0", AFTER_GRACE).archived == 0
+    # the results stream, read by whatever grants rewards, is not rewritten
+    assert "d0" in {t["user_id"] for r in results.read("race") for t in r.top}
 
 
 def test_an_empty_period_publishes_nothing_nor_does_results_top_0(data: redis.Redis) -> None:

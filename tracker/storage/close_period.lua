@@ -12,6 +12,9 @@
 -- close a no-op, so any number of schedulers may run it. Each stream entry:
 -- product_id, board, period, size, top = JSON [{rank, user_id, score}] (ranks
 -- in competition mode), and bucket on a bucket's entry.
+-- The board's own entry is also kept in the board's archive <p>archive:<board>,
+-- a hash: period id -> JSON {size, top, closed_at (Unix ms)}, which the read API
+-- serves for as long as anyone wants (results_top rows per period).
 -- A period nobody played in is marked closed and publishes nothing.
 -- Returns the number of entries published (0: closed before, or empty).
 local p = KEYS[1]
@@ -36,17 +39,23 @@ local function publish(board_key, bucket)
     out[#out + 1] = string.format('{"rank":%d,"user_id":%s,"score":%s}', rank,
                                   cjson.encode(rows[i]), canon(ascending and -score or score))
   end
+  local size, standings = redis.call('ZCARD', board_key), '[' .. table.concat(out, ',') .. ']'
   local fields = { 'product_id', product, 'board', board, 'period', period,
-                   'size', redis.call('ZCARD', board_key), 'top', '[' .. table.concat(out, ',') .. ']' }
+                   'size', size, 'top', standings }
   if bucket then
     fields[#fields + 1] = 'bucket'
     fields[#fields + 1] = bucket
   end
   redis.call('XADD', p .. 'period_results', 'MAXLEN', '~', maxlen, '*', unpack(fields))
+  return size, standings
 end
 
 if redis.call('EXISTS', key) == 0 then return 0 end  -- nobody played: nothing to publish
-publish(key, nil)
+local size, standings = publish(key, nil)
+local clock = redis.call('TIME')
+redis.call('HSET', p .. 'archive:' .. board, period, string.format(
+  '{"size":%d,"top":%s,"closed_at":%d}', size, standings,
+  tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)))
 local published = 1
 if bucket_size > 0 then
   local members = tonumber(redis.call('GET', key .. ':buckets:n') or 0)

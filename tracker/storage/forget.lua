@@ -1,13 +1,13 @@
 -- Forget one player of one product, atomically (tracker/erasure.py): take it off
 -- the boards named and its bucket's board on those split into buckets, keeping
--- their tie structures right as apply_batch.lua does, and delete its stats and,
--- per board, its rating and game history.
+-- their tie structures right as apply_batch.lua does, delete its stats and, per
+-- board, its rating and game history, and take its rows out of the boards' archives.
 --
 -- KEYS[1]  the product's key prefix "<prefix>:{<product>}:" (every key below
 --          shares its hash tag, so this runs on Redis Cluster too)
 -- ARGV[1]  the user id; ARGV[2..] board names, all-time and period ("wins:2026-W48")
 --
--- Returns { boards the player was on, keys deleted }.
+-- Returns { boards the player was on, keys deleted, archived periods it was taken out of }.
 local p, user = KEYS[1], ARGV[1]
 
 local function canon(x)  -- apply_batch.lua's canonical score text
@@ -41,4 +41,32 @@ for i = 2, #ARGV do
                                  p .. 'history:' .. ARGV[i] .. ':' .. user)
 end
 deleted = deleted + redis.call('DEL', p .. 'stats:' .. user)
-return { boards, deleted }
+
+-- The archives of the all-time boards named (tracker/closing.py): the player's rows
+-- leave each closed period's standings; the others keep the ranks they closed with.
+local archived = 0
+for i = 2, #ARGV do
+  if not string.find(ARGV[i], ':', 1, true) then
+    local archive = p .. 'archive:' .. ARGV[i]
+    local all = redis.call('HGETALL', archive)
+    for j = 1, #all, 2 do
+      local closed = cjson.decode(all[j + 1])
+      local rows, named = {}, false
+      for _, row in ipairs(closed.top) do
+        if row.user_id == user then
+          named = true
+        else
+          rows[#rows + 1] = string.format('{"rank":%d,"user_id":%s,"score":%s}', row.rank,
+                                          cjson.encode(row.user_id), canon(row.score))
+        end
+      end
+      if named then
+        redis.call('HSET', archive, all[j], string.format(
+          '{"size":%d,"top":[%s],"closed_at":%d}', closed.size, table.concat(rows, ','),
+          closed.closed_at))
+        archived = archived + 1
+      end
+    end
+  end
+end
+return { boards, deleted, archived }

@@ -9,6 +9,7 @@
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
     <prefix>:{<product>}:lb:<board>:<period>:closed  string: the period's results are published
     <prefix>:{<product>}:period_results      stream: final standings of closed periods
+    <prefix>:{<product>}:archive:<board>     hash: period -> its final standings (JSON), kept
     <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating, or
                                              the current win streak on a streak board
     <prefix>:{<product>}:history:<board>:<user>  list: the player's latest games on a board
@@ -65,6 +66,10 @@ class Keys:
     def period_results(self, product_id: str) -> str:
         """The final standings of the product's closed periods (tracker.closing)."""
         return f"{self.product(product_id)}period_results"
+
+    def archive(self, product_id: str, board: str) -> str:
+        """The final standings of the board's closed periods, by period (tracker.closing)."""
+        return f"{self.product(product_id)}archive:{board}"
 
     def rating(self, product_id: str, board: str, user_id: str) -> str:
         """What stands behind a player's score on a rating board: an OpenSkill or Glicko-2

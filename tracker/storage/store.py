@@ -62,6 +62,7 @@ class Forgotten:
 
     boards: int = 0  # boards it was on
     keys: int = 0  # its stats, ratings and histories deleted
+    archived: int = 0  # closed periods whose archived standings named it
 
 
 def encode_op(op: Op) -> list[Any]:
@@ -206,10 +207,11 @@ class Store:
 
     def forget(self, product_id: str, user_id: str, boards: Sequence[str]) -> Forgotten:
         """Take the player off ``boards`` (all-time and period board names) and delete
-        its stats, ratings and game histories there, in one atomic script."""
-        on_boards, deleted = self._forget(keys=[self.keys.product(product_id)],
-                                          args=[user_id, *boards])
-        return Forgotten(int(on_boards), int(deleted))
+        its stats, ratings and game histories there, and its rows of the all-time
+        boards' archives, in one atomic script."""
+        on_boards, deleted, archived = self._forget(keys=[self.keys.product(product_id)],
+                                                    args=[user_id, *boards])
+        return Forgotten(int(on_boards), int(deleted), int(archived))
 
     # --- reads ----------------------------------------------------------------
 
