@@ -14,6 +14,7 @@ import redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (
+    archive,
     boards,
     buckets,
     courses,
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None,
     errors.register(app)
     init_metrics(app, api_state)  # first: its timer wraps everything below
     init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
-    for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, buckets.bp, players.bp,
+    for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, buckets.bp, archive.bp,
+               players.bp,
                userstate.bp, courses.bp, dashboard.bp, health.bp):
         app.register_blueprint(bp)
     init_docs(app)

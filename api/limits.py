@@ -16,7 +16,8 @@ from flask_limiter.util import get_remote_address
 from api.config import ApiSettings
 
 # Blueprints whose routes are limited: everything that reads players' data.
-LIMITED = frozenset({"products", "boards", "buckets", "players", "leaderboards", "stats"})
+LIMITED = frozenset({"products", "boards", "buckets", "archive", "players", "leaderboards",
+                     "stats"})
 
 
 def _exempt() -> bool:

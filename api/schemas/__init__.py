@@ -16,6 +16,13 @@ from api.schemas.analytics import (
     LearnerListSchema,
     VideoMetricsSchema,
 )
+from api.schemas.archive import (
+    ArchivedEntrySchema,
+    ArchivedPeriodSchema,
+    ArchivedStandingsSchema,
+    ArchiveListSchema,
+    ArchiveQuerySchema,
+)
 from api.schemas.boards import (
     PERIOD_PATTERN,
     TIER_TEXT,
@@ -83,6 +90,11 @@ __all__ = [
     "MAX_PAGE",
     "PERIOD_PATTERN",
     "TIER_TEXT",
+    "ArchiveListSchema",
+    "ArchiveQuerySchema",
+    "ArchivedEntrySchema",
+    "ArchivedPeriodSchema",
+    "ArchivedStandingsSchema",
     "AroundQuerySchema",
     "AroundSchema",
     "BlockStateSchema",

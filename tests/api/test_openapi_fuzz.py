@@ -8,6 +8,7 @@ schemathesis's own pytest loader does not support this pytest version.)
 from __future__ import annotations
 
 import random
+import time
 
 import flask
 import pytest
@@ -18,8 +19,14 @@ from schemathesis import GenerationMode
 from api import create_app
 from tests.api.conftest import SECURED, Feed, MakeApp, Token, bearer
 from tests.conftest import TEST_PRODUCTS
+from tests.support.handlers import play_race_week
 from tests.support.varcade import EXAMPLE, P1, P2, game_over
+from tracker.closing import PeriodResults
+from tracker.periods import Period, PeriodKind
+from tracker.processing import BatchProcessor
+from tracker.products import Products
 from tracker.settings import Settings
+from tracker.storage import DeadLetters, Store
 
 PLAYERS = [P1, P2, "ann", "bob", "cid", "dee"]
 
@@ -40,11 +47,20 @@ def documented_cases() -> list[tuple[str, GenerationMode]]:
 
 
 @pytest.fixture
-def fuzzed_app(make_app: MakeApp, feed: Feed) -> flask.Flask:
+def fuzzed_app(make_app: MakeApp, feed: Feed, products: Products, store: Store,
+               dead_letters: DeadLetters) -> flask.Flask:
     rng = random.Random(3)
     for product in ("exrps", "pong", "chess"):
         feed(product, [game_over(product, *rng.sample(PLAYERS, 2)) for _ in range(25)])
     feed("exrps", EXAMPLE)
+    # race: last week closed (an archive and buckets), this week on
+    now = int(time.time() * 1000)
+    this_week = Period.containing(PeriodKind.WEEK, now)
+    for week in (this_week.shift(-1), this_week):
+        play_race_week(lambda clock: BatchProcessor(products, store, dead_letters,
+                                                    clock=lambda: clock),
+                       week, [(p, 50 + i % 3) for i, p in enumerate(PLAYERS)])
+    assert PeriodResults(store.client).close_due(products["race"], now)
     return make_app(SECURED, rate_limit="100000 per minute")
 
 

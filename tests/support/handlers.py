@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tests.support.varcade import raw
 from tracker.events import Event
 from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op, SetScore
+from tracker.periods import Period
 from tracker.processing import BatchProcessor, Entry
 from tracker.storage import Store
 
@@ -52,6 +53,16 @@ def race_entries(laps: Iterable[tuple[str, int, int, int]],
     """Stream entries of race's laps, each ``(driver, lap, penalty, ms after start_ms)``."""
     return [(f"{start_ms + at}-{i}", raw(race_lap("race", d, lap, pen)))
             for i, (d, lap, pen, at) in enumerate(laps)]
+
+
+def play_race_week(processor_for: Callable[[float], BatchProcessor], week: Period,
+                   laps: Sequence[tuple[str, int]]) -> None:
+    """Laps of race in ``week``, an hour after it began, applied while it was on (not
+    late): ``processor_for(clock)`` gives a processor whose clock reads ``clock``."""
+    at = week.start_ms + 3_600_000
+    report = processor_for(at / 1000 + 60).process("race", "s", race_entries(
+        [(d, lap, 0, i) for i, (d, lap) in enumerate(laps)], at))
+    assert report.applied == len(laps), report.as_dict()
 
 
 def process_in_batches(processor: BatchProcessor, entries: Sequence[Entry],
