@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from api.schemas.boards import PERIOD_PATTERN
+from api.schemas.boards import PERIOD_PATTERN, PeriodRefSchema
 from api.schemas.common import MAX_PAGE
-from tracker.periods import PeriodKind
 
 
 class ArchiveQuerySchema(Schema):
@@ -23,11 +22,7 @@ class ArchiveQuerySchema(Schema):
                        "previous page."})
 
 
-class ArchivedPeriodSchema(Schema):
-    id = fields.String(required=True, metadata={"example": "2026-W47"})
-    kind = fields.Enum(PeriodKind, by_value=True, required=True)
-    start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
-    end = fields.Date(required=True, metadata={"description": "The first day after it."})
+class ArchivedPeriodSchema(PeriodRefSchema):
     size = fields.Integer(required=True, metadata={
         "description": "Players on its board when it closed."})
     closed_at = fields.DateTime(required=True, metadata={

@@ -251,11 +251,14 @@ class TierListSchema(Schema):
         "description": "The board's tiers, best first; empty for a board without tiers."})
 
 
-class PeriodSchema(Schema):
+class PeriodRefSchema(Schema):
     id = fields.String(required=True, metadata={"example": "2026-W48"})
     kind = fields.Enum(PeriodKind, by_value=True, required=True)
     start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
     end = fields.Date(required=True, metadata={"description": "The first day after it."})
+
+
+class PeriodSchema(PeriodRefSchema):
     final = fields.Boolean(required=True, metadata={
         "description": "True once its grace has passed: it takes no more events."})
     size = fields.Integer(required=True, metadata={"description": "Members on its board."})

@@ -90,8 +90,8 @@ def snapshot(client: redis.Redis, pattern: str = "st:*",
         if key.endswith(b":counters"):
             continue
         kind = client.type(key)
-        if kind == b"zset":
-            out[key] = client.zrange(key, 0, -1, withscores=True)
+        if kind == b"zset":  # member -> score says it all: the order follows
+            out[key] = dict(client.zrange(key, 0, -1, withscores=True))
         elif kind == b"hash":
             out[key] = client.hgetall(key)
         elif kind == b"set":
@@ -104,3 +104,8 @@ def snapshot(client: redis.Redis, pattern: str = "st:*",
         else:
             out[key] = client.dump(key)
     return out
+
+
+def everything(client: redis.Redis) -> dict[str, object]:
+    """Every key's content (but the monitoring totals), by key name as text."""
+    return {key.decode(): value for key, value in snapshot(client, "*").items()}

@@ -14,8 +14,8 @@ import redis
 from click.testing import CliRunner
 
 from tasks.cli import main
+from tests.support.pipeline import everything
 from tests.support.processes import settings_env
-from tests.support.snapshot import everything
 from tests.support.varcade import game_over, raw
 from tracker.erasure import forget_player, player_boards
 from tracker.periods import Period, PeriodKind

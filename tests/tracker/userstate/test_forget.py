@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.support.snapshot import everything
+from tests.support.pipeline import everything
 from tracker.userstate import UserStateClient
 from tracker.userstate.keys import user_key_owner
 
