@@ -78,6 +78,8 @@ def test_a_period_closes_once_with_its_final_standings(data: redis.Redis) -> Non
         assert kept is not None and (kept.period, kept.size, kept.top) == (WEEK, 5, entry.top)
         assert before <= kept.closed_at_ms <= after
     assert results.archived("race", "laps", [WEEK.shift(-1)]) == [None]
+    data.hset(Keys().archive("race", "laps"), "not-a-period", "{}")  # not listed
+    assert results.archived_periods("race", "laps") == [WEEK]
     archived = results.archived("race", "laps", [WEEK])
 
     assert results.close_due(product, AFTER_GRACE + 86_400_000) == 0  # once only
