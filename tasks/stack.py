@@ -216,6 +216,8 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/products/{product}/boards/elo/players/{star}/history",
         f"           {api}/products/{product}/boards/wins/periods   (weekly, monthly boards)",
         f"           {api}/products/{product}/boards/wins/buckets   (this week's buckets)",
+        f"           {api}/products/{product}/boards/wins/archive   (closed weeks' and months' "
+        "final standings)",
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
         *([f"  Course   {api}{dashboard}   (the demo course's analytics, as its instructor; "
            "its logs went through the bridge)"] if dashboard else []),

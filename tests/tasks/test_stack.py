@@ -225,6 +225,18 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
         wait_for(rf"Flower +http://127.0.0.1:{ports[2]}/")
         wait_for(r"stream \d+ entries .*exrps wins: \w{8} \d+")  # status line, board filled
 
+        # every address the banner gives answers (the elo history: once the player played)
+        printed = {m.group(0) for line in seen
+                   for m in re.finditer(rf"{re.escape(api)}/[^\s)]*", line)}
+        assert len(printed) >= 12 and f"{api}/products/exrps/boards/wins/archive" in printed
+        failed = []
+        for url in sorted(printed - {u for u in printed if u.endswith("/history")}):
+            try:
+                urllib.request.urlopen(url.split("#")[0], timeout=5).close()
+            except urllib.error.HTTPError as exc:
+                failed.append((url, exc.code, exc.read()[:200]))
+        assert not failed
+
         board = get_json(f"{api}/leaderboards/top_ten/exrps")
         assert isinstance(board, list) and board
         assert {row["user_id"] for row in board} <= {p.id for p in player_pool()}
