@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from tasks.routing import CATCH_UP_ANALYSES, CLOSE_PERIODS, ProductRouter
+from tasks.routing import PERIODIC, ProductRouter
 from tracker.products import Products, load_products
 from tracker.settings import Settings
 
@@ -87,7 +87,7 @@ def make_app(s: Settings, p: Products) -> Celery:
         # does not come back to a pile of identical runs.
         beat_schedule={name: {"task": name, "schedule": float(s.periodic_seconds),
                               "options": {"expires": float(s.periodic_seconds)}}
-                       for name in (CLOSE_PERIODS, CATCH_UP_ANALYSES)},
+                       for name in PERIODIC},
     )
     if s.broker_url.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = "tasks.broker_redis:Transport"  # see that module

@@ -3,25 +3,30 @@
 
 - ``close_periods`` publishes the final standings of every period that is over
   (:mod:`tracker.closing`): the results stream game backends grant rewards from;
+- ``run_reward_hooks`` calls the handlers' reward hooks (``period_closed``) on those
+  results, at least once each (:class:`tracker.closing.RewardHooks`);
 - ``catch_up_analyses`` schedules the course analysis of a product whose tracking
   logs changed with none scheduled: the safety net for an analysis task lost
   otherwise than with its worker (which redelivers it).
 
-Both are idempotent, so one beat too many, or ``tracker close-periods`` from cron
-beside it, does no harm; with no beat running, periods close when someone runs
-that command, and course reports catch up with the next batch.
+They are idempotent (a hook should be too), so one beat too many, or ``tracker
+close-periods`` from cron beside it, does no harm; with no beat running, periods
+close when someone runs that command (hooks wait for a beat), and course reports
+catch up with the next batch.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from functools import cache
 
 from tasks.analysis import analysis, schedule_analysis
 from tasks.celery_app import app, products, settings
-from tasks.routing import CATCH_UP_ANALYSES, CLOSE_PERIODS
-from tracker.closing import PeriodResults
+from tasks.routing import CATCH_UP_ANALYSES, CLOSE_PERIODS, RUN_REWARD_HOOKS
+from tracker.closing import PeriodResults, RewardHooks
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
 
@@ -51,6 +56,22 @@ def close_periods() -> dict[str, int]:
     if done:
         log.info("closed periods, results published: %s", done)
     ran(CLOSE_PERIODS)
+    return done
+
+
+@app.task(name=RUN_REWARD_HOOKS)
+def run_reward_hooks() -> dict[str, dict[str, int]]:
+    """Call the reward hooks of the results published and not yet seen (or whose hook
+    failed a minute ago); per product with hooks, the calls that returned and failed."""
+    hooks = RewardHooks(period_results(), consumer=f"{socket.gethostname()}-{os.getpid()}")
+    done = {}
+    for product in products().values():
+        run = hooks.run(product)
+        if run.called or run.failed:
+            done[product.id] = {"called": run.called, "failed": run.failed}
+    if done:
+        log.info("reward hooks: %s", done)
+    ran(RUN_REWARD_HOOKS)
     return done
 
 

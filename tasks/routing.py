@@ -15,6 +15,8 @@ APPLY_PART = "tasks.apply_part"
 ANALYZE_COURSES = "tasks.analyze_courses"
 CLOSE_PERIODS = "tasks.close_periods"  # periodic (Celery beat), default queue
 CATCH_UP_ANALYSES = "tasks.catch_up_analyses"  # periodic (Celery beat), default queue
+RUN_REWARD_HOOKS = "tasks.run_reward_hooks"  # periodic (Celery beat), default queue
+PERIODIC = (CLOSE_PERIODS, CATCH_UP_ANALYSES, RUN_REWARD_HOOKS)
 PRODUCT_TASKS = frozenset({APPLY_PART, ANALYZE_COURSES})  # each runs in its product's pool
 
 

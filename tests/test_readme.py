@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.varcade import EXAMPLE, P1
+from tests.support.varcade import EXAMPLE, P1, game_over, raw
+from tracker.closing import HookRun, PeriodResults, RewardHooks
+from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import load_products
 from tracker.storage import DeadLetters, Store
@@ -50,3 +53,38 @@ def test_products_example_is_the_shipped_configuration(tmp_path: Path) -> None:
     assert [b for p in documented.values() for b in p.boards] == [
         b for p in shipped.values() for b in p.boards]
     assert documented.queues == shipped.queues
+
+
+def test_reward_hook_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store,
+                             dead_letters: DeadLetters) -> None:
+    """WeeklyPrizes, as the README writes it, grants last week's three best their prizes."""
+    (tmp_path / "mygame").mkdir()
+    (tmp_path / "mygame" / "__init__.py").write_text("")
+    (tmp_path / "mygame" / "rewards.py").write_text(
+        "granted = []\n\ndef grant(user, prize, key):\n    granted.append((user, prize, key))\n")
+    (tmp_path / "mygame" / "prizes.py").write_text(block("python", "class WeeklyPrizes"))
+    line = next(ln for ln in block("toml", "WeeklyPrizes").splitlines()
+                if ln.startswith("mygame ="))
+    config = tmp_path / "products.toml"
+    config.write_text(f"[products]\n{line}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("mygame", "mygame.prizes", "mygame.rewards"):
+        sys.modules.pop(name, None)
+    products = load_products(config)
+
+    week = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).shift(-1)
+    at = week.start_ms + 3_600_000
+    winners = ["ann", "ann", "ann", "bob", "bob", "cid"]  # eve loses every game
+    entries = [(f"{at + i}-0", raw(game_over("mygame", w, "eve")))
+               for i, w in enumerate(winners)]
+    BatchProcessor(products, store, dead_letters, clock=lambda: at / 1000 + 60).process(
+        "mygame", "s", entries)
+    results = PeriodResults(store.client)
+    assert results.close_due(products["mygame"], int(time.time() * 1000)) == 1
+    assert RewardHooks(results, "c1").run(products["mygame"]) == HookRun(called=1)
+
+    from mygame import rewards  # type: ignore[import-not-found]
+    (result,) = results.read("mygame")
+    assert [(u, p) for u, p, _ in rewards.granted] == [
+        ("ann", f"{week.id} #1"), ("bob", f"{week.id} #2"), ("cid", f"{week.id} #3")]
+    assert all(key.startswith(f"{result.id}:") for _, _, key in rewards.granted)

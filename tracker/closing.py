@@ -10,6 +10,12 @@ The board's own entry is also kept in the board's archive (``…:archive:<board>
 hash by period), which the read API serves long after the period's board expired:
 an archive that keeps ranks, ``results_top`` rows per period.
 
+Reward hooks: a handler may override ``period_closed`` (:class:`tracker.handlers.Handler`);
+:class:`RewardHooks` reads the results stream in a consumer group and calls the
+hook of each result's board, at least once: an entry is acknowledged only after
+its hook returned, and one left pending (the hook raised, or its process died) is
+claimed again after ``RETRY_IDLE_MS``.
+
 Closing is idempotent: a mark set in the same script as the entries makes a
 second close publish nothing, so several schedulers (Celery beat, ``tracker
 close-periods`` from cron) may run it. A period board no longer changes once final,
@@ -19,6 +25,7 @@ so the standings are final too.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,14 +36,19 @@ import click
 import redis
 
 from tracker.commands import configured_products, redis_errors
-from tracker.handlers import Board
+from tracker.handlers import Board, Handler
 from tracker.periods import Period, period_board
 from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
 
+log = logging.getLogger(__name__)
+
 STREAM_MAXLEN = 100_000  # entries kept in a product's results stream (about)
+HOOKS_GROUP = "reward-hooks"  # the hooks' consumer group on each results stream
+RETRY_IDLE_MS = 60_000  # a hook call not acknowledged this long is made again
+HOOK_PAGE = 100  # results read per round trip by the hooks
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,21 @@ class ArchivedPeriod:
     size: int  # players on the period's board when it closed
     top: list[dict[str, Any]]  # [{rank, user_id, score}], best first
     closed_at_ms: int
+
+
+@dataclass(frozen=True)
+class HookRun:
+    """What one run of a product's reward hooks did."""
+
+    called: int = 0  # hook calls that returned (their results acknowledged)
+    failed: int = 0  # hook calls that raised (left pending, made again later)
+
+
+def hooked_boards(product: Product) -> dict[str, Handler]:
+    """Board name -> the handler with a reward hook that writes it."""
+    return {board.name: handler for handler in product.handlers
+            if type(handler).period_closed is not Handler.period_closed
+            for board in handler.boards}
 
 
 def due(product: Product, now_ms: int) -> Iterator[tuple[Board, Period]]:
@@ -132,6 +159,64 @@ class PeriodResults:
         rows: Any = self.client.xrange(self.keys.period_results(product_id), start, "+",
                                        count=count)
         return [_result(entry_id, fields) for entry_id, fields in rows]
+
+
+class RewardHooks:
+    """Calls the reward hooks of the results published (see the module's docstring)."""
+
+    def __init__(self, results: PeriodResults, consumer: str,
+                 retry_idle_ms: int = RETRY_IDLE_MS) -> None:
+        self.results = results
+        self.consumer = consumer
+        self.retry_idle_ms = retry_idle_ms
+
+    def run(self, product: Product, pages: int = 10) -> HookRun:
+        """Call the hook of each result of ``product`` not acknowledged yet: first those
+        pending longer than ``retry_idle_ms``, then up to ``pages`` pages of new ones."""
+        hooked = hooked_boards(product)
+        if not hooked:
+            return HookRun()
+        client, stream = self.results.client, self.results.keys.period_results(product.id)
+        try:  # from the stream's start: results published before the first run count
+            client.xgroup_create(stream, HOOKS_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        claimed: Any = client.xautoclaim(stream, HOOKS_GROUP, self.consumer,
+                                         self.retry_idle_ms, count=HOOK_PAGE)
+        run = self._call(product, hooked, claimed[1])
+        for _ in range(pages):
+            read: Any = client.xreadgroup(HOOKS_GROUP, self.consumer, {stream: ">"},
+                                          count=HOOK_PAGE)
+            rows = read[0][1] if read else []
+            page = self._call(product, hooked, rows)
+            run = HookRun(run.called + page.called, run.failed + page.failed)
+            if len(rows) < HOOK_PAGE:
+                break
+        return run
+
+    def _call(self, product: Product, hooked: dict[str, Handler],
+              rows: list[tuple[bytes, dict[bytes, bytes]]]) -> HookRun:
+        client, stream = self.results.client, self.results.keys.period_results(product.id)
+        called = failed = 0
+        for entry_id, fields in rows:
+            if not fields:  # trimmed from the stream while pending: nothing left to call
+                client.xack(stream, HOOKS_GROUP, entry_id)
+                continue
+            result = _result(entry_id, fields)
+            handler = hooked.get(result.board)
+            if handler is not None:
+                try:
+                    handler.period_closed(result)
+                except Exception:
+                    log.exception("%s: the reward hook of %s failed on result %s (made "
+                                  "again in %d s)", product.id, type(handler).__name__,
+                                  result.id, self.retry_idle_ms // 1000)
+                    failed += 1
+                    continue
+                called += 1
+            client.xack(stream, HOOKS_GROUP, entry_id)
+        return HookRun(called, failed)
 
 
 def _result(entry_id: bytes, fields: dict[bytes, bytes]) -> PeriodResult:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from tests.support.varcade import raw
+from tracker.closing import PeriodResult
 from tracker.events import Event
 from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op, SetScore
 from tracker.periods import Period
@@ -39,6 +42,29 @@ class RaceTimes(Handler):
         driver = event["p1_id"]
         return [KeepBest("laps", driver, float(event["lap"])),
                 IncrScore("penalties", driver, float(event["penalty"]))]
+
+
+class RewardedRaceTimes(RaceTimes):
+    """:class:`RaceTimes` with a reward hook that "grants" each closed period's prizes by
+    appending a line to a ledger file (``prizes``), as a real hook would call a rewards
+    service: one JSON line per call, ``{id, board, period, bucket, winner}``."""
+
+    def __init__(self, prizes: str) -> None:
+        self.prizes = prizes
+
+    def period_closed(self, result: PeriodResult) -> None:
+        winner = result.top[0]["user_id"] if result.top else None
+        with open(self.prizes, "a", encoding="utf-8") as ledger:
+            ledger.write(json.dumps({"id": result.id, "board": result.board,
+                                     "period": result.period, "bucket": result.bucket,
+                                     "winner": winner}) + "\n")
+
+
+def prizes_granted(ledger: Path) -> list[dict[str, Any]]:
+    """The lines :class:`RewardedRaceTimes` wrote to ``ledger``."""
+    if not ledger.exists():
+        return []
+    return [json.loads(line) for line in ledger.read_text().splitlines()]
 
 
 def race_lap(product: str, driver: str, lap: int, penalty: int) -> dict[str, str]:

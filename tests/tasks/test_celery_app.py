@@ -42,7 +42,7 @@ def test_the_redis_broker_restores_a_dead_workers_tasks_promptly() -> None:
 def test_beat_runs_the_periodic_tasks_and_drops_stale_runs() -> None:
     app = make_app(Settings(periodic_seconds=30), load_products(TEST_PRODUCTS))
     schedule = app.conf.beat_schedule
-    assert {entry["task"] for entry in schedule.values()} == {"tasks.close_periods",
-                                                              "tasks.catch_up_analyses"}
+    assert {entry["task"] for entry in schedule.values()} == {
+        "tasks.close_periods", "tasks.run_reward_hooks", "tasks.catch_up_analyses"}
     assert all(entry["schedule"] == 30.0 and entry["options"] == {"expires": 30.0}
                for entry in schedule.values())

@@ -8,19 +8,20 @@ import time
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import redis
 from click.testing import CliRunner
 
 from tasks.cli import main
-from tests.support.handlers import RaceTimes, race_entries
+from tests.support.handlers import RaceTimes, RewardedRaceTimes, prizes_granted, race_entries
 from tests.support.processes import settings_env
-from tracker.closing import PeriodResults, due
+from tracker.closing import HOOKS_GROUP, HookRun, PeriodResult, PeriodResults, RewardHooks, due
 from tracker.erasure import forget_player
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
-from tracker.products import ConfigError, parse_products
+from tracker.products import ConfigError, Products, parse_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Store
 
@@ -144,3 +145,82 @@ def test_the_commands_close_periods_and_show_their_results(
     assert lines[0].endswith(f"laps {then.id}: 5 player(s); 1. d4 (57), 1. d0 (57), "
                              "3. d2 (58)")
     assert lines[1].endswith(f"laps {then.id} bucket 0: 2 player(s); 1. d0 (57), 2. d1 (58)")
+
+
+REWARDED = f"{RewardedRaceTimes.__module__}:{RewardedRaceTimes.__name__}"
+
+
+class FlakyPrizes(RewardedRaceTimes):
+    """Its hook fails the first time it meets the laps board's own result."""
+
+    failed: ClassVar[set[str]] = set()
+
+    def period_closed(self, result: PeriodResult) -> None:
+        if result.board == "laps" and result.bucket is None and result.id not in self.failed:
+            self.failed.add(result.id)
+            raise RuntimeError("the rewards service is down")
+        super().period_closed(result)
+
+
+def rewarded(handler: str, ledger: Path, **table: object) -> Products:
+    return parse_products({"products": {"race": {"handlers": [{
+        "use": handler, "prizes": str(ledger), "order": "asc", "periods": ["week"],
+        "keep_periods": 1, **table}]}}})
+
+
+def test_reward_hooks_are_called_once_per_result(data: redis.Redis, tmp_path: Path) -> None:
+    ledger = tmp_path / "prizes.jsonl"
+    products = rewarded(REWARDED, ledger, bucket_size=2, results_top=3)
+    play(data, products)
+    results, product = PeriodResults(data), products["race"]
+    hooks = RewardHooks(results, "c1")
+    assert hooks.run(product) == HookRun()  # nothing closed yet
+    assert results.close_due(product, AFTER_GRACE) == 8
+    assert hooks.run(product) == HookRun(called=8)
+    granted = prizes_granted(ledger)
+    assert [g["id"] for g in granted] == [r.id for r in results.read("race")]
+    assert granted[0] == {"id": granted[0]["id"], "board": "laps", "period": WEEK.id,
+                          "bucket": None, "winner": "d4"}
+    assert RewardHooks(results, "c2", retry_idle_ms=0).run(product) == HookRun()  # all acked
+    assert len(prizes_granted(ledger)) == 8
+
+
+def test_a_failed_hook_is_called_again_and_others_go_on(data: redis.Redis,
+                                                      tmp_path: Path) -> None:
+    ledger = tmp_path / "prizes.jsonl"
+    FlakyPrizes.failed.clear()
+    products = rewarded(f"{__name__}:FlakyPrizes", ledger, results_top=3)
+    play(data, products)
+    results, product = PeriodResults(data), products["race"]
+    results.close_due(product, AFTER_GRACE)
+    assert RewardHooks(results, "c1").run(product) == HookRun(called=1, failed=1)
+    assert [g["board"] for g in prizes_granted(ledger)] == ["penalties"]
+    # not idle long enough yet: left for later
+    assert RewardHooks(results, "c2").run(product) == HookRun()
+    assert RewardHooks(results, "c2", retry_idle_ms=0).run(product) == HookRun(called=1)
+    assert [g["board"] for g in prizes_granted(ledger)] == ["penalties", "laps"]
+    stream = Keys().period_results("race")
+    assert data.xpending(stream, HOOKS_GROUP)["pending"] == 0
+
+
+def test_a_hook_whose_process_died_is_called_again(data: redis.Redis, tmp_path: Path) -> None:
+    ledger = tmp_path / "prizes.jsonl"
+    products = rewarded(REWARDED, ledger)
+    play(data, products)
+    results, product = PeriodResults(data), products["race"]
+    results.close_due(product, AFTER_GRACE)
+    stream = Keys().period_results("race")
+    data.xgroup_create(stream, HOOKS_GROUP, id="0")
+    data.xreadgroup(HOOKS_GROUP, "killed", {stream: ">"}, count=1)  # read, never acked
+    assert RewardHooks(results, "c1").run(product) == HookRun(called=1)  # the other one
+    assert RewardHooks(results, "c1", retry_idle_ms=0).run(product) == HookRun(called=1)
+    assert sorted(g["board"] for g in prizes_granted(ledger)) == ["laps", "penalties"]
+
+
+def test_products_without_hooks_are_not_read(data: redis.Redis) -> None:
+    products = parse_products(race())
+    play(data, products)
+    results = PeriodResults(data)
+    results.close_due(products["race"], AFTER_GRACE)
+    assert RewardHooks(results, "c1", retry_idle_ms=0).run(products["race"]) == HookRun()
+    assert data.xinfo_groups(Keys().period_results("race")) == []

@@ -17,6 +17,7 @@ from tracker.events import Event
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 
 if TYPE_CHECKING:
+    from tracker.closing import PeriodResult
     from tracker.periods import PeriodPolicy
     from tracker.tiers import Tier
 
@@ -233,6 +234,15 @@ class Handler(ABC):
     @abstractmethod
     def ops(self, event: Event) -> Iterable[Op]:
         """The storage operations ``event`` implies for this product (none: ``()``)."""
+
+    def period_closed(self, result: PeriodResult) -> None:  # noqa: B027 (optional hook)
+        """A reward hook: called when a period of one of this handler's boards has closed,
+        once for the board's final standings and once per bucket (``result.bucket``).
+
+        Celery beat's ``tasks.run_reward_hooks`` calls it at least once per result: a
+        call that raises, or whose worker dies, is made again a minute later, so make
+        it idempotent (``result.id`` is unique). The default does nothing, and results
+        of handlers that keep the default are not read at all."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
