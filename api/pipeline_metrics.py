@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.state import ApiState
+from tracker.closing import HOOKS_GROUP, hooked_boards
 from tracker.storage import DeadLetters
 from tracker.storage.inflight import InFlight
 
@@ -78,6 +79,7 @@ class PipelineCollector(Collector):
                                 value=letters.count())
         yield self._timelines(st)
         yield self._periodic(st)
+        yield from self._reward_hooks(st)
         yield from self._stream_gauges(st)
 
     @staticmethod
@@ -85,12 +87,40 @@ class PipelineCollector(Collector):
         """When Celery beat's periodic tasks last ran: a stale one means no beat runs."""
         runs = GaugeMetricFamily(
             "tracker_periodic_last_run_timestamp_seconds",
-            "When each periodic task (tasks.close_periods, tasks.catch_up_analyses) last "
-            "ran, Unix time.", labels=["task"])
+            "When each periodic task (tasks.close_periods, tasks.run_reward_hooks, "
+            "tasks.catch_up_analyses) last ran, Unix time.", labels=["task"])
         raw: Any = st.store.client.hgetall(st.store.keys.periodic_runs)
         for task, at in sorted(raw.items()):
             runs.add_metric([_text(task)], int(at))
         return runs
+
+    @staticmethod
+    def _reward_hooks(st: ApiState) -> Iterator[Metric]:
+        """Closed periods' results whose reward hook has not returned yet, per product with
+        hooks: pending (read; a hook that keeps failing shows here) and not read yet."""
+        pending = GaugeMetricFamily(
+            "tracker_reward_hooks_pending",
+            "Period results whose reward hook was called and has not returned (it failed, "
+            "or is running), by product.", labels=["product"])
+        lag = GaugeMetricFamily(
+            "tracker_reward_hooks_lag", "Period results no reward hook run has read yet, "
+            "by product.", labels=["product"])
+        client, keys = st.store.client, st.store.keys
+        for product_id in sorted(st.products):
+            if not hooked_boards(st.products[product_id]):
+                continue
+            stream = keys.period_results(product_id)
+            try:
+                groups: list[dict[str, Any]] = client.xinfo_groups(stream)  # type: ignore[assignment]
+            except redis.ResponseError:  # nothing published yet
+                groups = []
+            info = next((g for g in groups if _text(g["name"]) == HOOKS_GROUP), None)
+            pending.add_metric([product_id], int(info["pending"]) if info else 0)
+            unread = info.get("lag") if info else client.xlen(stream)
+            if unread is not None:  # None: Redis cannot tell (entries deleted meanwhile)
+                lag.add_metric([product_id], int(unread))
+        yield pending
+        yield lag
 
     @staticmethod
     def _timelines(st: ApiState) -> Metric:

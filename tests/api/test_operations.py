@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,14 +16,19 @@ from api.config import ApiSettings
 from api.state import EXTENSION
 from tests.api.conftest import Feed, MakeApp
 from tests.conftest import DATA_DB, TEST_PRODUCTS
+from tests.support.handlers import RewardedRaceTimes, play_race_week, prizes_granted
 from tests.support.pipeline import in_flight
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.varcade import game_over
 from tests.tracker.edx.logs_gen import line as log_line
+from tracker.closing import HookRun, PeriodResults, RewardHooks
+from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
-from tracker.products import Products
+from tracker.products import Products, load_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Store
+
+REWARDED = f"{RewardedRaceTimes.__module__}:{RewardedRaceTimes.__name__}"
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -196,3 +203,37 @@ def test_redis_down_board_reads_are_503_json(path: str) -> None:
     resp = client.get(path)
     assert resp.status_code == 503 and resp.get_json()["error"] == "storage_unavailable"
     assert client.get("/products").status_code == 200  # configuration only: no Redis needed
+
+
+def test_metrics_show_reward_hooks_that_fail(settings: Settings, data: redis.Redis,
+                                            tmp_path: Path) -> None:
+    ledger = tmp_path / "not-yet" / "prizes.jsonl"  # the hook fails until the folder exists
+    config = tmp_path / "products.toml"
+    config.write_text(f'[products]\nrace = {{ handlers = [{{ use = "{REWARDED}", '
+                      f'prizes = "{ledger}", order = "asc", periods = ["week"] }}] }}\n'
+                      'pong = { handlers = ["wins"] }\n')
+    hooked = dataclasses.replace(settings, products_file=str(config))
+    products = load_products(config)
+    week = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).shift(-1)
+    play_race_week(lambda clock: BatchProcessor(products, Store(data), DeadLetters(data),
+                                                clock=lambda: clock),
+                   week, [("d1", 60), ("d2", 58)])
+    results = PeriodResults(data)
+    assert results.close_due(products["race"], int(time.time() * 1000)) == 2
+    client = create_app(hooked, ApiSettings(rate_limit="off")).test_client()
+
+    def scrape() -> str:
+        return client.get("/metrics").get_data(as_text=True)
+
+    text = scrape()
+    assert metric(text, "tracker_reward_hooks_lag", product="race") == 2  # none run yet
+    assert 'tracker_reward_hooks_pending{product="pong"}' not in text  # pong has no hook
+    assert RewardHooks(results, "c1").run(products["race"]) == HookRun(failed=2)
+    text = scrape()
+    assert metric(text, "tracker_reward_hooks_pending", product="race") == 2
+    assert metric(text, "tracker_reward_hooks_lag", product="race") == 0
+    ledger.parent.mkdir()
+    assert RewardHooks(results, "c1", retry_idle_ms=0).run(products["race"]) == HookRun(2)
+    text = scrape()
+    assert 'tracker_reward_hooks_pending{product="race"} 0.0' in text
+    assert len(prizes_granted(ledger)) == 2
