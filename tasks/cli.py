@@ -12,7 +12,11 @@ import redis
 
 from tasks.dead_letters_cli import dead_letters_command
 from tasks.stack import stack_command
-from tracker.closing import close_periods_command, period_results_command
+from tracker.closing import (
+    close_periods_command,
+    period_results_command,
+    run_reward_hooks_command,
+)
 from tracker.demo import demo_command
 from tracker.edx.cli import (
     edx_analyze_command,
@@ -70,3 +74,4 @@ main.add_command(forget_player_command)
 main.add_command(forget_learner_command)
 main.add_command(close_periods_command)
 main.add_command(period_results_command)
+main.add_command(run_reward_hooks_command)

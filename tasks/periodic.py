@@ -11,7 +11,8 @@
 
 They are idempotent (a hook should be too), so one beat too many, or ``tracker
 close-periods`` from cron beside it, does no harm; with no beat running, periods
-close when someone runs that command (hooks wait for a beat), and course reports
+close when someone runs that command (and hooks run with ``tracker
+run-reward-hooks``), and course reports
 catch up with the next batch.
 """
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -249,6 +251,31 @@ def close_periods_command() -> None:
             published = results.close_due(products[product_id], now_ms)
             if published:
                 click.echo(f"{product_id}: {published} result(s) published")
+
+
+@click.command("run-reward-hooks")
+@click.option("--retry-after", type=click.IntRange(0), default=RETRY_IDLE_MS // 1000,
+              show_default=True, metavar="SECONDS",
+              help="Call again the hooks that failed (or whose process died) at least this "
+                   "long ago; 0: all of them, say once the rewards service is back.")
+def run_reward_hooks_command(retry_after: int) -> None:
+    """Call the handlers' reward hooks on the closed periods' results they have not seen,
+    and again on those whose call failed, as Celery beat does every
+    TRACKER_PERIODIC_SECONDS; for cron, after close-periods, when no beat runs."""
+    results, products = _results_store()
+    hooks = RewardHooks(results, consumer=f"cli-{socket.gethostname()}-{os.getpid()}",
+                        retry_idle_ms=retry_after * 1000)
+    failed = 0
+    with redis_errors():
+        for product_id in sorted(products):
+            run = hooks.run(products[product_id])
+            failed += run.failed
+            if run.called or run.failed:
+                click.echo(f"{product_id}: {run.called} hook call(s) returned, "
+                           f"{run.failed} failed")
+    if failed:
+        raise click.ClickException(f"{failed} hook call(s) failed (the log says why); "
+                                   "they are made again on a later run")
 
 
 @click.command("period-results")

@@ -21,7 +21,7 @@ from tracker.closing import HOOKS_GROUP, HookRun, PeriodResult, PeriodResults, R
 from tracker.erasure import forget_player
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
-from tracker.products import ConfigError, Products, parse_products
+from tracker.products import ConfigError, Products, load_products, parse_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Store
 
@@ -215,6 +215,27 @@ def test_a_hook_whose_process_died_is_called_again(data: redis.Redis, tmp_path: 
     assert RewardHooks(results, "c1").run(product) == HookRun(called=1)  # the other one
     assert RewardHooks(results, "c1", retry_idle_ms=0).run(product) == HookRun(called=1)
     assert sorted(g["board"] for g in prizes_granted(ledger)) == ["laps", "penalties"]
+
+
+def test_the_command_runs_the_hooks_and_says_which_failed(
+        data: redis.Redis, settings: Settings, tmp_path: Path) -> None:
+    ledger = tmp_path / "not-yet" / "prizes.jsonl"  # the hook fails until the folder exists
+    config = tmp_path / "products.toml"
+    config.write_text(f'[products]\nrace = {{ handlers = [{{ use = "{REWARDED}", '
+                      f'prizes = "{ledger}", order = "asc", periods = ["week"] }}] }}\n')
+    play(data, parse_products(tomllib.loads(config.read_text())))
+    PeriodResults(data).close_due(load_products(config)["race"], AFTER_GRACE)
+    runner = CliRunner(env=settings_env(settings, TRACKER_PRODUCTS_FILE=str(config)))
+    failing = runner.invoke(main, ["run-reward-hooks"])
+    assert failing.exit_code == 1
+    assert "race: 0 hook call(s) returned, 2 failed" in failing.output
+    assert "2 hook call(s) failed" in failing.output
+    ledger.parent.mkdir()
+    assert runner.invoke(main, ["run-reward-hooks"]).output == ""  # failed too recently
+    again = runner.invoke(main, ["run-reward-hooks", "--retry-after", "0"])
+    assert again.exit_code == 0, again.output
+    assert again.output == "race: 2 hook call(s) returned, 0 failed\n"
+    assert len(prizes_granted(ledger)) == 2
 
 
 def test_products_without_hooks_are_not_read(data: redis.Redis) -> None:
