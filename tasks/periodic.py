@@ -12,8 +12,7 @@
 They are idempotent (a hook should be too), so one beat too many, or ``tracker
 close-periods`` from cron beside it, does no harm; with no beat running, periods
 close when someone runs that command (and hooks run with ``tracker
-run-reward-hooks``), and course reports
-catch up with the next batch.
+run-reward-hooks``), and course reports catch up with the next batch.
 """
 
 from __future__ import annotations
