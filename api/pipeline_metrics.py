@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.state import ApiState
-from tracker.closing import HOOKS_GROUP, hooked_boards
+from tracker.rewards import HOOKS_GROUP, hooked_boards
 from tracker.storage import DeadLetters
 from tracker.storage.inflight import InFlight
 

@@ -15,7 +15,6 @@ from tasks.stack import stack_command
 from tracker.closing import (
     close_periods_command,
     period_results_command,
-    run_reward_hooks_command,
 )
 from tracker.demo import demo_command
 from tracker.edx.cli import (
@@ -26,6 +25,7 @@ from tracker.edx.cli import (
 )
 from tracker.edx.erasure import forget_learner_command
 from tracker.erasure import forget_player_command
+from tracker.rewards import run_reward_hooks_command
 from tracker.settings import Settings
 
 

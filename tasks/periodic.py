@@ -26,7 +26,8 @@ from functools import cache
 from tasks.analysis import analysis, schedule_analysis
 from tasks.celery_app import app, products, settings
 from tasks.routing import CATCH_UP_ANALYSES, CLOSE_PERIODS, RUN_REWARD_HOOKS
-from tracker.closing import PeriodResults, RewardHooks
+from tracker.closing import PeriodResults
+from tracker.rewards import RewardHooks
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.varcade import EXAMPLE, P1, game_over, raw
-from tracker.closing import HookRun, PeriodResults, RewardHooks
+from tracker.closing import PeriodResults
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import load_products
+from tracker.rewards import HookRun, RewardHooks
 from tracker.storage import DeadLetters, Store
 
 README = Path(__file__).parents[1] / "README.md"

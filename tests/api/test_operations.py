@@ -21,10 +21,11 @@ from tests.support.pipeline import in_flight
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.varcade import game_over
 from tests.tracker.edx.logs_gen import line as log_line
-from tracker.closing import HookRun, PeriodResults, RewardHooks
+from tracker.closing import PeriodResults
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import Products, load_products
+from tracker.rewards import HookRun, RewardHooks
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Store
 

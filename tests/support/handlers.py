@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from tests.support.varcade import raw
 from tracker.closing import PeriodResult
 from tracker.events import Event
 from tracker.handlers import Board, Handler, IncrScore, KeepBest, Op, SetScore
-from tracker.periods import Period
+from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor, Entry
-from tracker.storage import Store
+from tracker.storage import DeadLetters, Store
 
 POISON_GAME = "0badc0de0badc0de0badc0de0badc0de"
 
@@ -120,3 +123,30 @@ class EventsForm(Store):
 
     def apply(self, *args: Any, **kwargs: Any) -> Any:
         return super().apply(*args, **{**kwargs, "summed": False})
+
+
+# A week of race, closed at RACE_AFTER_GRACE (tests of closing, archives and hooks)
+RACE_HANDLER = f"{RaceTimes.__module__}:{RaceTimes.__name__}"
+RACE_T0 = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday of 2026-W48
+RACE_WEEK = Period.containing(PeriodKind.WEEK, RACE_T0)
+RACE_AFTER_GRACE = RACE_WEEK.end_ms + 600_000  # the first moment the week is final
+# (driver, lap, penalty): d0 d1 form bucket 0, d2 d3 bucket 1, d4 bucket 2
+RACE_LAPS = [("d0", 61, 1), ("d1", 58, 0), ("d2", 58, 2), ("d3", 64, 0), ("d4", 57, 1),
+             ("d0", 57, 1)]
+
+
+def race_config(**table: object) -> dict[str, object]:
+    """A products table of race alone, kept per week for one week more; ``table`` adds to
+    its handler's table."""
+    return {"products": {"race": {"handlers": [{"use": RACE_HANDLER, "order": "asc",
+                                                 "periods": ["week"], "keep_periods": 1,
+                                                 **table}]}}}
+
+
+def play_race_laps(data: redis.Redis, products: object) -> None:
+    """``RACE_LAPS`` in ``RACE_WEEK``, applied while it is on."""
+    entries = race_entries([(d, lap, pen, i) for i, (d, lap, pen) in enumerate(RACE_LAPS)],
+                           RACE_T0)
+    report = BatchProcessor(products, Store(data), DeadLetters(data),  # type: ignore[arg-type]
+                            clock=lambda: RACE_T0 / 1000).process("race", "s", entries)
+    assert report.applied == len(RACE_LAPS)

@@ -1,0 +1,130 @@
+"""Reward hooks: a handler may override ``period_closed`` (:class:`tracker.handlers.Handler`)
+to grant the winners of each closed period (:mod:`tracker.closing`) their rewards.
+
+:class:`RewardHooks` reads each product's results stream in a consumer group
+(``reward-hooks``) and calls the hook of each result's board, at least once: an
+entry is acknowledged only after its hook returned, and one left pending (the
+hook raised, or its process died) is claimed again after ``RETRY_IDLE_MS``.
+Celery beat runs it (``tasks.run_reward_hooks``), cron may (``tracker
+run-reward-hooks``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import redis
+
+from tracker.closing import PeriodResults, parse_result, results_store
+from tracker.commands import redis_errors
+from tracker.handlers import Handler
+from tracker.products import Product
+
+log = logging.getLogger(__name__)
+
+HOOKS_GROUP = "reward-hooks"  # the hooks' consumer group on each results stream
+RETRY_IDLE_MS = 60_000  # a hook call not acknowledged this long is made again
+HOOK_PAGE = 100  # results read per round trip by the hooks
+
+
+@dataclass(frozen=True)
+class HookRun:
+    """What one run of a product's reward hooks did."""
+
+    called: int = 0  # hook calls that returned (their results acknowledged)
+    failed: int = 0  # hook calls that raised (left pending, made again later)
+
+
+def hooked_boards(product: Product) -> dict[str, Handler]:
+    """Board name -> the handler with a reward hook that writes it."""
+    return {board.name: handler for handler in product.handlers
+            if type(handler).period_closed is not Handler.period_closed
+            for board in handler.boards}
+
+
+class RewardHooks:
+    """Calls the reward hooks of the results published (see the module's docstring)."""
+
+    def __init__(self, results: PeriodResults, consumer: str,
+                 retry_idle_ms: int = RETRY_IDLE_MS) -> None:
+        self.results = results
+        self.consumer = consumer
+        self.retry_idle_ms = retry_idle_ms
+
+    def run(self, product: Product, pages: int = 10) -> HookRun:
+        """Call the hook of each result of ``product`` not acknowledged yet: first those
+        pending longer than ``retry_idle_ms``, then up to ``pages`` pages of new ones."""
+        hooked = hooked_boards(product)
+        if not hooked:
+            return HookRun()
+        client, stream = self.results.client, self.results.keys.period_results(product.id)
+        try:  # from the stream's start: results published before the first run count
+            client.xgroup_create(stream, HOOKS_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        claimed: Any = client.xautoclaim(stream, HOOKS_GROUP, self.consumer,
+                                         self.retry_idle_ms, count=HOOK_PAGE)
+        run = self._call(product, hooked, claimed[1])
+        for _ in range(pages):
+            read: Any = client.xreadgroup(HOOKS_GROUP, self.consumer, {stream: ">"},
+                                          count=HOOK_PAGE)
+            rows = read[0][1] if read else []
+            page = self._call(product, hooked, rows)
+            run = HookRun(run.called + page.called, run.failed + page.failed)
+            if len(rows) < HOOK_PAGE:
+                break
+        return run
+
+    def _call(self, product: Product, hooked: dict[str, Handler],
+              rows: list[tuple[bytes, dict[bytes, bytes]]]) -> HookRun:
+        client, stream = self.results.client, self.results.keys.period_results(product.id)
+        called = failed = 0
+        for entry_id, fields in rows:
+            if not fields:  # trimmed from the stream while pending: nothing left to call
+                client.xack(stream, HOOKS_GROUP, entry_id)
+                continue
+            result = parse_result(entry_id, fields)
+            handler = hooked.get(result.board)
+            if handler is not None:
+                try:
+                    handler.period_closed(result)
+                except Exception:
+                    log.exception("%s: the reward hook of %s failed on result %s (made "
+                                  "again in %d s)", product.id, type(handler).__name__,
+                                  result.id, self.retry_idle_ms // 1000)
+                    failed += 1
+                    continue
+                called += 1
+            client.xack(stream, HOOKS_GROUP, entry_id)
+        return HookRun(called, failed)
+
+
+@click.command("run-reward-hooks")
+@click.option("--retry-after", type=click.IntRange(0), default=RETRY_IDLE_MS // 1000,
+              show_default=True, metavar="SECONDS",
+              help="Call again the hooks that failed (or whose process died) at least this "
+                   "long ago; 0: all of them, say once the rewards service is back.")
+def run_reward_hooks_command(retry_after: int) -> None:
+    """Call the handlers' reward hooks on the closed periods' results they have not seen,
+    and again on those whose call failed, as Celery beat does every
+    TRACKER_PERIODIC_SECONDS; for cron, after close-periods, when no beat runs."""
+    results, products = results_store()
+    hooks = RewardHooks(results, consumer=f"cli-{socket.gethostname()}-{os.getpid()}",
+                        retry_idle_ms=retry_after * 1000)
+    failed = 0
+    with redis_errors():
+        for product_id in sorted(products):
+            run = hooks.run(products[product_id])
+            failed += run.failed
+            if run.called or run.failed:
+                click.echo(f"{product_id}: {run.called} hook call(s) returned, "
+                           f"{run.failed} failed")
+    if failed:
+        raise click.ClickException(f"{failed} hook call(s) failed (the log says why); "
+                                   "they are made again on a later run")
