@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.state import ApiState
-from tracker.rewards import HOOKS_GROUP, hooked_boards
+from tracker.rewards import HOOKS_GROUP, has_hooks
 from tracker.storage import DeadLetters
 from tracker.storage.inflight import InFlight
 
@@ -107,7 +107,7 @@ class PipelineCollector(Collector):
             "by product.", labels=["product"])
         client, keys = st.store.client, st.store.keys
         for product_id in sorted(st.products):
-            if not hooked_boards(st.products[product_id]):
+            if not has_hooks(st.products[product_id]):
                 continue
             stream = keys.period_results(product_id)
             try:

@@ -64,7 +64,8 @@ def close_periods() -> dict[str, int]:
 def run_reward_hooks() -> dict[str, dict[str, int]]:
     """Call the reward hooks of the results published and not yet seen (or whose hook
     failed a minute ago); per product with hooks, the calls that returned and failed."""
-    hooks = RewardHooks(period_results(), consumer=f"{socket.gethostname()}-{os.getpid()}")
+    hooks = RewardHooks(period_results(), consumer=f"{socket.gethostname()}-{os.getpid()}",
+                        webhook_secret=settings().webhook_secret)
     done = {}
     for product in products().values():
         run = hooks.run(product)

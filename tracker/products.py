@@ -42,6 +42,8 @@ class Product:
     periods: Mapping[str, PeriodPolicy] = field(default_factory=dict, hash=False)
     tiers: Mapping[str, tuple[Tier, ...]] = field(default_factory=dict, hash=False)
     ascending: frozenset[str] = frozenset()  # boards where the lowest score ranks first
+    # POSTed each closed period's results (tracker.rewards), as a reward hook does
+    reward_webhook: str | None = None
 
     @property
     def boards(self) -> tuple[Board, ...]:
@@ -231,8 +233,17 @@ def parse_products(config: Mapping[str, Any]) -> Products:
             ties.update((b.name, mode) for b in handler.boards)
         products[product_id] = Product(
             product_id, str(entry.get("queue", default_queue)), handlers, ties, periods, tiers,
-            frozenset(ascending))
+            frozenset(ascending), parse_webhook(entry.get("reward_webhook"), where))
     return Products(products, default_queue)
+
+
+def parse_webhook(url: object, where: str) -> str | None:
+    """A product's ``reward_webhook``: an http(s) URL, or absent."""
+    if url is None:
+        return None
+    if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url):
+        raise ConfigError(f"{where}.reward_webhook: expected an http(s) URL, got {url!r}")
+    return url
 
 
 def load_products(path: str | Path) -> Products:

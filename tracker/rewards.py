@@ -5,31 +5,43 @@ to grant the winners of each closed period (:mod:`tracker.closing`) their reward
 (``reward-hooks``) and calls the hook of each result's board, at least once: an
 entry is acknowledged only after its hook returned, and one left pending (the
 hook raised, or its process died) is claimed again after ``RETRY_IDLE_MS``.
+A product's ``reward_webhook`` is a hook too: each result is POSTed to it as JSON
+(:func:`post_result`), for game backends that are not written in Python.
 Celery beat runs it (``tasks.run_reward_hooks``), cron may (``tracker
 run-reward-hooks``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import hmac
+import json
 import logging
 import os
 import socket
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import click
 import redis
 
-from tracker.closing import PeriodResults, parse_result, results_store
+from tracker.closing import PeriodResult, PeriodResults, parse_result, results_store
 from tracker.commands import redis_errors
 from tracker.handlers import Handler
 from tracker.products import Product
+from tracker.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HOOKS_GROUP = "reward-hooks"  # the hooks' consumer group on each results stream
 RETRY_IDLE_MS = 60_000  # a hook call not acknowledged this long is made again
 HOOK_PAGE = 100  # results read per round trip by the hooks
+WEBHOOK_TIMEOUT_S = 10.0  # a webhook slower than this failed (and is called again later)
+SIGNATURE_HEADER = "X-Stats-Tracker-Signature"
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,26 @@ class HookRun:
 
     called: int = 0  # hook calls that returned (their results acknowledged)
     failed: int = 0  # hook calls that raised (left pending, made again later)
+
+
+def has_hooks(product: Product) -> bool:
+    """Whether anything is called when a period of the product closes."""
+    return product.reward_webhook is not None or bool(hooked_boards(product))
+
+
+def post_result(url: str, result: PeriodResult, secret: str = "") -> None:
+    """POST ``result`` as JSON to ``url``; raises unless it answers 2xx. The body is signed
+    with ``secret`` (HMAC-SHA256, hex, in ``X-Stats-Tracker-Signature: sha256=…``) when
+    one is set; ``Idempotency-Key`` is the same for every call about one result."""
+    body = json.dumps(dataclasses.asdict(result), separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "stats-tracker",
+               "Idempotency-Key": f"{result.product_id}/{result.id}"}
+    if secret:
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        headers[SIGNATURE_HEADER] = f"sha256={digest}"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
+        response.read()  # an error status raises (urllib.error.HTTPError)
 
 
 def hooked_boards(product: Product) -> dict[str, Handler]:
@@ -51,17 +83,18 @@ class RewardHooks:
     """Calls the reward hooks of the results published (see the module's docstring)."""
 
     def __init__(self, results: PeriodResults, consumer: str,
-                 retry_idle_ms: int = RETRY_IDLE_MS) -> None:
+                 retry_idle_ms: int = RETRY_IDLE_MS, webhook_secret: str = "") -> None:
         self.results = results
         self.consumer = consumer
         self.retry_idle_ms = retry_idle_ms
+        self.webhook_secret = webhook_secret
 
     def run(self, product: Product, pages: int = 10) -> HookRun:
         """Call the hook of each result of ``product`` not acknowledged yet: first those
         pending longer than ``retry_idle_ms``, then up to ``pages`` pages of new ones."""
-        hooked = hooked_boards(product)
-        if not hooked:
+        if not has_hooks(product):
             return HookRun()
+        hooked = hooked_boards(product)
         client, stream = self.results.client, self.results.keys.period_results(product.id)
         try:  # from the stream's start: results published before the first run count
             client.xgroup_create(stream, HOOKS_GROUP, id="0", mkstream=True)
@@ -90,19 +123,35 @@ class RewardHooks:
                 client.xack(stream, HOOKS_GROUP, entry_id)
                 continue
             result = parse_result(entry_id, fields)
-            handler = hooked.get(result.board)
-            if handler is not None:
+            calls = self._hooks(product, hooked.get(result.board))
+            failing = None
+            for name, call in calls:
                 try:
-                    handler.period_closed(result)
+                    call(result)
                 except Exception:
                     log.exception("%s: the reward hook of %s failed on result %s (made "
-                                  "again in %d s)", product.id, type(handler).__name__,
-                                  result.id, self.retry_idle_ms // 1000)
-                    failed += 1
-                    continue
-                called += 1
+                                  "again in %d s)", product.id, name, result.id,
+                                  self.retry_idle_ms // 1000)
+                    failing = name
+                    break
+            if failing is not None:
+                failed += 1
+                continue
+            called += bool(calls)
             client.xack(stream, HOOKS_GROUP, entry_id)
         return HookRun(called, failed)
+
+    def _hooks(self, product: Product, handler: Handler | None
+               ) -> list[tuple[str, Callable[[PeriodResult], None]]]:
+        """What to call with a result of ``product``, named for the log: the hook of the
+        handler of its board, then the product's webhook."""
+        calls: list[tuple[str, Callable[[PeriodResult], None]]] = []
+        if handler is not None:
+            calls.append((type(handler).__name__, handler.period_closed))
+        if product.reward_webhook is not None:
+            calls.append(("the webhook", functools.partial(
+                post_result, product.reward_webhook, secret=self.webhook_secret)))
+        return calls
 
 
 @click.command("run-reward-hooks")
@@ -116,7 +165,8 @@ def run_reward_hooks_command(retry_after: int) -> None:
     TRACKER_PERIODIC_SECONDS; for cron, after close-periods, when no beat runs."""
     results, products = results_store()
     hooks = RewardHooks(results, consumer=f"cli-{socket.gethostname()}-{os.getpid()}",
-                        retry_idle_ms=retry_after * 1000)
+                        retry_idle_ms=retry_after * 1000,
+                        webhook_secret=Settings.from_env().webhook_secret)
     failed = 0
     with redis_errors():
         for product_id in sorted(products):

@@ -36,6 +36,7 @@ class Settings:
     handler_retries: int = 3  # retries of an event whose handler raises, then it is dead-lettered
     analysis_delay_ms: int = 5000  # course reports are rebuilt this long after new log events
     periodic_seconds: int = 60  # Celery beat: how often periods are closed, analyses caught up
+    webhook_secret: str = ""  # signs the reward webhooks' bodies (HMAC-SHA256); "": unsigned
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

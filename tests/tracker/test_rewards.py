@@ -4,10 +4,18 @@ handler hook at least once, a failed call or a dead process is made again, and t
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
+import http.server
+import json
+import threading
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 import redis
 from click.testing import CliRunner
 
@@ -22,8 +30,8 @@ from tests.support.handlers import (
 )
 from tests.support.processes import settings_env
 from tracker.closing import PeriodResult, PeriodResults
-from tracker.products import Products, load_products, parse_products
-from tracker.rewards import HOOKS_GROUP, HookRun, RewardHooks
+from tracker.products import ConfigError, Products, load_products, parse_products
+from tracker.rewards import HOOKS_GROUP, SIGNATURE_HEADER, HookRun, RewardHooks
 from tracker.settings import Settings
 from tracker.storage import Keys
 
@@ -125,3 +133,75 @@ def test_products_without_hooks_are_not_read(data: redis.Redis) -> None:
     results.close_due(products["race"], RACE_AFTER_GRACE)
     assert RewardHooks(results, "c1", retry_idle_ms=0).run(products["race"]) == HookRun()
     assert data.xinfo_groups(Keys().period_results("race")) == []
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A game backend's webhook endpoint: records each POST; answers 503 while
+    ``failing`` holds results' ids (once each), 204 otherwise."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    failing: ClassVar[set[str]] = set()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        result_id = json.loads(body)["id"]
+        if result_id in self.failing:
+            self.failing.discard(result_id)
+            self.send_response(503)
+        else:
+            self.received.append((dict(self.headers), body))
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    Receiver.received.clear()
+    Receiver.failing.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/rewards"
+    server.shutdown()
+
+
+def test_the_webhook_gets_each_result_signed_and_again_after_a_failure(
+        data: redis.Redis, webhook: str) -> None:
+    config = race_config(bucket_size=2, results_top=3)
+    config["products"]["race"]["reward_webhook"] = webhook  # type: ignore[index]
+    products = parse_products(config)
+    play_race_laps(data, products)
+    results, product = PeriodResults(data), products["race"]
+    published = results.close_due(product, RACE_AFTER_GRACE)
+    assert published == 8
+    laps = next(r for r in results.read("race") if r.board == "laps" and r.bucket is None)
+    Receiver.failing.add(laps.id)  # the backend is down for this one
+    hooks = RewardHooks(results, "c1", webhook_secret="s3cret")
+    assert hooks.run(product) == HookRun(called=7, failed=1)
+    assert RewardHooks(results, "c1", retry_idle_ms=0, webhook_secret="s3cret").run(
+        product) == HookRun(called=1)
+    assert len(Receiver.received) == 8
+    headers, body = Receiver.received[-1]
+    assert json.loads(body) == dataclasses.asdict(laps)
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Idempotency-Key"] == f"race/{laps.id}"
+    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] == f"sha256={expected}"
+    assert {json.loads(b)["id"] for _, b in Receiver.received} == {
+        r.id for r in results.read("race")}
+
+
+def test_a_webhook_is_checked_and_unsigned_without_a_secret(data: redis.Redis,
+                                                           webhook: str) -> None:
+    with pytest.raises(ConfigError, match="reward_webhook: expected an http"):
+        parse_products({"products": {"g": {"reward_webhook": "ftp://x"}}})
+    config = race_config()
+    config["products"]["race"]["reward_webhook"] = webhook  # type: ignore[index]
+    products = parse_products(config)
+    play_race_laps(data, products)
+    PeriodResults(data).close_due(products["race"], RACE_AFTER_GRACE)
+    assert RewardHooks(PeriodResults(data), "c1").run(products["race"]) == HookRun(called=2)
+    assert all(SIGNATURE_HEADER not in headers for headers, _ in Receiver.received)
