@@ -22,7 +22,7 @@ from api.schemas import ArchivedStandingsSchema, ArchiveListSchema, ArchiveQuery
 from api.state import state
 from tracker.closing import ArchivedPeriod, PeriodResults
 from tracker.handlers import Board
-from tracker.periods import Period
+from tracker.periods import PeriodPolicy
 from tracker.products import Product
 
 bp = Blueprint("archive", __name__, url_prefix="/products/<product_id>/boards/<board>")
@@ -34,14 +34,15 @@ def _results() -> PeriodResults:
     return PeriodResults(store.client, store.keys)
 
 
-def _archived_board(product: Product, b: Board) -> None:
-    """404 ``no_archive`` unless closing the board's periods archives them."""
+def _archived_board(product: Product, b: Board) -> PeriodPolicy:
+    """The board's periods; 404 ``no_archive`` unless closing them archives them."""
     policy = b.periods
     if policy is None or not policy.results_top:
         why = "it has no periods" if policy is None else "its results_top is 0"
         raise ApiError(404, "no_archive", f"Board {b.name!r} of {product.id!r} keeps no "
                                           f"archive: {why}.",
                        product_id=product.id, board=b.name)
+    return policy
 
 
 def _summary(found: ArchivedPeriod) -> dict[str, object]:
@@ -61,13 +62,13 @@ def archive(product_id: str, board: str) -> ResponseReturnValue:
     for a `before` that is no real period.
     """
     product, b = target(product_id, board)
-    _archived_board(product, b)
+    policy = _archived_board(product, b)
     args = parse_query(_query)
     results = _results()
-    periods = results.archived_periods(product.id, b.name)
+    periods = results.archived_periods(product.id, b)
     if args.get("before") is not None:
         try:
-            cursor = Period.parse(args["before"])
+            cursor = policy.parse(args["before"])
         except ValueError as exc:  # well-formed, but no real period: as for ?period=
             raise ApiError(404, "unknown_period", f"?before= names no period: {exc}.",
                            product_id=product.id, board=b.name,
@@ -92,16 +93,15 @@ def archived_period(product_id: str, board: str, period: str) -> ResponseReturnV
     yet or one nobody played in.
     """
     product, b = target(product_id, board)
-    _archived_board(product, b)
+    policy = _archived_board(product, b)
     try:
-        wanted = Period.parse(period)
+        wanted = policy.parse(period)
     except ValueError as exc:
         raise ApiError(404, "unknown_period", f"There is no such period: {exc}.",
                        product_id=product.id, board=b.name, period=period) from None
     (found,) = _results().archived(product.id, b.name, [wanted])
     if found is None:
-        policy = b.periods
-        open_yet = policy is not None and not policy.is_final(wanted, int(time.time() * 1000))
+        open_yet = not policy.is_final(wanted, int(time.time() * 1000))
         raise ApiError(404, "not_archived",
                        f"Period {wanted.id!r} of board {b.name!r} of {product.id!r} is "
                        + ("not over yet (or still in its grace): it is archived once it "

@@ -77,7 +77,7 @@ def board_to_read(product: Product, board: Board,
     if text is None:
         return board.name, None
     try:
-        period = Period.parse(text)
+        period = board.periods.parse(text) if board.periods else Period.parse(text)
     except ValueError as exc:
         raise ApiError(404, "unknown_period", f"There is no such period: {exc}.",
                        product_id=product.id, board=board.name, period=text) from None
@@ -93,7 +93,8 @@ def board_to_read(product: Product, board: Board,
     if period not in readable:
         raise ApiError(404, "unknown_period",
                        f"Period {period.id!r} of board {board.name!r} is not readable: "
-                       f"{readable[-1].id} to {readable[0].id} are.",
+                       + (f"{readable[-1].id} to {readable[0].id} are." if readable
+                          else "none of its seasons has begun."),
                        product_id=product.id, board=board.name, period=period.id,
                        periods=[p.id for p in readable])
     return period_board(board.name, period), period.id

@@ -31,7 +31,7 @@ from api.schemas import (
 )
 from api.state import check_user_id, state
 from tracker.handlers import Board
-from tracker.periods import Period, bucket_board
+from tracker.periods import bucket_board
 from tracker.products import Product
 from tracker.ranking import TieMode
 
@@ -52,8 +52,12 @@ def _period_to_read(product: Product, b: Board, args: dict[str, Any]) -> tuple[s
                        "bucket_size beside periods on its handler).",
                        product_id=product.id, board=b.name)
     if args.get("period") is None:
-        args = {**args, "period": Period.containing(policy.kinds[0],
-                                                    int(time.time() * 1000)).id}
+        current = policy.period_at(policy.kinds[0], int(time.time() * 1000))
+        if current is None:
+            raise ApiError(404, "unknown_period",
+                           f"No season of board {b.name!r} of {product.id!r} is on now: "
+                           "ask for one with ?period=.", product_id=product.id, board=b.name)
+        args = {**args, "period": current.id}
     name, period_id = board_to_read(product, b, args)
     return name, period_id or args["period"], policy.bucket_size
 

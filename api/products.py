@@ -34,7 +34,9 @@ def describe_board(board: Board) -> dict[str, Any]:
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,
                 "grace_seconds": policy.grace_ms // 1000, "bucket_size": policy.bucket_size,
-                "results_top": policy.results_top},
+                "results_top": policy.results_top,
+                "seasons": [{"id": p.id, "kind": p.kind, "start": p.start, "end": p.end}
+                            for p in policy.seasons]},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history}
 
 

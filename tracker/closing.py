@@ -106,14 +106,15 @@ class PeriodResults:
         rows: Any = self.client.xrevrange(self.keys.period_results(product_id), count=count)
         return [parse_result(entry_id, fields) for entry_id, fields in reversed(rows)]
 
-    def archived_periods(self, product_id: str, board: str) -> list[Period]:
+    def archived_periods(self, product_id: str, board: Board) -> list[Period]:
         """The board's archived periods, the latest ending first (of two ending together,
         the longer first)."""
-        raw: Any = self.client.hkeys(self.keys.archive(product_id, board))
+        raw: Any = self.client.hkeys(self.keys.archive(product_id, board.name))
+        parse = board.periods.parse if board.periods is not None else Period.parse
         periods = []
         for name in raw:
             try:
-                periods.append(Period.parse(name.decode()))
+                periods.append(parse(name.decode()))
             except ValueError:  # not written by close_period.lua: not ours to list
                 continue
         return sorted(periods, key=lambda p: (p.end_ms, -p.start_ms), reverse=True)

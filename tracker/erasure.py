@@ -37,10 +37,13 @@ def player_boards(product: Product, now_ms: int) -> list[str]:
         names.append(board.name)
         if board.periods is None:
             continue
-        for kind in board.periods.kinds:
-            readable = board.periods.readable(kind, now_ms)
+        policy = board.periods
+        for kind in policy.kinds:
+            readable = policy.readable(kind, now_ms)
+            ahead = (policy.shift(readable[0], 1) if readable
+                     else policy.seasons[0] if policy.seasons else None)
             names += [period_board(board.name, period)
-                      for period in [readable[0].shift(1), *readable]]
+                      for period in [ahead, *readable] if period is not None]
     return names
 
 

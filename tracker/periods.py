@@ -13,7 +13,13 @@ kind    id             span
 day     ``2026-11-29`` midnight to midnight
 week    ``2026-W48``   ISO week, Monday to Monday
 month   ``2026-11``    the first of the month to the next first
+season  ``s3``         the dates the board's calendar gives it
 ======= ============== ======================================
+
+Seasons are listed with their board (``seasons = [{ id = "s3", start = 2026-09-01,
+end = 2026-12-01 }, …]``): windows of any length, in order, without overlaps; an
+event between two seasons counts all-time only. Their neighbours come from that
+calendar, so whatever needs one asks the board's :class:`PeriodPolicy`.
 
 A period stays open for writes until ``grace`` after its end (an event that
 comes later counts on the all-time board only: it is *late*), and its board
@@ -30,7 +36,9 @@ assigns and writes buckets in the same atomic step as the period board.
 
 from __future__ import annotations
 
+import bisect
 import enum
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -48,6 +56,11 @@ class PeriodKind(enum.StrEnum):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+    SEASON = "season"
+
+
+CALENDAR_KINDS = (PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH)  # kinds without a calendar
+SEASON_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")  # never a day's, week's or month's
 
 
 _ID = {
@@ -63,10 +76,25 @@ class Period:
 
     start: date  # its first day
     kind: PeriodKind
+    label: str = ""  # a season's id
+    until: date | None = None  # a season's end (the first day after it)
+
+    @classmethod
+    def season(cls, label: str, start: date, end: date) -> Period:
+        """A season; ValueError for a bad id or an empty window."""
+        if not SEASON_ID.match(label):
+            raise ValueError(f"a season id is a letter then up to 31 of [A-Za-z0-9_-], got "
+                             f"{label!r}")
+        if not start < end:
+            raise ValueError(f"season {label!r} ends ({end}) before it starts ({start})")
+        return cls(start, PeriodKind.SEASON, label, end)
 
     @classmethod
     def containing(cls, kind: PeriodKind, ms: int) -> Period:
-        """The period of ``kind`` that holds the instant ``ms`` (Unix milliseconds)."""
+        """The period of ``kind`` that holds the instant ``ms`` (Unix milliseconds); not
+        for seasons (:meth:`PeriodPolicy.period_at`)."""
+        if kind is PeriodKind.SEASON:
+            raise ValueError("seasons come from their board's calendar")
         day = date(1970, 1, 1) + timedelta(days=ms // DAY_MS)
         if kind is PeriodKind.WEEK:
             day -= timedelta(days=day.weekday())  # back to Monday
@@ -90,10 +118,12 @@ class Period:
             except ValueError:
                 raise ValueError(f"{text!r} is not a real {kind.value}") from None
         raise ValueError(f"{text!r} is not a period id: a day (2026-11-29), an ISO week "
-                         "(2026-W48) or a month (2026-11)")
+                         "(2026-W48), a month (2026-11) or a season the board has")
 
     @property
     def id(self) -> str:
+        if self.kind is PeriodKind.SEASON:
+            return self.label
         if self.kind is PeriodKind.DAY:
             return self.start.isoformat()
         if self.kind is PeriodKind.WEEK:
@@ -102,7 +132,10 @@ class Period:
         return f"{self.start.year}-{self.start.month:02d}"
 
     def shift(self, n: int) -> Period:
-        """The period ``n`` periods later (earlier when negative)."""
+        """The period ``n`` periods later (earlier when negative); not for seasons
+        (:meth:`PeriodPolicy.shift`)."""
+        if self.kind is PeriodKind.SEASON:
+            raise ValueError("a season's neighbours come from its board's calendar")
         if self.kind is PeriodKind.DAY:
             return Period(self.start + timedelta(days=n), self.kind)
         if self.kind is PeriodKind.WEEK:
@@ -113,6 +146,8 @@ class Period:
     @property
     def end(self) -> date:
         """The first day after the period."""
+        if self.until is not None:
+            return self.until
         return self.shift(1).start
 
     @property
@@ -148,10 +183,23 @@ class PeriodPolicy:
     grace_ms: int = 600_000  # PlayFab's ten minutes
     bucket_size: int = 0  # players per bucket of a period board; 0: no buckets
     results_top: int = 10  # standings published when a period closes (tracker.closing)
+    seasons: tuple[Period, ...] = ()  # the board's seasons, in order (kind "season")
+    _starts: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.kinds or len(set(self.kinds)) != len(self.kinds):
             raise ValueError("periods lists one or more distinct kinds")
+        if (PeriodKind.SEASON in self.kinds) != bool(self.seasons):
+            raise ValueError('"season" in periods goes with a list of seasons, and seasons '
+                             'with "season" in periods')
+        for before, after in itertools.pairwise(self.seasons):
+            if after.start < before.end:
+                raise ValueError(f"seasons are in order and do not overlap: {after.id!r} "
+                                 f"starts before {before.id!r} ends")
+        ids = [season.id for season in self.seasons]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"season ids are distinct, got {ids}")
+        object.__setattr__(self, "_starts", tuple(season.start_ms for season in self.seasons))
         if not 1 <= self.keep <= MAX_KEEP:
             raise ValueError(f"keep_periods is 1-{MAX_KEEP}")
         if self.grace_ms < 0:
@@ -162,11 +210,43 @@ class PeriodPolicy:
             raise ValueError(f"results_top is 0-{MAX_RESULTS} players")
 
     def expires_ms(self, period: Period) -> int:
-        """When the period's board is dropped: ``keep`` periods after its own end."""
-        return period.shift(self.keep).end_ms
+        """When the period's board is dropped: ``keep`` periods after its own end (for a
+        season past the end of the calendar, ``keep`` times its own length)."""
+        later = self.shift(period, self.keep)
+        if later is not None:
+            return later.end_ms
+        return period.end_ms + self.keep * (period.end_ms - period.start_ms)
+
+    def shift(self, period: Period, n: int) -> Period | None:
+        """The period ``n`` periods after ``period`` (before it when negative); None past
+        either end of the seasons' calendar."""
+        if period.kind is not PeriodKind.SEASON:
+            return period.shift(n)
+        at = self.seasons.index(period) + n
+        return self.seasons[at] if 0 <= at < len(self.seasons) else None
+
+    def period_at(self, kind: PeriodKind, ms: int) -> Period | None:
+        """The period of ``kind`` holding the instant ``ms``; None between seasons."""
+        if kind is not PeriodKind.SEASON:
+            return Period.containing(kind, ms)
+        at = bisect.bisect_right(self._starts, ms) - 1
+        return self.seasons[at] if at >= 0 and ms < self.seasons[at].end_ms else None
+
+    def parse(self, text: str) -> Period:
+        """The period of this board that ``text`` names: one of its seasons, or a day,
+        week or month (whether the board keeps that kind or not); ValueError if none."""
+        for season in self.seasons:
+            if season.id == text:
+                return season
+        return Period.parse(text)
 
     def readable(self, kind: PeriodKind, now_ms: int) -> list[Period]:
-        """The periods of ``kind`` whose boards can still be read, newest first."""
+        """The periods of ``kind`` whose boards can still be read, newest first: the
+        current one and the ``keep`` before it (seasons: the latest begun and the ``keep``
+        before it)."""
+        if kind is PeriodKind.SEASON:
+            begun = [s for s in self.seasons if s.start_ms <= now_ms]
+            return begun[::-1][:self.keep + 1]
         current = Period.containing(kind, now_ms)
         return [current.shift(-n) for n in range(self.keep + 1)]
 
@@ -194,7 +274,9 @@ class PeriodBoards:
         self.policies = dict(policies)
         self._periods: dict[tuple[PeriodKind, int], Period] = {}  # (kind, day) -> period
 
-    def _period(self, kind: PeriodKind, ms: int) -> Period:
+    def _period(self, policy: PeriodPolicy, kind: PeriodKind, ms: int) -> Period | None:
+        if kind is PeriodKind.SEASON:
+            return policy.period_at(kind, ms)
         key = (kind, ms // DAY_MS)
         found = self._periods.get(key)
         if found is None:
@@ -218,7 +300,9 @@ class PeriodBoards:
             if policy is None:
                 continue
             for kind in policy.kinds:
-                period = self._period(kind, ms)
+                period = self._period(policy, kind, ms)
+                if period is None:  # between two seasons: all-time only
+                    continue
                 if policy.is_final(period, now_ms):
                     late = True
                     continue

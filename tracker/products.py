@@ -12,19 +12,21 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from tracker.events import PRODUCT_ID_RE
 from tracker.handlers import BUILTIN, Board, Handler, TrackingLogs
-from tracker.periods import PeriodKind, PeriodPolicy
+from tracker.periods import Period, PeriodKind, PeriodPolicy
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 from tracker.tiers import Tier, parse_tiers
 
 # Board names end up in Redis keys and URLs: no ':' (the board's tie structures
 # are "<board>:scores" and "<board>:counts"), no '/', no braces.
 BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size", "results_top"})
+PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size", "results_top",
+                         "seasons"})
 BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order"})  # of a handler's boards
 PERIODIC_KINDS = frozenset({"points", "best", "latest"})  # made of a period's events alone
 
@@ -140,9 +142,35 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
                           f"{rated}")
     try:
         return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000, bucket,
-                            top)
+                            top, parse_seasons(spec.get("seasons", []), where))
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_seasons(specs: Any, where: str) -> tuple[Period, ...]:
+    """A handler table's ``seasons``: ``[{ id = "s1", start = 2026-09-01, end =
+    2026-12-01 }, …]`` (dates as TOML dates or ``YYYY-MM-DD`` text; ``end`` is the first
+    day after the season)."""
+    if not isinstance(specs, list):
+        raise ConfigError(f"{where}: seasons is a list of {{ id, start, end }}, got {specs!r}")
+    seasons = []
+    for spec in specs:
+        if not isinstance(spec, Mapping) or set(spec) != {"id", "start", "end"}:
+            raise ConfigError(f"{where}: a season is {{ id, start, end }}, got {spec!r}")
+        try:
+            seasons.append(Period.season(str(spec["id"]), _day(spec["start"]),
+                                         _day(spec["end"])))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return tuple(seasons)
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)  # ValueError names the text
+    raise ValueError(f"a season's start and end are dates (2026-09-01), got {value!r}")
 
 
 def parse_order(spec: Mapping[str, Any], boards: tuple[Board, ...], where: str) -> bool:

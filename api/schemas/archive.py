@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from api.schemas.boards import PERIOD_PATTERN, PeriodRefSchema
+from api.schemas.boards import PERIOD_ERROR, PERIOD_PATTERN, PeriodRefSchema
 from api.schemas.common import MAX_PAGE
 
 
@@ -15,9 +15,8 @@ class ArchiveQuerySchema(Schema):
 
     limit = fields.Integer(load_default=10, validate=validate.Range(1, MAX_PAGE),
                            metadata={"description": f"Periods per page, 1-{MAX_PAGE}."})
-    before = fields.String(validate=validate.Regexp(
-        PERIOD_PATTERN, error="Not a period id: a day (2026-11-29), an ISO week (2026-W48) "
-                              "or a month (2026-11)."), metadata={
+    before = fields.String(validate=validate.Regexp(PERIOD_PATTERN, error=PERIOD_ERROR),
+                           metadata={
         "description": "Only periods listed after this one: pass the `next` of the "
                        "previous page."})
 

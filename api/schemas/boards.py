@@ -13,7 +13,10 @@ from tracker.events import MAX_ID_LEN
 from tracker.periods import PeriodKind
 from tracker.ranking import TieMode
 
-PERIOD_PATTERN = r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)$"
+# a day, an ISO week, a month, or a season's id (tracker.periods.SEASON_ID)
+PERIOD_PATTERN = r"^([0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)|[A-Za-z][A-Za-z0-9_-]{0,31})$"
+PERIOD_ERROR = ("Not a period id: a day (2026-11-29), an ISO week (2026-W48), a month "
+                "(2026-11) or a season's id (s3).")
 
 
 
@@ -28,12 +31,12 @@ class PeriodQuerySchema(Schema):
 
     # Only the form is checked here (422 otherwise): a well-formed id of no real
     # period ("2026-02-30") names a period the board does not have, a 404.
-    period = fields.String(validate=validate.Regexp(
-        PERIOD_PATTERN, error="Not a period id: a day (2026-11-29), an ISO week (2026-W48) "
-                              "or a month (2026-11)."), metadata={
+    period = fields.String(validate=validate.Regexp(PERIOD_PATTERN, error=PERIOD_ERROR),
+                           metadata={
         "description": "Read the board of one period instead of the all-time board: a day "
-                       "(2026-11-29), an ISO week (2026-W48) or a month (2026-11), UTC. The "
-                       "board must be kept per that kind of period (see its `periods`)."})
+                       "(2026-11-29), an ISO week (2026-W48) or a month (2026-11), UTC, or "
+                       "one of the board's seasons by its id. The board must be kept per "
+                       "that kind of period (see its `periods`)."})
 
 
 class TiesQuerySchema(PeriodQuerySchema):
@@ -181,6 +184,13 @@ class AroundSchema(BoardRefSchema):
     entries = fields.Nested(EntrySchema, many=True, required=True)
 
 
+class PeriodRefSchema(Schema):
+    id = fields.String(required=True, metadata={"example": "2026-W48"})
+    kind = fields.Enum(PeriodKind, by_value=True, required=True)
+    start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
+    end = fields.Date(required=True, metadata={"description": "The first day after it."})
+
+
 class PeriodPolicySchema(Schema):
     kinds = fields.List(fields.Enum(PeriodKind, by_value=True), required=True, metadata={
         "description": "The kinds of period the board is also kept for."})
@@ -193,6 +203,8 @@ class PeriodPolicySchema(Schema):
     results_top = fields.Integer(required=True, metadata={
         "description": "How many of the best, of the board and of each bucket, are published "
                        "to the product's results stream when a period is over; 0: none."})
+    seasons = fields.Nested(PeriodRefSchema, many=True, required=True, metadata={
+        "description": "The board's seasons (kind `season`), in order; empty without."})
 
 
 class TierSchema(Schema):
@@ -249,13 +261,6 @@ class TierListSchema(Schema):
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
     tiers = fields.Nested(TierStatusSchema, many=True, required=True, metadata={
         "description": "The board's tiers, best first; empty for a board without tiers."})
-
-
-class PeriodRefSchema(Schema):
-    id = fields.String(required=True, metadata={"example": "2026-W48"})
-    kind = fields.Enum(PeriodKind, by_value=True, required=True)
-    start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
-    end = fields.Date(required=True, metadata={"description": "The first day after it."})
 
 
 class PeriodSchema(PeriodRefSchema):

@@ -57,7 +57,8 @@ def test_bucket_errors(client: FlaskClient, feed_now: Feed) -> None:
         f"{BOARD}/players/nobody/bucket": (404, "player_not_on_board"),
         f"{BOARD}/buckets?period={week.shift(-1).id}": (200, None),
         f"{BOARD}/buckets?period=2026-11": (404, "unknown_period"),
-        f"{BOARD}/buckets?period=soon": (422, "invalid_query"),
+        f"{BOARD}/buckets?period=soon": (404, "unknown_period"),  # no such season
+        f"{BOARD}/buckets?period=so%20on": (422, "invalid_query"),
         "/products/race/boards/penalties/buckets": (200, None),
         "/products/pong/boards/wins/buckets": (404, "no_buckets"),
         "/products/darts/boards/wins/players/p1/bucket": (404, "no_buckets"),

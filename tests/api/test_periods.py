@@ -71,7 +71,7 @@ def test_period_boards_are_read_like_all_time_ones(client: FlaskClient,
     detail = client.get(f"{BOARD}?period={this_week.id}").get_json()
     assert (detail["period"], detail["size"], detail["distinct_scores"]) == (this_week.id, 4, 3)
     assert detail["periods"] == {"kinds": ["week", "month"], "keep": 2, "grace_seconds": 600,
-                                 "bucket_size": 0, "results_top": 10}
+                                 "bucket_size": 0, "results_top": 10, "seasons": []}
     assert [t["name"] for t in detail["tiers"]] == ["gold", "silver", "bronze", "wood"]
     month = Period.containing(PeriodKind.MONTH, int(time.time() * 1000))
     assert client.get(f"{BOARD}?period={month.id}").get_json()["size"] == 4  # all played now
@@ -113,6 +113,7 @@ def test_periods_that_cannot_be_read(client: FlaskClient, weeks: tuple[Period, P
         f"/products/exrps/boards/wins/entries?period={this_week.id}": "has no periods",
         f"{BOARD}/entries?period=2026-02-30": "not a real day",
         f"{BOARD}?period=2025-W53": "not a real week",
+        f"{BOARD}?period=summer": "a season the board has",  # the form of a season's id
     }
     for path, words in cases.items():
         resp = client.get(path)
@@ -121,6 +122,6 @@ def test_periods_that_cannot_be_read(client: FlaskClient, weeks: tuple[Period, P
         assert body["error"] == "unknown_period" and words in body["message"], body
     old = client.get(f"{BOARD}/entries?period={this_week.shift(-3).id}").get_json()
     assert old["periods"] == [this_week.shift(-n).id for n in range(3)]
-    for bad in ("week", "2026-1", "2026-W1", "26-11-29", "2026-11-29T00"):
+    for bad in ("week!", "2026-1", "2026-W1", "26-11-29", "2026-11-29T00", "s" * 33):
         resp = client.get(f"{BOARD}/entries?period={bad}")
         assert resp.status_code == 422 and "period" in resp.get_json()["errors"], bad

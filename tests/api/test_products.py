@@ -38,7 +38,7 @@ def test_list_products(client: FlaskClient) -> None:
          "periods": None, "tiers": [], "history": 0}]
     assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
                                                    "grace_seconds": 600, "bucket_size": 0,
-                                                   "results_top": 10}
+                                                   "results_top": 10, "seasons": []}
     assert products[4]["handlers"] == [{"name": "wins", "boards": ["wins"]},
                                        {"name": "player_stats", "boards": []}]
 

@@ -58,14 +58,15 @@ def test_a_period_closes_once_with_its_final_standings(data: redis.Redis) -> Non
 
     # the boards' archives keep the boards' own entries, by period
     for board in ("laps", "penalties"):
-        assert results.archived_periods("race", board) == [RACE_WEEK]
+        assert results.archived_periods("race", product.board(board)) == [RACE_WEEK]  # type: ignore[arg-type]
         (kept,) = results.archived("race", board, [RACE_WEEK])
         entry = next(r for r in published if r.board == board and r.bucket is None)
-        assert kept is not None and (kept.period, kept.size, kept.top) == (RACE_WEEK, 5, entry.top)
+        assert kept is not None
+        assert (kept.period, kept.size, kept.top) == (RACE_WEEK, 5, entry.top)
         assert before <= kept.closed_at_ms <= after
     assert results.archived("race", "laps", [RACE_WEEK.shift(-1)]) == [None]
     data.hset(Keys().archive("race", "laps"), "not-a-period", "{}")  # not listed
-    assert results.archived_periods("race", "laps") == [RACE_WEEK]
+    assert results.archived_periods("race", product.board("laps")) == [RACE_WEEK]  # type: ignore[arg-type]
     archived = results.archived("race", "laps", [RACE_WEEK])
 
     assert results.close_due(product, RACE_AFTER_GRACE + 86_400_000) == 0  # once only
