@@ -89,3 +89,11 @@ def test_reward_hook_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, st
     assert [(u, p) for u, p, _ in rewards.granted] == [
         ("ann", f"{week.id} #1"), ("bob", f"{week.id} #2"), ("cid", f"{week.id} #3")]
     assert all(key.startswith(f"{result.id}:") for _, _, key in rewards.granted)
+
+
+def test_seasons_example_parses(tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text("[products]\n" + block("toml", "seasons = ["))
+    (wins,) = load_products(config)["pong"].boards
+    assert wins.periods is not None
+    assert [s.id for s in wins.periods.seasons] == ["s1", "s2"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,14 @@ def test_the_boards_of_a_product_include_every_kept_period() -> None:
     assert f"wins:{week.id}" in names and f"wins:{week.shift(1).id}" in names
     assert f"wins:{week.shift(-8).id}" in names and f"wins:{week.shift(-9).id}" not in names
     assert player_boards(products["h"], now) == ["wins"]
+    seasons = [{"id": f"s{i}", "start": date(2026, m, 1), "end": date(2026, m + 1, 1)}
+               for i, m in enumerate((1, 3, 4, 5))]
+    seasoned = parse_products({"products": {"p": {"handlers": [
+        {"use": "wins", "periods": ["season"], "keep_periods": 1, "seasons": seasons}]}}})
+    in_s2 = int(datetime(2026, 4, 10, tzinfo=UTC).timestamp() * 1000)
+    assert player_boards(seasoned["p"], in_s2) == ["wins", "wins:s3", "wins:s2", "wins:s1"]
+    before = int(datetime(2025, 12, 1, tzinfo=UTC).timestamp() * 1000)
+    assert player_boards(seasoned["p"], before) == ["wins", "wins:s0"]  # the first to come
 
 
 @pytest.fixture
