@@ -22,18 +22,21 @@ from click.testing import CliRunner
 from tasks.cli import main
 from tests.support.handlers import (
     RACE_AFTER_GRACE,
+    RACE_T0,
     RACE_WEEK,
     RewardedRaceTimes,
     play_race_laps,
     prizes_granted,
     race_config,
+    race_entries,
 )
 from tests.support.processes import settings_env
 from tracker.closing import PeriodResult, PeriodResults
+from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, Products, load_products, parse_products
 from tracker.rewards import HOOKS_GROUP, SIGNATURE_HEADER, HookRun, RewardHooks
 from tracker.settings import Settings
-from tracker.storage import Keys
+from tracker.storage import DeadLetters, Keys, Store
 
 REWARDED = f"{RewardedRaceTimes.__module__}:{RewardedRaceTimes.__name__}"
 
@@ -205,3 +208,35 @@ def test_a_webhook_is_checked_and_unsigned_without_a_secret(data: redis.Redis,
     PeriodResults(data).close_due(products["race"], RACE_AFTER_GRACE)
     assert RewardHooks(PeriodResults(data), "c1").run(products["race"]) == HookRun(called=2)
     assert all(SIGNATURE_HEADER not in headers for headers, _ in Receiver.received)
+
+
+def test_concurrent_runs_call_each_hook_exactly_once(data: redis.Redis, settings: Settings,
+                                                    tmp_path: Path) -> None:
+    """Four runners at once (beat's tasks on several workers, cron beside them): the
+    consumer group hands each result to one of them."""
+    ledger = tmp_path / "prizes.jsonl"
+    products = rewarded(REWARDED, ledger, bucket_size=2, results_top=3)
+    laps = [(f"d{i:03d}", 50 + i % 17, i % 3, i) for i in range(200)]
+    processor = BatchProcessor(products, Store(data), DeadLetters(data),
+                               clock=lambda: RACE_T0 / 1000)
+    assert processor.process("race", "s", race_entries(laps, RACE_T0)).applied == 200
+    results, product = PeriodResults(data), products["race"]
+    assert results.close_due(product, RACE_AFTER_GRACE) == 2 * (1 + 100)
+    runs: list[HookRun] = []
+    start = threading.Barrier(4)
+
+    def runner(name: str) -> None:
+        start.wait()
+        own = PeriodResults(redis.Redis.from_url(settings.redis_url))  # a process of its own
+        runs.append(RewardHooks(own, name).run(product, pages=1000))
+
+    threads = [threading.Thread(target=runner, args=(f"c{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(runs) == 4  # none raised
+    assert sum(r.called for r in runs) == 202 and not any(r.failed for r in runs)
+    granted = [g["id"] for g in prizes_granted(ledger)]
+    assert sorted(granted) == sorted(r.id for r in results.read("race", count=1000))
+    assert len(set(granted)) == len(granted) == 202
