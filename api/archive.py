@@ -20,18 +20,13 @@ from api.openapi import Operation, operation
 from api.params import parse_query
 from api.schemas import ArchivedStandingsSchema, ArchiveListSchema, ArchiveQuerySchema
 from api.state import state
-from tracker.closing import ArchivedPeriod, PeriodResults
+from tracker.closing import ArchivedPeriod
 from tracker.handlers import Board
 from tracker.periods import PeriodPolicy
 from tracker.products import Product
 
 bp = Blueprint("archive", __name__, url_prefix="/products/<product_id>/boards/<board>")
 _query, _list, _standings = ArchiveQuerySchema(), ArchiveListSchema(), ArchivedStandingsSchema()
-
-
-def _results() -> PeriodResults:
-    store = state().store
-    return PeriodResults(store.client, store.keys)
 
 
 def _archived_board(product: Product, b: Board) -> PeriodPolicy:
@@ -64,7 +59,7 @@ def archive(product_id: str, board: str) -> ResponseReturnValue:
     product, b = target(product_id, board)
     policy = _archived_board(product, b)
     args = parse_query(_query)
-    results = _results()
+    results = state().period_results
     periods = results.archived_periods(product.id, b)
     if args.get("before") is not None:
         try:
@@ -99,7 +94,7 @@ def archived_period(product_id: str, board: str, period: str) -> ResponseReturnV
     except ValueError as exc:
         raise ApiError(404, "unknown_period", f"There is no such period: {exc}.",
                        product_id=product.id, board=b.name, period=period) from None
-    (found,) = _results().archived(product.id, b.name, [wanted])
+    (found,) = state().period_results.archived(product.id, b.name, [wanted])
     if found is None:
         open_yet = not policy.is_final(wanted, int(time.time() * 1000))
         raise ApiError(404, "not_archived",

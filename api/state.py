@@ -12,6 +12,7 @@ from flask import current_app
 from api.auth import Authenticator
 from api.config import ApiSettings
 from api.errors import ApiError
+from tracker.closing import PeriodResults
 from tracker.events import MAX_ID_LEN
 from tracker.handlers import Board
 from tracker.products import Product, Products
@@ -35,6 +36,8 @@ class ApiState:
                                               compare=False)
     _user_states: list[UserStateClient] = field(default_factory=list, init=False, repr=False,
                                                 compare=False)
+    _period_results: list[PeriodResults] = field(default_factory=list, init=False,
+                                                 repr=False, compare=False)
     # (product, board) -> board with its tie mode. Product.board() rebuilds the
     # product's boards on every call; the configuration never changes while the
     # app runs, so the hot routes look boards up here instead.
@@ -67,11 +70,19 @@ class ApiState:
             self._user_states.append(UserStateClient(self.store.client))
         return self._user_states[0]
 
+    @property
+    def period_results(self) -> PeriodResults:
+        """Closed periods' results and archives, on this process's connection (reads)."""
+        if not self._period_results:
+            self._period_results.append(PeriodResults(self.store.client, self.store.keys))
+        return self._period_results[0]
+
     def close(self) -> None:
         """Close this process's Redis connection, if it made one."""
         if self._redis:
             self._redis.pop()[0].client.close()
         self._user_states.clear()
+        self._period_results.clear()
 
     def find_board(self, product_id: str, name: str) -> Board | None:
         """``products[product_id].board(name)``, without rebuilding the product's boards."""
