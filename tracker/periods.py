@@ -222,7 +222,10 @@ class PeriodPolicy:
         either end of the seasons' calendar."""
         if period.kind is not PeriodKind.SEASON:
             return period.shift(n)
-        at = self.seasons.index(period) + n
+        at = bisect.bisect_left(self._starts, period.start_ms)
+        if at == len(self.seasons) or self.seasons[at] != period:
+            raise ValueError(f"{period.id!r} is not a season of this board")
+        at += n
         return self.seasons[at] if 0 <= at < len(self.seasons) else None
 
     def period_at(self, kind: PeriodKind, ms: int) -> Period | None:
@@ -245,8 +248,8 @@ class PeriodPolicy:
         current one and the ``keep`` before it (seasons: the latest begun and the ``keep``
         before it)."""
         if kind is PeriodKind.SEASON:
-            begun = [s for s in self.seasons if s.start_ms <= now_ms]
-            return begun[::-1][:self.keep + 1]
+            begun = bisect.bisect_right(self._starts, now_ms)
+            return list(self.seasons[max(0, begun - self.keep - 1):begun][::-1])
         current = Period.containing(kind, now_ms)
         return [current.shift(-n) for n in range(self.keep + 1)]
 
