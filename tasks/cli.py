@@ -12,10 +12,7 @@ import redis
 
 from tasks.dead_letters_cli import dead_letters_command
 from tasks.stack import stack_command
-from tracker.closing import (
-    close_periods_command,
-    period_results_command,
-)
+from tracker.closing import close_periods_command, period_results_command
 from tracker.demo import demo_command
 from tracker.edx.cli import (
     edx_analyze_command,

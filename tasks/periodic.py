@@ -4,7 +4,7 @@
 - ``close_periods`` publishes the final standings of every period that is over
   (:mod:`tracker.closing`): the results stream game backends grant rewards from;
 - ``run_reward_hooks`` calls the handlers' reward hooks (``period_closed``) on those
-  results, at least once each (:class:`tracker.closing.RewardHooks`);
+  results, at least once each (:class:`tracker.rewards.RewardHooks`);
 - ``catch_up_analyses`` schedules the course analysis of a product whose tracking
   logs changed with none scheduled: the safety net for an analysis task lost
   otherwise than with its worker (which redelivers it).
@@ -18,8 +18,6 @@ run-reward-hooks``), and course reports catch up with the next batch.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from functools import cache
 
@@ -64,8 +62,7 @@ def close_periods() -> dict[str, int]:
 def run_reward_hooks() -> dict[str, dict[str, int]]:
     """Call the reward hooks of the results published and not yet seen (or whose hook
     failed a minute ago); per product with hooks, the calls that returned and failed."""
-    hooks = RewardHooks(period_results(), consumer=f"{socket.gethostname()}-{os.getpid()}",
-                        webhook_secret=settings().webhook_secret)
+    hooks = RewardHooks(period_results(), webhook_secret=settings().webhook_secret)
     done = {}
     for product in products().values():
         run = hooks.run(product)

@@ -82,10 +82,11 @@ def hooked_boards(product: Product) -> dict[str, Handler]:
 class RewardHooks:
     """Calls the reward hooks of the results published (see the module's docstring)."""
 
-    def __init__(self, results: PeriodResults, consumer: str,
+    def __init__(self, results: PeriodResults, consumer: str | None = None,
                  retry_idle_ms: int = RETRY_IDLE_MS, webhook_secret: str = "") -> None:
         self.results = results
-        self.consumer = consumer
+        # the group's consumer: this process, so a dead one's entries are claimed by others
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.retry_idle_ms = retry_idle_ms
         self.webhook_secret = webhook_secret
 
@@ -164,8 +165,7 @@ def run_reward_hooks_command(retry_after: int) -> None:
     and again on those whose call failed, as Celery beat does every
     TRACKER_PERIODIC_SECONDS; for cron, after close-periods, when no beat runs."""
     results, products = results_store()
-    hooks = RewardHooks(results, consumer=f"cli-{socket.gethostname()}-{os.getpid()}",
-                        retry_idle_ms=retry_after * 1000,
+    hooks = RewardHooks(results, retry_idle_ms=retry_after * 1000,
                         webhook_secret=Settings.from_env().webhook_secret)
     failed = 0
     with redis_errors():

@@ -143,7 +143,7 @@ class AnalyticsStore:
     def forget(self, course: str, username: str) -> set[str]:
         """Take the person off the course's roster, learners' figures and parts, in one
         MULTI; which of the three named them. The report's sums stay until it is added
-        up again (:func:`tracker.edx.erasure.forget_learner` does)."""
+        up again (:func:`tracker.edx.erasure.forget_learner_analytics` does)."""
         pipe = self.client.pipeline(transaction=True)
         for what in FORGETTABLE:
             pipe.hdel(self._key(course, what), username)
