@@ -148,8 +148,8 @@ def tiers(product_id: str, board: str) -> ResponseReturnValue:
     """
     product, b = target(product_id, board)
     name, period = board_to_read(product, b, parse_query(_period_query))
-    size, found = state().ranks.tiers(product.id, name, b.tiers, ascending=b.ascending) \
-        if b.tiers else (
+    size, found = state().ranks.tiers(product.id, name, b.tiers, ascending=b.ascending,
+                                      earliest=b.earliest) if b.tiers else (
         state().ranks.size(product.id, name).members, [])
     return jsonify(_tiers.dump({
         "product_id": product.id, "board": b.name, "size": size,
@@ -167,7 +167,8 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
 
     Page with `next_cursor` (keyset: a row whose score did not change is never
     skipped nor repeated while others change) or jump with `offset`.
-    Rows with equal scores come by descending user id bytes.
+    Rows with equal scores come earliest achievement first on a board whose
+    `tie_break` is `earliest`, else by descending user id bytes.
     """
     product, b = target(product_id, board)
     args = parse_query(_page_query)
@@ -190,10 +191,10 @@ def page_body(product: Product, b: Board, name: str, period: str | None,
                            errors={"cursor": ["This cursor belongs to another board or "
                                               "period."]})
         page: Slice = ranks.after(product.id, name, cursor.position, limit,
-                                  ascending=b.ascending)
+                                  ascending=b.ascending, earliest=b.earliest)
     else:
         page = ranks.page(product.id, name, args.get("offset", 0), limit,
-                          ascending=b.ascending)
+                          ascending=b.ascending, earliest=b.earliest)
     last = page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, name, last).encode() if more and last else None
@@ -214,7 +215,8 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
     ties: TieMode = args.get("ties") or b.ties
     name, period = board_to_read(product, b, args)
     asked = list(dict.fromkeys(args["user_id"]))  # repeats count once, first place kept
-    size, found = state().ranks.standings(product.id, name, asked, ascending=b.ascending)
+    size, found = state().ranks.standings(product.id, name, asked, ascending=b.ascending,
+                                          earliest=b.earliest)
     on_board = {p.user_id for p in found}
     return jsonify(_players.dump({
         "product_id": product.id, "board": b.name, "ties": ties, "size": size,
@@ -242,7 +244,7 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     rating_as = RATING_DETAIL.get(b.kind)
     found = state().ranks.standing(product.id, name, user_id,
                                    rating_of=b.name if rating_as else None,
-                                   ascending=b.ascending)
+                                   ascending=b.ascending, earliest=b.earliest)
     if found is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
@@ -264,7 +266,7 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     ties: TieMode = args.get("ties") or b.ties
     name, period = board_to_read(product, b, args)
     window = state().ranks.around(product.id, name, user_id, args["limit"],
-                                  ascending=b.ascending)
+                                  ascending=b.ascending, earliest=b.earliest)
     if window is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,

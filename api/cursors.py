@@ -1,4 +1,5 @@
-"""Opaque keyset cursors: ``base64url(JSON [product, board, score, user_id])``.
+"""Opaque keyset cursors: ``base64url(JSON [product, board, score, user_id])``, and
+the row's stored number after them on a board that breaks ties by time.
 
 A cursor names the last row of a page. The next page starts right after that
 (score, user) place in board order, wherever the row itself has moved since,
@@ -31,8 +32,11 @@ class Cursor:
     position: Position
 
     def encode(self) -> str:
-        raw = _ENCODER.encode([self.product_id, self.board, self.position.score,
-                               self.position.user_id])
+        fields: list[object] = [self.product_id, self.board, self.position.score,
+                                self.position.user_id]
+        if self.position.key is not None:
+            fields.append(self.position.key)
+        raw = _ENCODER.encode(fields)
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -45,15 +49,20 @@ class Cursor:
             value = json.loads(raw)
         except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             raise ValueError("not a cursor") from exc
-        if not (isinstance(value, list) and len(value) == 4):
+        if not (isinstance(value, list) and len(value) in (4, 5)):
             raise ValueError("not a cursor")
-        product_id, board, score, user_id = value
+        product_id, board, score, user_id, *key = value
         if not (isinstance(product_id, str) and isinstance(board, str)
                 and isinstance(user_id, str) and user_id
-                and isinstance(score, int | float) and not isinstance(score, bool)
-                and math.isfinite(score)):
+                and all(_finite(x) for x in (score, *key))):
             raise ValueError("not a cursor")
-        return cls(product_id, board, Position(float(score), user_id))
+        return cls(product_id, board,
+                   Position(float(score), user_id, float(key[0]) if key else None))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 class CursorField(fields.Field[Cursor]):

@@ -42,9 +42,10 @@ def top_ten(product_id: str) -> ResponseReturnValue:
     `?board=<name>` selects another board of the product. A configured
     product with no data answers `[]`; an unknown one 404 `unknown_product`.
 
-    Tie order: players with equal scores come in Redis `ZREVRANGE` order,
-    i.e. by DESCENDING user id bytes (`"b"` before `"a"`), the same order as
-    ordinal ranks on the other routes.
+    Tie order: the board's `tie_break`, the same order as ordinal ranks on the
+    other routes. With `earliest`, the player who reached a score first comes
+    first; with `member`, Redis `ZREVRANGE` order, i.e. DESCENDING user id bytes
+    (`"b"` before `"a"`).
     """
     st = state()
     product = st.product(product_id)
@@ -52,4 +53,5 @@ def top_ten(product_id: str) -> ResponseReturnValue:
     board = pick_board(st, product, parse_query(_query).get("board"))
     # built by api.bodies, documented by TopEntrySchema
     return json_response(bodies.top_entries(st.store.top(product.id, board.name, TOP_TEN,
-                                                         ascending=board.ascending)))
+                                                         ascending=board.ascending,
+                                                         earliest=board.earliest)))

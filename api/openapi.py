@@ -159,8 +159,9 @@ def build_spec(app: Flask, products: Products, settings: ApiSettings) -> dict[st
         plugins=[MarshmallowPlugin()],
         info={"description": (
             "Leaderboards, ranks and player statistics of stats-tracker. Every error is a "
-            "JSON object `{error, message, ...}`. Ranks: ordinal ties are broken by "
-            "descending user id bytes (Redis order); competition gives 1,2,2,4 and dense "
+            "JSON object `{error, message, ...}`. Ranks: ordinal ties are broken by the "
+            "board's `tie_break`: who reached the score first (`earliest`) or descending "
+            "user id bytes (`member`, Redis order); competition gives 1,2,2,4 and dense "
             "1,2,2,3."
         )},
         tags=TAGS,

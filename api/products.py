@@ -30,6 +30,7 @@ def describe_board(board: Board) -> dict[str, Any]:
     policy = board.periods
     return {"name": board.name, "kind": board.kind,
             "order": "asc" if board.ascending else "desc", "ties": board.ties,
+            "tie_break": "earliest" if board.earliest else "member",
             "start": board.start,
             "periods": None if policy is None else {
                 "kinds": list(policy.kinds), "keep": policy.keep,

@@ -22,6 +22,7 @@ from tracker.edx.cli import (
 )
 from tracker.edx.erasure import forget_learner_command
 from tracker.erasure import forget_player_command
+from tracker.reindex import convert_ties_command
 from tracker.rewards import run_reward_hooks_command
 from tracker.settings import Settings
 
@@ -72,3 +73,4 @@ main.add_command(forget_learner_command)
 main.add_command(close_periods_command)
 main.add_command(period_results_command)
 main.add_command(run_reward_hooks_command)
+main.add_command(convert_ties_command)

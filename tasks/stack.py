@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import cast
 from urllib.parse import quote
 
 import click
@@ -58,6 +57,7 @@ from tracker.settings import Settings
 from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight
 from tracker.storage.keys import Keys
+from tracker.storage.store import Store
 
 HOST = "127.0.0.1"
 
@@ -249,10 +249,10 @@ def status_line(settings: Settings, products: Products, data: redis.Redis,
             board = product.board("wins") or (product.boards[0] if product.boards else None)
             if board is None:
                 continue
-            top = cast("list[tuple[bytes, float]]",
-                       data.zrevrange(keys.board(pid, board.name), 0, 2, withscores=True))
+            top = Store(data, keys).top(pid, board.name, 3, ascending=board.ascending,
+                                        earliest=board.earliest)
             if top or pid == "exrps":
-                best = ", ".join(f"{m.decode()[:8]} {s:g}" for m, s in top) or "empty"
+                best = ", ".join(f"{m[:8]} {s:g}" for m, s in top) or "empty"
                 parts.append(f"{pid} {board.name}: {best}")
         return f"[{time.strftime('%T')}] " + " | ".join(parts)
     except redis.RedisError as exc:

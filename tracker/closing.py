@@ -93,7 +93,7 @@ class PeriodResults:
         args: list[str | int] = [
             product_id, board.name, period.id, period_board(board.name, period),
             policy.results_top, "1" if board.ascending else "0", policy.expires_ms(period),
-            policy.bucket_size, STREAM_MAXLEN]
+            policy.bucket_size, STREAM_MAXLEN, "1" if board.earliest else "0"]
         return int(self._close(keys=[self.keys.product(product_id)], args=args))
 
     def close_due(self, product: Product, now_ms: int) -> int:

@@ -49,7 +49,7 @@ def player_boards(product: Product, now_ms: int) -> list[str]:
 
 def forget_player(store: Store, product: Product, user_id: str, now_ms: int) -> Forgotten:
     """Remove the player's boards entries, stats, ratings and histories in ``product``."""
-    return store.forget(product.id, user_id, player_boards(product, now_ms))
+    return store.forget(product.id, user_id, player_boards(product, now_ms), product.earliest)
 
 
 def naming(letters: Iterable[DeadLetter], user_ids: Sequence[str]) -> list[DeadLetter]:

@@ -25,6 +25,7 @@ from tracker.order import stored_ops
 from tracker.periods import PeriodBoards, PeriodOps
 from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
+from tracker.tiebreak import check_ops
 
 # The garbage collector's cycle search ran every 700 new containers, and a batch
 # makes thousands (an entry is a dict, a tuple, an Event): on the benchmark it
@@ -159,6 +160,12 @@ class BatchProcessor:
             if not ops:
                 report.ignored += 1
                 continue
+            if product.earliest:  # boards whose integers break ties by time
+                try:
+                    check_ops(ops, product.earliest)
+                except ValueError as exc:
+                    reject(entry_id, raw, "handler_error", str(exc))
+                    continue
             if product.ascending:  # boards where the lowest score ranks first
                 ops = stored_ops(ops, product.ascending)
             late = False
@@ -170,7 +177,8 @@ class BatchProcessor:
         self.dead_letters.add(letters)  # before applying: a crash after it loses nothing
         letters = []
         result = self.store.apply(product_id, source, prepared, expires=period_ops.expires,
-                                  buckets=period_ops.buckets)
+                                  buckets=period_ops.buckets,
+                                  earliest=product.earliest if product else ())
         report.late = period_ops.late
         report.applied = result.applied
         report.duplicates = result.duplicates

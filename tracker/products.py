@@ -20,6 +20,7 @@ from tracker.events import PRODUCT_ID_RE
 from tracker.handlers import BUILTIN, Board, Handler, TrackingLogs
 from tracker.periods import Period, PeriodKind, PeriodPolicy
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
+from tracker.tiebreak import TIE_BREAKS, TIMED_KINDS
 from tracker.tiers import Tier, parse_tiers
 
 # Board names end up in Redis keys and URLs: no ':' (the board's tie structures
@@ -27,7 +28,7 @@ from tracker.tiers import Tier, parse_tiers
 BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size", "results_top",
                          "seasons"})
-BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order"})  # of a handler's boards
+BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order", "tie_break"})  # of its boards
 PERIODIC_KINDS = frozenset({"points", "best", "latest"})  # made of a period's events alone
 
 
@@ -46,6 +47,7 @@ class Product:
     ascending: frozenset[str] = frozenset()  # boards where the lowest score ranks first
     # POSTed each closed period's results (tracker.rewards), as a reward hook does
     reward_webhook: str | None = None
+    earliest: frozenset[str] = frozenset()  # boards where equal scores rank earliest first
 
     @property
     def boards(self) -> tuple[Board, ...]:
@@ -53,7 +55,8 @@ class Product:
             dataclasses.replace(board, ties=self.ties.get(board.name, board.ties),
                                 periods=self.periods.get(board.name, board.periods),
                                 tiers=self.tiers.get(board.name, board.tiers),
-                                ascending=board.name in self.ascending)
+                                ascending=board.name in self.ascending,
+                                earliest=board.name in self.earliest)
             for h in self.handlers for board in h.boards
         )
 
@@ -189,6 +192,23 @@ def parse_order(spec: Mapping[str, Any], boards: tuple[Board, ...], where: str) 
     return lowest_first
 
 
+def parse_tie_break(value: Any, boards: tuple[Board, ...], where: str, *,
+                    strict: bool) -> set[str]:
+    """The boards that a ``tie_break`` setting makes break ties by time (earliest first).
+
+    ``strict`` (a handler's table): asking it of boards that cannot is an error; a
+    product's or the default setting applies to the boards that can (not ratings)."""
+    if value not in TIE_BREAKS:
+        raise ConfigError(f"{where}: tie_break is one of {list(TIE_BREAKS)}, got {value!r}")
+    if value != "earliest":
+        return set()
+    untimed = [b.name for b in boards if b.kind not in TIMED_KINDS]
+    if strict and untimed:
+        raise ConfigError(f"{where}: only points, best, latest and streak boards can break "
+                          f"ties by time, not {untimed}")
+    return {b.name for b in boards if b.kind in TIMED_KINDS}
+
+
 def build_handler(spec: Any, where: str) -> Handler:
     """The handler a spec names; a table's ``ties``, periods, tiers and ``order`` are for
     its boards, not the handler."""
@@ -211,6 +231,8 @@ def parse_products(config: Mapping[str, Any]) -> Products:
     default_queue = str(default.get("queue", "default"))
     default_handlers = default.get("handlers", ["wins", "player_stats"])
     default_ties = parse_ties(default.get("ties", DEFAULT_TIE_MODE), "default")
+    default_tie_break = default.get("tie_break", "member")
+    parse_tie_break(default_tie_break, (), "default", strict=False)
     if not isinstance(default_handlers, list | tuple):
         raise ConfigError(f"default.handlers: expected a list, got {default_handlers!r}")
     section = config.get("products", {})
@@ -234,10 +256,12 @@ def parse_products(config: Mapping[str, Any]) -> Products:
         if bad:
             raise ConfigError(f"{where}: board names are 1-64 of [A-Za-z0-9_.-], got {bad}")
         product_ties = parse_ties(entry.get("ties", default_ties), where)
+        product_tie_break = entry.get("tie_break", default_tie_break)
         ties: dict[str, TieMode] = {}
         periods: dict[str, PeriodPolicy] = {}
         tiers: dict[str, tuple[Tier, ...]] = {}
         ascending: set[str] = set()
+        earliest: set[str] = set()
         for spec, handler in zip(specs, handlers, strict=True):
             mode = product_ties
             # a handler may declare its boards ascending; a table's order = "asc" makes them so
@@ -246,6 +270,8 @@ def parse_products(config: Mapping[str, Any]) -> Products:
             lowest_first = parse_order(table, handler.boards, at)
             lowest = {b.name for b in handler.boards if lowest_first or b.ascending}
             ascending |= lowest
+            earliest |= parse_tie_break(table.get("tie_break", product_tie_break),
+                                        handler.boards, at, strict="tie_break" in table)
             if isinstance(spec, dict):
                 if "ties" in spec:
                     mode = parse_ties(spec["ties"], at)
@@ -261,7 +287,8 @@ def parse_products(config: Mapping[str, Any]) -> Products:
             ties.update((b.name, mode) for b in handler.boards)
         products[product_id] = Product(
             product_id, str(entry.get("queue", default_queue)), handlers, ties, periods, tiers,
-            frozenset(ascending), parse_webhook(entry.get("reward_webhook"), where))
+            frozenset(ascending), parse_webhook(entry.get("reward_webhook"), where),
+            frozenset(earliest))
     return Products(products, default_queue)
 
 

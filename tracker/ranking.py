@@ -3,7 +3,9 @@
 Boards are sorted sets read best (highest score) first; a board where the
 lowest score is best is kept negated (:mod:`tracker.order`). Among equal scores
 Redis orders members by DESCENDING bytes (``ZREVRANGE``); that order is the
-documented, deterministic tie-break of ``ordinal`` ranks and of every listing.
+documented, deterministic tie-break of ``ordinal`` ranks and of every listing,
+unless the board keeps each score with its time to rank the earliest first
+(:mod:`tracker.tiebreak`).
 
 For scores 100, 90, 90, 80:
 
@@ -39,6 +41,8 @@ class Position:
 
     score: float
     user_id: str
+    # on a board that breaks ties by time, the row's stored number (tracker.tiebreak)
+    key: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class Slice:
     above: int
     dense_above: int
     rows: Sequence[tuple[str, float]]
+    last_key: float | None = None  # the last row's stored number, on a board timing ties
 
     def ranks(self, ties: TieMode) -> list[int]:
         """The rank of each row in ``ties`` mode."""
@@ -88,7 +93,7 @@ class Slice:
         if not self.rows:
             return None
         user_id, score = self.rows[-1]
-        return Position(score, user_id)
+        return Position(score, user_id, self.last_key)
 
 
 @dataclass(frozen=True, slots=True)

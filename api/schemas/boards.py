@@ -229,6 +229,11 @@ class BoardSchema(Schema):
                        "fastest time, fewest strokes)."})
     ties = fields.Enum(TieMode, by_value=True, required=True,
                        metadata={"description": "The board's default tie mode."})
+    tie_break = fields.String(required=True, validate=validate.OneOf(["member", "earliest"]),
+                              metadata={"description":
+                                        "Which of two equal scores comes first, in listings "
+                                        "and ordinal ranks: earliest, the player who reached "
+                                        "it first; member, the greater user id bytes."})
     start = fields.Float(required=True, metadata={"description": "A new member's score."})
     periods = fields.Nested(PeriodPolicySchema, required=True, allow_none=True, metadata={
         "description": "Null when the board is kept all-time only."})

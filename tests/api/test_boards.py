@@ -145,9 +145,9 @@ def test_board_detail(client: FlaskClient, feed: Feed) -> None:
     feed("exrps", [game_over("exrps", "a", "b"), game_over("exrps", "c", "d"),
                    game_over("exrps", "a", "c")])
     assert client.get("/products/exrps/boards/wins").get_json() == {
-        "name": "wins", "kind": "points", "order": "desc", "ties": "competition", "start": 0.0,
-        "periods": None, "tiers": [], "history": 0, "product_id": "exrps", "size": 4,
-        "distinct_scores": 3}
+        "name": "wins", "kind": "points", "order": "desc", "ties": "competition",
+        "tie_break": "member", "start": 0.0, "periods": None, "tiers": [], "history": 0,
+        "product_id": "exrps", "size": 4, "distinct_scores": 3}
     body = client.get("/products/exrps/boards/elo").get_json()
     assert (body["kind"], body["start"], body["size"]) == ("rating", 1500.0, 4)
     assert client.get("/products/pong/boards/wins").get_json()["size"] == 0

@@ -13,10 +13,10 @@ from tracker.settings import Settings
 EXRPS = {
     "id": "exrps",
     "boards": [
-        {"name": "wins", "kind": "points", "order": "desc", "ties": "competition", "start": 0.0,
-         "periods": None, "tiers": [], "history": 0},
-        {"name": "elo", "kind": "rating", "order": "desc", "ties": "competition", "start": 1500.0,
-         "periods": None, "tiers": [], "history": 0},
+        {"name": "wins", "kind": "points", "order": "desc", "ties": "competition",
+         "tie_break": "member", "start": 0.0, "periods": None, "tiers": [], "history": 0},
+        {"name": "elo", "kind": "rating", "order": "desc", "ties": "competition",
+         "tie_break": "member", "start": 1500.0, "periods": None, "tiers": [], "history": 0},
     ],
     "handlers": [
         {"name": "wins", "boards": ["wins"]},
@@ -30,12 +30,13 @@ def test_list_products(client: FlaskClient) -> None:
     resp = client.get("/products")
     assert resp.status_code == 200 and resp.mimetype == "application/json"
     products = resp.get_json()["products"]
-    assert [p["id"] for p in products] == ["chess", "darts", "edx", "exrps", "pong", "race"]
+    assert [p["id"] for p in products] == ["chess", "darts", "edx", "exrps", "pong", "race",
+                                               "tennis"]
     assert products[3] == EXRPS
     assert products[2]["handlers"] == [{"name": "edx_logs", "boards": []}]
     assert products[0]["boards"] == [
-        {"name": "elo", "kind": "rating", "order": "desc", "ties": "dense", "start": 1200.0,
-         "periods": None, "tiers": [], "history": 0}]
+        {"name": "elo", "kind": "rating", "order": "desc", "ties": "dense", "tie_break": "member",
+         "start": 1200.0, "periods": None, "tiers": [], "history": 0}]
     assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
                                                    "grace_seconds": 600, "bucket_size": 0,
                                                    "results_top": 10, "seasons": []}

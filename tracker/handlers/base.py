@@ -194,8 +194,9 @@ class Board:
 
     ``ties`` is how readers rank equal scores unless a request asks otherwise;
     the product configuration sets it (``{ use = "wins", ties = "dense" }``), as it
-    sets ``periods`` (:mod:`tracker.periods`), ``tiers`` (:mod:`tracker.tiers`) and
-    ``ascending`` (``order = "asc"``, :mod:`tracker.order`).
+    sets ``periods`` (:mod:`tracker.periods`), ``tiers`` (:mod:`tracker.tiers`),
+    ``ascending`` (``order = "asc"``, :mod:`tracker.order`) and ``earliest``
+    (``tie_break = "earliest"``, :mod:`tracker.tiebreak`).
     """
 
     name: str
@@ -210,6 +211,7 @@ class Board:
     history: int = 0  # games kept per player (RecordGame), 0: none
     tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
     ascending: bool = False  # the lowest score ranks first (points, best; tracker.order)
+    earliest: bool = False  # equal scores: the earlier achievement first (tracker.tiebreak)
 
 
 class Handler(ABC):

@@ -3,8 +3,9 @@
 -- KEYS[1]  the product's key prefix, e.g. "st:{exrps}:" (every key touched
 --          below starts with it, so all live in the product's cluster slot)
 -- ARGV[1]  msgpack of the batch, in one of two forms (ARGV[3]):
---   "events": an array of events { entry_id, seen_suffix, game_id or "", ops, late }
---          (late: 1 if the event came too late for a closed period, else 0)
+--   "events": an array of events { entry_id, seen_suffix, game_id or "", ops, late, t }
+--          (late: 1 if the event came too late for a closed period, else 0;
+--          t: its second since 2020, for boards that break ties by time, ARGV[6])
 --          op = { "zi", board, member, delta }      ZINCRBY
 --               { "zn", board, member, score }      ZADD NX
 --               { "best", board, member, score }    keep the member's best score
@@ -28,6 +29,8 @@
 --          and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
+--          With ARGV[6], ensure and incr entries end with the t of their member's
+--          latest event, and each ratings op with the t of its own.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
 -- ARGV[4]  "" or msgpack of { {board, unix ms}, ... }: boards (period boards,
 --          tracker/periods.py) that Redis drops at that time, with their tie
@@ -40,6 +43,13 @@
 --          batch forms. Every write then mirrors the member's new score onto its
 --          bucket's board <board>:b<k>, tie structures included. They expire with
 --          the board.
+--
+-- ARGV[6]  "" or msgpack of { board names }: boards (with their period and bucket
+--          boards) that break ties by time (tracker/tiebreak.py). Each member's
+--          number there is score * 2^32 + (2^32 - 1 - t), t the second of the event
+--          that gave it that score, so equal scores order earliest first; scores are
+--          integers of magnitude below 2^21. A batch that would break that limit is
+--          refused whole, before any write.
 --
 -- Every board write also keeps the board's tie structures, in this same
 -- script, so they never disagree with the board:
@@ -70,8 +80,40 @@ local function canon(x)
   return string.format('%.17g', x)
 end
 
--- A member of board `key` moved from score `old` to `new` (nil: absent).
+local timed = {}  -- configured board name -> true: it breaks ties by time
+if ARGV[6] ~= nil and ARGV[6] ~= '' then
+  for _, b in ipairs(cmsgpack.unpack(ARGV[6])) do timed[b] = true end
+end
+local UNIT, LIMIT = 4294967296, 2097152  -- 2^32: one score step; 2^21: |score| bound
+local plen = #p + 4  -- the length of "<p>lb:"
+local packed_keys = {}  -- board key -> whether it breaks ties by time
+
+-- Whether board `key` (a configured board, or its period or bucket board) breaks ties by
+-- time.
+local function is_packed(key)
+  local known = packed_keys[key]
+  if known == nil then
+    known = timed[string.match(string.sub(key, plen), '^[^:]+')] == true
+    packed_keys[key] = known
+  end
+  return known
+end
+
+-- The score a stored number of board `key` stands for (nil: absent).
+local function real(key, x)
+  if x ~= nil and is_packed(key) then return math.floor(x / UNIT) end
+  return x
+end
+
+-- The number board `key` keeps for `score` reached at second `t`.
+local function packed(key, score, t)
+  if is_packed(key) then return score * UNIT + (UNIT - 1 - t) end
+  return score
+end
+
+-- A member of board `key` moved from stored number `old` to `new` (nil: absent).
 local function tally(key, old, new)
+  old, new = real(key, old), real(key, new)
   if old == new then return end
   if old ~= nil then
     local o = canon(old)
@@ -131,21 +173,30 @@ local function set_score(key, member, score)
   put(key, member, score, tonumber(redis.call('ZSCORE', key, member)))
 end
 
-local function incr_score(key, member, delta)
+local function incr_score(key, member, delta, t)
   local old = tonumber(redis.call('ZSCORE', key, member))
-  local new = tonumber(redis.call('ZINCRBY', key, delta, member))
+  local new
+  if is_packed(key) then
+    if old ~= nil and delta == 0 then return end  -- nothing achieved: its time stays
+    new = packed(key, (real(key, old) or 0) + delta, t)
+    redis.call('ZADD', key, canon(new), member)
+  else
+    new = tonumber(redis.call('ZINCRBY', key, delta, member))
+  end
   tally(key, old, new)
   mirror(key, member, new)
 end
 
-local function ensure_on_board(key, member, score)
-  if redis.call('ZADD', key, 'NX', score, member) == 1 then
-    tally(key, nil, tonumber(score))
-    mirror(key, member, tonumber(score))
+local function ensure_on_board(key, member, score, t)
+  score = packed(key, tonumber(score), t)
+  if redis.call('ZADD', key, 'NX', canon(score), member) == 1 then
+    tally(key, nil, score)
+    mirror(key, member, score)
   end
 end
 
 local pending_z, pending_h = {}, {}  -- key -> member/field -> summed delta
+local pending_t = {}  -- key -> member -> t of its latest pending increment (timed boards)
 
 local function add_pending(pending, key, member, delta)
   local t = pending[key]
@@ -160,7 +211,8 @@ local function flush_board(key)
   local members = pending_z[key]
   if members == nil then return end
   pending_z[key] = nil
-  for member, delta in pairs(members) do incr_score(key, member, delta) end
+  local times = pending_t[key] or {}
+  for member, delta in pairs(members) do incr_score(key, member, delta, times[member]) end
 end
 
 local function elo(board, w, l, k, start)
@@ -280,26 +332,27 @@ local function add_to_timeline(timeline, record, time)
   end
 end
 
--- The board keeps each member's best: a lower score changes nothing.
-local function keep_best(board, member, score)
+-- The board keeps each member's best: a lower score changes nothing, nor does an
+-- equal one (on a board that breaks ties by time, the first to reach it stays first).
+local function keep_best(board, member, score, t)
   local key = p .. 'lb:' .. board
   flush_board(key)
   local old = tonumber(redis.call('ZSCORE', key, member))
-  if old == nil or score > old then put(key, member, score, old) end
+  if old == nil or score > real(key, old) then put(key, member, packed(key, score, t), old) end
 end
 
 -- The board keeps each member's latest score, in event order.
-local function set_latest(board, member, score)
+local function set_latest(board, member, score, t)
   local key = p .. 'lb:' .. board
   flush_board(key)
-  set_score(key, member, score)
+  set_score(key, member, packed(key, score, t))
 end
 
-local function win_streak(board, w, l)
+local function win_streak(board, w, l, t)
   local running = p .. 'rating:' .. board .. ':'
-  keep_best(board, w, redis.call('HINCRBY', running .. w, 'current', 1))
+  keep_best(board, w, redis.call('HINCRBY', running .. w, 'current', 1), t)
   redis.call('HSET', running .. l, 'current', 0)
-  ensure_on_board(p .. 'lb:' .. board, l, 0)
+  ensure_on_board(p .. 'lb:' .. board, l, 0, t)
 end
 
 -- A game in both players' histories, with the score each has on the board now
@@ -308,7 +361,7 @@ local function record_game(board, w, l, at, keep)
   local key = p .. 'lb:' .. board
   flush_board(key)
   for _, x in ipairs({ { w, l, 'W' }, { l, w, 'L' } }) do
-    local score = tonumber(redis.call('ZSCORE', key, x[1]))
+    local score = real(key, tonumber(redis.call('ZSCORE', key, x[1])))
     local entry = string.format('[%d,%s,%s,"%s"]', at, score and canon(score) or 'null',
                                 cjson.encode(x[2]), x[3])
     local h = p .. 'history:' .. board .. ':' .. x[1]
@@ -317,7 +370,8 @@ local function record_game(board, w, l, at, keep)
   end
 end
 
-local function rate(op)  -- an op whose order matters (ratings, bests, timelines)
+-- an op whose order matters (ratings, bests, timelines); t: its event's second
+local function rate(op, t)
   if op[1] == 'elo' then
     elo(op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'tl' then
@@ -325,11 +379,11 @@ local function rate(op)  -- an op whose order matters (ratings, bests, timelines
   elseif op[1] == 'g2' then
     glicko2(op[2], op[3], op[4], op[5], op[6], op[7], op[8])
   elseif op[1] == 'best' then
-    keep_best(op[2], op[3], op[4])
+    keep_best(op[2], op[3], op[4], t)
   elseif op[1] == 'set' then
-    set_latest(op[2], op[3], op[4])
+    set_latest(op[2], op[3], op[4], t)
   elseif op[1] == 'streak' then
-    win_streak(op[2], op[3], op[4])
+    win_streak(op[2], op[3], op[4], t)
   elseif op[1] == 'game' then
     record_game(op[2], op[3], op[4], op[5], op[6])
   else
@@ -390,17 +444,62 @@ local function expire_boards()
   end
 end
 
+-- Boards that break ties by time hold integers of magnitude below LIMIT: check
+-- every value and every member's increments before anything is written.
+local reach = {}  -- timed board key -> member -> summed |delta| of the batch
+local function holds(board, member, x, delta)
+  local key = p .. 'lb:' .. board
+  if not is_packed(key) then return true end
+  if x ~= math.floor(x) or math.abs(x) >= LIMIT then return false end
+  if delta then
+    local t = reach[key] or {}
+    reach[key] = t
+    t[member] = (t[member] or 0) + math.abs(x)
+  end
+  return true
+end
+
+local function refuse_unholdable(ensure, incr, ordered)
+  local bad = nil
+  for _, o in ipairs(ensure) do
+    if not holds(o[1], o[2], o[3], false) then bad = o[1] end
+  end
+  for _, o in ipairs(incr) do
+    if not holds(o[1], o[2], o[3], true) then bad = o[1] end
+  end
+  for _, op in ipairs(ordered) do
+    if (op[1] == 'best' or op[1] == 'set') and not holds(op[2], op[3], op[4], false) then
+      bad = op[2]
+    end
+  end
+  for key, members in pairs(reach) do
+    for member, sum in pairs(members) do
+      local old = real(key, tonumber(redis.call('ZSCORE', key, member))) or 0
+      if math.abs(old) + sum >= LIMIT then bad = string.sub(key, plen) end
+    end
+  end
+  if bad then
+    return redis.error_reply('board ' .. bad .. ' breaks ties by time: its scores are ' ..
+                             'integers of magnitude below 2^21')
+  end
+end
+
 if ARGV[3] == 'fresh' then
   local marks, games = events[1], events[2]
   for _, m in ipairs(marks) do
     if not none_in(p .. 'seen:' .. m[1], m[2]) then return { 'again' } end
   end
   if #games > 0 and not none_in(p .. 'results', games) then return { 'again' } end
+  if next(timed) then
+    local refused = refuse_unholdable(events[3], events[4], events[6])
+    if refused then return refused end
+  end
   assign_buckets()
-  for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
-  for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3]) end
+  for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3], o[4]) end
+  for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3], o[4]) end
   for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
-  for _, o in ipairs(events[6]) do rate(o) end
+  local stamped = next(timed) ~= nil  -- then each ordered op ends with its t
+  for _, o in ipairs(events[6]) do rate(o, stamped and o[#o] or nil) end
   -- marks last: if a write above fails (a key of the wrong type), the entries
   -- are not marked applied, and the batch is retried, then dead-lettered
   for _, m in ipairs(marks) do
@@ -419,6 +518,22 @@ for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end
   end
+end
+if next(timed) then
+  local ensure, incr, ordered = {}, {}, {}
+  for i = 1, #events do
+    for _, op in ipairs(events[i][4]) do
+      if op[1] == 'zn' then
+        ensure[#ensure + 1] = { op[2], op[3], op[4] }
+      elseif op[1] == 'zi' then
+        incr[#incr + 1] = { op[2], op[3], op[4] }
+      else
+        ordered[#ordered + 1] = op
+      end
+    end
+  end
+  local refused = refuse_unholdable(ensure, incr, ordered)
+  if refused then return refused end
 end
 assign_buckets()
 
@@ -468,17 +583,22 @@ for i = 1, #events do
     for _, op in ipairs(ev[4]) do
       local kind = op[1]
       if kind == 'zi' then
-        add_pending(pending_z, p .. 'lb:' .. op[2], op[3], op[4])
+        local key = p .. 'lb:' .. op[2]
+        add_pending(pending_z, key, op[3], op[4])
+        if is_packed(key) then
+          pending_t[key] = pending_t[key] or {}
+          pending_t[key][op[3]] = ev[6]
+        end
       elseif kind == 'zn' then
         local key = p .. 'lb:' .. op[2]
         -- a pending increment puts the member on the board anyway: NX would not add it
         if pending_z[key] == nil or pending_z[key][op[3]] == nil then
-          ensure_on_board(key, op[3], op[4])
+          ensure_on_board(key, op[3], op[4], ev[6])
         end
       elseif kind == 'hi' then
         add_pending(pending_h, p .. 'stats:' .. op[2], op[3], op[4])
       else
-        rate(op)
+        rate(op, ev[6])
       end
     end
     applied = applied + 1

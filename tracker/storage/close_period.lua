@@ -6,7 +6,8 @@
 -- ARGV     product id, board, period id, the period's board name, top n,
 --          "1" if the board is ascending (kept negated, tracker/order.py), when
 --          the period board expires (Unix ms), bucket size (0: no buckets),
---          the stream's approximate maximum length
+--          the stream's approximate maximum length, "1" if the board breaks ties by
+--          time (it keeps score * 2^32 + time, tracker/tiebreak.py)
 --
 -- The mark "<period board>:closed" (expiring with the board) makes a second
 -- close a no-op, so any number of schedulers may run it. Each stream entry:
@@ -20,7 +21,7 @@
 local p = KEYS[1]
 local product, board, period, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local top, ascending, expires = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
-local bucket_size, maxlen = tonumber(ARGV[8]), ARGV[9]
+local bucket_size, maxlen, timed = tonumber(ARGV[8]), ARGV[9], ARGV[10] == '1'
 local key = p .. 'lb:' .. name
 
 if not redis.call('SET', key .. ':closed', '1', 'NX', 'PXAT', expires) then return 0 end
@@ -35,6 +36,7 @@ local function publish(board_key, bucket)
   local out, rank, previous = {}, 0, nil
   for i = 1, #rows, 2 do
     local score = tonumber(rows[i + 1])
+    if timed then score = math.floor(score / 4294967296) end
     if score ~= previous then rank, previous = (i + 1) / 2, score end
     out[#out + 1] = string.format('{"rank":%d,"user_id":%s,"score":%s}', rank,
                                   cjson.encode(rows[i]), canon(ascending and -score or score))

@@ -5,20 +5,26 @@
 --
 -- KEYS[1]  the product's key prefix "<prefix>:{<product>}:" (every key below
 --          shares its hash tag, so this runs on Redis Cluster too)
--- ARGV[1]  the user id; ARGV[2..] board names, all-time and period ("wins:2026-W48")
+-- ARGV[1]  the user id; ARGV[2] the comma-separated names of the boards that break
+--          ties by time (they keep score * 2^32 + time, tracker/tiebreak.py);
+--          ARGV[3..] board names, all-time and period ("wins:2026-W48")
 --
 -- Returns { boards the player was on, keys deleted, archived periods it was taken out of }.
 local p, user = KEYS[1], ARGV[1]
+local timed = {}
+for name in string.gmatch(ARGV[2], '[^,]+') do timed[name] = true end
 
 local function canon(x)  -- apply_batch.lua's canonical score text
   if x == 0 then x = 0 end
   return string.format('%.17g', x)
 end
 
--- Take the user off board `key`, tie structures included; whether it was there.
-local function off(key)
+-- Take the user off board `key` (of configured board `name`), tie structures included;
+-- whether it was there.
+local function off(key, name)
   local score = tonumber(redis.call('ZSCORE', key, user))
   if score == nil then return false end
+  if timed[name] then score = math.floor(score / 4294967296) end
   redis.call('ZREM', key, user)
   local text = canon(score)
   if redis.call('HINCRBY', key .. ':counts', text, -1) <= 0 then
@@ -29,12 +35,12 @@ local function off(key)
 end
 
 local boards, deleted = 0, 0
-for i = 2, #ARGV do
-  local key = p .. 'lb:' .. ARGV[i]
-  if off(key) then boards = boards + 1 end
+for i = 3, #ARGV do
+  local key, name = p .. 'lb:' .. ARGV[i], string.match(ARGV[i], '^[^:]+')
+  if off(key, name) then boards = boards + 1 end
   local bucket = redis.call('HGET', key .. ':buckets', user)  -- a period board's buckets
   if bucket then
-    off(key .. ':b' .. bucket)
+    off(key .. ':b' .. bucket, name)
     redis.call('HDEL', key .. ':buckets', user)  -- its place stays taken: buckets keep their size
   end
   deleted = deleted + redis.call('DEL', p .. 'rating:' .. ARGV[i] .. ':' .. user,
@@ -45,7 +51,7 @@ deleted = deleted + redis.call('DEL', p .. 'stats:' .. user)
 -- The archives of the all-time boards named (tracker/closing.py): the player's rows
 -- leave each closed period's standings; the others keep the ranks they closed with.
 local archived = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   if not string.find(ARGV[i], ':', 1, true) then
     local archive = p .. 'archive:' .. ARGV[i]
     local all = redis.call('HGETALL', archive)

@@ -5,7 +5,9 @@
 -- KEYS[1]  the board          st:{p}:lb:<board>          (member = user, score)
 -- KEYS[2]  its distinct scores st:{p}:lb:<board>:scores  (kept by apply_batch.lua)
 -- KEYS[3]  standing only, on skill and Glicko-2 boards: the member's rating hash
--- ARGV[1]  the command, then its arguments:
+-- ARGV[1]  "1" if the board breaks ties by time (tracker/tiebreak.py): it keeps
+--          score * 2^32 + (2^32 - 1 - t), and every time of one score ties; else "0"
+-- ARGV[2]  the command, then its arguments:
 --   standing <member>          -> nil | { score, revrank, above, dense_above, below, size
 --                                 [, mu, sigma] }
 --   standings <member>...      -> { size, { member, score, revrank, above, dense_above,
@@ -25,9 +27,27 @@
 --
 -- Board order: score descending, then member bytes descending (ZREVRANGE).
 -- above / dense_above count the members / distinct scores strictly better than
--- the first row of the slice. Scores are returned as Redis's exact strings.
+-- the first row of the slice. Scores are returned as Redis's exact strings, as
+-- stored: the caller turns a timed board's numbers into scores (cheaper there than
+-- on Redis's one thread).
 local board, scores = KEYS[1], KEYS[2]
-local cmd = ARGV[1]
+local timed, cmd = ARGV[1] == '1', ARGV[2]
+local UNIT = 4294967296
+
+-- A stored number's score, as text; and the bounds of the stored numbers whose
+-- score is better, or worse, than that of stored number `x`, as ZCOUNT's texts.
+local function score_text(x)
+  if not timed then return x end
+  return string.format('%d', math.floor(tonumber(x) / UNIT))
+end
+local function above_bound(x)  -- exclusive: numbers of strictly better scores
+  if not timed then return '(' .. x end
+  return string.format('%d', (math.floor(tonumber(x) / UNIT) + 1) * UNIT)
+end
+local function below_bound(x)  -- exclusive: numbers of strictly worse scores
+  if not timed then return '(' .. x end
+  return string.format('(%d', math.floor(tonumber(x) / UNIT) * UNIT)
+end
 
 local function slice(start, count, size)
   size = size or redis.call('ZCARD', board)
@@ -36,9 +56,8 @@ local function slice(start, count, size)
   if count > 0 and start < size then
     rows = redis.call('ZRANGE', board, start, start + count - 1, 'REV', 'WITHSCORES')
     if start > 0 then  -- at the top nothing is better (the top-10, the most read)
-      local first = '(' .. rows[2]
-      above = redis.call('ZCOUNT', board, first, '+inf')
-      dense_above = redis.call('ZCOUNT', scores, first, '+inf')
+      above = redis.call('ZCOUNT', board, above_bound(rows[2]), '+inf')
+      dense_above = redis.call('ZCOUNT', scores, '(' .. score_text(rows[2]), '+inf')
     end
   end
   return { size, start, above, dense_above, rows }
@@ -59,18 +78,17 @@ end
 local function place(member)
   local score = redis.call('ZSCORE', board, member)
   if not score then return nil end
-  local excl = '(' .. score
   return {
     score,
     redis.call('ZREVRANK', board, member),
-    redis.call('ZCOUNT', board, excl, '+inf'),
-    redis.call('ZCOUNT', scores, excl, '+inf'),
-    redis.call('ZCOUNT', board, '-inf', excl),
+    redis.call('ZCOUNT', board, above_bound(score), '+inf'),
+    redis.call('ZCOUNT', scores, '(' .. score_text(score), '+inf'),
+    redis.call('ZCOUNT', board, '-inf', below_bound(score)),
   }
 end
 
 if cmd == 'standing' then
-  local found = place(ARGV[2])
+  local found = place(ARGV[3])
   if found then
     found[6] = redis.call('ZCARD', board)
     if KEYS[3] then found[7] = redis.call('HGETALL', KEYS[3]) end
@@ -78,7 +96,7 @@ if cmd == 'standing' then
   return found
 elseif cmd == 'standings' then
   local out = { redis.call('ZCARD', board) }
-  for i = 2, #ARGV do
+  for i = 3, #ARGV do
     local found = place(ARGV[i])
     if found then
       table.insert(found, 1, ARGV[i])
@@ -87,9 +105,10 @@ elseif cmd == 'standings' then
   end
   return out
 elseif cmd == 'page' then
-  return slice(tonumber(ARGV[2]), tonumber(ARGV[3]))
+  return slice(tonumber(ARGV[3]), tonumber(ARGV[4]))
 elseif cmd == 'after' then
-  local s, member, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
+  -- s: the stored number of the cursor's row (on a timed board, with its time)
+  local s, member, count = ARGV[3], ARGV[4], tonumber(ARGV[5])
   local current = redis.call('ZSCORE', board, member)
   local start
   if current and tonumber(current) == tonumber(s) then
@@ -110,7 +129,7 @@ elseif cmd == 'after' then
   end
   return slice(start, count)
 elseif cmd == 'around' then
-  local member, count = ARGV[2], tonumber(ARGV[3])
+  local member, count = ARGV[3], tonumber(ARGV[4])
   local rank = redis.call('ZREVRANK', board, member)
   if not rank then return nil end
   local size = redis.call('ZCARD', board)
@@ -124,25 +143,35 @@ elseif cmd == 'tiers' then
   local size = redis.call('ZCARD', board)
   local out = { size }
   local upper, upper_text = math.huge, '+inf'  -- the best tiers' lowest score so far
-  for i = 2, #ARGV, 2 do
+  -- On a timed board, a lowest score s counts every stored number from s * UNIT
+  -- (the latest time of s) up; what is shown is the score.
+  local function lowest(score)
+    if not timed then return score end
+    return math.ceil(score) * UNIT
+  end
+  local upper_shown = '+inf'
+  for i = 3, #ARGV, 2 do
     local kind, value = ARGV[i], tonumber(ARGV[i + 1])
-    local low, low_text = -math.huge, '-inf'
+    local low, low_text, low_shown = -math.huge, '-inf', '-inf'
     if kind == 'score' then
-      low, low_text = value, ARGV[i + 1]
+      low, low_shown = lowest(value), ARGV[i + 1]
+      low_text = timed and string.format('%d', low) or ARGV[i + 1]
     elseif kind == 'rank' or kind == 'percent' then
       local n = value
       if kind == 'percent' then n = math.max(1, math.ceil(value * size / 100)) end
       if n < size then
-        low_text = redis.call('ZRANGE', board, n - 1, n - 1, 'REV', 'WITHSCORES')[2]
-        low = tonumber(low_text)
+        local nth = redis.call('ZRANGE', board, n - 1, n - 1, 'REV', 'WITHSCORES')[2]
+        low_shown = score_text(nth)
+        low = lowest(tonumber(low_shown))
+        low_text = timed and string.format('%d', low) or nth
       end
     end
     local members = 0
     if low < upper then
       members = redis.call('ZCOUNT', board, low_text, '(' .. upper_text)
-      upper, upper_text = low, low_text
+      upper, upper_text, upper_shown = low, low_text, low_shown
     end
-    out[#out + 1] = { upper_text, members }
+    out[#out + 1] = { upper_shown, members }
   end
   return out
 elseif cmd == 'size' then

@@ -18,6 +18,7 @@ import redis
 from tracker.order import flip
 from tracker.ranking import BoardSize, Position, Slice, Standing
 from tracker.storage.keys import Keys
+from tracker.tiebreak import UNIT, score_of
 from tracker.tiers import Tier
 
 # One atomic rebuild of a board's tie structures from the board itself, using
@@ -26,12 +27,14 @@ from tracker.tiers import Tier
 # structures existed (``python -m tracker.reindex``), not routinely.
 _REINDEX = """
 local board, scores, counts = KEYS[1], KEYS[2], KEYS[3]
+local timed = ARGV[1] == '1'  -- the board keeps score * 2^32 + time (tracker/tiebreak.py)
 redis.call('DEL', scores, counts)
 local tally, size, chunk = {}, redis.call('ZCARD', board), 10000
 for start = 0, size - 1, chunk do
   local rows = redis.call('ZRANGE', board, start, start + chunk - 1, 'WITHSCORES')
   for i = 2, #rows, 2 do
     local x = tonumber(rows[i])
+    if timed then x = math.floor(x / 4294967296) end
     if x == 0 then x = 0 end
     local c = string.format('%.17g', x)
     tally[c] = (tally[c] or 0) + 1
@@ -60,26 +63,38 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool) -> Standing:
-    score, revrank, above, dense_above, below = place
-    shown = flip(float(score)) if ascending else float(score)
+def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool,
+              earliest: bool) -> Standing:
+    stored, revrank, above, dense_above, below = place
+    score = score_of(float(stored)) if earliest else float(stored)
+    shown = flip(score) if ascending else score
     return Standing(user_id, shown, int(revrank) + 1, int(above), int(dense_above),
                     int(below), size)
 
 
-def _slice(reply: Any, ascending: bool) -> Slice:
+def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     size, start, above, dense_above, flat = reply
     members = [_text(m) for m in flat[0::2]]
-    scores = [flip(float(x)) for x in flat[1::2]] if ascending else map(float, flat[1::2])
+    last_key = None
+    if earliest:  # stored numbers: scores with their times; paging resumes at the last
+        stored = [float(x) for x in flat[1::2]]
+        last_key = stored[-1] if stored else None
+        scores: Any = [score_of(x) for x in stored]
+    else:
+        scores = map(float, flat[1::2])
+    if ascending:
+        scores = [flip(x) for x in scores]
     return Slice(int(size), int(start), int(above), int(dense_above),
-                 list(zip(members, scores, strict=True)))
+                 list(zip(members, scores, strict=True)), last_key)
 
 
 class Ranks:
     """Atomic rank reads of every product's boards.
 
     ``ascending``: the board ranks its lowest score first, so Redis keeps it negated
-    (:mod:`tracker.order`); scores go in and come out as players see them.
+    (:mod:`tracker.order`); ``earliest``: it breaks ties by time, so Redis keeps each
+    score with its time (:mod:`tracker.tiebreak`). Scores go in and come out as players
+    see them.
     """
 
     def __init__(self, client: redis.Redis, keys: Keys | None = None):
@@ -88,12 +103,15 @@ class Ranks:
         source = resources.files("tracker.storage").joinpath("ranks.lua").read_text()
         self._read = client.register_script(source)
         self._reindex = client.register_script(_REINDEX)
+        convert = resources.files("tracker.storage").joinpath("convert_ties.lua").read_text()
+        self._convert_ties = client.register_script(convert)
 
-    def _call(self, product_id: str, board: str, *args: str | int,
-              extra_key: str | None = None) -> Any:
+    def _call(self, product_id: str, board: str, *command: str | int,
+              extra_key: str | None = None, earliest: bool = False) -> Any:
         keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board)]
         if extra_key is not None:
             keys.append(extra_key)
+        args = ("1" if earliest else "0", *command)
         conn = getattr(self.client, "connection", None)
         if conn is None:
             return self._read(keys=keys, args=list(args))
@@ -113,15 +131,17 @@ class Ranks:
         return self._read(keys=keys, args=list(args))
 
     def standing(self, product_id: str, board: str, user_id: str, *,
-                 rating_of: str | None = None, ascending: bool = False) -> Standing | None:
+                 rating_of: str | None = None, ascending: bool = False,
+                 earliest: bool = False) -> Standing | None:
         """The member's score and ranks, or None when it is not on the board; with
         ``rating_of`` (the OpenSkill or Glicko-2 board the ratings belong to), the
         member's rating too (``mu`` and ``sigma``, or ``rating``, ``rd`` and ``volatility``)."""
         rating = None if rating_of is None else self.keys.rating(product_id, rating_of, user_id)
-        reply = self._call(product_id, board, "standing", user_id, extra_key=rating)
+        reply = self._call(product_id, board, "standing", user_id, extra_key=rating,
+                           earliest=earliest)
         if reply is None:
             return None
-        found = _standing(user_id, reply[:5], int(reply[5]), ascending)
+        found = _standing(user_id, reply[:5], int(reply[5]), ascending, earliest)
         if len(reply) > 6 and reply[6]:
             pairs = iter(reply[6])
             detail = tuple((_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
@@ -129,21 +149,23 @@ class Ranks:
         return found
 
     def standings(self, product_id: str, board: str, user_ids: Sequence[str], *,
-                  ascending: bool = False) -> tuple[int, list[Standing]]:
+                  ascending: bool = False, earliest: bool = False
+                  ) -> tuple[int, list[Standing]]:
         """The board's size and the standing of each of ``user_ids`` on it, in board order
         (best first); players not on the board are left out."""
-        size, *found = self._call(product_id, board, "standings", *user_ids)
-        places = [_standing(_text(member), place, int(size), ascending)
+        size, *found = self._call(product_id, board, "standings", *user_ids, earliest=earliest)
+        places = [_standing(_text(member), place, int(size), ascending, earliest)
                   for member, *place in found]
         return int(size), sorted(places, key=lambda p: p.ordinal)
 
     def page(self, product_id: str, board: str, start: int, count: int, *,
-             ascending: bool = False) -> Slice:
+             ascending: bool = False, earliest: bool = False) -> Slice:
         """``count`` rows from 0-based position ``start`` in board order."""
-        return _slice(self._call(product_id, board, "page", start, count), ascending)
+        return _slice(self._call(product_id, board, "page", start, count, earliest=earliest),
+                      ascending, earliest)
 
     def after(self, product_id: str, board: str, position: Position, count: int, *,
-              ascending: bool = False) -> Slice:
+              ascending: bool = False, earliest: bool = False) -> Slice:
         """``count`` rows right after ``position`` (keyset paging).
 
         Correct while scores change: a member whose score did not change since
@@ -153,17 +175,21 @@ class Ranks:
         if not math.isfinite(position.score):
             raise ValueError("a position's score is finite")
         score = flip(position.score) if ascending else position.score
+        if earliest:  # the row's stored number; without it, the score's earliest time
+            score = position.key if position.key is not None else (
+                math.floor(score) * UNIT + UNIT - 1)
         return _slice(self._call(product_id, board, "after", repr(score), position.user_id,
-                                 count), ascending)
+                                 count, earliest=earliest), ascending, earliest)
 
     def around(self, product_id: str, board: str, user_id: str, count: int, *,
-               ascending: bool = False) -> Slice | None:
+               ascending: bool = False, earliest: bool = False) -> Slice | None:
         """``count`` rows around the member (it is in the middle unless near an end)."""
-        reply = self._call(product_id, board, "around", user_id, count)
-        return None if reply is None else _slice(reply, ascending)
+        reply = self._call(product_id, board, "around", user_id, count, earliest=earliest)
+        return None if reply is None else _slice(reply, ascending, earliest)
 
     def tiers(self, product_id: str, board: str, tiers: Sequence[Tier], *,
-              ascending: bool = False) -> tuple[int, list[tuple[float | None, int]]]:
+              ascending: bool = False, earliest: bool = False
+              ) -> tuple[int, list[tuple[float | None, int]]]:
         """The board's size and, for each of ``tiers`` (best first), the worst score that
         puts a member in it or a better one (None: any score does) and its members."""
         args: list[str | int] = []
@@ -174,7 +200,7 @@ class Ranks:
             else:
                 kind, value = cutoff
                 args += [kind, repr(flip(value) if ascending and kind == "score" else value)]
-        size, *found = self._call(product_id, board, "tiers", *args)
+        size, *found = self._call(product_id, board, "tiers", *args, earliest=earliest)
         out: list[tuple[float | None, int]] = []
         for low, members in found:
             worst = None if _text(low) == "-inf" else float(low)
@@ -185,9 +211,17 @@ class Ranks:
         members, distinct = self._call(product_id, board, "size")
         return BoardSize(int(members), int(distinct))
 
-    def reindex(self, product_id: str, board: str) -> BoardSize:
+    def reindex(self, product_id: str, board: str, *, earliest: bool = False) -> BoardSize:
         """Rebuild the board's tie structures from the board, atomically."""
         keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board),
                 self.keys.board_counts(product_id, board)]
-        members, distinct = self._reindex(keys=keys)
+        members, distinct = self._reindex(keys=keys, args=["1" if earliest else "0"])
         return BoardSize(int(members), int(distinct))
+
+    def convert_ties(self, product_id: str, board: str, *, earliest: bool) -> int:
+        """Rewrite a board's stored numbers for ``tie_break = "earliest"`` (or back, to
+        ``member``), atomically; members converted. ``board`` may be a period's or a
+        bucket's board. ResponseError, and nothing written, when a member does not fit
+        (``convert_ties.lua``)."""
+        return int(self._convert_ties(keys=[self.keys.board(product_id, board)],
+                                      args=["earliest" if earliest else "member"]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -27,6 +27,7 @@ from tracker.handlers.base import (
 )
 from tracker.order import flip
 from tracker.storage.keys import Keys
+from tracker.tiebreak import event_second, score_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +95,14 @@ def encode_op(op: Op) -> list[Any]:
     raise TypeError(f"not a storage operation: {op!r}")
 
 
-def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
+def sum_batch(source: str, events: Sequence[PreparedEvent],
+              timed: Collection[str] = ()) -> list[Any] | None:
     """The batch in the script's "fresh" form: dedupe marks and results to add, and its
     ops summed up (increments per member and stat, rating results in order).
+
+    ``timed``: boards that break ties by time (:mod:`tracker.tiebreak`). Then each
+    increment and ensure carries the second of its member's latest event, and each
+    ordered op the second of its own.
 
     None when summing could change the outcome: an entry or a match twice in the
     batch, or a board that gets both points and ordered ops (a rating or a best reads
@@ -112,10 +118,14 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
     stats: dict[tuple[str, str], int] = {}
     ratings: list[list[Any]] = []  # encoded ops applied in order (ratings, bests, timelines)
     point_boards: set[str] = set()
+    seconds: dict[tuple[str, str], int] = {}  # (board, member) -> t, of timed boards
+    t = 0
     for e in events:
         if e.entry_id in entry_ids:
             return None
         entry_ids.add(e.entry_id)
+        if timed:
+            t = event_second(e.entry_id)
         marks.setdefault(Keys.seen_suffix(source, e.entry_id), []).append(e.entry_id)
         if e.game_id:
             games.append(e.game_id)
@@ -127,20 +137,30 @@ def sum_batch(source: str, events: Sequence[PreparedEvent]) -> list[Any] | None:
                 key = (op.board, op.member)
                 incr[key] = incr.get(key, 0.0) + op.delta
                 point_boards.add(op.board)
+                if timed:
+                    seconds[key] = t
             elif type(op) is EnsureOnBoard:
                 key = (op.board, op.member)
                 if key not in incr and key not in ensure:
                     ensure[key] = op.score
+                    if timed:
+                        seconds[key] = t
                 point_boards.add(op.board)
+            elif timed:
+                ratings.append([*encode_op(op), t])
             else:
                 ratings.append(encode_op(op))
     rated = {o[1] for o in ratings if o[0] != "tl"}
     if len(set(games)) < len(games) or point_boards & rated:
         return None
+    if timed:
+        ensured = [[b, m, float(v), seconds[b, m]] for (b, m), v in ensure.items()]
+        summed = [[b, m, float(v), seconds[b, m]] for (b, m), v in incr.items()]
+    else:
+        ensured = [[b, m, float(v)] for (b, m), v in ensure.items()]
+        summed = [[b, m, float(v)] for (b, m), v in incr.items()]
     return [
-        list(marks.items()), games,
-        [[b, m, float(v)] for (b, m), v in ensure.items()],
-        [[b, m, float(v)] for (b, m), v in incr.items()],
+        list(marks.items()), games, ensured, summed,
         [[u, st, int(v)] for (u, st), v in stats.items()],
         ratings, len(events), sum(1 for e in events if e.late),
     ]
@@ -171,7 +191,8 @@ class Store:
 
     def apply(self, product_id: str, source: str, events: Sequence[PreparedEvent], *,
               summed: bool = True, expires: Mapping[str, int] | None = None,
-              buckets: Mapping[str, tuple[int, Iterable[str]]] | None = None) -> ApplyResult:
+              buckets: Mapping[str, tuple[int, Iterable[str]]] | None = None,
+              earliest: Collection[str] = ()) -> ApplyResult:
         """Apply a batch in one atomic script; entries already applied change nothing.
 
         With ``summed``, the batch goes summed up (:func:`sum_batch`) when it can,
@@ -181,7 +202,8 @@ class Store:
         ms, set in the same step as the writes. ``buckets`` names boards (period boards)
         split into buckets (:mod:`tracker.periods`): the players per bucket, and the
         members the batch writes there in event order (their buckets are assigned in
-        that order, whichever batch form goes).
+        that order, whichever batch form goes). ``earliest`` names boards that break
+        ties by time (:mod:`tracker.tiebreak`), their period and bucket boards included.
         """
         if not events:
             return ApplyResult()
@@ -189,39 +211,46 @@ class Store:
         expiring = _pack([[b, int(at)] for b, at in expires.items()]) if expires else ""
         bucketed = _pack([[b, int(n), list(members)] for b, (n, members) in buckets.items()]
                          ) if buckets else ""
-        batch = sum_batch(source, events) if summed else None
+        timed = _pack(sorted(earliest)) if earliest else ""
+        batch = sum_batch(source, events, earliest) if summed else None
         if batch is not None:
             reply: Any = self._apply(keys=keys, args=[_pack(batch), self.dedupe_ttl, "fresh",
-                                                      expiring, bucketed])
+                                                      expiring, bucketed, timed])
             if len(reply) == 3:
                 return ApplyResult(int(reply[0]))
         payload = _pack([
             [e.entry_id, Keys.seen_suffix(source, e.entry_id), e.game_id,
-             [encode_op(op) for op in e.ops], 1 if e.late else 0]
+             [encode_op(op) for op in e.ops], 1 if e.late else 0, event_second(e.entry_id)]
             for e in events
         ])
         reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events", expiring,
-                                             bucketed])
+                                             bucketed, timed])
         applied, duplicates, dup_results = reply
         return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
 
-    def forget(self, product_id: str, user_id: str, boards: Sequence[str]) -> Forgotten:
+    def forget(self, product_id: str, user_id: str, boards: Sequence[str],
+               earliest: Collection[str] = ()) -> Forgotten:
         """Take the player off ``boards`` (all-time and period board names) and delete
         its stats, ratings and game histories there, and its rows of the all-time
-        boards' archives, in one atomic script."""
-        on_boards, deleted, archived = self._forget(keys=[self.keys.product(product_id)],
-                                                    args=[user_id, *boards])
+        boards' archives, in one atomic script. ``earliest``: the boards among them
+        that break ties by time."""
+        on_boards, deleted, archived = self._forget(
+            keys=[self.keys.product(product_id)],
+            args=[user_id, ",".join(sorted(earliest)), *boards])
         return Forgotten(int(on_boards), int(deleted), int(archived))
 
     # --- reads ----------------------------------------------------------------
 
     def top(self, product_id: str, board: str, count: int = 10, *,
-            ascending: bool = False) -> list[tuple[str, float]]:
+            ascending: bool = False, earliest: bool = False) -> list[tuple[str, float]]:
         """The ``count`` best entries of a board, best first (lowest first when
-        ``ascending``: the board is kept negated, see :mod:`tracker.order`)."""
+        ``ascending``: the board is kept negated, see :mod:`tracker.order`; ``earliest``:
+        it keeps scores with their time, see :mod:`tracker.tiebreak`)."""
         rows: Any = self.client.zrange(
             self.keys.board(product_id, board), 0, count - 1, desc=True, withscores=True
         )
+        if earliest:
+            rows = [(member, score_of(score)) for member, score in rows]
         if ascending:
             return [(_text(member), flip(float(score))) for member, score in rows]
         return [(_text(member), float(score)) for member, score in rows]
