@@ -12,6 +12,9 @@
 4. Does step 3 once per ``--redis-transport``: the API reaching Redis over
    loopback TCP, then over a unix socket (a co-located Redis), each against
    its own bare endpoint.
+
+``--tie-break earliest`` fills and reads the board as one that ranks equal scores
+by who reached them first (each score stored with a time, ``tracker.tiebreak``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import redis
 
 from tests.support.redis_server import RedisServer, free_port
 from tracker.storage import Keys, Ranks
+from tracker.tiebreak import UNIT
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -69,8 +73,9 @@ def used_memory(client: redis.Redis) -> int:
 
 
 def fill(client: redis.Redis, players: int, seed: int, ids_file: Path, sample: int,
-         ids: str = "uuid") -> None:
-    """``players`` members (UUIDs, or 8-digit numbers); long-tailed wins, so most scores tie."""
+         ids: str = "uuid", earliest: bool = False) -> None:
+    """``players`` members (UUIDs, or 8-digit numbers); long-tailed wins, so most scores tie.
+    ``earliest``: each score stored with a time (seconds over about 8 years)."""
     rng = random.Random(seed)
     key = Keys().board(PRODUCT, BOARD)
     chunk: dict[str, float] = {}
@@ -79,7 +84,8 @@ def fill(client: redis.Redis, players: int, seed: int, ids_file: Path, sample: i
     for i in range(players):
         user = (str(uuid.UUID(int=rng.getrandbits(128), version=4)) if ids == "uuid"
                 else f"{10_000_000 + i}")
-        chunk[user] = float(int(rng.expovariate(1 / 40)))
+        score = float(int(rng.expovariate(1 / 40)))
+        chunk[user] = score * UNIT + UNIT - 1 - rng.randrange(2**28) if earliest else score
         if len(kept) < sample and rng.random() < 2 * sample / players:
             kept.append(user)
         if len(chunk) == 10_000 or i == players - 1:
@@ -138,12 +144,12 @@ def wrk(base: str, path: str, ids_file: Path, seconds: int, connections: int,
 
 
 def measure(args: argparse.Namespace, redis_url: str, ids_file: Path,
-            procs: list[subprocess.Popen[bytes]],
-            measured_redis: list[int]) -> dict[str, list[Run]]:
+            procs: list[subprocess.Popen[bytes]], measured_redis: list[int],
+            products_file: Path) -> dict[str, list[Run]]:
     """Every endpoint, in interleaved rounds, of a gunicorn reaching Redis at ``redis_url``."""
     api_port = free_port()
     env = dict(os.environ, TRACKER_REDIS_URL=redis_url,
-               TRACKER_PRODUCTS_FILE=str(HERE / "products.toml"),
+               TRACKER_PRODUCTS_FILE=str(products_file),
                TRACKER_RATE_LIMIT=args.rate_limit)
     api = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{api_port}",
@@ -206,6 +212,9 @@ def main() -> int:
                              "turn: tcp (loopback) and unix (a socket, for a co-located Redis)")
     parser.add_argument("--ids", choices=["uuid", "numeric"], default="uuid",
                         help="user ids: Varcade's UUIDs (36 chars) or 8-digit numbers")
+    parser.add_argument("--tie-break", choices=["member", "earliest"], default="member",
+                        help="the board's tie_break: equal scores by user id, or by who "
+                             "reached them first (scores stored with their times)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -227,12 +236,21 @@ def main() -> int:
         ranks.size(PRODUCT, BOARD)  # loads the read script: not counted as board memory
         before = used_memory(client)
         ids_file = work / "ids.txt"
+        earliest = args.tie_break == "earliest"
+        products_file = HERE / "products.toml"
+        if earliest:  # the same product, ranking equal scores by who reached them first
+            products_file = work / "products.toml"
+            text = (HERE / "products.toml").read_text()
+            products_file.write_text(text.replace("bench = { ", 'bench = { tie_break = '
+                                                  '"earliest", ', 1))
+            assert products_file.read_text() != text, "bench/api/products.toml changed"
         t0 = time.perf_counter()
-        fill(client, args.players, args.seed, ids_file, sample=20_000, ids=args.ids)
+        fill(client, args.players, args.seed, ids_file, sample=20_000, ids=args.ids,
+             earliest=earliest)
         fill_s = time.perf_counter() - t0
         board_only = used_memory(client)
         t0 = time.perf_counter()
-        size = ranks.reindex(PRODUCT, BOARD)
+        size = ranks.reindex(PRODUCT, BOARD, earliest=earliest)
         reindex_s = time.perf_counter() - t0
         after = used_memory(client)
         assert size.members == args.players, size
@@ -243,7 +261,7 @@ def main() -> int:
         load = os.getloadavg()[0]
         for transport in args.redis_transport.split(","):
             results[transport] = measure(args, transports[transport], ids_file, procs,
-                                         measured_redis)
+                                         measured_redis, products_file)
         load = max(load, os.getloadavg()[0])
     finally:
         for proc in reversed(procs):
@@ -254,8 +272,9 @@ def main() -> int:
                 proc.kill()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{args.players:,} players ({args.ids} ids), {size.distinct_scores} distinct "
-          f"scores; filled in {fill_s:.1f} s, tie structures built in {reindex_s:.2f} s")
+    print(f"\n{args.players:,} players ({args.ids} ids, tie_break {args.tie_break}), "
+          f"{size.distinct_scores} distinct scores; filled in {fill_s:.1f} s, tie structures "
+          f"built in {reindex_s:.2f} s")
     print(f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, "
           f"wrk 1 thread {args.connections} connections, {args.rounds} rounds x "
           f"{args.seconds} s, rate limit {args.rate_limit}; medians; load average up to "
@@ -270,7 +289,8 @@ def main() -> int:
           f"{per_member:.1f} B with tie structures")
     if args.json:
         args.json.write_text(json.dumps({
-            "players": args.players, "ids": args.ids, "load_average": load,
+            "players": args.players, "ids": args.ids, "tie_break": args.tie_break,
+            "load_average": load,
             "distinct_scores": size.distinct_scores,
             "memory": {"before": before, "board": board_only, "after": after,
                        "per_member": per_member},

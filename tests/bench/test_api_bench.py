@@ -27,3 +27,19 @@ def test_api_benchmark_smoke(tmp_path: Path) -> None:
     assert set(result["transports"]) == {"tcp", "unix"}
     for endpoints in result["transports"].values():
         assert all(run["rps"] > 0 for run in endpoints.values())
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_api_benchmark_of_a_board_that_breaks_ties_by_time(tmp_path: Path) -> None:
+    """wrk counts every non-2xx answer as a failure, so every route answered the board."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.api", "--players", "3000", "--seconds", "1",
+         "--rounds", "1", "--warmup", "1", "--workers", "1", "--redis-transport", "tcp",
+         "--tie-break", "earliest", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "tie_break earliest" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["tie_break"] == "earliest" and result["distinct_scores"] > 10
+    assert all(run["rps"] > 0 for run in result["transports"]["tcp"].values())
