@@ -4,6 +4,9 @@ boards, closing, erasure and the rebuild, each checked against brute force."""
 
 from __future__ import annotations
 
+import queue
+import random
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,24 +53,28 @@ def entry_id(game_no: int, second: int, base_ms: int = T0) -> str:
 
 def wins_standings(games: Sequence[Game]) -> list[tuple[str, float]]:
     """The wins board in board order, by brute force: score, then the second the player
-    reached it (a loser joins at 0 when it first plays), then user id descending."""
+    reached it (a loser joins at 0, with no time of its own), then user id descending."""
     score: dict[str, int] = {}
     since: dict[str, int] = {}
     for w, lo, t in games:
         score[w], since[w] = score.get(w, 0) + 1, t
         if lo not in score:
-            score[lo], since[lo] = 0, t
+            score[lo], since[lo] = 0, -1
     order = sorted(sorted(score, reverse=True), key=lambda p: (-score[p], since[p]))
     return [(p, float(score[p])) for p in order]
 
 
-def play(store: Store, games: Sequence[Game], batch: int, summed: bool) -> None:
+def play(store: Store, games: Sequence[Game], batch: int, summed: bool,
+         order: Sequence[int] | None = None) -> None:
+    """Apply ``games`` in parts of ``batch``, in stream order or in the ``order`` of
+    part numbers (concurrent workers may finish a later part first)."""
     handler = WinsLeaderboard()
     events = [PreparedEvent(entry_id(i, t), f"g{i}-{t}",
                             list(handler.ops(game(entry_id(i, t), w, lo))))
               for i, (w, lo, t) in enumerate(games)]
-    for i in range(0, len(events), batch):
-        store.apply("pong", "s", events[i:i + batch], summed=summed, earliest={"wins"})
+    parts = [events[i:i + batch] for i in range(0, len(events), batch)]
+    for k in order if order is not None else range(len(parts)):
+        store.apply("pong", "s", parts[k], summed=summed, earliest={"wins"})
 
 
 @st.composite
@@ -79,13 +86,18 @@ def games_strategy(draw: Any) -> list[Game]:
     return [(w, lo, t) for (w, lo), t in zip(pairs, seconds, strict=True)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURES)
-@given(games=games_strategy(), batch=st.integers(1, 12), summed=st.booleans())
+@settings(max_examples=80, deadline=None, suppress_health_check=FIXTURES)
+@given(games=games_strategy(), batch=st.integers(1, 12), summed=st.booleans(),
+       draw=st.data())
 def test_equal_scores_rank_by_who_reached_them_first(
-        data: redis.Redis, games: list[Game], batch: int, summed: bool) -> None:
+        data: redis.Redis, games: list[Game], batch: int, summed: bool,
+        draw: st.DataObject) -> None:
+    """In any order of parts: the stored time is the event's, not the application's."""
     data.flushdb()
     store, ranks = Store(data), Ranks(data)
-    play(store, games, batch, summed)
+    parts = range((len(games) + batch - 1) // batch)
+    order = draw.draw(st.permutations(list(parts)), label="order of parts")
+    play(store, games, batch, summed, order)
     expected = wins_standings(games)
     page = ranks.page("pong", "wins", 0, 100, earliest=True)
     assert list(page.rows) == expected
@@ -134,10 +146,12 @@ def test_best_and_ascending_boards_keep_the_first_to_reach_a_score(
     events = [PreparedEvent(entry_id(i, t), "", stored_ops([KeepBest("laps", p, lap)],
                                                             {"laps"}))
               for i, (p, lap, t) in enumerate(laps)]
-    for summed in (True, False):
+    parts = [events[i:i + 3] for i in range(0, len(events), 3)]
+    for summed, order in ((True, [0, 1, 2]), (False, [0, 1, 2]), (True, [2, 1, 0]),
+                          (False, [1, 2, 0])):  # parts in any order: the same board
         data.flushdb()
-        for i in range(0, len(events), 3):
-            store.apply("race", "s", events[i:i + 3], summed=summed, earliest={"laps"})
+        for k in order:
+            store.apply("race", "s", parts[k], summed=summed, earliest={"laps"})
         rows = Ranks(data).page("race", "laps", 0, 10, ascending=True, earliest=True).rows
         assert list(rows) == [("dee", 59.0), ("cid", 60.0), ("bob", 60.0), ("ann", 60.0)]
         _, tiers = Ranks(data).tiers("race", "laps", _tiers(), ascending=True, earliest=True)
@@ -153,11 +167,14 @@ def _tiers() -> Sequence[Any]:
 def test_a_latest_board_dates_a_score_from_its_latest_submission(
         store: Store, data: redis.Redis) -> None:
     sets = [("ann", 5, 0), ("bob", 5, 2), ("ann", 5, 4), ("cid", 7, 5), ("cid", 5, 6)]
-    for i, (p, score, t) in enumerate(sets):
-        store.apply("g", "s", [PreparedEvent(entry_id(i, t), "", [SetScore("lvl", p, score)])],
-                    earliest={"lvl"})
-    rows = Ranks(data).page("g", "lvl", 0, 10, earliest=True).rows
-    assert list(rows) == [("bob", 5.0), ("ann", 5.0), ("cid", 5.0)]
+    events = [PreparedEvent(entry_id(i, t), "", [SetScore("lvl", p, score)])
+              for i, (p, score, t) in enumerate(sets)]
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 4, 0, 3, 1]):
+        data.flushdb()
+        for k in order:  # in any order, the latest second's score stays
+            store.apply("g", "s", [events[k]], earliest={"lvl"})
+        rows = Ranks(data).page("g", "lvl", 0, 10, earliest=True).rows
+        assert list(rows) == [("bob", 5.0), ("ann", 5.0), ("cid", 5.0)]
 
 
 # --- through the pipeline: configuration, periods, buckets, closing, erasure ------------
@@ -337,3 +354,46 @@ def test_convert_ties_moves_a_board_with_data_to_earliest_and_back(
                       (["tennis", "wins", "--to", "first"], "'first' is not one of")):
         refused = runner.invoke(main, ["convert-ties", *bad])
         assert refused.exit_code == 2 and says in refused.output
+
+
+def test_concurrent_writers_give_the_board_of_event_order(settings: Settings) -> None:
+    """Four writers (threads, each with its own connection) apply 60 parts of 10 games
+    in whatever order they get to them, each part twice (a redelivery): the board is
+    the brute-force one of event order, every score and every time."""
+    rng = random.Random(3)
+    games: list[Game] = []
+    second = 0
+    crowd = [f"u{i:02}" for i in range(40)]  # few wins each: many equal scores
+    for _ in range(600):
+        w, lo = rng.sample(crowd, 2)
+        second += rng.choice([0, 0, 1, 2])
+        games.append((w, lo, second))
+    handler = WinsLeaderboard()
+    events = [PreparedEvent(entry_id(i, t), f"g{i}", list(handler.ops(game(entry_id(i, t), w,
+                                                                            lo))))
+              for i, (w, lo, t) in enumerate(games)]
+    todo: queue.Queue[list[PreparedEvent]] = queue.Queue()
+    parts = [events[i:i + 10] for i in range(0, len(events), 10)] * 2
+    rng.shuffle(parts)
+    for part in parts:
+        todo.put(part)
+
+    def writer(summed: bool) -> None:
+        store = Store(redis.Redis.from_url(settings.redis_url))
+        while True:
+            try:
+                part = todo.get_nowait()
+            except queue.Empty:
+                return
+            store.apply("pong", "s", part, summed=summed, earliest={"wins"})
+
+    threads = [threading.Thread(target=writer, args=(i % 2 == 0,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    data = redis.Redis.from_url(settings.redis_url)
+    expected = wins_standings(games)
+    assert len({s for _, s in expected}) < len(expected) / 2  # ties to break
+    assert list(Ranks(data).page("pong", "wins", 0, 100, earliest=True).rows) == expected
+    assert int(data.hget(Keys().counters("pong"), "applied") or 0) == len(games)

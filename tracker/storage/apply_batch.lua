@@ -29,8 +29,8 @@
 --          and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
---          With ARGV[6], ensure and incr entries end with the t of their member's
---          latest event, and each ratings op with the t of its own.
+--          With ARGV[6], incr entries end with the t of their member's latest
+--          event, and each ratings op with the t of its own.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
 -- ARGV[4]  "" or msgpack of { {board, unix ms}, ... }: boards (period boards,
 --          tracker/periods.py) that Redis drops at that time, with their tie
@@ -111,6 +111,11 @@ local function packed(key, score, t)
   return score
 end
 
+-- The second a stored number of a timed board was reached at.
+local function second_of(x)
+  return UNIT - 1 - (x - math.floor(x / UNIT) * UNIT)
+end
+
 -- A member of board `key` moved from stored number `old` to `new` (nil: absent).
 local function tally(key, old, new)
   old, new = real(key, old), real(key, new)
@@ -178,6 +183,8 @@ local function incr_score(key, member, delta, t)
   local new
   if is_packed(key) then
     if old ~= nil and delta == 0 then return end  -- nothing achieved: its time stays
+    -- the sum is reached at its latest event, whichever order parts come in
+    if old ~= nil then t = math.max(t, second_of(old)) end
     new = packed(key, (real(key, old) or 0) + delta, t)
     redis.call('ZADD', key, canon(new), member)
   else
@@ -187,11 +194,14 @@ local function incr_score(key, member, delta, t)
   mirror(key, member, new)
 end
 
-local function ensure_on_board(key, member, score, t)
-  score = packed(key, tonumber(score), t)
-  if redis.call('ZADD', key, 'NX', canon(score), member) == 1 then
-    tally(key, nil, score)
-    mirror(key, member, score)
+-- A member put on a board without scoring has no time of its own (second 0): on a
+-- board that breaks ties by time such members rank among themselves by user id, and
+-- their first points date from when they scored, whichever part comes first.
+local function ensure_on_board(key, member, score)
+  local new = packed(key, tonumber(score), 0)
+  if redis.call('ZADD', key, 'NX', canon(new), member) == 1 then
+    tally(key, nil, new)
+    mirror(key, member, new)
   end
 end
 
@@ -333,26 +343,31 @@ local function add_to_timeline(timeline, record, time)
 end
 
 -- The board keeps each member's best: a lower score changes nothing, nor does an
--- equal one (on a board that breaks ties by time, the first to reach it stays first).
+-- equal one, except on a board that breaks ties by time, where an equal score
+-- reached earlier (a part applied late) keeps that earlier time.
 local function keep_best(board, member, score, t)
   local key = p .. 'lb:' .. board
   flush_board(key)
   local old = tonumber(redis.call('ZSCORE', key, member))
-  if old == nil or score > real(key, old) then put(key, member, packed(key, score, t), old) end
+  local new = packed(key, score, t)
+  if old == nil or new > old then put(key, member, new, old) end
 end
 
--- The board keeps each member's latest score, in event order.
+-- The board keeps each member's latest score: in event order, or on a board that
+-- breaks ties by time, the one of the latest second, whichever order parts come in.
 local function set_latest(board, member, score, t)
   local key = p .. 'lb:' .. board
   flush_board(key)
-  set_score(key, member, packed(key, score, t))
+  local old = tonumber(redis.call('ZSCORE', key, member))
+  if old ~= nil and is_packed(key) and t < second_of(old) then return end
+  put(key, member, packed(key, score, t), old)
 end
 
 local function win_streak(board, w, l, t)
   local running = p .. 'rating:' .. board .. ':'
   keep_best(board, w, redis.call('HINCRBY', running .. w, 'current', 1), t)
   redis.call('HSET', running .. l, 'current', 0)
-  ensure_on_board(p .. 'lb:' .. board, l, 0, t)
+  ensure_on_board(p .. 'lb:' .. board, l, 0)
 end
 
 -- A game in both players' histories, with the score each has on the board now
@@ -495,7 +510,7 @@ if ARGV[3] == 'fresh' then
     if refused then return refused end
   end
   assign_buckets()
-  for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3], o[4]) end
+  for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
   for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3], o[4]) end
   for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
   local stamped = next(timed) ~= nil  -- then each ordered op ends with its t
@@ -593,7 +608,7 @@ for i = 1, #events do
         local key = p .. 'lb:' .. op[2]
         -- a pending increment puts the member on the board anyway: NX would not add it
         if pending_z[key] == nil or pending_z[key][op[3]] == nil then
-          ensure_on_board(key, op[3], op[4], ev[6])
+          ensure_on_board(key, op[3], op[4])
         end
       elseif kind == 'hi' then
         add_pending(pending_h, p .. 'stats:' .. op[2], op[3], op[4])

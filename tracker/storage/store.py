@@ -101,7 +101,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
     ops summed up (increments per member and stat, rating results in order).
 
     ``timed``: boards that break ties by time (:mod:`tracker.tiebreak`). Then each
-    increment and ensure carries the second of its member's latest event, and each
+    summed increment carries the second of its member's latest event, and each
     ordered op the second of its own.
 
     None when summing could change the outcome: an entry or a match twice in the
@@ -118,7 +118,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
     stats: dict[tuple[str, str], int] = {}
     ratings: list[list[Any]] = []  # encoded ops applied in order (ratings, bests, timelines)
     point_boards: set[str] = set()
-    seconds: dict[tuple[str, str], int] = {}  # (board, member) -> t, of timed boards
+    seconds: dict[tuple[str, str], int] = {}  # (board, member) -> t of its latest increment
     t = 0
     for e in events:
         if e.entry_id in entry_ids:
@@ -143,8 +143,6 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
                 key = (op.board, op.member)
                 if key not in incr and key not in ensure:
                     ensure[key] = op.score
-                    if timed:
-                        seconds[key] = t
                 point_boards.add(op.board)
             elif timed:
                 ratings.append([*encode_op(op), t])
@@ -154,13 +152,12 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
     if len(set(games)) < len(games) or point_boards & rated:
         return None
     if timed:
-        ensured = [[b, m, float(v), seconds[b, m]] for (b, m), v in ensure.items()]
         summed = [[b, m, float(v), seconds[b, m]] for (b, m), v in incr.items()]
     else:
-        ensured = [[b, m, float(v)] for (b, m), v in ensure.items()]
         summed = [[b, m, float(v)] for (b, m), v in incr.items()]
     return [
-        list(marks.items()), games, ensured, summed,
+        list(marks.items()), games,
+        [[b, m, float(v)] for (b, m), v in ensure.items()], summed,
         [[u, st, int(v)] for (u, st), v in stats.items()],
         ratings, len(events), sum(1 for e in events if e.late),
     ]
