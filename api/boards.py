@@ -165,8 +165,9 @@ def tiers(product_id: str, board: str) -> ResponseReturnValue:
 def entries(product_id: str, board: str) -> ResponseReturnValue:
     """A page of the board, best first, with ranks.
 
-    Page with `next_cursor` (keyset: a row whose score did not change is never
-    skipped nor repeated while others change) or jump with `offset`.
+    Page with `next_cursor` and back with `prev_cursor` (keyset: a row whose score
+    did not change is never skipped nor repeated while others change), or jump with
+    `offset`.
     Rows with equal scores come earliest achievement first on a board whose
     `tie_break` is `earliest`, else by descending user id bytes.
     """
@@ -190,15 +191,19 @@ def page_body(product: Product, b: Board, name: str, period: str | None,
                            "cursor belongs to another board or period.",
                            errors={"cursor": ["This cursor belongs to another board or "
                                               "period."]})
-        page: Slice = ranks.after(product.id, name, cursor.position, limit,
-                                  ascending=b.ascending, earliest=b.earliest)
+        read = ranks.before if cursor.backward else ranks.after
+        page: Slice = read(product.id, name, cursor.position, limit, ascending=b.ascending,
+                           earliest=b.earliest)
     else:
         page = ranks.page(product.id, name, args.get("offset", 0), limit,
                           ascending=b.ascending, earliest=b.earliest)
-    last = page.last
+    first, last = page.first, page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, name, last).encode() if more and last else None
-    return bodies.page(product.id, b.name, period, ties, page, next_cursor, tiers)
+    prev_cursor = Cursor(product.id, name, first, backward=True).encode() \
+        if page.start > 0 and first else None
+    return bodies.page(product.id, b.name, period, ties, page, next_cursor, tiers,
+                       prev_cursor)
 
 
 @bp.get("/players")

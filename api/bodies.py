@@ -53,12 +53,16 @@ def _ref(product_id: str, board: str, period: str | None, ties: TieMode, size: i
 
 
 def page(product_id: str, board: str, period: str | None, ties: TieMode, window: Slice,
-         next_cursor: str | None, tiers: Sequence[Tier] = ()) -> Body:
+         next_cursor: str | None, tiers: Sequence[Tier] = (),
+         prev_cursor: str | None = None) -> Body:
     """``PageSchema``: a page of the board (of ``period``, None: all-time), ranked in
-    ``ties`` mode."""
+    ``ties`` mode; ``prev_cursor`` only when there is a previous page (no ``null`` on
+    the top pages, the most read: see :func:`_ref`)."""
     body = _ref(product_id, board, period, ties, window.size)
     body.update(offset=window.start, entries=entries(window, ties, tiers),
                 next_cursor=next_cursor)
+    if prev_cursor is not None:
+        body["prev_cursor"] = prev_cursor
     return body
 
 

@@ -1,9 +1,11 @@
-"""Opaque keyset cursors: ``base64url(JSON [product, board, score, user_id])``, and
-the row's stored number after them on a board that breaks ties by time.
+"""Opaque keyset cursors: ``base64url(JSON [product, board, score, user_id])``, then
+the row's stored number on a board that breaks ties by time, and ``"prev"`` on a
+cursor to the previous page: ``[product, board, score, user_id, key or null, "prev"]``.
 
-A cursor names the last row of a page. The next page starts right after that
-(score, user) place in board order, wherever the row itself has moved since,
-so rows whose score did not change are never skipped nor repeated.
+A next-page cursor names the last row of a page: the next page starts right after
+that (score, user) place in board order, wherever the row itself has moved since,
+so rows whose score did not change are never skipped nor repeated. A previous-page
+cursor names the first row, and its page ends right before that place.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from marshmallow import ValidationError, fields
 from tracker.ranking import Position
 
 MAX_CURSOR = 1024  # characters
+PREVIOUS = "prev"  # the last field of a cursor to the previous page
 # json.dumps builds a new encoder whenever it is given options; a page builds a cursor
 # on every request, so one encoder is kept (same options, same text).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -30,11 +33,14 @@ class Cursor:
     product_id: str
     board: str
     position: Position
+    backward: bool = False  # to the rows before the position (the previous page)
 
     def encode(self) -> str:
         fields: list[object] = [self.product_id, self.board, self.position.score,
                                 self.position.user_id]
-        if self.position.key is not None:
+        if self.backward:
+            fields += [self.position.key, PREVIOUS]
+        elif self.position.key is not None:
             fields.append(self.position.key)
         raw = _ENCODER.encode(fields)
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -49,6 +55,9 @@ class Cursor:
             value = json.loads(raw)
         except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             raise ValueError("not a cursor") from exc
+        backward = isinstance(value, list) and len(value) == 6 and value[5] == PREVIOUS
+        if backward:
+            value = value[:4] + ([] if value[4] is None else [value[4]])
         if not (isinstance(value, list) and len(value) in (4, 5)):
             raise ValueError("not a cursor")
         product_id, board, score, user_id, *key = value
@@ -57,7 +66,7 @@ class Cursor:
                 and all(_finite(x) for x in (score, *key))):
             raise ValueError("not a cursor")
         return cls(product_id, board,
-                   Position(float(score), user_id, float(key[0]) if key else None))
+                   Position(float(score), user_id, float(key[0]) if key else None), backward)
 
 
 def _finite(value: Any) -> bool:

@@ -66,7 +66,9 @@ class Slice:
     above: int
     dense_above: int
     rows: Sequence[tuple[str, float]]
-    last_key: float | None = None  # the last row's stored number, on a board timing ties
+    # the first and last rows' stored numbers, on a board that breaks ties by time
+    first_key: float | None = None
+    last_key: float | None = None
 
     def ranks(self, ties: TieMode) -> list[int]:
         """The rank of each row in ``ties`` mode."""
@@ -87,6 +89,13 @@ class Slice:
     def ranked(self, ties: TieMode) -> list[Entry]:
         return [Entry(rank, user_id, score)
                 for rank, (user_id, score) in zip(self.ranks(ties), self.rows, strict=True)]
+
+    @property
+    def first(self) -> Position | None:
+        if not self.rows:
+            return None
+        user_id, score = self.rows[0]
+        return Position(score, user_id, self.first_key)
 
     @property
     def last(self) -> Position | None:

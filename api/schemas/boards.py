@@ -52,7 +52,7 @@ class PageQuerySchema(TiesQuerySchema):
     limit = fields.Integer(load_default=10, validate=validate.Range(1, MAX_PAGE),
                            metadata={"description": f"Rows per page, 1-{MAX_PAGE}."})
     cursor = CursorField(metadata={
-        "description": "The next_cursor of the previous page (keyset paging: correct "
+        "description": "A page's next_cursor or prev_cursor (keyset paging: correct "
                        "while scores change). Not with offset."})
     offset = fields.Integer(validate=validate.Range(0, MAX_OFFSET),
                             metadata={"description": "0-based position of the first row "
@@ -147,6 +147,9 @@ class PageSchema(BoardRefSchema):
     entries = fields.Nested(EntrySchema, many=True, required=True)
     next_cursor = fields.String(required=True, allow_none=True, metadata={
         "description": "Pass as ?cursor= for the next page; null on the last page."})
+    prev_cursor = fields.String(metadata={
+        "description": "Pass as ?cursor= for the previous page (the `limit` rows "
+                       "just before this one's first); absent on the first page."})
 
 
 class StandingSchema(BoardRefSchema):

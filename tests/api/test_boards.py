@@ -200,6 +200,34 @@ def test_cursor_paging_while_scores_change(client: FlaskClient, feed: Feed) -> N
     assert [u for u in listed if u not in moved] == stable  # nobody skipped, nobody twice
 
 
+def test_prev_cursors_walk_back_page_by_page(client: FlaskClient, feed: Feed) -> None:
+    players = [f"p{i:02}" for i in range(20)]
+    feed("pong", [game_over("pong", p, "floor") for p in players for _ in range(int(p[1:]) % 4)])
+    forward: list[list[tuple[str, int]]] = []
+    url = f"{ENTRIES}?limit=6"
+    while url:
+        body = client.get(url).get_json()
+        forward.append([(e["user_id"], e["rank"]) for e in body["entries"]])
+        assert ("prev_cursor" in body) == (body["offset"] > 0)  # none on the first page
+        url = body["next_cursor"] and f"{ENTRIES}?limit=6&cursor={body['next_cursor']}"
+    assert len(forward) == 3  # 15 winners and floor
+    backward = [forward[-1]]
+    cursor = body["prev_cursor"]
+    while cursor:
+        body = client.get(f"{ENTRIES}?limit=6&cursor={cursor}").get_json()
+        backward.insert(0, [(e["user_id"], e["rank"]) for e in body["entries"]])
+        assert body["next_cursor"]  # and forward again from there
+        cursor = body.get("prev_cursor")
+    assert backward == forward  # the same rows and ranks, page by page
+    # a player who climbs meanwhile is skipped or repeated; nobody else is
+    second = client.get(f"{ENTRIES}?limit=6&offset=6").get_json()
+    mover = second["entries"][-1]["user_id"]
+    feed("pong", [game_over("pong", mover, "floor") for _ in range(10)])
+    back = client.get(f"{ENTRIES}?limit=6&cursor={second['prev_cursor']}").get_json()
+    assert [e["user_id"] for e in back["entries"]] == [
+        u for u, _ in forward[0] if u != mover][-6:]
+
+
 def test_players_on_a_board(client: FlaskClient, feed: Feed) -> None:
     feed("pong", [game_over("pong", "ann", "bob"), game_over("pong", "ann", "cid"),
                   game_over("pong", "bob", "cid")])
@@ -258,7 +286,10 @@ def test_bad_query_parameters_are_a_json_422(client: FlaskClient, query: str, fi
 
 
 @pytest.mark.parametrize("raw", ["WyJwb25nIiwid2lucyIsIm5hbiIsImEiXQ", "W10", "bnVsbA",
-                                 "WyJwb25nIiwid2lucyIsMWU5OTksImEiXQ", "_-_-", "x" * 2000])
+                                 "WyJwb25nIiwid2lucyIsMWU5OTksImEiXQ", "_-_-", "x" * 2000,
+                                 "WyJwb25nIiwid2lucyIsMSwiYSIsbnVsbCwibmV4dCJd",
+                                 "WyJwb25nIiwid2lucyIsMSwiYSIsIngiLCJwcmV2Il0",
+                                 "WyJwb25nIiwid2lucyIsMSwiYSIsbnVsbCwicHJldiIsIngiXQ"])
 def test_malformed_cursors_are_422(client: FlaskClient, raw: str) -> None:
     assert client.get(f"{ENTRIES}?cursor={raw}").status_code == 422
 

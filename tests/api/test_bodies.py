@@ -73,6 +73,16 @@ def test_page_body_is_the_schema_dump(ties: TieMode, window: Slice, cursor: str 
     assert type(fast["ties"]) is str
 
 
+@pytest.mark.parametrize("window", SLICES)
+def test_a_page_with_a_previous_one_is_the_schema_dump(window: Slice) -> None:
+    cursors = {"next_cursor": None, "prev_cursor": "WyJleHJwcyIsIndpbnMiLDEyLjAsImFubiJd"}
+    fast = bodies.page("exrps", "wins", None, TieMode.DENSE, window, **cursors)
+    slow = PageSchema().dump({
+        "product_id": "exrps", "board": "wins", "ties": TieMode.DENSE, "size": window.size,
+        "offset": window.start, "entries": window.ranked(TieMode.DENSE), **cursors})
+    assert fast == slow and list(fast) == list(slow)
+
+
 @pytest.mark.parametrize("ties", list(TieMode))
 @pytest.mark.parametrize("found", STANDINGS)
 @pytest.mark.parametrize("period", PERIODS)

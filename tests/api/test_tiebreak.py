@@ -69,6 +69,14 @@ def test_every_route_ranks_the_first_to_reach_a_score_first(
         walked += [r["user_id"] for r in page["entries"]]
         url = page["next_cursor"] and f"{BOARD}/entries?limit=2&cursor={page['next_cursor']}"
     assert walked == [u for u, _ in expected]
+    back: list[str] = []
+    cursor = page["prev_cursor"]  # from the last page back to the first
+    back = [r["user_id"] for r in page["entries"]]
+    while cursor:
+        page = client.get(f"{BOARD}/entries?limit=2&cursor={cursor}").get_json()
+        back = [r["user_id"] for r in page["entries"]] + back
+        cursor = page.get("prev_cursor")
+    assert back == walked
 
     for ordinal, (user, score) in enumerate(expected, 1):
         mine = client.get(f"{BOARD}/players/{user}?ties=ordinal").get_json()

@@ -131,6 +131,12 @@ def test_ranks_pages_and_windows_match_brute_force(data: redis.Redis, store: Sto
             assert last is not None
             page = ranks.after("pong", BOARD, last, limit)
         assert seen == ordered
+    for i, (user, score) in enumerate(ordered):  # previous pages: the rows just before
+        back = ranks.before("pong", BOARD, Position(score, user), limit)
+        assert (back.start, list(back.rows)) == (max(0, i - limit), ordered[max(0, i - limit):i])
+        for ties in TieMode:
+            assert [e.rank for e in back.ranked(ties)] == [
+                brute_rank(board, u, ties) for u, _ in back.rows]
     assert ranks.standing("pong", BOARD, "nobody") is None
     assert ranks.around("pong", BOARD, "nobody", 3) is None
 
@@ -163,6 +169,33 @@ def test_keyset_paging_stays_correct_while_scores_change(
     assert listed_stable == stable
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
+@given(before=ops, during=st.lists(ops, min_size=1, max_size=4), limit=st.integers(1, 4))
+def test_paging_back_stays_correct_while_scores_change(
+        data: redis.Redis, store: Store, before: list[Op], during: list[list[Op]],
+        limit: int) -> None:
+    """From the last page back to the first: the same guarantee as forward."""
+    data.flushdb()
+    apply(store, [before])
+    ranks = Ranks(data)
+    touched: set[str] = set()
+    size = ranks.size("pong", BOARD).members
+    page = ranks.page("pong", BOARD, max(0, size - limit), limit)
+    listed: list[tuple[str, float]] = []
+    writes = iter(during)
+    while page.rows:
+        listed = [*page.rows, *listed]
+        batch = next(writes, None)
+        if batch is not None:
+            touched |= {m for op in batch for m in members_of(op)}
+            apply(store, [batch], first=1000 + len(listed))
+        first = page.first
+        assert first is not None
+        page = ranks.before("pong", BOARD, first, limit)
+    stable = [(u, s) for u, s in order(read_board(data)) if u not in touched]
+    assert [(u, s) for u, s in listed if u not in touched] == stable
+
+
 def members_of(op: Op) -> set[str]:
     if isinstance(op, EloResult):
         return {op.winner, op.loser}
@@ -185,6 +218,12 @@ def test_after_a_position_that_left_the_board(data: redis.Redis, store: Store) -
     assert ranks.after("pong", BOARD, Position(-1.0, "a"), 10).rows == []
     with pytest.raises(ValueError):
         ranks.after("pong", BOARD, Position(float("inf"), "a"), 10)
+    # and the page before such a place ends right before it: c (10) and a (5), then d
+    # (3, greater bytes than "c") come before where (3, "c") was
+    assert [u for u, _ in ranks.before("pong", BOARD, Position(3.0, "c"), 10).rows] == [
+        "c", "a", "d"]
+    assert [u for u, _ in ranks.before("pong", BOARD, Position(3.0, "c"), 2).rows] == ["a", "d"]
+    assert ranks.before("pong", BOARD, Position(99.0, "a"), 10).rows == []
 
 
 def test_documented_example(data: redis.Redis, store: Store) -> None:

@@ -17,6 +17,8 @@
 --                              -> slice of the rows just after (score, member) in
 --                                 board order, whether or not that member is still
 --                                 there with that score (keyset paging)
+--   before <score> <member> <count>
+--                              -> slice of the (at most) count rows just before it
 --   around <member> <count>    -> nil | slice of <count> rows holding the member,
 --                                 centred on it, shifted inside the board at its ends
 --   size                       -> { members, distinct scores }
@@ -106,13 +108,14 @@ elseif cmd == 'standings' then
   return out
 elseif cmd == 'page' then
   return slice(tonumber(ARGV[3]), tonumber(ARGV[4]))
-elseif cmd == 'after' then
+elseif cmd == 'after' or cmd == 'before' then
   -- s: the stored number of the cursor's row (on a timed board, with its time)
   local s, member, count = ARGV[3], ARGV[4], tonumber(ARGV[5])
   local current = redis.call('ZSCORE', board, member)
-  local start
+  local at  -- the row's 0-based place in board order (where it would be, if gone)
   if current and tonumber(current) == tonumber(s) then
-    start = redis.call('ZREVRANK', board, member) + 1
+    at = redis.call('ZREVRANK', board, member)
+    if cmd == 'after' then at = at + 1 end  -- the row itself is on the previous page
   else
     -- (s, member) is no longer on the board: count the rows before it in board
     -- order, i.e. higher scores plus equal scores with greater member bytes.
@@ -125,9 +128,11 @@ elseif cmd == 'after' then
       local m = redis.call('ZRANGE', board, mid, mid)[1]
       if bytes_less(m, member) then a = mid + 1 else b = mid end
     end
-    start = redis.call('ZCOUNT', board, '(' .. s, '+inf') + (hi - a)
+    at = redis.call('ZCOUNT', board, '(' .. s, '+inf') + (hi - a)
   end
-  return slice(start, count)
+  if cmd == 'after' then return slice(at, count) end
+  local start = math.max(0, at - count)
+  return slice(start, at - start)
 elseif cmd == 'around' then
   local member, count = ARGV[3], tonumber(ARGV[4])
   local rank = redis.call('ZREVRANK', board, member)

@@ -75,17 +75,18 @@ def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool,
 def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     size, start, above, dense_above, flat = reply
     members = [_text(m) for m in flat[0::2]]
-    last_key = None
-    if earliest:  # stored numbers: scores with their times; paging resumes at the last
+    first_key = last_key = None
+    if earliest:  # stored numbers: scores with their times; paging resumes at either end
         stored = [float(x) for x in flat[1::2]]
-        last_key = stored[-1] if stored else None
+        if stored:
+            first_key, last_key = stored[0], stored[-1]
         scores: Any = [score_of(x) for x in stored]
     else:
         scores = map(float, flat[1::2])
     if ascending:
         scores = [flip(x) for x in scores]
     return Slice(int(size), int(start), int(above), int(dense_above),
-                 list(zip(members, scores, strict=True)), last_key)
+                 list(zip(members, scores, strict=True)), first_key, last_key)
 
 
 class Ranks:
@@ -172,14 +173,24 @@ class Ranks:
         the previous page is never repeated nor skipped, even if the cursor's own
         member moved or left the board.
         """
+        return self._keyset("after", product_id, board, position, count, ascending, earliest)
+
+    def _keyset(self, command: str, product_id: str, board: str, position: Position,
+                count: int, ascending: bool, earliest: bool) -> Slice:
         if not math.isfinite(position.score):
             raise ValueError("a position's score is finite")
         score = flip(position.score) if ascending else position.score
         if earliest:  # the row's stored number; without it, the score's earliest time
             score = position.key if position.key is not None else (
                 math.floor(score) * UNIT + UNIT - 1)
-        return _slice(self._call(product_id, board, "after", repr(score), position.user_id,
+        return _slice(self._call(product_id, board, command, repr(score), position.user_id,
                                  count, earliest=earliest), ascending, earliest)
+
+    def before(self, product_id: str, board: str, position: Position, count: int, *,
+               ascending: bool = False, earliest: bool = False) -> Slice:
+        """At most ``count`` rows right before ``position``: the previous page, as
+        :meth:`after` gives the next (fewer near the top of the board)."""
+        return self._keyset("before", product_id, board, position, count, ascending, earliest)
 
     def around(self, product_id: str, board: str, user_id: str, count: int, *,
                ascending: bool = False, earliest: bool = False) -> Slice | None:
