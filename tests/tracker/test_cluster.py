@@ -74,6 +74,12 @@ def feed(client: redis.Redis, products: Products) -> None:
             processor.process(product_id, "s", part[i:i + 500])
     laps = [(f"d{i % 7}", 50 + i % 11, i % 3, i) for i in range(40)]
     processor.process("race", "s", race_entries(laps, base))
+    # tennis breaks ties by time: games 1.5 s apart, four players with 8 wins each
+    processor.process("tennis", "s", [
+        (f"{base + 1500 * i}-0", {k.encode(): v.encode() for k, v in
+                                  game_over("tennis", f"t{i % 5}", f"t{(i * 3 + 1) % 5}",
+                                            game_id=f"tennis-{i}").items()})
+        for i in range(40) if i % 5 != (i * 3 + 1) % 5])
     analysis = CourseAnalysis(Timelines(client), AnalyticsStore(client))
     analysis.run("edx")
     now = int(time.time() * 1000)
@@ -136,6 +142,10 @@ def test_the_read_api_answers_the_same_from_a_cluster(
         f"/stats/exrps/{board}", "/leaderboards/top_ten/exrps",
         f"/products/exrps/boards/wins/players?user_id={board}&user_id=nobody",
         "/products/race/boards/laps/periods",
+        "/products/tennis/boards/wins/entries?limit=1&offset=2",  # with both cursors
+        "/products/tennis/boards/wins/players/t1?ties=ordinal",
+        "/products/tennis/boards/wins/tiers",
+        "/products/tennis/boards/streak/entries", "/leaderboards/top_ten/tennis",
     ]
     answers = []
     for url in (settings.redis_url, cluster.url):
@@ -148,6 +158,8 @@ def test_the_read_api_answers_the_same_from_a_cluster(
         assert b"tracker_pipeline_up 1.0" in client.get("/metrics").data
     assert [(p, status) for p, status, _ in answers[0] if status != 200] == []
     assert answers[1] == answers[0]
+    page = answers[0][-5][2]
+    assert page["prev_cursor"] and page["next_cursor"] and page["entries"][0]["score"] < 100
 
 
 def test_the_rate_limiter_counts_on_the_cluster(cluster: RedisClusterServers,
@@ -174,6 +186,10 @@ def test_dead_letters_and_reindex_work_on_a_cluster(on_cluster: redis.Redis,
     on_cluster.delete(Keys().board_scores("exrps", "wins"), Keys().board_counts("exrps", "wins"))
     assert ranks.size("exrps", "wins").distinct_scores == 0
     assert ranks.reindex("exrps", "wins") == before and before.distinct_scores > 1
+    timed = ranks.page("tennis", "wins", 0, 10, earliest=True).rows
+    assert len(timed) == 4 and ranks.reindex("tennis", "wins", earliest=True).members == 4
+    assert ranks.convert_ties("tennis", "wins", earliest=False) == 4  # one key, one slot
+    assert [s for _, s in ranks.page("tennis", "wins", 0, 10).rows] == [s for _, s in timed]
 
 
 def test_workers_and_bridge_fill_a_cluster(cluster: RedisClusterServers,
