@@ -233,9 +233,9 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
     return "\n".join(lines)
 
 
-def status_line(settings: Settings, products: Products, data: redis.Redis,
+def status_line(settings: Settings, products: Products, store: Store,
                 stream: redis.Redis) -> str:
-    keys = Keys(settings.key_prefix)
+    keys, data = store.keys, store.client
     try:
         length = stream.xlen(settings.stream_key)
         groups = stream.xinfo_groups(settings.stream_key) if length else []  # none: no key yet
@@ -249,8 +249,8 @@ def status_line(settings: Settings, products: Products, data: redis.Redis,
             board = product.board("wins") or (product.boards[0] if product.boards else None)
             if board is None:
                 continue
-            top = Store(data, keys).top(pid, board.name, 3, ascending=board.ascending,
-                                        earliest=board.earliest)
+            top = store.top(pid, board.name, 3, ascending=board.ascending,
+                            earliest=board.earliest)
             if top or pid == "exrps":
                 best = ", ".join(f"{m[:8]} {s:g}" for m, s in top) or "empty"
                 parts.append(f"{pid} {board.name}: {best}")
@@ -334,13 +334,14 @@ def stack_command(redis_port: int | None, api_port: int | None, flower_port: int
                        "(see their logs)")
         dashboard = None if no_demo else course_demo(settings, products, env, var_dir)
         click.echo(banner(ports, products, var_dir, children, dashboard))
-        data = data_client(settings.redis_url, socket_timeout=2)
+        store = Store(data_client(settings.redis_url, socket_timeout=2),
+                      Keys(settings.key_prefix))
         stream = redis.Redis.from_url(settings.stream_url, socket_timeout=2)
         next_status = time.monotonic()
         while not stop.wait(0.5):
             supervisor.check()
             if time.monotonic() >= next_status:
-                click.echo(status_line(settings, products, data, stream))
+                click.echo(status_line(settings, products, store, stream))
                 next_status = time.monotonic() + status_interval
     except GaveUp as exc:
         click.echo(f"[stack] {exc}", err=True)

@@ -57,6 +57,12 @@ def check_ops(ops: Sequence[Op], timed: Collection[str]) -> None:
                     f"below {SCORE_LIMIT:,}; got {value!r} from {type(op).__name__}")
 
 
+def stored(score: float, second: int = 0) -> float:
+    """The number such a board keeps for ``score`` reached at ``second`` (0: the
+    earliest, which ranks first among equal scores)."""
+    return score * UNIT + (UNIT - 1 - second)
+
+
 def score_of(stored: float) -> float:
     """The score a stored number of such a board stands for."""
     return float(math.floor(stored / UNIT))

@@ -39,7 +39,7 @@ import redis
 
 from tests.support.redis_server import RedisServer, free_port
 from tracker.storage import Keys, Ranks
-from tracker.tiebreak import UNIT
+from tracker.tiebreak import stored
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -85,7 +85,7 @@ def fill(client: redis.Redis, players: int, seed: int, ids_file: Path, sample: i
         user = (str(uuid.UUID(int=rng.getrandbits(128), version=4)) if ids == "uuid"
                 else f"{10_000_000 + i}")
         score = float(int(rng.expovariate(1 / 40)))
-        chunk[user] = score * UNIT + UNIT - 1 - rng.randrange(2**28) if earliest else score
+        chunk[user] = stored(score, rng.randrange(2**28)) if earliest else score
         if len(kept) < sample and rng.random() < 2 * sample / players:
             kept.append(user)
         if len(chunk) == 10_000 or i == players - 1:

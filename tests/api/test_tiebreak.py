@@ -14,7 +14,7 @@ import time
 import redis
 from flask.testing import FlaskClient
 
-from tests.tracker.test_tiebreak import Game, entry_id, wins_standings
+from tests.tracker.test_tiebreak import Game, tennis_entries, wins_standings
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import Products
@@ -35,10 +35,7 @@ def played(products: Products, store: Store, data: redis.Redis) -> list[tuple[st
         second += rng.choice([0, 1, 3])
         games.append((w, lo, second))
     t0 = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).start_ms + 3_600_000
-    entries = [(entry_id(i, t, t0), {b"product_id": b"tennis", b"game_id": f"g{i}".encode(),
-                                     b"type": b"game_over", b"winner_id": w.encode(),
-                                     b"loser_id": lo.encode()})
-               for i, (w, lo, t) in enumerate(games)]
+    entries = tennis_entries(games, base_ms=t0)
     report = BatchProcessor(products, store, DeadLetters(data),
                             clock=lambda: t0 / 1000).process("tennis", "s", entries)
     assert report.applied == len(games) and not report.dead_lettered

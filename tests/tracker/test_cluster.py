@@ -23,7 +23,7 @@ from tests.support.pipeline import expected_wins, snapshot, wait_for_pipeline
 from tests.support.processes import start_bridge, start_worker
 from tests.support.redis_cluster import RedisClusterServers
 from tests.support.traffic import mixed_traffic
-from tests.support.varcade import game_over, xadd_all
+from tests.support.varcade import game_over, raw, xadd_all
 from tracker.closing import PeriodResults
 from tracker.edx.erasure import forget_learner_analytics
 from tracker.edx.ingest import CourseAnalysis
@@ -76,9 +76,8 @@ def feed(client: redis.Redis, products: Products) -> None:
     processor.process("race", "s", race_entries(laps, base))
     # tennis breaks ties by time: games 1.5 s apart, four players with 8 wins each
     processor.process("tennis", "s", [
-        (f"{base + 1500 * i}-0", {k.encode(): v.encode() for k, v in
-                                  game_over("tennis", f"t{i % 5}", f"t{(i * 3 + 1) % 5}",
-                                            game_id=f"tennis-{i}").items()})
+        (f"{base + 1500 * i}-0", raw(game_over("tennis", f"t{i % 5}", f"t{(i * 3 + 1) % 5}",
+                                               game_id=f"tennis-{i}")))
         for i in range(40) if i % 5 != (i * 3 + 1) % 5])
     analysis = CourseAnalysis(Timelines(client), AnalyticsStore(client))
     analysis.run("edx")

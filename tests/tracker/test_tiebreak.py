@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tasks.cli import main
 from tests.support.processes import settings_env
 from tests.support.ratings import game
+from tests.support.varcade import game_over, raw
 from tracker.closing import PeriodResults
 from tracker.erasure import forget_player
 from tracker.handlers import (
@@ -186,14 +187,17 @@ def config(**wins: Any) -> dict[str, Any]:
         "elo", "streak"]}}}
 
 
+def tennis_entries(games: Sequence[Game], first_game: int = 0,
+                   base_ms: int = T0) -> list[tuple[str, dict[bytes, bytes]]]:
+    """``games`` as stream entries of product tennis, game ``i`` at its second."""
+    return [(entry_id(i, t, base_ms), raw(game_over("tennis", w, lo, game_id=f"g{i}")))
+            for i, (w, lo, t) in enumerate(games, first_game)]
+
+
 def feed(products: Products, store: Store, data: redis.Redis, games: Sequence[Game],
          first_game: int = 0) -> Any:
-    entries = [(entry_id(i, t), {b"product_id": b"tennis", b"game_id": f"g{i}".encode(),
-                                 b"type": b"game_over", b"winner_id": w.encode(),
-                                 b"loser_id": lo.encode()})
-               for i, (w, lo, t) in enumerate(games, first_game)]
     processor = BatchProcessor(products, store, DeadLetters(data), clock=lambda: T0 / 1000)
-    return processor.process("tennis", "s", entries)
+    return processor.process("tennis", "s", tennis_entries(games, first_game))
 
 
 def test_configuration() -> None:

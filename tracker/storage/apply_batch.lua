@@ -466,11 +466,7 @@ local function holds(board, member, x, delta)
   local key = p .. 'lb:' .. board
   if not is_packed(key) then return true end
   if x ~= math.floor(x) or math.abs(x) >= LIMIT then return false end
-  if delta then
-    local t = reach[key] or {}
-    reach[key] = t
-    t[member] = (t[member] or 0) + math.abs(x)
-  end
+  if delta then add_pending(reach, key, member, math.abs(x)) end
   return true
 end
 

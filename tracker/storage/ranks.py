@@ -18,7 +18,7 @@ import redis
 from tracker.order import flip
 from tracker.ranking import BoardSize, Position, Slice, Standing
 from tracker.storage.keys import Keys
-from tracker.tiebreak import UNIT, score_of
+from tracker.tiebreak import score_of, stored
 from tracker.tiers import Tier
 
 # One atomic rebuild of a board's tie structures from the board itself, using
@@ -65,8 +65,8 @@ def _text(value: bytes | str) -> str:
 
 def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool,
               earliest: bool) -> Standing:
-    stored, revrank, above, dense_above, below = place
-    score = score_of(float(stored)) if earliest else float(stored)
+    number, revrank, above, dense_above, below = place
+    score = score_of(float(number)) if earliest else float(number)
     shown = flip(score) if ascending else score
     return Standing(user_id, shown, int(revrank) + 1, int(above), int(dense_above),
                     int(below), size)
@@ -77,10 +77,10 @@ def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     members = [_text(m) for m in flat[0::2]]
     first_key = last_key = None
     if earliest:  # stored numbers: scores with their times; paging resumes at either end
-        stored = [float(x) for x in flat[1::2]]
-        if stored:
-            first_key, last_key = stored[0], stored[-1]
-        scores: Any = [score_of(x) for x in stored]
+        numbers = [float(x) for x in flat[1::2]]
+        if numbers:
+            first_key, last_key = numbers[0], numbers[-1]
+        scores: Any = [score_of(x) for x in numbers]
     else:
         scores = map(float, flat[1::2])
     if ascending:
@@ -181,8 +181,7 @@ class Ranks:
             raise ValueError("a position's score is finite")
         score = flip(position.score) if ascending else position.score
         if earliest:  # the row's stored number; without it, the score's earliest time
-            score = position.key if position.key is not None else (
-                math.floor(score) * UNIT + UNIT - 1)
+            score = position.key if position.key is not None else stored(math.floor(score))
         return _slice(self._call(product_id, board, command, repr(score), position.user_id,
                                  count, earliest=earliest), ascending, earliest)
 
