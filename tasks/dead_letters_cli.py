@@ -67,8 +67,8 @@ def dead_letters_command() -> None:
     """Read, replay and purge the dead letter: stream entries that were rejected.
 
     Reasons: not_utf8, bad_entry_id, missing_type, unknown_type,
-    unknown_event_name, invalid_fields, unknown_product, duplicate_result,
-    handler_error, batch_error.
+    unknown_event_name, invalid_fields, unknown_product, unknown_board,
+    duplicate_result, handler_error, batch_error.
     """
 
 

@@ -27,6 +27,12 @@ class TextFields(dict[str, str]):
 # \Z, not $: "$" also matches before a trailing newline ("exrps\n" is no product id).
 PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 ENTRY_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}\Z", re.ASCII)
+# Board names end up in Redis keys and URLs: no ':' (the board's tie structures are
+# "<board>:scores" and "<board>:counts"), no '/', no braces.
+BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+# A submitted score: a decimal number, exactly as a JavaScript or Python number prints
+# (no exponent); at most 15 integer digits, so that every integer is exact in a double.
+SCORE_RE = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,17})?\Z")
 
 
 def product_key(raw: bytes) -> str:
@@ -42,7 +48,7 @@ MAX_ID_LEN = 128
 MAX_VALUE_LEN = 256
 
 EVENT_TYPES = ("state_change", "gameplay", "game_over", "player_disconnect", "game_removed",
-               "tracking_log")
+               "score", "tracking_log")
 GAMEPLAY_EVENTS = ("select_fighter", "set_ready", "select_weapon", "progression")
 
 
@@ -195,6 +201,22 @@ class GameRemovedSchema(EntrySchema):
     pass
 
 
+class ScoreSchema(EntrySchema):
+    """A score submitted to one board (not a Varcade event: a game or service that has
+    scores of its own publishes them so): ``{"product_id": "race", "type": "score",
+    "board": "laps", "user_id": "...", "score": "61.25"}``. ``game_id`` is optional.
+    The board's ``score`` handler decides what the score does (keep the best, the latest,
+    or add it up)."""
+
+    game_id = PlayerId(load_default=None, validate=validate.Length(max=MAX_ID_LEN))
+    board = fields.String(required=True, validate=validate.Regexp(
+        BOARD_NAME_RE, error="Not a board name (1-64 of A-Z a-z 0-9 _ . -)."))
+    user_id = _id()
+    score = fields.String(required=True, validate=validate.Regexp(
+        SCORE_RE, error="Not a decimal number such as 42, -7 or 61.25 (at most 15 digits "
+                        "before the point and 17 after)."))
+
+
 MAX_LOG_LINE_LEN = 1 << 20  # characters: a problem_check with its whole state fits
 
 
@@ -229,6 +251,7 @@ SCHEMAS: dict[tuple[str, str | None], Schema] = {
     ("game_over", None): GameOverSchema(),
     ("player_disconnect", None): PlayerDisconnectSchema(),
     ("game_removed", None): GameRemovedSchema(),
+    ("score", None): ScoreSchema(),
     ("tracking_log", None): TrackingLogSchema(),
 }
 BARE_SELECT_WEAPON = BareSelectWeaponSchema()

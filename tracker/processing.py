@@ -141,7 +141,7 @@ class BatchProcessor:
                        f"product {event.product_id!r} is not configured")
                 continue
             handlers = self._handlers(product, event)
-            if not handlers:
+            if not handlers and event.type != "score":
                 report.ignored += 1
                 continue
             try:
@@ -158,7 +158,11 @@ class BatchProcessor:
                     reject(entry_id, raw, "handler_error", error + tried)
                 continue
             if not ops:
-                report.ignored += 1
+                if event.type == "score":  # a submission nothing keeps would be lost unseen
+                    reject(entry_id, raw, "unknown_board", f"product {product_id!r} keeps no "
+                           f"scores on board {event['board']!r}")
+                else:
+                    report.ignored += 1
                 continue
             if product.earliest:  # boards whose integers break ties by time
                 try:

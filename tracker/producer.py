@@ -7,6 +7,7 @@ Varcade's format, checked at the source and written exactly once.
     producer.game_over("exrps", game_id, winner_id=winner, loser_id=loser)
     producer.publish({"product_id": "exrps", "game_id": game_id, "type": "gameplay",
                       "event_name": "select_weapon", "event_data": "0", "user_id": winner})
+    producer.score("race", "laps", user_id, 61.25)                # a game's own score
     producer.publish_many(events)                                # one round trip per 500
 
 What it adds to a bare ``XADD`` (the Varcade server's fire-and-forget):
@@ -33,6 +34,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -115,6 +117,20 @@ class Producer:
         """A gameplay event (``select_weapon``, ``progression``…) with its own fields."""
         return self.publish({"product_id": product_id, "game_id": game_id,
                              "type": "gameplay", "event_name": event_name, **fields}, key=key)
+
+    def score(self, product_id: str, board: str, user_id: str, score: int | float | str, *,
+              game_id: str | None = None, key: str | None = None) -> str:
+        """A score for ``board`` (its ``score`` handler keeps the best, the latest or the
+        sum). A float is written as its shortest exact decimal, without an exponent:
+        61.25 as "61.25", 1e-7 as "0.0000001"."""
+        if isinstance(score, bool) or not isinstance(score, int | float | str):
+            raise InvalidEvent("invalid_fields", f"score: not a number: {score!r}")
+        text = format(Decimal(repr(score)), "f") if isinstance(score, float) else str(score)
+        event = {"product_id": product_id, "type": "score", "board": board,
+                 "user_id": user_id, "score": text}
+        if game_id is not None:
+            event["game_id"] = game_id
+        return self.publish(event, key=key)
 
     def _send(self, events: Sequence[dict[str, str]], key: str) -> list[str]:
         args: list[str | int] = [self.key_ttl_ms]

@@ -16,16 +16,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.events import PRODUCT_ID_RE
+from tracker.events import BOARD_NAME_RE, PRODUCT_ID_RE
 from tracker.handlers import BUILTIN, Board, Handler, TrackingLogs
 from tracker.periods import Period, PeriodKind, PeriodPolicy
 from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 from tracker.tiebreak import TIE_BREAKS, TIMED_KINDS
 from tracker.tiers import Tier, parse_tiers
 
-# Board names end up in Redis keys and URLs: no ':' (the board's tie structures
-# are "<board>:scores" and "<board>:counts"), no '/', no braces.
-BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size", "results_top",
                          "seasons"})
 BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order", "tie_break"})  # of its boards

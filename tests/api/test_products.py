@@ -31,7 +31,7 @@ def test_list_products(client: FlaskClient) -> None:
     assert resp.status_code == 200 and resp.mimetype == "application/json"
     products = resp.get_json()["products"]
     assert [p["id"] for p in products] == ["chess", "darts", "edx", "exrps", "pong", "race",
-                                               "tennis"]
+                                               "snake", "tennis"]
     assert products[3] == EXRPS
     assert products[2]["handlers"] == [{"name": "edx_logs", "boards": []}]
     assert products[0]["boards"] == [

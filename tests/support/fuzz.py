@@ -48,14 +48,23 @@ any_text = st.text(max_size=40)
 
 
 @st.composite
-def valid_events(draw: st.DrawFn) -> dict[str, str]:
-    """A valid event of any type, fields in wire order."""
+def valid_events(draw: st.DrawFn, scores: bool = False) -> dict[str, str]:
+    """A valid event of any Varcade type, fields in wire order; with ``scores``, score
+    submissions (``type = "score"``) too."""
     base = {"product_id": draw(st.sampled_from(PRODUCTS)), "game_id": draw(game_ids)}
     a, b = draw(st.lists(player_ids, min_size=2, max_size=2, unique=True))
     kind = draw(st.sampled_from(["state_change", "select_fighter", "set_ready", "select_weapon",
                                  "round_started", "round_finished", "game_over",
-                                 "player_disconnect", "game_removed"]))
+                                 "player_disconnect", "game_removed"]
+                                + ["score"] * scores))
     play = {**base, "type": "gameplay"}
+    if kind == "score":
+        score = draw(st.one_of(st.integers(-10**15 + 1, 10**15 - 1).map(str),
+                               st.floats(-1e6, 1e6).map(lambda x: format(x, ".6f"))))
+        row = {"product_id": base["product_id"], "type": kind,
+               "board": draw(st.sampled_from(["high_score", "laps", "b.2_x-y"])),
+               "user_id": a, "score": score}
+        return {**row, "game_id": base["game_id"]} if draw(st.booleans()) else row
     if kind == "state_change":
         return {**base, "type": kind,
                 "new_state": draw(st.sampled_from(["creator_joined", "all_players_joined"]))}

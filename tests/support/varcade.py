@@ -44,6 +44,12 @@ def game_over(product: str, winner: str, loser: str, game_id: str | None = None)
             "winner_id": winner, "loser_id": loser}
 
 
+def submitted(product: str, board: str, user: str, score: float | str) -> dict[str, str]:
+    """A score event (``type = "score"``) as a game that has scores of its own writes it."""
+    return {"product_id": product, "type": "score", "board": board, "user_id": user,
+            "score": str(score)}
+
+
 def xadd_all(client: redis.Redis, entries: list[dict[str, str]], key: str = "game_event_stream",
              chunk: int = 1000) -> list[str]:
     """XADD each entry with an auto ID, as the game server does; returns the IDs."""

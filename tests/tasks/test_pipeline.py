@@ -13,10 +13,10 @@ import redis
 from api import create_app
 from tests.support.pipeline import expected_stats, expected_wins, snapshot, wait_for_pipeline
 from tests.support.processes import Process, start_bridge, start_worker
-from tests.support.varcade import EXAMPLE, game_over, xadd_all
+from tests.support.varcade import EXAMPLE, game_over, submitted, xadd_all
 from tracker.products import Products
 from tracker.settings import Settings
-from tracker.storage import DeadLetters, Store
+from tracker.storage import DeadLetters, Ranks, Store
 
 PLAYERS = [str(uuid.UUID(int=i + 1)) for i in range(15)]
 
@@ -37,7 +37,23 @@ def traffic(seed: int = 7) -> list[dict[str, str]]:
     return rows
 
 
+def submissions(seed: int = 5) -> list[dict[str, str]]:
+    """snake's players submitting their own scores (tests/products.toml)."""
+    rng = random.Random(seed)
+    return [submitted("snake", rng.choice(["high_score", "total", "lap"]),
+                      rng.choice(PLAYERS[:6]), rng.randint(-2, 40)) for _ in range(200)]
+
+
+def best_scores(rows: list[dict[str, str]]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for row in rows:
+        if row["board"] == "high_score":
+            best[row["user_id"]] = max(best.get(row["user_id"], -1e9), float(row["score"]))
+    return best
+
+
 BAD = [
+    submitted("snake", "hi_score", PLAYERS[0], 3),  # a board snake does not keep
     game_over("unknown-game", PLAYERS[0], PLAYERS[1]),
     game_over("exrps", PLAYERS[0], PLAYERS[0]),  # self-play
     {"product_id": "exrps", "type": "nonsense"},
@@ -56,8 +72,8 @@ def running(settings: Settings, products: Products, tmp_path: Path) -> Iterator[
 def test_stream_to_redis_matches_an_independent_count(
         running: list[Process], settings: Settings, products: Products, stream: redis.Redis,
         store: Store, dead_letters: DeadLetters) -> None:
-    rows = traffic()
-    xadd_all(stream, rows + BAD, key=settings.stream_key)
+    rows, scores = traffic(), submissions()
+    xadd_all(stream, rows + scores + BAD, key=settings.stream_key)
     wait_for_pipeline(settings, products.queues)
 
     for product in ("exrps", "pong"):
@@ -79,14 +95,17 @@ def test_stream_to_redis_matches_an_independent_count(
 
     elo = dict(store.top("chess", "elo", count=100))
     assert sum(elo.values()) == len(elo) * 1200  # zero-sum, exactly
+    high = {u: s.score for u in best_scores(scores)
+            if (s := Ranks(store.client).standing("snake", "high_score", u, earliest=True))}
+    assert high == best_scores(scores)
     assert sorted(d.reason for d in dead_letters.list()) == \
-        ["invalid_fields", "unknown_product", "unknown_type"]
+        ["invalid_fields", "unknown_board", "unknown_product", "unknown_type"]
 
 
 def test_replaying_the_stream_changes_nothing(
         running: list[Process], settings: Settings, products: Products, stream: redis.Redis,
         data: redis.Redis) -> None:
-    xadd_all(stream, traffic(seed=11) + BAD, key=settings.stream_key)
+    xadd_all(stream, traffic(seed=11) + submissions(seed=3) + BAD, key=settings.stream_key)
     wait_for_pipeline(settings, products.queues)
     before = snapshot(data)
     assert len(before) > 20

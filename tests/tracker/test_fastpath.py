@@ -18,7 +18,7 @@ from marshmallow import validate
 
 from bench.workload import generate
 from tests.support.fuzz import OK, Case, cases, valid_events
-from tests.support.varcade import EID, EXAMPLE, P1, P2, G, game_over, raw
+from tests.support.varcade import EID, EXAMPLE, P1, P2, G, game_over, raw, submitted
 from tracker import fastpath
 from tracker.events import (
     BARE_SELECT_WEAPON,
@@ -229,7 +229,7 @@ MUTATIONS = ["set", "token", "token", "boundary", "boundary", "copy", "drop", "e
 @st.composite
 def mutated(draw: st.DrawFn) -> dict[Any, Any]:
     """A valid entry (as bytes) with one to three mutations (mostly one)."""
-    fields: dict[Any, Any] = raw(draw(valid_events()))
+    fields: dict[Any, Any] = raw(draw(valid_events(scores=True)))
     names = [n.encode() for n in FIELD_NAMES]
     for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
         present = list(fields) or names
@@ -266,7 +266,8 @@ def mutated(draw: st.DrawFn) -> dict[Any, Any]:
 def test_every_single_field_near_miss_agrees() -> None:
     """Exhaustive for one change to one field of each real entry: the cases chance finds rarely."""
     bare = {"event_name": "select_weapon", "event_data": "2", "user_id": P1, "product_id": "exrps"}
-    rows = [*EXAMPLE, bare, {**bare, "game_id": G}]
+    score = submitted("snake", "high_score", P1, "61.25")
+    rows = [*EXAMPLE, bare, {**bare, "game_id": G}, score, {**score, "game_id": G}]
     fast = total = 0
     for row in rows:
         for name in sorted({*row, *FIELD_NAMES}):
@@ -293,7 +294,7 @@ def test_mutated_entries_agree_with_marshmallow_or_defer(fields: dict[Any, Any])
 
 
 @PROPERTY
-@given(entry_id=entry_ids, row=valid_events())
+@given(entry_id=entry_ids, row=valid_events(scores=True))
 def test_any_entry_id_agrees_with_marshmallow_or_defers(entry_id: str, row: dict[str, str]) -> None:
     assert_agrees(entry_id, raw(row))
 
@@ -305,7 +306,7 @@ def test_arbitrary_field_maps_agree_with_marshmallow_or_defer(fields: dict[Any, 
 
 
 @PROPERTY
-@given(row=valid_events())
+@given(row=valid_events(scores=True))
 def test_valid_entries_take_the_fast_path(row: dict[str, str]) -> None:
     assert assert_agrees(EID, raw(row)) is not None
 

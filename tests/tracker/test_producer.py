@@ -45,6 +45,31 @@ def test_events_are_written_as_a_game_server_writes_them(producer: Producer,
         assert parse_entry(entry_id, {k.encode(): v.encode() for k, v in fields})
 
 
+def test_scores_are_written_as_exact_decimals(producer: Producer, stream: redis.Redis) -> None:
+    ids = [producer.score("snake", "high_score", "ann", 42),
+           producer.score("snake", "lap", "ann", 61.25, game_id="g1"),
+           producer.score("snake", "lap", "bob", 0.1 + 0.2),
+           producer.score("snake", "lap", "cid", 1e-7),
+           producer.score("snake", "total", "dee", "-3")]
+    assert entries(stream) == [
+        (ids[0], [("product_id", "snake"), ("type", "score"), ("board", "high_score"),
+                  ("user_id", "ann"), ("score", "42")]),
+        (ids[1], [("product_id", "snake"), ("type", "score"), ("board", "lap"),
+                  ("user_id", "ann"), ("score", "61.25"), ("game_id", "g1")]),
+        (ids[2], [("product_id", "snake"), ("type", "score"), ("board", "lap"),
+                  ("user_id", "bob"), ("score", "0.30000000000000004")]),
+        (ids[3], [("product_id", "snake"), ("type", "score"), ("board", "lap"),
+                  ("user_id", "cid"), ("score", "0.0000001")]),
+        (ids[4], [("product_id", "snake"), ("type", "score"), ("board", "total"),
+                  ("user_id", "dee"), ("score", "-3")])]
+    assert float(entries(stream)[2][1][4][1]) == 0.1 + 0.2  # the same double
+    for bad in (float("nan"), float("inf"), 1e16, True, None, "1e3"):
+        with pytest.raises(InvalidEvent) as info:
+            producer.score("snake", "lap", "ann", bad)  # type: ignore[arg-type]
+        assert info.value.reason == "invalid_fields" and "score" in info.value.detail
+    assert len(entries(stream)) == 5
+
+
 @pytest.mark.parametrize(("event", "reason"), [
     ({"product_id": "exrps", "game_id": "g", "type": "game_over", "winner_id": "a",
       "loser_id": "a"}, "invalid_fields"),

@@ -75,7 +75,7 @@ def kinds(product: Product) -> list[type[Handler]]:
 
 def test_test_configuration() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert sorted(products) == ["chess", "darts", "edx", "exrps", "pong", "race", "tennis"]
+    assert sorted(products) == ["chess", "darts", "edx", "exrps", "pong", "race", "snake", "tennis"]
     exrps = products["exrps"]
     assert exrps.queue == "exrps"
     assert kinds(exrps) == [WinsLeaderboard, EloLeaderboard, ExrpsStats]
@@ -321,7 +321,7 @@ def test_queues_are_listed_once_default_first() -> None:
 
 def test_products_is_a_read_only_mapping() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert len(products) == 7 and "exrps" in products and "nope" not in products
+    assert len(products) == 8 and "exrps" in products and "nope" not in products
     assert products.get("nope") is None
     with pytest.raises(KeyError):
         products["nope"]

@@ -24,13 +24,14 @@ from tracker.handlers.leaderboards import (
     WinsLeaderboard,
     WinStreakLeaderboard,
 )
+from tracker.handlers.scores import ScoreLeaderboard
 from tracker.handlers.stats import ExrpsStats, PlayerStats
 
 # Names usable in products.toml without an import path.
 BUILTIN: dict[str, type[Handler]] = {
     cls.name: cls for cls in (WinsLeaderboard, EloLeaderboard, OpenSkillLeaderboard,
-                              Glicko2Leaderboard, WinStreakLeaderboard, PlayerStats,
-                              ExrpsStats, TrackingLogs)
+                              Glicko2Leaderboard, WinStreakLeaderboard, ScoreLeaderboard,
+                              PlayerStats, ExrpsStats, TrackingLogs)
 }
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "OpenSkillResult",
     "PlayerStats",
     "RecordGame",
+    "ScoreLeaderboard",
     "SetScore",
     "TrackingLogs",
     "WinStreak",

@@ -1,0 +1,73 @@
+"""Boards of submitted scores through the read API: snake (tests/products.toml) keeps each
+player's best ``high_score`` (per week too; equal scores: the first to reach them
+first), the ``total`` of its submissions and its latest ``lap``, lowest first."""
+
+from __future__ import annotations
+
+import time
+
+from flask.testing import FlaskClient
+
+from tests.support.varcade import raw, submitted
+from tracker.processing import BatchProcessor
+from tracker.products import Products
+from tracker.storage import DeadLetters, Store
+
+BOARDS = "/products/snake/boards"
+# player, board, score, seconds after the first: in event order
+SUBMISSIONS = [
+    ("ann", "high_score", 50, 0), ("bob", "high_score", 70, 1), ("cid", "high_score", 70, 2),
+    ("ann", "high_score", 70, 3), ("bob", "high_score", 20, 4),  # below bob's best: no change
+    ("dee", "high_score", 90, 5),
+    ("ann", "total", 5, 0), ("bob", "total", 7, 1), ("ann", "total", 2, 6),  # ann 7, after bob
+    ("cid", "lap", 64, 0), ("cid", "lap", 61, 7), ("ann", "lap", 61, 1), ("bob", "lap", 59, 2),
+]
+
+
+def submit(products: Products, store: Store, dead_letters: DeadLetters) -> None:
+    start = int(time.time()) * 1000 - 60_000  # this week, a minute ago
+    rows = sorted(SUBMISSIONS, key=lambda s: s[3])
+    entries = [(f"{start + t * 1000}-{i}", raw(submitted("snake", board, user, score)))
+               for i, (user, board, score, t) in enumerate(rows)]
+    report = BatchProcessor(products, store, dead_letters).process("snake", "s", entries)
+    assert report.applied == len(entries) and not report.dead_lettered
+
+
+def rows(client: FlaskClient, url: str) -> list[tuple[str, float, int]]:
+    page = client.get(url).get_json()
+    return [(r["user_id"], r["score"], r["rank"]) for r in page["entries"]]
+
+
+def test_the_product_lists_its_score_boards(client: FlaskClient) -> None:
+    product = client.get("/products/snake").get_json()
+    assert [(b["name"], b["kind"], b["order"], b["tie_break"]) for b in product["boards"]] == [
+        ("high_score", "best", "desc", "earliest"), ("total", "points", "desc", "earliest"),
+        ("lap", "latest", "asc", "member")]
+    assert product["handlers"] == [{"name": "score", "boards": [b]}
+                                   for b in ("high_score", "total", "lap")]
+
+
+def test_boards_of_each_operator(client: FlaskClient, products: Products, store: Store,
+                                 dead_letters: DeadLetters) -> None:
+    submit(products, store, dead_letters)
+    # best: dee 90; bob reached 70 before cid, cid before ann
+    assert rows(client, f"{BOARDS}/high_score/entries?ties=ordinal") == [
+        ("dee", 90.0, 1), ("bob", 70.0, 2), ("cid", 70.0, 3), ("ann", 70.0, 4)]
+    assert rows(client, f"{BOARDS}/high_score/entries") == [  # competition ranks
+        ("dee", 90.0, 1), ("bob", 70.0, 2), ("cid", 70.0, 2), ("ann", 70.0, 2)]
+    mine = client.get(f"{BOARDS}/high_score/players/cid?ties=dense").get_json()
+    assert (mine["score"], mine["rank"], mine["percentile"]) == (70.0, 2, 0.0)  # % below
+    first = client.get(f"{BOARDS}/high_score/players/dee").get_json()
+    assert (first["score"], first["rank"], first["percentile"]) == (90.0, 1, 75.0)
+    week = client.get(f"{BOARDS}/high_score/periods").get_json()["periods"][0]["id"]
+    assert rows(client, f"{BOARDS}/high_score/entries?period={week}&ties=ordinal") == \
+        rows(client, f"{BOARDS}/high_score/entries?ties=ordinal")
+    # sum: 7 each, bob's first
+    assert rows(client, f"{BOARDS}/total/entries?ties=ordinal") == [("bob", 7.0, 1),
+                                                                    ("ann", 7.0, 2)]
+    # latest, lowest first: cid's latest lap is 61, as ann's; ties by user id descending
+    assert rows(client, f"{BOARDS}/lap/entries?ties=ordinal") == [
+        ("bob", 59.0, 1), ("cid", 61.0, 2), ("ann", 61.0, 3)]
+    top = client.get("/leaderboards/top_ten/snake?board=lap").get_json()
+    assert top == [{"user_id": "bob", "score": 59.0}, {"user_id": "cid", "score": 61.0},
+                   {"user_id": "ann", "score": 61.0}]

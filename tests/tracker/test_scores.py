@@ -1,0 +1,189 @@
+"""Scores that games submit themselves (``type = "score"``) and the ``score`` handler:
+the schema, the configuration, and boards of each operator on a real Redis, checked
+against brute force in both batch forms; a score for a board nobody keeps is
+dead-lettered, not lost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.handlers import EventsForm
+from tests.support.varcade import EID, raw, reject, submitted
+from tracker.events import parse_entry
+from tracker.handlers import KeepBest, ScoreLeaderboard, SetScore
+from tracker.handlers.base import IncrScore
+from tracker.periods import Period, PeriodKind, period_board
+from tracker.processing import BatchProcessor
+from tracker.products import ConfigError, Products, parse_products
+from tracker.storage import DeadLetters, Ranks, Store
+
+FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
+T0 = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).start_ms + 3_600_000
+WEEK = Period.containing(PeriodKind.WEEK, T0)
+PLAYERS = ["ann", "bob", "cid", "dee"]
+
+Submission = tuple[str, str, int, int]  # board, player, score, seconds after T0
+
+
+# --- the event ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("score", ["0", "42", "-7", "61.25", "-0.5", "999999999999999",
+                                   "0.30000000000000004"])
+def test_a_score_event_is_valid(score: str) -> None:
+    event = parse_entry(EID, raw(submitted("snake", "high_score", "ann", score)))
+    assert (event.type, event.event_name, event.game_id) == ("score", None, None)
+    assert (event["board"], event["user_id"], event["score"]) == ("high_score", "ann", score)
+    with_game = parse_entry(EID, raw({**submitted("snake", "b", "ann", score), "game_id": "g1"}))
+    assert with_game.game_id == "g1"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("score", "1e5", "score: Not a decimal number"),
+    ("score", "NaN", "score: Not a decimal number"),
+    ("score", "inf", "score: Not a decimal number"),
+    ("score", " 1", "score: Not a decimal number"),
+    ("score", "1.", "score: Not a decimal number"),
+    ("score", "\u0663", "score: Not a decimal number"),  # an Arabic-Indic 3: float() takes it
+    ("score", "1234567890123456", "score: Not a decimal number"),  # not exact in a double
+    ("board", "a:b", "board: Not a board name"),
+    ("board", "", "board: Not a board name"),
+    ("user_id", "null", "user_id: Missing id"),
+])
+def test_a_bad_score_event_says_which_field(field: str, value: str, message: str) -> None:
+    error = reject(raw({**submitted("snake", "high_score", "ann", 1), field: value}))
+    assert error.reason == "invalid_fields" and message in error.detail
+
+
+def test_a_score_event_needs_board_user_and_score() -> None:
+    for field in ("board", "user_id", "score"):
+        row = {k: v for k, v in submitted("snake", "high_score", "ann", 1).items() if k != field}
+        error = reject(raw(row))
+        assert (error.reason, error.detail) == ("invalid_fields",
+                                                f"{field}: Missing data for required field.")
+
+
+# --- the handler and its configuration ----------------------------------------------
+
+
+def test_each_operator_gives_its_op_and_board_kind() -> None:
+    event = parse_entry(EID, raw(submitted("snake", "b", "ann", "61.25")))
+    for operator, op, kind in [("best", KeepBest, "best"), ("latest", SetScore, "latest"),
+                               ("sum", IncrScore, "points")]:
+        handler = ScoreLeaderboard("b", operator)
+        assert [b.kind for b in handler.boards] == [kind]
+        assert list(handler.ops(event)) == [op("b", "ann", 61.25)]
+        assert list(ScoreLeaderboard("other", operator).ops(event)) == []
+
+
+def test_the_configuration_checks_the_operator_and_board() -> None:
+    for spec, message in [({"use": "score", "operator": "max"}, "operator is one of"),
+                          ({"use": "score", "board": "a:b"}, "board is a board name"),
+                          ({"use": "score", "board": "b", "k": 3}, "unexpected keyword")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_products({"products": {"g": {"handlers": [spec]}}})
+    with pytest.raises(ConfigError, match="two handlers write the same board"):
+        parse_products({"products": {"g": {"handlers": [
+            {"use": "score", "board": "b"}, {"use": "score", "board": "b", "operator": "sum"}]}}})
+    plain = parse_products({"products": {"g": {"handlers": ["score"]}}})["g"]
+    assert [(b.name, b.kind) for b in plain.boards] == [("score", "best")]
+
+
+# --- boards on a real Redis, against brute force --------------------------------------
+
+
+def standings(subs: Sequence[Submission], board: str, operator: str, *, ascending: bool,
+              earliest: bool) -> list[tuple[str, float]]:
+    """The board in board order, by brute force. ``earliest``: equal scores by the second
+    the player reached its score (a best: its first submission of it; a sum: its latest
+    non-zero submission, or its first if all were 0; a latest: its latest submission),
+    then user id descending as on every board."""
+    score: dict[str, int] = {}
+    since: dict[str, int] = {}
+    for b, player, value, t in subs:  # in event order
+        if b != board:
+            continue
+        if operator == "sum":
+            if value or player not in score:
+                since[player] = t
+            score[player] = score.get(player, 0) + value
+            continue
+        better = value < score.get(player, value + 1) if ascending else \
+            value > score.get(player, value - 1)
+        if operator == "latest" or better:  # a best changes only when beaten
+            score[player], since[player] = value, t
+    sign = 1 if ascending else -1
+    order = sorted(sorted(score, reverse=True),
+                   key=lambda p: (sign * score[p], since[p] if earliest else 0))
+    return [(p, float(score[p])) for p in order]
+
+
+SNAKE = {"tie_break": "earliest", "handlers": [
+    {"use": "score", "board": "high_score", "periods": ["week"]},
+    {"use": "score", "board": "total", "operator": "sum"},
+    {"use": "score", "board": "lap", "operator": "latest", "order": "asc",
+     "tie_break": "member"},
+]}
+BOARDS = {"high_score": ("best", False, True), "total": ("sum", False, True),
+          "lap": ("latest", True, False)}  # board -> operator, ascending, earliest
+
+
+def snake() -> Products:
+    return parse_products({"products": {"snake": SNAKE}})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
+@given(subs=st.lists(st.tuples(st.sampled_from(sorted(BOARDS)), st.sampled_from(PLAYERS),
+                               st.integers(-3, 5), st.integers(0, 40)), min_size=1, max_size=40),
+       batch=st.integers(1, 12), summed=st.booleans())
+def test_every_operator_matches_brute_force(data: redis.Redis, subs: list[Submission],
+                                           batch: int, summed: bool) -> None:
+    data.flushdb()
+    subs.sort(key=lambda s: s[3])  # entry ids follow time, as the stream's do
+    entries = [(f"{T0 + t * 1000}-{i}", raw(submitted("snake", b, p, v)))
+               for i, (b, p, v, t) in enumerate(subs)]
+    processor = BatchProcessor(snake(), Store(data) if summed else EventsForm(data),
+                               DeadLetters(data), clock=lambda: T0 / 1000)
+    for i in range(0, len(entries), batch):
+        report = processor.process("snake", "s", entries[i:i + batch])
+        assert not report.dead_lettered and report.applied == len(entries[i:i + batch])
+    ranks = Ranks(data)
+    for board, (operator, ascending, earliest) in BOARDS.items():
+        expected = standings(subs, board, operator, ascending=ascending, earliest=earliest)
+        found = ranks.page("snake", board, 0, 100, ascending=ascending, earliest=earliest).rows
+        assert found == expected, board
+    week = ranks.page("snake", period_board("high_score", WEEK), 0, 100, earliest=True).rows
+    assert week == standings(subs, "high_score", "best", ascending=False, earliest=True)
+    before = {b: ranks.page("snake", b, 0, 100).rows for b in BOARDS}
+    processor.process("snake", "s", entries)  # a redelivery changes nothing
+    assert {b: ranks.page("snake", b, 0, 100).rows for b in BOARDS} == before
+
+
+def test_a_score_nobody_keeps_is_dead_lettered_and_replayed_once_kept(
+        data: redis.Redis) -> None:
+    letters = DeadLetters(data)
+    processor = BatchProcessor(snake(), Store(data), letters)
+    report = processor.process("snake", "s", [
+        ("1-0", raw(submitted("snake", "high_score", "ann", 7))),
+        ("1-1", raw(submitted("snake", "hi_score", "bob", 9))),  # a typo of the game's
+        ("1-2", raw(submitted("snake", "total", "bob", "2.5"))),  # a fraction: the board breaks
+    ])                                                          # ties by time (integers)
+    assert report.applied == 1 and report.rejected == {"1-1": "unknown_board",
+                                                       "1-2": "handler_error"}
+    found = {d.entry_id: d for d in letters.list()}
+    assert found["1-1"].detail == "product 'snake' keeps no scores on board 'hi_score'"
+    assert found["1-1"].fields[b"score"] == b"9"  # the original, byte for byte
+    assert "2^21" in found["1-2"].detail or "integer" in found["1-2"].detail
+
+    fixed = parse_products({"products": {"snake": {**SNAKE, "handlers": [
+        *SNAKE["handlers"], {"use": "score", "board": "hi_score"}]}}})  # type: ignore[list-item]
+    assert BatchProcessor(fixed, Store(data), letters).replay(found["1-1"]) == "applied"
+    for board, user, score in [("hi_score", "bob", 9), ("high_score", "ann", 7)]:
+        assert Ranks(data).standing("snake", board, user, earliest=True).score == score
+

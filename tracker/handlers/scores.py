@@ -1,0 +1,58 @@
+"""Scores that games submit themselves: ``type = "score"`` events (:class:`~tracker.events.
+ScoreSchema`), each naming its board, kept there by the board's write operator, as
+Nakama's, PlayFab's and Unity's leaderboards do.
+
+Varcade's matches carry no score; a racing game or an arcade high-score table does.
+One line of configuration per board:
+
+    race = { handlers = [{ use = "score", board = "laps", operator = "best", order = "asc" }] }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tracker.events import BOARD_NAME_RE, Event
+from tracker.handlers.base import Board, Handler, IncrScore, KeepBest, Op, SetScore
+
+# operator -> the board's kind and the op that writes a submission
+OPERATORS: dict[str, tuple[str, type[KeepBest | SetScore | IncrScore]]] = {
+    "best": ("best", KeepBest),  # the member's best submission (Nakama best, PlayFab Max/Min)
+    "latest": ("latest", SetScore),  # its latest, in event order (UGS keepLatest, PlayFab Last)
+    "sum": ("points", IncrScore),  # all its submissions added up (Nakama incr, PlayFab Sum)
+}
+SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None)})
+
+
+class ScoreLeaderboard(Handler):
+    """Keeps the scores submitted to ``board`` with ``operator``: "best", "latest" or "sum".
+
+    A score event for another board is not this handler's: each score board has its own
+    ``score`` handler, and an event that none of them takes is dead-lettered as
+    ``unknown_board`` (:mod:`tracker.processing`).
+    """
+
+    name = "score"
+    events = SCORE_EVENTS
+
+    def __init__(self, board: str = "score", operator: str = "best"):
+        if not isinstance(board, str) or not BOARD_NAME_RE.match(board):
+            raise ValueError(f"board is a board name (1-64 of A-Z a-z 0-9 _ . -), got {board!r}")
+        if operator not in OPERATORS:
+            raise ValueError(f"operator is one of {list(OPERATORS)}, got {operator!r}")
+        self.board = board
+        self.operator = operator
+        self._kind, self._op = OPERATORS[operator]
+
+    @property
+    def boards(self) -> tuple[Board, ...]:
+        return (Board(self.board, self._kind),)
+
+    def ops(self, event: Event) -> Iterable[Op]:
+        if event.type != "score" or event["board"] != self.board:
+            return ()
+        # the schema admits only plain decimals of at most 15 integer digits: finite
+        return (self._op(self.board, event["user_id"], float(event["score"])),)
+
+    def __repr__(self) -> str:
+        return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r})"
