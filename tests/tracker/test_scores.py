@@ -187,3 +187,20 @@ def test_a_score_nobody_keeps_is_dead_lettered_and_replayed_once_kept(
     for board, user, score in [("hi_score", "bob", 9), ("high_score", "ann", 7)]:
         assert Ranks(data).standing("snake", board, user, earliest=True).score == score
 
+
+def test_a_sum_that_comes_back_to_its_score_was_reached_at_its_latest_change(
+        data: redis.Redis) -> None:
+    """ann is at 0, then gains 2 and loses them again after bob joined at 0: ann reached
+    0 last, however the events were batched (summed up, a part's net change is 0)."""
+    first = [(f"{T0}-0", raw(submitted("snake", "total", "ann", 0)))]
+    rest = [(f"{T0 + 3000}-0", raw(submitted("snake", "total", "bob", 0))),
+            (f"{T0 + 4000}-0", raw(submitted("snake", "total", "ann", 2))),
+            (f"{T0 + 5000}-0", raw(submitted("snake", "total", "ann", -2)))]
+    for batch in (1, 3):
+        for store in (Store(data), EventsForm(data)):
+            data.flushdb()
+            processor = BatchProcessor(snake(), store, DeadLetters(data))
+            for part in [first] + [rest[i:i + batch] for i in range(0, 3, batch)]:
+                assert processor.process("snake", "s", part).applied == len(part)
+            rows = Ranks(data).page("snake", "total", 0, 10, earliest=True).rows
+            assert rows == [("bob", 0.0), ("ann", 0.0)], (batch, type(store).__name__)

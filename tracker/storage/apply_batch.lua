@@ -29,8 +29,9 @@
 --          and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
---          With ARGV[6], incr entries end with the t of their member's latest
---          event, and each ratings op with the t of its own.
+--          With ARGV[6], incr entries end with t, changed: the t of their member's
+--          latest non-zero increment and 1, or if all were zero, of its first and
+--          0; each ratings op ends with the t of its own.
 -- ARGV[2]  dedupe TTL in seconds (0: keep for ever)
 -- ARGV[4]  "" or msgpack of { {board, unix ms}, ... }: boards (period boards,
 --          tracker/periods.py) that Redis drops at that time, with their tie
@@ -178,12 +179,15 @@ local function set_score(key, member, score)
   put(key, member, score, tonumber(redis.call('ZSCORE', key, member)))
 end
 
-local function incr_score(key, member, delta, t)
+-- On a board that breaks ties by time, `t` is the second of the member's latest
+-- non-zero increment (`changed`), or if every increment was zero, of its first: zeros
+-- change nothing, so the time stays, however the events were batched.
+local function incr_score(key, member, delta, t, changed)
   local old = tonumber(redis.call('ZSCORE', key, member))
   local new
   if is_packed(key) then
-    if old ~= nil and delta == 0 then return end  -- nothing achieved: its time stays
-    -- the sum is reached at its latest event, whichever order parts come in
+    if old ~= nil and not changed then return end  -- nothing achieved: its time stays
+    -- the sum is reached at its latest change, whichever order parts come in
     if old ~= nil then t = math.max(t, second_of(old)) end
     new = packed(key, (real(key, old) or 0) + delta, t)
     redis.call('ZADD', key, canon(new), member)
@@ -206,7 +210,8 @@ local function ensure_on_board(key, member, score)
 end
 
 local pending_z, pending_h = {}, {}  -- key -> member/field -> summed delta
-local pending_t = {}  -- key -> member -> t of its latest pending increment (timed boards)
+local pending_t = {}  -- key -> member -> t of its latest non-zero pending increment (timed)
+local pending_first = {}  -- key -> member -> t of its first pending increment (timed)
 
 local function add_pending(pending, key, member, delta)
   local t = pending[key]
@@ -221,8 +226,10 @@ local function flush_board(key)
   local members = pending_z[key]
   if members == nil then return end
   pending_z[key] = nil
-  local times = pending_t[key] or {}
-  for member, delta in pairs(members) do incr_score(key, member, delta, times[member]) end
+  local times, firsts = pending_t[key] or {}, pending_first[key] or {}
+  for member, delta in pairs(members) do
+    incr_score(key, member, delta, times[member] or firsts[member], times[member] ~= nil)
+  end
 end
 
 local function elo(board, w, l, k, start)
@@ -507,7 +514,7 @@ if ARGV[3] == 'fresh' then
   end
   assign_buckets()
   for _, o in ipairs(events[3]) do ensure_on_board(p .. 'lb:' .. o[1], o[2], o[3]) end
-  for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3], o[4]) end
+  for _, o in ipairs(events[4]) do incr_score(p .. 'lb:' .. o[1], o[2], o[3], o[4], o[5] == 1) end
   for _, o in ipairs(events[5]) do redis.call('HINCRBY', p .. 'stats:' .. o[1], o[2], o[3]) end
   local stamped = next(timed) ~= nil  -- then each ordered op ends with its t
   for _, o in ipairs(events[6]) do rate(o, stamped and o[#o] or nil) end
@@ -598,7 +605,9 @@ for i = 1, #events do
         add_pending(pending_z, key, op[3], op[4])
         if is_packed(key) then
           pending_t[key] = pending_t[key] or {}
-          pending_t[key][op[3]] = ev[6]
+          pending_first[key] = pending_first[key] or {}
+          if op[4] ~= 0 then pending_t[key][op[3]] = ev[6] end
+          if pending_first[key][op[3]] == nil then pending_first[key][op[3]] = ev[6] end
         end
       elseif kind == 'zn' then
         local key = p .. 'lb:' .. op[2]

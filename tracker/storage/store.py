@@ -101,8 +101,9 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
     ops summed up (increments per member and stat, rating results in order).
 
     ``timed``: boards that break ties by time (:mod:`tracker.tiebreak`). Then each
-    summed increment carries the second of its member's latest event, and each
-    ordered op the second of its own.
+    summed increment carries the second of its member's latest non-zero increment
+    and 1, or if all were zero the second of its first and 0; each ordered op
+    carries the second of its own.
 
     None when summing could change the outcome: an entry or a match twice in the
     batch, or a board that gets both points and ordered ops (a rating or a best reads
@@ -119,6 +120,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
     ratings: list[list[Any]] = []  # encoded ops applied in order (ratings, bests, timelines)
     point_boards: set[str] = set()
     seconds: dict[tuple[str, str], int] = {}  # (board, member) -> t of its latest increment
+    changed: set[tuple[str, str]] = set()  # of those, members with a non-zero increment
     t = 0
     for e in events:
         if e.entry_id in entry_ids:
@@ -137,8 +139,12 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
                 key = (op.board, op.member)
                 incr[key] = incr.get(key, 0.0) + op.delta
                 point_boards.add(op.board)
-                if timed:
-                    seconds[key] = t
+                if timed:  # a zero adds nothing: the time stays, as one event at a time
+                    if op.delta:
+                        seconds[key] = t
+                        changed.add(key)
+                    elif key not in seconds:
+                        seconds[key] = t
             elif type(op) is EnsureOnBoard:
                 key = (op.board, op.member)
                 if key not in incr and key not in ensure:
@@ -152,7 +158,8 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
     if len(set(games)) < len(games) or point_boards & rated:
         return None
     if timed:
-        summed = [[b, m, float(v), seconds[b, m]] for (b, m), v in incr.items()]
+        summed = [[b, m, float(v), seconds[b, m], int((b, m) in changed)]
+                  for (b, m), v in incr.items()]
     else:
         summed = [[b, m, float(v)] for (b, m), v in incr.items()]
     return [
