@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_PRODUCTS
 from tests.support.varcade import EXAMPLE, P1, game_over, raw
 from tracker.closing import PeriodResults
 from tracker.periods import Period, PeriodKind
@@ -97,3 +98,12 @@ def test_seasons_example_parses(tmp_path: Path) -> None:
     (wins,) = load_products(config)["pong"].boards
     assert wins.periods is not None
     assert [s.id for s in wins.periods.seasons] == ["s1", "s2"]
+
+
+def test_score_boards_example_is_the_test_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text("[products]\n" + block("toml", 'use = "score"'))
+    example = load_products(config)["snake"]
+    assert example.boards == load_products(TEST_PRODUCTS)["snake"].boards
+    assert [(b.name, b.kind) for b in example.boards] == [
+        ("high_score", "best"), ("total", "points"), ("lap", "latest")]
