@@ -25,6 +25,7 @@ from tracker.handlers import (
     IncrStat,
     OpenSkillLeaderboard,
     PlayerStats,
+    ScoreLeaderboard,
     TrackingLogs,
     WinsLeaderboard,
     WinStreakLeaderboard,
@@ -48,7 +49,7 @@ def weapon(value: str) -> Event:
 def test_builtin_names() -> None:
     assert {"wins": WinsLeaderboard, "elo": EloLeaderboard, "openskill": OpenSkillLeaderboard,
             "glicko2": Glicko2Leaderboard, "streak": WinStreakLeaderboard,
-            "player_stats": PlayerStats,
+            "score": ScoreLeaderboard, "player_stats": PlayerStats,
             "exrps_stats": ExrpsStats, "edx_logs": TrackingLogs} == BUILTIN
     assert all(issubclass(cls, Handler) for cls in BUILTIN.values())
 
