@@ -27,6 +27,8 @@ from api.schemas import (
     AroundQuerySchema,
     AroundSchema,
     BoardDetailSchema,
+    CutoffListSchema,
+    CutoffQuerySchema,
     HistoryQuerySchema,
     HistorySchema,
     PageQuerySchema,
@@ -57,6 +59,7 @@ _history_query, _history = HistoryQuerySchema(), HistorySchema()
 # (PageSchema, StandingSchema, AroundSchema) document them in the OpenAPI document.
 _detail, _players, _periods = BoardDetailSchema(), PlayersSchema(), PeriodListSchema()
 _tiers = TierListSchema()
+_cutoffs_query, _cutoffs = CutoffQuerySchema(), CutoffListSchema()
 
 
 def target(product_id: str, board_name: str, owner: str | None = None) -> tuple[Product, Board]:
@@ -158,6 +161,26 @@ def tiers(product_id: str, board: str) -> ResponseReturnValue:
                    **({"threshold": low} if low is not None else {})}
                   for tier, (low, members) in zip(map(describe_tier, b.tiers), found,
                                                   strict=True)]}))
+
+
+@bp.get("/cutoffs")
+@operation(Operation(tag="leaderboards", response=CutoffListSchema, query=CutoffQuerySchema))
+def cutoffs(product_id: str, board: str) -> ResponseReturnValue:
+    """The score it takes now to be within the best `top` % of the board (top 1 %, 10 %…).
+
+    The same cutoff as a percent tier's, for any shares, in one atomic read: for a
+    dashboard, or to tell a player how far the next band is.
+    """
+    product, b = target(product_id, board)
+    args = parse_query(_cutoffs_query)
+    name, period = board_to_read(product, b, args)
+    size, found = state().ranks.cutoffs(product.id, name, args["top"], ascending=b.ascending,
+                                        earliest=b.earliest)
+    return jsonify(_cutoffs.dump({
+        "product_id": product.id, "board": b.name, "size": size,
+        **({"period": period} if period else {}),
+        "cutoffs": [{"top": top, "score": score, "players": players}  # none if empty
+                    for top, (score, players) in zip(args["top"], found, strict=False)]}))
 
 
 @bp.get("/entries")

@@ -271,6 +271,39 @@ class TierListSchema(Schema):
         "description": "The board's tiers, best first; empty for a board without tiers."})
 
 
+MAX_CUTOFFS = 20
+
+
+class CutoffQuerySchema(PeriodQuerySchema):
+    top = fields.List(
+        # apispec writes the range's minimum without its exclusivity: say it (OpenAPI 3.0)
+        fields.Float(validate=validate.Range(0, 100, min_inclusive=False),
+                     metadata={"exclusiveMinimum": True}), required=True,
+        validate=validate.Length(1, MAX_CUTOFFS),
+        metadata={"description": f"A share of the board in percent (0 < top <= 100): the "
+                                 f"score it takes to be within the best `top` %. Repeat it "
+                                 f"for more (1-{MAX_CUTOFFS}): ?top=1&top=10&top=50."})
+
+
+class CutoffSchema(Schema):
+    top = fields.Float(required=True, metadata={"description": "The share asked for, in %."})
+    score = fields.Float(required=True, metadata={
+        "description": "The worst score within the best `top` % now: that of the "
+                       "ceil(top * size / 100)-th best player (as a percent tier's cutoff)."})
+    players = fields.Integer(required=True, metadata={
+        "description": "Players with that score or a better one: more than the share when "
+                       "several tie at the cutoff."})
+
+
+class CutoffListSchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    period = period_read()
+    size = fields.Integer(required=True, metadata={"description": "Members on the board."})
+    cutoffs = fields.Nested(CutoffSchema, many=True, required=True, metadata={
+        "description": "One per `top`, in the order asked; empty when the board is."})
+
+
 class PeriodSchema(PeriodRefSchema):
     final = fields.Boolean(required=True, metadata={
         "description": "True once its grace has passed: it takes no more events."})

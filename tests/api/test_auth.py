@@ -24,6 +24,7 @@ BOARDS = [  # leaderboard reads: public by default
     "/products/exrps/boards/wins/players?user_id=ann&user_id=bob",
     "/products/exrps/boards/wins/periods",
     "/products/exrps/boards/wins/tiers",
+    "/products/exrps/boards/wins/cutoffs?top=10",
     "/leaderboards/top_ten/exrps",
 ]
 OWN_BOARDS = [  # leaderboard reads about one player: its own token may read them

@@ -22,6 +22,10 @@
 --   around <member> <count>    -> nil | slice of <count> rows holding the member,
 --                                 centred on it, shifted inside the board at its ends
 --   size                       -> { members, distinct scores }
+--   cutoffs <percent>...       -> { size, { score of the n-th best member, members with
+--                                 that score or a better one }... }, n = ceil(percent *
+--                                 size / 100) at least 1 (as a percent tier's), for each
+--                                 percent; { size } alone when the board is empty
 --   tiers <kind> <value>...    -> { size, { lowest score in the tier or a better one
 --                                 ('-inf': any), members in the tier }... } for tiers
 --                                 best first; kind is score, rank, percent or rest
@@ -177,6 +181,18 @@ elseif cmd == 'tiers' then
       upper, upper_text, upper_shown = low, low_text, low_shown
     end
     out[#out + 1] = { upper_shown, members }
+  end
+  return out
+elseif cmd == 'cutoffs' then
+  local size = redis.call('ZCARD', board)
+  local out = { size }
+  if size == 0 then return out end
+  for i = 3, #ARGV do
+    local n = math.min(size, math.max(1, math.ceil(tonumber(ARGV[i]) * size / 100)))
+    local nth = redis.call('ZRANGE', board, n - 1, n - 1, 'REV', 'WITHSCORES')[2]
+    -- every stored number of that score or a better one (on a timed board: any time)
+    local low = timed and string.format('%d', math.floor(tonumber(nth) / UNIT) * UNIT) or nth
+    out[#out + 1] = { score_text(nth), redis.call('ZCOUNT', board, low, '+inf') }
   end
   return out
 elseif cmd == 'size' then

@@ -217,6 +217,19 @@ class Ranks:
             out.append((flip(worst) if ascending and worst is not None else worst, int(members)))
         return int(size), out
 
+    def cutoffs(self, product_id: str, board: str, percents: Sequence[float], *,
+                ascending: bool = False, earliest: bool = False
+                ) -> tuple[int, list[tuple[float, int]]]:
+        """The board's size and, for each of ``percents``, the score it takes to be within
+        the best that many percent of the board (the score of the ``ceil(percent * size /
+        100)``-th best member, as a percent tier's cutoff) and how many members have it or
+        a better one (more than the share when several tie there). No pairs when the
+        board is empty."""
+        size, *found = self._call(product_id, board, "cutoffs", *map(repr, percents),
+                                  earliest=earliest)
+        return int(size), [(flip(float(score)) if ascending else float(score), int(members))
+                           for score, members in found]
+
     def size(self, product_id: str, board: str) -> BoardSize:
         members, distinct = self._call(product_id, board, "size")
         return BoardSize(int(members), int(distinct))
