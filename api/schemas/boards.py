@@ -262,11 +262,16 @@ class TierStatusSchema(TierSchema):
     members = fields.Integer(required=True, metadata={"description": "Players in it now."})
 
 
-class TierListSchema(Schema):
+class BoardSummarySchema(Schema):
+    """What a summary of one board (its tiers, its cutoffs) starts with."""
+
     product_id = fields.String(required=True)
     board = fields.String(required=True)
     period = period_read()
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
+
+
+class TierListSchema(BoardSummarySchema):
     tiers = fields.Nested(TierStatusSchema, many=True, required=True, metadata={
         "description": "The board's tiers, best first; empty for a board without tiers."})
 
@@ -295,11 +300,7 @@ class CutoffSchema(Schema):
                        "several tie at the cutoff."})
 
 
-class CutoffListSchema(Schema):
-    product_id = fields.String(required=True)
-    board = fields.String(required=True)
-    period = period_read()
-    size = fields.Integer(required=True, metadata={"description": "Members on the board."})
+class CutoffListSchema(BoardSummarySchema):
     cutoffs = fields.Nested(CutoffSchema, many=True, required=True, metadata={
         "description": "One per `top`, in the order asked; empty when the board is."})
 
