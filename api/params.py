@@ -27,12 +27,21 @@ _loaded: dict[tuple[Schema, bytes], dict[str, Any]] = {}
 _evicting = threading.Lock()  # gthread workers: one thread at a time drops the oldest
 
 
-def _describe(messages: Any) -> str:
+def _describe(messages: Any, prefix: str = "") -> str:
+    """marshmallow's error messages as one line: ``limit: …; top[0]: …`` (a repeated
+    parameter's bad value by its index)."""
     if isinstance(messages, dict):
         parts = []
         for name, problems in messages.items():
-            text = " ".join(problems) if isinstance(problems, list) else str(problems)
-            parts.append(text if name == "_schema" else f"{name}: {text}")
+            if isinstance(name, int):  # a List field's item
+                where = f"{prefix}[{name}]"
+            else:
+                where = prefix if name == "_schema" else f"{prefix}.{name}" if prefix else name
+            if isinstance(problems, dict):
+                parts.append(_describe(problems, where))
+            else:
+                text = " ".join(problems) if isinstance(problems, list) else str(problems)
+                parts.append(f"{where}: {text}" if where else text)
         return "; ".join(parts)
     return str(messages)
 

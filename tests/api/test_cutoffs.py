@@ -73,8 +73,10 @@ def test_cutoffs_of_lowest_first_and_timed_boards(client: FlaskClient, feed: Fee
 def test_an_empty_board_and_bad_queries(client: FlaskClient) -> None:
     empty = client.get("/products/pong/boards/wins/cutoffs?top=10&top=50").get_json()
     assert empty == {"product_id": "pong", "board": "wins", "size": 0, "cutoffs": []}
-    for bad, says in [("", "top: Missing data"), ("?top=0", "top"), ("?top=100.5", "top"),
-                      ("?top=ten", "top"), ("?top=nan", "top"),
+    for bad, says in [("", "top: Missing data"),
+                      ("?top=0", "top[0]: Must be greater than 0 and less than or equal to 100."),
+                      ("?top=5&top=100.5", "top[1]: Must be greater than 0"),
+                      ("?top=ten", "top[0]: Not a valid number."), ("?top=nan", "top[0]"),
                       ("?" + query([1] * 21), "top"), ("?top=5&period=someday!", "period"),
                       ("?top=5&limit=3", "limit")]:
         resp = client.get(f"/products/pong/boards/wins/cutoffs{bad}")
