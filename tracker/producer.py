@@ -122,9 +122,8 @@ class Producer:
               game_id: str | None = None, key: str | None = None) -> str:
         """A score for ``board`` (its ``score`` handler keeps the best, the latest or the
         sum). A float is written as its shortest exact decimal, without an exponent:
-        61.25 as "61.25", 1e-7 as "0.0000001"."""
-        if isinstance(score, bool) or not isinstance(score, int | float | str):
-            raise InvalidEvent("invalid_fields", f"score: not a number: {score!r}")
+        61.25 as "61.25", 1e-7 as "0.0000001". Anything else is written as ``str()``
+        gives it, and checked as every event is."""
         text = format(Decimal(repr(score)), "f") if isinstance(score, float) else str(score)
         event = {"product_id": product_id, "type": "score", "board": board,
                  "user_id": user_id, "score": text}

@@ -190,9 +190,9 @@ elseif cmd == 'cutoffs' then
   for i = 3, #ARGV do
     local n = math.min(size, math.max(1, math.ceil(tonumber(ARGV[i]) * size / 100)))
     local nth = redis.call('ZRANGE', board, n - 1, n - 1, 'REV', 'WITHSCORES')[2]
-    -- every stored number of that score or a better one (on a timed board: any time)
-    local low = timed and string.format('%d', math.floor(tonumber(nth) / UNIT) * UNIT) or nth
-    out[#out + 1] = { score_text(nth), redis.call('ZCOUNT', board, low, '+inf') }
+    -- members with that score or a better one: all but those strictly worse
+    local worse = redis.call('ZCOUNT', board, '-inf', below_bound(nth))
+    out[#out + 1] = { score_text(nth), size - worse }
   end
   return out
 elseif cmd == 'size' then
