@@ -47,7 +47,7 @@ from tasks.supervisor import (
     Supervisor,
 )
 from tracker.commands import configured_products
-from tracker.demo import DEFAULT_PLAYERS, DEFAULT_RATE, DEFAULT_SEED, player_pool
+from tracker.demo import DEFAULT_PLAYERS, DEFAULT_RATE, DEFAULT_SEED, SCORE_PRODUCT, player_pool
 from tracker.edx.demo import DEMO_COURSE, INSTRUCTOR, write_demo
 from tracker.edx.ingest import send_lines, store_rosters
 from tracker.edx.sources import sources
@@ -218,6 +218,10 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/products/{product}/boards/wins/buckets   (this week's buckets)",
         f"           {api}/products/{product}/boards/wins/archive   (closed weeks' and months' "
         "final standings)",
+        *([f"           {api}/products/{SCORE_PRODUCT}/boards/high_score/entries   "
+           f"(an arcade game's best scores, as it submits them)",
+           f"           {api}/products/{SCORE_PRODUCT}   (its boards: high_score, total)"]
+          if SCORE_PRODUCT in products else []),
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
         *([f"  Course   {api}{dashboard}   (the demo course's analytics, as its instructor; "
            "its logs went through the bridge)"] if dashboard else []),

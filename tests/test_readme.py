@@ -102,7 +102,7 @@ def test_seasons_example_parses(tmp_path: Path) -> None:
 
 def test_score_boards_example_is_the_test_configuration(tmp_path: Path) -> None:
     config = tmp_path / "products.toml"
-    config.write_text("[products]\n" + block("toml", 'use = "score"'))
+    config.write_text("[products]\n" + block("toml", 'board = "lap"'))
     example = load_products(config)["snake"]
     assert example.boards == load_products(TEST_PRODUCTS)["snake"].boards
     assert [(b.name, b.kind) for b in example.boards] == [

@@ -1,10 +1,15 @@
-"""Demo producer: realistic Rock Paper Scissors Apocalypse (``exrps``) traffic.
+"""Demo producer: realistic Rock Paper Scissors Apocalypse (``exrps``) traffic,
+and the score submissions of an arcade game (``snake``) between its matches.
 
 Whole matches are written exactly as the Varcade Node game server writes them
 (``XADD game_event_stream * product_id … game_id … type … <pairs>``, every
 value a string, fields in wire order; see reference/varcade-events.md §3-4).
 Several matches run at once, so their entries interleave in the stream as they
 would on a busy server; a ``select_weapon`` pair stays adjacent (same tick).
+
+A ``snake`` run ends with one ``type = "score"`` entry per board it feeds
+(``high_score`` keeps each player's best, ``total`` adds them up), as a game
+that keeps its own score writes them (README, "Scores a game submits").
 
 Generation is pure (:func:`player_pool`, :func:`match_entries`,
 :class:`Traffic`); :func:`run_demo` only paces and writes.
@@ -13,6 +18,7 @@ Generation is pure (:func:`player_pool`, :func:`match_entries`,
 from __future__ import annotations
 
 import logging
+import math
 import random
 import signal
 import threading
@@ -26,6 +32,7 @@ from types import FrameType
 import click
 import redis
 
+from tracker.products import ConfigError, load_products
 from tracker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,9 @@ NONSTANDARD_RATE = 0.003
 TIE_RATE = 0.2  # both pick the same weapon: nobody is hurt
 HIT_POINTS = 3  # hits a fighter takes before losing the round
 ROUNDS_TO_WIN = 2  # best of three
+SCORE_PRODUCT = "snake"
+SCORE_BOARDS = ("high_score", "total")  # a run's score goes to both (best, sum)
+SCORE_SHARE = 0.1  # share of written segments that are snake runs, when snake is configured
 
 Entry = dict[str, str]
 Segment = list[Entry]  # entries the server writes in one go (e.g. a select_weapon pair)
@@ -167,6 +177,14 @@ def match_segments(rng: random.Random, p1: Player, p2: Player, game_id: str | No
     return out
 
 
+def snake_run(rng: random.Random, player: Player, game_id: str) -> Segment:
+    """One finished snake run: its score (10 points a fruit, more for stronger players)
+    submitted to each of :data:`SCORE_BOARDS`; equal scores are common, as in the game."""
+    fruit = max(1, round(rng.lognormvariate(math.log(20 * player.skill), 0.45)))
+    return [{"product_id": SCORE_PRODUCT, "game_id": game_id, "type": "score", "board": board,
+             "user_id": player.id, "score": str(10 * fruit)} for board in SCORE_BOARDS]
+
+
 def match_entries(rng: random.Random, p1: Player, p2: Player, game_id: str | None = None,
                   disconnect_rate: float = DISCONNECT_RATE) -> list[Entry]:
     """One whole match as a flat list of stream entries, in write order."""
@@ -181,12 +199,13 @@ class Traffic:
     """Interleaves the segments of up to ``concurrency`` matches running at once.
 
     ``max_matches`` = 0 plays for ever. A player is in one match at a time
-    when the pool allows it.
+    when the pool allows it. About ``score_share`` of the segments are snake
+    runs (:func:`snake_run`) of a player of the pool, until the matches end.
     """
 
     def __init__(self, rng: random.Random, players: Sequence[Player], max_matches: int = 0,
                  concurrency: int = 8, disconnect_rate: float = DISCONNECT_RATE,
-                 game_ids: Callable[[], str] = new_game_id) -> None:
+                 game_ids: Callable[[], str] = new_game_id, score_share: float = 0.0) -> None:
         if len(players) < 2:
             raise ValueError("a match needs at least 2 players")
         self.rng = rng
@@ -195,6 +214,8 @@ class Traffic:
         self.concurrency = max(1, concurrency)
         self.disconnect_rate = disconnect_rate
         self.game_ids = game_ids
+        self.score_share = score_share
+        self.scores = 0  # score entries written by snake runs
         self.started = 0
         self.finished = 0  # ended with game_over
         self.disconnected = 0
@@ -218,6 +239,10 @@ class Traffic:
             self._start()
         if not self._active:
             return None
+        if self.score_share and self.rng.random() < self.score_share:
+            run = snake_run(self.rng, self.rng.choice(self.players), self.game_ids())
+            self.scores += len(run)
+            return run
         i = self.rng.randrange(len(self._active))
         queue, _ = self._active[i]
         segment = queue.popleft()
@@ -242,20 +267,23 @@ class DemoStats:
     started: int = 0
     finished: int = 0
     disconnected: int = 0
+    scores: int = 0
     began: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.began, 1e-9)
         dropped = f", {self.dropped} dropped" if self.dropped else ""
         return (f"demo: {self.events} events ({self.events / elapsed:.0f}/s), "
-                f"{self.finished} matches finished, {self.disconnected} abandoned{dropped}")
+                f"{self.finished} matches finished, {self.disconnected} abandoned, "
+                f"{self.scores} scores{dropped}")
 
 
 def run_demo(client: redis.Redis, stream_key: str = "game_event_stream",
              rate: float = DEFAULT_RATE, max_matches: int = 0, *,
              players: Sequence[Player] | None = None, rng: random.Random | None = None,
              concurrency: int = 8, disconnect_rate: float = DISCONNECT_RATE,
-             game_ids: Callable[[], str] = new_game_id, stop: threading.Event | None = None,
+             game_ids: Callable[[], str] = new_game_id, score_share: float = 0.0,
+             stop: threading.Event | None = None,
              progress: Callable[[DemoStats], None] | None = None,
              progress_every: float = 10.0) -> DemoStats:
     """XADD demo matches at about ``rate`` entries/s (0 = as fast as possible).
@@ -268,7 +296,7 @@ def run_demo(client: redis.Redis, stream_key: str = "game_event_stream",
         raise ValueError("rate must be >= 0")
     stop = stop or threading.Event()
     traffic = Traffic(rng or random.Random(), players or player_pool(), max_matches,
-                      concurrency, disconnect_rate, game_ids)
+                      concurrency, disconnect_rate, game_ids, score_share)
     stats = DemoStats()
     batch_size = max(1, round(rate / 10)) if rate else 500
     due = time.monotonic()  # when the next batch may go out
@@ -294,7 +322,7 @@ def run_demo(client: redis.Redis, stream_key: str = "game_event_stream",
             stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
         stats.started, stats.finished = traffic.started, traffic.finished
-        stats.disconnected = traffic.disconnected
+        stats.disconnected, stats.scores = traffic.disconnected, traffic.scores
         now = time.monotonic()
         if progress and now >= next_progress:
             progress(stats)
@@ -304,6 +332,16 @@ def run_demo(client: redis.Redis, stream_key: str = "game_event_stream",
             if due > now:
                 stop.wait(due - now)
     return stats
+
+
+def snake_configured() -> bool:
+    """Whether the configured products keep snake's boards (else its scores would only
+    be dead-lettered)."""
+    try:
+        product = load_products(Settings.from_env().products_path).get(SCORE_PRODUCT)
+    except (OSError, ConfigError):
+        return False  # the workers will say what is wrong with the file
+    return product is not None and all(product.board(b) for b in SCORE_BOARDS)
 
 
 @click.command("demo")
@@ -319,9 +357,14 @@ def run_demo(client: redis.Redis, stream_key: str = "game_event_stream",
               show_default=True, help="Size of the fixed player pool.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seed of the player pool (ids and strengths).")
+@click.option("--score-share", type=click.FloatRange(0, 1, max_open=True),
+              default=lambda: SCORE_SHARE if snake_configured() else 0.0,
+              show_default=f"{SCORE_SHARE:g} when the products have {SCORE_PRODUCT}, else 0",
+              help=f"Share of writes that are {SCORE_PRODUCT} runs' score submissions.")
 def demo_command(stream_url: str, stream_key: str, rate: float, matches: int, players: int,
-                 seed: int) -> None:
-    """Play realistic Rock Paper Scissors Apocalypse (exrps) matches into the stream."""
+                 seed: int, score_share: float) -> None:
+    """Play realistic Rock Paper Scissors Apocalypse (exrps) matches into the stream,
+    with an arcade game's (snake) score submissions between them."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     stop = threading.Event()
 
@@ -331,10 +374,11 @@ def demo_command(stream_url: str, stream_key: str, rate: float, matches: int, pl
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     pool = player_pool(players, seed)
     click.echo(f"demo: {players} players (seed {seed}) -> {stream_key} at {stream_url}, "
-               f"{rate:g} events/s; Ctrl-C stops")
+               f"{rate:g} events/s, {score_share:.0%} {SCORE_PRODUCT} scores; Ctrl-C stops")
     try:
         stats = run_demo(redis.Redis.from_url(stream_url), stream_key, rate, matches,
-                         players=pool, stop=stop, progress=lambda s: click.echo(s.line()))
+                         players=pool, score_share=score_share, stop=stop,
+                         progress=lambda s: click.echo(s.line()))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

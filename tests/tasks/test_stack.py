@@ -242,6 +242,21 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
         assert {row["user_id"] for row in board} <= {p.id for p in player_pool()}
         assert isinstance(get_json(stats_url), dict)
 
+        # The demo's arcade game submitted scores: its best board fills, and a player's
+        # best is at most the sum of their runs.
+        snake = f"{api}/products/snake/boards"
+        assert f"{snake}/high_score/entries" in printed
+        deadline = time.monotonic() + 60
+        while True:  # (a run's two entries may be applied in two parts: then ask again)
+            best = get_json(f"{snake}/high_score/entries?limit=100")["entries"]
+            asked = "&".join(f"user_id={r['user_id']}" for r in best)
+            total = {r["user_id"]: r["score"]
+                     for r in get_json(f"{snake}/total/players?{asked}")["players"]}
+            if best and all(0 < r["score"] <= total.get(r["user_id"], 0) for r in best):
+                break
+            assert time.monotonic() < deadline, f"snake's boards: {best} {total}"
+            time.sleep(1)
+
         # The demo course's logs went through the bridge; its instructor reads its report.
         fragment = dict(parse_qsl(urlsplit(course_line.split()[1]).fragment))
         course, token = fragment["course"], fragment["token"]

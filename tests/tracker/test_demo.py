@@ -1,4 +1,5 @@
-"""The demo producer writes whole, valid exrps matches in the Varcade wire format."""
+"""The demo producer writes whole, valid exrps matches in the Varcade wire format,
+and snake runs' score submissions between them."""
 
 from __future__ import annotations
 
@@ -9,20 +10,25 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import pytest
 import redis
 from click.testing import CliRunner
 
+from tests.conftest import TEST_PRODUCTS
 from tracker.demo import (
     FIGHTERS,
+    SCORE_BOARDS,
+    SCORE_PRODUCT,
     Player,
     Traffic,
     demo_command,
     match_entries,
     player_pool,
     run_demo,
+    snake_configured,
 )
 from tracker.events import parse_entry
 from tracker.settings import Settings
@@ -189,15 +195,75 @@ def test_traffic_interleaves_whole_matches_and_respects_max_matches() -> None:
     assert set().union(*who.values()) <= {p.id for p in pool}
 
 
+SCORE_ORDER = ["product_id", "game_id", "type", "board", "user_id", "score"]
+
+
+def test_traffic_mixes_in_snake_runs_between_whole_matches() -> None:
+    pool = player_pool(20, seed=3)
+    traffic = Traffic(random.Random(5), pool, max_matches=80, score_share=0.1)
+    segments = list(iter(traffic.next_segment, None))
+    runs = [seg for seg in segments if seg[0]["type"] == "score"]
+    assert 0.06 < len(runs) / len(segments) < 0.14, "about score_share of the segments"
+    assert traffic.scores == 2 * len(runs) and traffic.started == 80
+
+    matches: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for seg in segments:
+        if seg not in runs:
+            for entry in seg:
+                matches[entry["game_id"]].append(entry)
+    assert len(matches) == 80
+    for match in matches.values():
+        check_match(match)  # still whole and in order, whatever came between
+
+    skill = {p.id: p.skill for p in pool}
+    by_skill: list[tuple[float, int]] = []
+    n = 0
+    for run in runs:
+        assert [list(e) for e in run] == [SCORE_ORDER] * 2
+        assert [e["board"] for e in run] == list(SCORE_BOARDS)
+        assert {(e["product_id"], e["game_id"], e["user_id"], e["score"]) for e in run} == {
+            (SCORE_PRODUCT, run[0]["game_id"], run[0]["user_id"], run[0]["score"])}
+        assert GAME_ID_RE.match(run[0]["game_id"]) and run[0]["game_id"] not in matches
+        score = int(run[0]["score"])
+        assert score > 0 and score % 10 == 0
+        by_skill.append((skill[run[0]["user_id"]], score))
+        for entry in run:
+            event = parse_entry(f"1700000000000-{n}", entry)
+            n += 1
+            assert (event.type, event.product_id) == ("score", SCORE_PRODUCT)
+    by_skill.sort()
+    half = len(by_skill) // 2
+    weak, strong = by_skill[:half], by_skill[half:]
+    assert sum(s for _, s in strong) / len(strong) > 1.5 * sum(s for _, s in weak) / len(weak)
+    assert len({s for _, s in by_skill}) < len(by_skill), "equal scores happen"
+
+
+def test_snake_is_configured_in_the_shipped_and_test_products(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("TRACKER_PRODUCTS_FILE", raising=False)
+    assert snake_configured(), "the shipped products keep snake's two boards"
+    monkeypatch.setenv("TRACKER_PRODUCTS_FILE", str(TEST_PRODUCTS))
+    assert snake_configured()
+    other = tmp_path / "products.toml"
+    other.write_text('[products]\nsnake = { handlers = [{ use = "score", board = "total" }] }\n')
+    monkeypatch.setenv("TRACKER_PRODUCTS_FILE", str(other))
+    assert not snake_configured(), "no high_score board: its scores would be dead letters"
+    other.write_text("[products\n")
+    assert not snake_configured()
+    monkeypatch.setenv("TRACKER_PRODUCTS_FILE", str(tmp_path / "missing.toml"))
+    assert not snake_configured()
+
+
 def test_run_demo_writes_exactly_the_generated_entries(stream: redis.Redis,
                                                        settings: Settings) -> None:
     pool = player_pool(12, seed=9)
     expected = list(Traffic(random.Random(21), pool, max_matches=25,
-                            game_ids=game_id_source()).entries())
+                            game_ids=game_id_source(), score_share=0.1).entries())
     stats = run_demo(stream, settings.stream_key, rate=0, max_matches=25, players=pool,
-                     rng=random.Random(21), game_ids=game_id_source())
+                     rng=random.Random(21), game_ids=game_id_source(), score_share=0.1)
     written = read_stream(stream, settings.stream_key)
     assert stats.events == len(expected) == len(written) and stats.dropped == 0
+    assert stats.scores == sum(e["type"] == "score" for e in expected) > 0
     assert stats.finished + stats.disconnected == 25
     assert [list(f.items()) for _, f in written] == [list(e.items()) for e in expected]  # order
     for entry_id, fields in written:
@@ -229,9 +295,19 @@ def test_demo_command_against_the_test_redis(stream: redis.Redis, settings: Sett
         "--matches", "7", "--players", "5", "--seed", "3"])
     assert result.exit_code == 0, result.output
     entries = [f for _, f in read_stream(stream, "cli_stream")]
-    assert len({e["game_id"] for e in entries}) == 7
+    scores = [e for e in entries if e["type"] == "score"]
+    assert len({e["game_id"] for e in entries if e["product_id"] == "exrps"}) == 7
     ids = {p.id for p in player_pool(5, seed=3)}
     assert {e["user_id"] for e in entries if "user_id" in e} <= ids
     assert "5 players (seed 3)" in result.output
-    done = re.search(r"(\d+) events .* (\d+) matches finished, (\d+) abandoned", result.output)
+    assert "10% snake scores" in result.output  # the shipped products keep snake's boards
+    done = re.search(r"(\d+) events .* (\d+) matches finished, (\d+) abandoned, (\d+) scores",
+                     result.output)
     assert done and int(done[1]) == len(entries) and int(done[2]) + int(done[3]) == 7
+    assert int(done[4]) == len(scores) == sum(e["product_id"] == "snake" for e in entries)
+
+    result = CliRunner().invoke(demo_command, [
+        "--stream-url", settings.stream_url, "--stream-key", "exrps_only", "--rate", "0",
+        "--matches", "3", "--score-share", "0"])
+    assert result.exit_code == 0, result.output
+    assert {f["product_id"] for _, f in read_stream(stream, "exrps_only")} == {"exrps"}
