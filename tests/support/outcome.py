@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.support.traffic import (
     ELO,
     PERIODS,
     PRODUCTS,
+    SCORES,
     SKILL,
     Traffic,
     as_bytes,
@@ -26,6 +28,7 @@ from tracker.edx.store import AnalyticsStore
 from tracker.periods import Period
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Store
+from tracker.tiebreak import score_of
 
 WEAPONS = ("rock", "paper", "scissors", "botch", "invalid")
 
@@ -106,6 +109,14 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
             summed = period_sums(data, keys, product, "wins", kind)
             checks.append(Check(f"{product} wins per {kind}, summed", sum(board.values()),
                                 sum(summed.values()), summed == board))
+    for name, want in count.scores.items():  # snake: best and sum of its submissions
+        board = {m: int(s) for m, s in store.top(SCORES, name, count=100_000, earliest=True)}
+        checks.append(Check(f"{SCORES} {name} (sum; {len(want)} players)", sum(want.values()),
+                            sum(board.values()), board == want))
+    weekly = period_sums(data, keys, SCORES, "high_score", "week", combine=max, earliest=True)
+    checks.append(Check(f"{SCORES} high_score, best of its weeks",
+                        sum(count.scores["high_score"].values()), int(sum(weekly.values())),
+                        weekly == count.scores["high_score"]))
     for product in SKILL:
         rated = {m for m, _ in store.top(product, "openskill", count=100_000)}
         with_ratings = sum(1 for m in rated
@@ -151,9 +162,11 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
     return checks
 
 
-def period_sums(data: redis.Redis, keys: Keys, product: str, board: str,
-                kind: str) -> dict[str, float]:
-    """Each member's score summed over every stored period board of ``kind``."""
+def period_sums(data: redis.Redis, keys: Keys, product: str, board: str, kind: str,
+                combine: Callable[[float, float], float] = operator.add,
+                earliest: bool = False) -> dict[str, float]:
+    """Each member's scores of every stored period board of ``kind``, summed (or
+    ``combine``d); ``earliest``: the board breaks ties by time (keeps score and time)."""
     summed: dict[str, float] = {}
     for key in data.scan_iter(f"{keys.board(product, board)}:*"):
         name = key.decode().rsplit(":", 1)[1]
@@ -163,8 +176,10 @@ def period_sums(data: redis.Redis, keys: Keys, product: str, board: str,
             continue  # the tie structures (":scores", ":counts") of a board
         if period.kind.value != kind:
             continue
-        for member, score in data.zrange(key, 0, -1, withscores=True):
-            summed[member.decode()] = summed.get(member.decode(), 0.0) + score
+        for member, number in data.zrange(key, 0, -1, withscores=True):
+            score = score_of(number) if earliest else number
+            who = member.decode()
+            summed[who] = combine(summed[who], score) if who in summed else score
     return summed
 
 

@@ -1,10 +1,12 @@
-"""Large mixed traffic for fault tests: whole matches of four products, Open edX
-tracking-log lines, plus bad entries.
+"""Large mixed traffic for fault tests: whole matches of four products, an arcade
+game's score submissions, Open edX tracking-log lines, plus bad entries.
 
 Matches come from the demo generator (all event types, in wire order, several
 matches interleaved); a share of them is re-labelled ``pong``, ``chess`` or
-``darts``. A demo course's log lines (``tracker.edx.demo``) are spread among
-them, some sent twice (a file ingested again: they count once).
+``darts``. Between them go the demo's ``snake`` runs (``type = "score"``, to a
+best board kept per week too and a sum board). A demo course's log lines
+(``tracker.edx.demo``) are spread among them, some sent twice (a file ingested
+again: they count once).
 Among them, at known places, go deliberately malformed entries, each with the
 dead-letter reason it must get. :func:`tally` is the independent count of
 what the good entries must add up to.
@@ -34,7 +36,9 @@ STATS = ("exrps", "pong", "chess")  # products with player stats (darts has none
 SKILL = ("darts",)  # products with an OpenSkill board
 PERIODS = {"darts": ("week", "month")}  # products whose wins board is kept per period
 COURSE_LOGS = "edx"  # the product of tracking-log lines
+SCORES = "snake"  # the product of score submissions (demo.SCORE_PRODUCT)
 EDX_SHARE = 0.02  # of the rows, tracking-log lines (until the demo course's are all sent)
+SCORE_SHARE = 0.03  # of the segments, snake runs (one score entry per board)
 
 
 @dataclass
@@ -64,7 +68,7 @@ def malformed(rng: random.Random, game_over: Row | None) -> tuple[Row, str]:
     """One deliberately bad entry of a random kind, and its dead-letter reason."""
     gid = f"{rng.getrandbits(128):032x}"
     player = f"bad-{rng.getrandbits(32):08x}"
-    kind = rng.randrange(8)
+    kind = rng.randrange(9)
     if kind == 0:
         return {"product_id": "tetris", "game_id": gid, "type": "game_over",
                 "winner_id": player, "loser_id": player + "x"}, "unknown_product"
@@ -86,6 +90,9 @@ def malformed(rng: random.Random, game_over: Row | None) -> tuple[Row, str]:
     if kind == 6:
         return {"product_id": "exrps", "game_id": gid, "type": "gameplay",
                 "event_name": "emote", "user_id": player}, "unknown_event_name"
+    if kind == 8:  # a board the game's product does not keep
+        return {"product_id": SCORES, "game_id": gid, "type": "score", "board": "hi_score",
+                "user_id": player, "score": "10"}, "unknown_board"
     if game_over is None:
         return malformed(rng, None)
     return dict(game_over), "duplicate_result"  # another writer re-publishes a result
@@ -100,7 +107,8 @@ def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
                                start=1_764_000_000))
     counter = iter(range(10**9))
     matches = Matches(random.Random(seed + 1), player_pool(players, seed),
-                      concurrency=12, game_ids=lambda: f"{seed:08x}{next(counter):024x}")
+                      concurrency=12, game_ids=lambda: f"{seed:08x}{next(counter):024x}",
+                      score_share=SCORE_SHARE)
     relabel: dict[str, str] = {}
     traffic = Traffic([])
     results: list[Row] = []
@@ -110,7 +118,8 @@ def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
         for entry in segment:
             gid = entry["game_id"]
             if gid not in relabel:
-                relabel[gid] = rng.choices(PRODUCTS, SHARES)[0]
+                scored = entry["type"] == "score"
+                relabel[gid] = SCORES if scored else rng.choices(PRODUCTS, SHARES)[0]
             row: Row = {**entry, "product_id": relabel[gid]}
             traffic.rows.append(row)
             if row["type"] == "game_over":
@@ -141,6 +150,7 @@ class Tally:
     rated: dict[str, set[str]]  # product -> players on its Elo board
     skilled: dict[str, set[str]]  # product -> players on its OpenSkill board
     courses: dict[str, dict[str, object]]  # course -> its report (CourseReport.as_dict)
+    scores: dict[str, dict[str, int]]  # snake's board -> player -> best or sum of scores
 
 
 def tally(good: Iterable[Mapping[str, str]]) -> Tally:
@@ -151,4 +161,14 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
     skilled = {p: set(expected_wins(rows, p)) for p in SKILL}
     events = (parse_line(r["line"]) for r in rows if r.get("product_id") == COURSE_LOGS)
     reports = build_reports(e for e in events if e is not None)
-    return Tally(wins, stats, rated, skilled, {c: r.as_dict() for c, r in reports.items()})
+    best: dict[str, int] = {}
+    total: Counter[str] = Counter()
+    for row in rows:
+        if row.get("product_id") == SCORES:
+            player, score = row["user_id"], int(row["score"])
+            if row["board"] == "high_score":
+                best[player] = max(best.get(player, score), score)
+            else:
+                total[player] += score
+    return Tally(wins, stats, rated, skilled, {c: r.as_dict() for c, r in reports.items()},
+                 {"high_score": best, "total": dict(total)})

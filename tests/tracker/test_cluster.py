@@ -22,7 +22,7 @@ from tests.support.handlers import race_entries
 from tests.support.pipeline import expected_wins, snapshot, wait_for_pipeline
 from tests.support.processes import start_bridge, start_worker
 from tests.support.redis_cluster import RedisClusterServers
-from tests.support.traffic import mixed_traffic
+from tests.support.traffic import as_bytes, mixed_traffic
 from tests.support.varcade import game_over, raw, xadd_all
 from tracker.closing import PeriodResults
 from tracker.edx.erasure import forget_learner_analytics
@@ -64,8 +64,7 @@ def feed(client: redis.Redis, products: Products) -> None:
     base = BASE
     processor = BatchProcessor(products, Store(client), DeadLetters(client),
                                clock=lambda: base / 1000 + 60)
-    entries = [(f"{base + i}-0", {k.encode(): v.encode() for k, v in row.items()})
-               for i, row in enumerate(traffic.rows)]
+    entries = [(f"{base + i}-0", dict(as_bytes(row))) for i, row in enumerate(traffic.rows)]
     by_product: dict[str, list[Any]] = {}
     for entry in entries:
         by_product.setdefault(entry[1].get(b"product_id", b"").decode(), []).append(entry)
