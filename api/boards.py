@@ -8,6 +8,7 @@ or month (:mod:`tracker.periods`) instead of the all-time board.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -200,13 +201,22 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
     return json_response(page_body(product, b, name, period, args, b.tiers))
 
 
+def records_of(b: Board, name: str) -> str | None:
+    """The board whose records' metadata a read of ``name`` (``b``'s all-time or period
+    board) shows: ``name`` itself, or None when ``b`` keeps none."""
+    return name if b.metadata else None
+
+
 def page_body(product: Product, b: Board, name: str, period: str | None,
-              args: dict[str, Any], tiers: Sequence[Tier]) -> bodies.Body:
+              args: dict[str, Any], tiers: Sequence[Tier],
+              records: str | None = None) -> bodies.Body:
     """The page that ``args`` (a PageQuerySchema) asks for of board ``name``, which is
-    ``b`` or one of its period's (or bucket's) boards."""
+    ``b`` or one of its period's (or bucket's) boards; ``records``: the board whose
+    records keep the rows' metadata, when it is not ``name`` (a bucket's)."""
     ties: TieMode = args.get("ties") or b.ties
     limit: int = args["limit"]
     ranks = state().ranks
+    metadata = records_of(b, records or name)
     cursor: Cursor | None = args.get("cursor")
     if cursor is not None:
         if (cursor.product_id, cursor.board) != (product.id, name):
@@ -216,10 +226,10 @@ def page_body(product: Product, b: Board, name: str, period: str | None,
                                               "period."]})
         read = ranks.before if cursor.backward else ranks.after
         page: Slice = read(product.id, name, cursor.position, limit, ascending=b.ascending,
-                           earliest=b.earliest)
+                           earliest=b.earliest, metadata=metadata)
     else:
         page = ranks.page(product.id, name, args.get("offset", 0), limit,
-                          ascending=b.ascending, earliest=b.earliest)
+                          ascending=b.ascending, earliest=b.earliest, metadata=metadata)
     first, last = page.first, page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, name, last).encode() if more and last else None
@@ -244,14 +254,15 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
     name, period = board_to_read(product, b, args)
     asked = list(dict.fromkeys(args["user_id"]))  # repeats count once, first place kept
     size, found = state().ranks.standings(product.id, name, asked, ascending=b.ascending,
-                                          earliest=b.earliest)
+                                          earliest=b.earliest, metadata=records_of(b, name))
     on_board = {p.user_id for p in found}
     return jsonify(_players.dump({
         "product_id": product.id, "board": b.name, "ties": ties, "size": size,
         **({"period": period} if period else {}),
         "players": [{"rank": p.rank(ties), "user_id": p.user_id, "score": p.score,
                      "percentile": p.percentile,
-                     **({"tier": bodies.player_tier(b.tiers, p)} if b.tiers else {})}
+                     **({"tier": bodies.player_tier(b.tiers, p)} if b.tiers else {}),
+                     **({} if p.metadata is None else {"metadata": json.loads(p.metadata)})}
                     for p in found],
         "missing": [u for u in asked if u not in on_board]}))
 
@@ -272,7 +283,8 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     rating_as = RATING_DETAIL.get(b.kind)
     found = state().ranks.standing(product.id, name, user_id,
                                    rating_of=b.name if rating_as else None,
-                                   ascending=b.ascending, earliest=b.earliest)
+                                   ascending=b.ascending, earliest=b.earliest,
+                                   metadata=records_of(b, name))
     if found is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
@@ -294,7 +306,8 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     ties: TieMode = args.get("ties") or b.ties
     name, period = board_to_read(product, b, args)
     window = state().ranks.around(product.id, name, user_id, args["limit"],
-                                  ascending=b.ascending, earliest=b.earliest)
+                                  ascending=b.ascending, earliest=b.earliest,
+                                  metadata=records_of(b, name))
     if window is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,

@@ -14,6 +14,7 @@ mode becomes its value, as ``Enum(by_value=True)`` makes it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,17 +26,23 @@ Body = dict[str, Any]
 
 def entries(window: Slice, ties: TieMode, tiers: Sequence[Tier] = ()) -> list[Body]:
     """``EntrySchema(many=True)`` of ``window.ranked(ties)``, without building the Entries;
-    with each row's tier on a board that has ``tiers``."""
+    with each row's tier on a board that has ``tiers``, and its metadata when read."""
     ranks = window.ranks(ties)
-    if not tiers:
+    if not tiers and window.metadata is None:
         return [{"rank": rank, "user_id": user_id, "score": score}
                 for rank, (user_id, score) in zip(ranks, window.rows, strict=True)]
-    # tiers go by competition ranks, whatever mode the rows are ranked in
-    competition = ranks if ties is TieMode.COMPETITION else window.ranks(TieMode.COMPETITION)
-    return [{"rank": rank, "user_id": user_id, "score": score,
-             "tier": tier_of(tiers, score, comp, window.size)}
-            for rank, comp, (user_id, score) in zip(ranks, competition, window.rows,
-                                                    strict=True)]
+    rows: list[Body] = [{"rank": rank, "user_id": user_id, "score": score}
+                        for rank, (user_id, score) in zip(ranks, window.rows, strict=True)]
+    if tiers:  # tiers go by competition ranks, whatever mode the rows are ranked in
+        competition = (ranks if ties is TieMode.COMPETITION
+                       else window.ranks(TieMode.COMPETITION))
+        for row, comp, (_, score) in zip(rows, competition, window.rows, strict=True):
+            row["tier"] = tier_of(tiers, score, comp, window.size)
+    if window.metadata is not None:
+        for row, text in zip(rows, window.metadata, strict=True):
+            if text is not None:
+                row["metadata"] = json.loads(text)
+    return rows
 
 
 def top_entries(rows: Iterable[tuple[str, float]]) -> list[Body]:
@@ -80,6 +87,8 @@ def standing(product_id: str, board: str, period: str | None, ties: TieMode,
         # a streak is a count; ratings are real numbers
         convert = int if rating_as == "streak" else float
         body[rating_as] = {name: convert(value) for name, value in found.rating}
+    if found.metadata is not None:
+        body["metadata"] = json.loads(found.metadata)
     return body
 
 

@@ -16,7 +16,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from api import bodies
-from api.boards import board_to_read, page_body, player_not_on_board, target
+from api.boards import board_to_read, page_body, player_not_on_board, records_of, target
 from api.errors import ApiError
 from api.jsonbody import json_response
 from api.openapi import Operation, operation
@@ -95,7 +95,7 @@ def bucket_entries(product_id: str, board: str, bucket: int) -> ResponseReturnVa
                        f"Bucket {bucket} of board {b.name!r} of {product.id!r} is not begun "
                        f"in {period}.", product_id=product.id, board=b.name, period=period,
                        bucket=bucket)
-    body = page_body(product, b, bucket_board(name, bucket), period, args, ())
+    body = page_body(product, b, bucket_board(name, bucket), period, args, (), records=name)
     body["bucket"] = bucket
     return json_response(body)
 
@@ -119,7 +119,7 @@ def player_bucket(product_id: str, board: str, user_id: str) -> ResponseReturnVa
     # the bucket never changes in the period; the standing is one atomic read of it
     found = None if bucket is None else state().ranks.standing(
         product.id, bucket_board(name, bucket), user_id, ascending=b.ascending,
-        earliest=b.earliest)
+        earliest=b.earliest, metadata=records_of(b, name))
     if bucket is None or found is None:  # None: forgotten meanwhile
         raise player_not_on_board(product, b, user_id)
     body = bodies.standing(product.id, b.name, period, ties, found)

@@ -38,7 +38,8 @@ def describe_board(board: Board) -> dict[str, Any]:
                 "results_top": policy.results_top,
                 "seasons": [{"id": p.id, "kind": p.kind, "start": p.start, "end": p.end}
                             for p in policy.seasons]},
-            "tiers": [describe_tier(t) for t in board.tiers], "history": board.history}
+            "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
+            "metadata": board.metadata}
 
 
 def describe_tier(tier: Tier) -> dict[str, Any]:

@@ -17,6 +17,7 @@ Generation is pure (:func:`player_pool`, :func:`match_entries`,
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -179,10 +180,14 @@ def match_segments(rng: random.Random, p1: Player, p2: Player, game_id: str | No
 
 def snake_run(rng: random.Random, player: Player, game_id: str) -> Segment:
     """One finished snake run: its score (10 points a fruit, more for stronger players)
-    submitted to each of :data:`SCORE_BOARDS`; equal scores are common, as in the game."""
+    submitted to each of :data:`SCORE_BOARDS`, with the run's fruit and length in seconds
+    as metadata; equal scores are common, as in the game."""
     fruit = max(1, round(rng.lognormvariate(math.log(20 * player.skill), 0.45)))
+    seconds = round(fruit * rng.uniform(3.0, 6.0), 1)
+    metadata = json.dumps({"fruit": fruit, "seconds": seconds}, separators=(",", ":"))
     return [{"product_id": SCORE_PRODUCT, "game_id": game_id, "type": "score", "board": board,
-             "user_id": player.id, "score": str(10 * fruit)} for board in SCORE_BOARDS]
+             "user_id": player.id, "score": str(10 * fruit), "metadata": metadata}
+            for board in SCORE_BOARDS]
 
 
 def match_entries(rng: random.Random, p1: Player, p2: Player, game_id: str | None = None,

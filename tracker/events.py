@@ -8,6 +8,8 @@ The stream entry ID is the event's identity and its only timestamp.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +35,10 @@ BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 # A submitted score: a decimal number, exactly as a JavaScript or Python number prints
 # (no exponent); at most 15 integer digits, so that every integer is exact in a double.
 SCORE_RE = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,17})?\Z")
+# A score's metadata: a JSON object (the car driven, a replay id) of at most this many
+# characters and levels, kept with the record it came with.
+MAX_METADATA_LEN = 2048
+MAX_METADATA_DEPTH = 8
 
 
 def product_key(raw: bytes) -> str:
@@ -204,7 +210,8 @@ class GameRemovedSchema(EntrySchema):
 class ScoreSchema(EntrySchema):
     """A score submitted to one board (not a Varcade event: a game or service that has
     scores of its own publishes them so): ``{"product_id": "race", "type": "score",
-    "board": "laps", "user_id": "...", "score": "61.25"}``. ``game_id`` is optional.
+    "board": "laps", "user_id": "...", "score": "61.25"}``. ``game_id`` is optional, and
+    so is ``metadata``, a JSON object as text (``{"car": "red"}``).
     The board's ``score`` handler decides what the score does (keep the best, the latest,
     or add it up)."""
 
@@ -215,6 +222,46 @@ class ScoreSchema(EntrySchema):
     score = fields.String(required=True, validate=validate.Regexp(
         SCORE_RE, error="Not a decimal number such as 42, -7 or 61.25 (at most 15 digits "
                         "before the point and 17 after)."))
+    # kept with the player's record on the board (the submission that holds its score)
+    metadata = fields.String(validate=validate.Length(max=MAX_METADATA_LEN))
+
+    @validates_schema
+    def _metadata_is_an_object(self, data: dict[str, Any], **_: Any) -> None:
+        if "metadata" in data:
+            check_metadata(data["metadata"])
+
+
+def check_metadata(text: str) -> None:
+    """ValidationError unless ``text`` is a JSON object that every JSON reader reads the
+    same: no NaN or infinite numbers, no lone surrogates, at most MAX_METADATA_DEPTH deep."""
+    def finite(number: str) -> float:
+        value = float(number)
+        if not math.isfinite(value):
+            raise ValueError(f"number {number} is out of range")
+        return value
+
+    def constant(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        value = json.loads(text, parse_float=finite, parse_constant=constant)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(f"Not JSON: {exc}.", "metadata") from None
+    if not isinstance(value, dict):
+        raise ValidationError("Not a JSON object ({...}).", "metadata")
+    level: list[Any] = [value]
+    depth = 1
+    while level:
+        level = [v for c in level for v in (c.values() if isinstance(c, dict) else c)
+                 if isinstance(v, dict | list)]
+        depth += bool(level)
+        if depth > MAX_METADATA_DEPTH:
+            raise ValidationError(f"Nested deeper than {MAX_METADATA_DEPTH} levels.", "metadata")
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("A string in it is not valid Unicode (a lone surrogate).",
+                              "metadata") from None
 
 
 MAX_LOG_LINE_LEN = 1 << 20  # characters: a problem_check with its whole state fits

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.handlers.base import BOARD_OPS, Op
+from tracker.handlers.base import RECORD_OPS, Op
 
 DAY_MS = 86_400_000
 MAX_KEEP = 1000
@@ -297,7 +297,7 @@ class PeriodBoards:
         late = False
         for op in ops:
             out.append(op)
-            if not isinstance(op, BOARD_OPS):
+            if not isinstance(op, RECORD_OPS):
                 continue
             policy = self.policies.get(op.board)
             if policy is None:

@@ -31,6 +31,7 @@ difference. The marks sit beside the stream, in its hash slot.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -119,16 +120,24 @@ class Producer:
                              "type": "gameplay", "event_name": event_name, **fields}, key=key)
 
     def score(self, product_id: str, board: str, user_id: str, score: int | float | str, *,
-              game_id: str | None = None, key: str | None = None) -> str:
+              game_id: str | None = None, metadata: Mapping[str, Any] | None = None,
+              key: str | None = None) -> str:
         """A score for ``board`` (its ``score`` handler keeps the best, the latest or the
         sum). A float is written as its shortest exact decimal, without an exponent:
         61.25 as "61.25", 1e-7 as "0.0000001". Anything else is written as ``str()``
-        gives it, and checked as every event is."""
+        gives it, and checked as every event is. ``metadata`` (a dict that JSON can
+        write: the car driven, a replay id) is kept with the player's record."""
         text = format(Decimal(repr(score)), "f") if isinstance(score, float) else str(score)
         event = {"product_id": product_id, "type": "score", "board": board,
                  "user_id": user_id, "score": text}
         if game_id is not None:
             event["game_id"] = game_id
+        if metadata is not None:
+            try:
+                event["metadata"] = json.dumps(metadata, ensure_ascii=False,
+                                               separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise InvalidEvent("invalid_fields", f"metadata: {exc}") from None
         return self.publish(event, key=key)
 
     def _send(self, events: Sequence[dict[str, str]], key: str) -> list[str]:

@@ -69,6 +69,8 @@ class Slice:
     # the first and last rows' stored numbers, on a board that breaks ties by time
     first_key: float | None = None
     last_key: float | None = None
+    # each row's metadata (a JSON object's text, None: none), when it was read
+    metadata: Sequence[str | None] | None = None
 
     def ranks(self, ties: TieMode) -> list[int]:
         """The rank of each row in ``ties`` mode."""
@@ -119,6 +121,7 @@ class Standing:
     # The rating behind the score, on OpenSkill (mu, sigma) and Glicko-2 (rating, rd,
     # volatility) boards: (name, value) pairs
     rating: tuple[tuple[str, float], ...] | None = None
+    metadata: str | None = None  # the JSON object kept with the record, when read and any
 
     def rank(self, ties: TieMode) -> int:
         if ties is TieMode.ORDINAL:

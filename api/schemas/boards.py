@@ -104,6 +104,12 @@ class PlayersQuerySchema(TiesQuerySchema):
 
 
 TIER_TEXT = "The player's tier; only on boards with tiers."
+METADATA_TEXT = ("The JSON object submitted with the player's score (`metadata` of a score "
+                 "entry); only on boards that keep metadata, for a record that has some.")
+
+
+def record_metadata() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), metadata={"description": METADATA_TEXT})
 
 
 class EntrySchema(Schema):
@@ -111,6 +117,7 @@ class EntrySchema(Schema):
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
     tier = fields.String(metadata={"description": TIER_TEXT})
+    metadata = record_metadata()
 
 
 class SkillSchema(Schema):
@@ -166,6 +173,7 @@ class StandingSchema(BoardRefSchema):
         "description": "The player's Glicko-2 rating; only on glicko boards."})
     streak = fields.Nested(StreakSchema, metadata={
         "description": "The player's current win streak; only on streak boards."})
+    metadata = record_metadata()
 
 
 class RankedPlayerSchema(EntrySchema):
@@ -245,6 +253,9 @@ class BoardSchema(Schema):
                        "meets (the last has none). Rank and percent use competition ranks."})
     history = fields.Integer(required=True, metadata={
         "description": "Games kept per player (…/players/<user_id>/history); 0: none."})
+    metadata = fields.Boolean(required=True, metadata={
+        "description": "Whether each record may keep the JSON object submitted with its "
+                       "score (score boards): rows and standings then show it."})
 
 
 class BoardDetailSchema(BoardSchema):

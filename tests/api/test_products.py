@@ -14,9 +14,11 @@ EXRPS = {
     "id": "exrps",
     "boards": [
         {"name": "wins", "kind": "points", "order": "desc", "ties": "competition",
-         "tie_break": "member", "start": 0.0, "periods": None, "tiers": [], "history": 0},
+         "tie_break": "member", "start": 0.0, "periods": None, "tiers": [], "history": 0,
+         "metadata": False},
         {"name": "elo", "kind": "rating", "order": "desc", "ties": "competition",
-         "tie_break": "member", "start": 1500.0, "periods": None, "tiers": [], "history": 0},
+         "tie_break": "member", "start": 1500.0, "periods": None, "tiers": [], "history": 0,
+         "metadata": False},
     ],
     "handlers": [
         {"name": "wins", "boards": ["wins"]},
@@ -36,7 +38,8 @@ def test_list_products(client: FlaskClient) -> None:
     assert products[2]["handlers"] == [{"name": "edx_logs", "boards": []}]
     assert products[0]["boards"] == [
         {"name": "elo", "kind": "rating", "order": "desc", "ties": "dense", "tie_break": "member",
-         "start": 1200.0, "periods": None, "tiers": [], "history": 0}]
+         "start": 1200.0, "periods": None, "tiers": [], "history": 0,
+         "metadata": False}]
     assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
                                                    "grace_seconds": 600, "bucket_size": 0,
                                                    "results_top": 10, "seasons": []}

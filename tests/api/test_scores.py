@@ -4,13 +4,19 @@ first), the ``total`` of its submissions and its latest ``lap``, lowest first.""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from pathlib import Path
 
 from flask.testing import FlaskClient
 
+from api import create_app
+from api.config import ApiSettings
+from api.state import EXTENSION
 from tests.support.varcade import raw, submitted
 from tracker.processing import BatchProcessor
-from tracker.products import Products
+from tracker.products import Products, load_products
+from tracker.settings import Settings
 from tracker.storage import DeadLetters, Store
 
 BOARDS = "/products/snake/boards"
@@ -71,3 +77,79 @@ def test_boards_of_each_operator(client: FlaskClient, products: Products, store:
     top = client.get("/leaderboards/top_ten/snake?board=lap").get_json()
     assert top == [{"user_id": "bob", "score": 59.0}, {"user_id": "cid", "score": 61.0},
                    {"user_id": "ann", "score": 61.0}]
+
+
+# --- metadata kept with each record ------------------------------------------------------
+
+# player, board, score, seconds after the first, metadata
+WITH_METADATA = [
+    ("ann", "high_score", 50, 0, '{"car": "red"}'),
+    ("bob", "high_score", 70, 1, None),
+    ("ann", "high_score", 70, 3, '{"car": "blue", "laps": [61.5, 60.25], "name": "Zoë"}'),
+    ("bob", "high_score", 20, 4, '{"car": "junk"}'),  # no better: bob's record stays bare
+    ("ann", "total", 5, 0, '{"run": 1}'), ("ann", "total", 2, 6, None),  # the latest given
+    ("cid", "lap", 61, 7, '{"ghost": "r-17"}'),
+]
+ANN = {"car": "blue", "laps": [61.5, 60.25], "name": "Zoë"}
+
+
+def submit_with_metadata(products: Products, store: Store, dead_letters: DeadLetters) -> None:
+    start = int(time.time()) * 1000 - 60_000
+    rows = sorted(WITH_METADATA, key=lambda s: s[3])
+    entries = [(f"{start + t * 1000}-{i}", raw(submitted("snake", board, user, score,
+                                                         metadata=meta)))
+               for i, (user, board, score, t, meta) in enumerate(rows)]
+    report = BatchProcessor(products, store, dead_letters).process("snake", "s", entries)
+    assert report.applied == len(entries) and not report.dead_lettered
+
+
+def test_every_read_of_a_score_board_shows_each_records_metadata(
+        client: FlaskClient, products: Products, store: Store,
+        dead_letters: DeadLetters) -> None:
+    submit_with_metadata(products, store, dead_letters)
+    page = client.get(f"{BOARDS}/high_score/entries?ties=ordinal").get_json()["entries"]
+    assert page == [{"rank": 1, "user_id": "bob", "score": 70.0},  # none kept: no key
+                    {"rank": 2, "user_id": "ann", "score": 70.0, "metadata": ANN}]
+    assert client.get(f"{BOARDS}/high_score/players/ann").get_json()["metadata"] == ANN
+    assert "metadata" not in client.get(f"{BOARDS}/high_score/players/bob").get_json()
+    around = client.get(f"{BOARDS}/high_score/players/bob/around?limit=3&ties=ordinal").get_json()
+    assert around["entries"] == page
+    several = client.get(f"{BOARDS}/high_score/players?user_id=ann&user_id=bob").get_json()
+    assert [p.get("metadata") for p in several["players"]] == [None, ANN]
+    week = client.get(f"{BOARDS}/high_score/periods").get_json()["periods"][0]["id"]
+    weekly = client.get(f"{BOARDS}/high_score/entries?period={week}&ties=ordinal").get_json()
+    assert weekly["entries"] == page  # the week's records are its own, here the same
+    cursor = client.get(f"{BOARDS}/high_score/entries?limit=1").get_json()["next_cursor"]
+    assert client.get(f"{BOARDS}/high_score/entries?cursor={cursor}").get_json()[
+        "entries"][0]["metadata"] == ANN
+    assert client.get(f"{BOARDS}/total/players/ann").get_json()["metadata"] == {"run": 1}
+    assert client.get(f"{BOARDS}/lap/entries").get_json()["entries"][0]["metadata"] == {
+        "ghost": "r-17"}
+    described = {b["name"]: b["metadata"]
+                 for b in client.get("/products/snake").get_json()["boards"]}
+    assert described == {"high_score": True, "total": True, "lap": True}
+    assert client.get("/products/exrps/boards/wins").get_json()["metadata"] is False
+
+
+def test_bucket_reads_show_the_period_boards_metadata(
+        tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text('[products]\narcade = { handlers = [{ use = "score", board = "hi", '
+                      'periods = ["week"], bucket_size = 2 }] }\n')
+    products = load_products(config)
+    start = int(time.time()) * 1000 - 60_000
+    entries = [(f"{start + i * 1000}-0", raw(submitted("arcade", "hi", user, score,
+                                                       metadata=f'{{"by": "{user}"}}')))
+               for i, (user, score) in enumerate([("ann", 5), ("bob", 9), ("cid", 7)])]
+    assert BatchProcessor(products, store, dead_letters).process("arcade", "s",
+                                                                 entries).applied == 3
+    app = create_app(dataclasses.replace(settings, products_file=str(config)),
+                     ApiSettings(rate_limit="off"))
+    client = app.test_client()
+    base = "/products/arcade/boards/hi"
+    first = client.get(f"{base}/buckets/0/entries").get_json()["entries"]
+    assert [(r["user_id"], r["metadata"]) for r in first] == [
+        ("bob", {"by": "bob"}), ("ann", {"by": "ann"})]
+    mine = client.get(f"{base}/players/cid/bucket").get_json()
+    assert (mine["bucket"], mine["metadata"]) == (1, {"by": "cid"})
+    app.extensions[EXTENSION].close()

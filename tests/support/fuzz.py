@@ -10,6 +10,7 @@ dead-letter reason it must get. A list may also re-publish an earlier result.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,6 +48,13 @@ game_ids = st.from_regex(r"[0-9a-f]{32}", fullmatch=True)
 any_text = st.text(max_size=40)
 
 
+# a score's metadata: a JSON object, a little nested
+METADATA = st.dictionaries(st.text(max_size=8), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12), lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6), max_size=4)
+
+
 @st.composite
 def valid_events(draw: st.DrawFn, scores: bool = False) -> dict[str, str]:
     """A valid event of any Varcade type, fields in wire order; with ``scores``, score
@@ -64,6 +72,8 @@ def valid_events(draw: st.DrawFn, scores: bool = False) -> dict[str, str]:
         row = {"product_id": base["product_id"], "type": kind,
                "board": draw(st.sampled_from(["high_score", "laps", "b.2_x-y"])),
                "user_id": a, "score": score}
+        if draw(st.booleans()):
+            row["metadata"] = json.dumps(draw(METADATA), ensure_ascii=draw(st.booleans()))
         return {**row, "game_id": base["game_id"]} if draw(st.booleans()) else row
     if kind == "state_change":
         return {**base, "type": kind,

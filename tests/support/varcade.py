@@ -44,10 +44,13 @@ def game_over(product: str, winner: str, loser: str, game_id: str | None = None)
             "winner_id": winner, "loser_id": loser}
 
 
-def submitted(product: str, board: str, user: str, score: float | str) -> dict[str, str]:
-    """A score event (``type = "score"``) as a game that has scores of its own writes it."""
-    return {"product_id": product, "type": "score", "board": board, "user_id": user,
-            "score": str(score)}
+def submitted(product: str, board: str, user: str, score: float | str, *,
+              metadata: str | None = None) -> dict[str, str]:
+    """A score event (``type = "score"``) as a game that has scores of its own writes it,
+    with ``metadata`` (a JSON object's text) when given."""
+    event = {"product_id": product, "type": "score", "board": board, "user_id": user,
+             "score": str(score)}
+    return event if metadata is None else {**event, "metadata": metadata}
 
 
 def xadd_all(client: redis.Redis, entries: list[dict[str, str]], key: str = "game_event_stream",

@@ -41,14 +41,18 @@ def submissions(seed: int = 5) -> list[dict[str, str]]:
     """snake's players submitting their own scores (tests/products.toml)."""
     rng = random.Random(seed)
     return [submitted("snake", rng.choice(["high_score", "total", "lap"]),
-                      rng.choice(PLAYERS[:6]), rng.randint(-2, 40)) for _ in range(200)]
+                      rng.choice(PLAYERS[:6]), rng.randint(-2, 40), metadata=f'{{"run": {i}}}')
+            for i in range(200)]
 
 
-def best_scores(rows: list[dict[str, str]]) -> dict[str, float]:
-    best: dict[str, float] = {}
+def best_scores(rows: list[dict[str, str]]) -> dict[str, tuple[float, str]]:
+    """Each player's best high_score, with the metadata of the submission that first
+    reached it."""
+    best: dict[str, tuple[float, str]] = {}
     for row in rows:
-        if row["board"] == "high_score":
-            best[row["user_id"]] = max(best.get(row["user_id"], -1e9), float(row["score"]))
+        score, user = float(row["score"]), row["user_id"]
+        if row["board"] == "high_score" and score > best.get(user, (-1e9, ""))[0]:
+            best[user] = (score, row["metadata"])
     return best
 
 
@@ -95,8 +99,9 @@ def test_stream_to_redis_matches_an_independent_count(
 
     elo = dict(store.top("chess", "elo", count=100))
     assert sum(elo.values()) == len(elo) * 1200  # zero-sum, exactly
-    high = {u: s.score for u in best_scores(scores)
-            if (s := Ranks(store.client).standing("snake", "high_score", u, earliest=True))}
+    high = {u: (s.score, s.metadata) for u in best_scores(scores)
+            if (s := Ranks(store.client).standing("snake", "high_score", u, earliest=True,
+                                                  metadata="high_score"))}
     assert high == best_scores(scores)
     assert sorted(d.reason for d in dead_letters.list()) == \
         ["invalid_fields", "unknown_board", "unknown_product", "unknown_type"]

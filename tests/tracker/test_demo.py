@@ -4,6 +4,7 @@ and snake runs' score submissions between them."""
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import re
 import threading
@@ -195,7 +196,7 @@ def test_traffic_interleaves_whole_matches_and_respects_max_matches() -> None:
     assert set().union(*who.values()) <= {p.id for p in pool}
 
 
-SCORE_ORDER = ["product_id", "game_id", "type", "board", "user_id", "score"]
+SCORE_ORDER = ["product_id", "game_id", "type", "board", "user_id", "score", "metadata"]
 
 
 def test_traffic_mixes_in_snake_runs_between_whole_matches() -> None:
@@ -226,6 +227,9 @@ def test_traffic_mixes_in_snake_runs_between_whole_matches() -> None:
         assert GAME_ID_RE.match(run[0]["game_id"]) and run[0]["game_id"] not in matches
         score = int(run[0]["score"])
         assert score > 0 and score % 10 == 0
+        detail = json.loads(run[0]["metadata"])
+        assert run[1]["metadata"] == run[0]["metadata"]
+        assert detail["fruit"] * 10 == score and 3 * detail["fruit"] <= detail["seconds"]
         by_skill.append((skill[run[0]["user_id"]], score))
         for entry in run:
             event = parse_entry(f"1700000000000-{n}", entry)

@@ -70,6 +70,21 @@ def test_scores_are_written_as_exact_decimals(producer: Producer, stream: redis.
     assert len(entries(stream)) == 5
 
 
+def test_a_scores_metadata_is_written_as_compact_json(producer: Producer,
+                                                     stream: redis.Redis) -> None:
+    entry_id = producer.score("snake", "high_score", "ann", 1250,
+                              metadata={"car": "Zoë's", "laps": [61.5, 60]})
+    assert entries(stream) == [(entry_id, [
+        ("product_id", "snake"), ("type", "score"), ("board", "high_score"), ("user_id", "ann"),
+        ("score", "1250"), ("metadata", '{"car":"Zoë\'s","laps":[61.5,60]}')])]
+    for bad, says in [({"x": float("nan")}, "Out of range"), ({"x": object()}, "not JSON"),
+                      ({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {}}}}}}}}}, "Nested")]:
+        with pytest.raises(InvalidEvent) as info:
+            producer.score("snake", "high_score", "ann", 1, metadata=bad)
+        assert info.value.reason == "invalid_fields" and says in info.value.detail
+    assert len(entries(stream)) == 1
+
+
 @pytest.mark.parametrize(("event", "reason"), [
     ({"product_id": "exrps", "game_id": "g", "type": "game_over", "winner_id": "a",
       "loser_id": "a"}, "invalid_fields"),

@@ -102,7 +102,7 @@ def test_inline_table_parameters() -> None:
 
 def test_shipped_configuration_loads() -> None:
     products = load_products(str(SHIPPED_PRODUCTS))
-    assert list(products) == ["exrps", "edx"]
+    assert list(products) == ["exrps", "edx", "snake"]
     assert kinds(products["exrps"]) == [WinsLeaderboard, EloLeaderboard, WinStreakLeaderboard,
                                         ExrpsStats]
     assert kinds(products["edx"]) == [TrackingLogs] and products["edx"].queue == "default"
@@ -110,6 +110,10 @@ def test_shipped_configuration_loads() -> None:
     assert wins.periods is not None and elo.periods is None
     assert [k.value for k in wins.periods.kinds] == ["week", "month"]
     assert products.queues == ["default", "exrps"]
+    high, total = products["snake"].boards  # the demo's arcade game submits its scores
+    assert (high.kind, total.kind, products["snake"].queue) == ("best", "points", "default")
+    assert high.earliest and total.earliest and high.metadata and total.metadata
+    assert high.periods is not None and total.periods is None
 
 
 def test_no_configuration_at_all() -> None:

@@ -15,20 +15,22 @@ from hypothesis import strategies as st
 
 from tests.support.handlers import EventsForm
 from tests.support.varcade import EID, raw, reject, submitted
+from tracker.erasure import forget_player
 from tracker.events import parse_entry
-from tracker.handlers import KeepBest, ScoreLeaderboard, SetScore
+from tracker.handlers import KeepBest, ScoreLeaderboard, SetMetadata, SetScore
 from tracker.handlers.base import IncrScore
 from tracker.periods import Period, PeriodKind, period_board
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, Products, parse_products
-from tracker.storage import DeadLetters, Ranks, Store
+from tracker.storage import DeadLetters, Keys, Ranks, Store
 
 FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
 T0 = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).start_ms + 3_600_000
 WEEK = Period.containing(PeriodKind.WEEK, T0)
 PLAYERS = ["ann", "bob", "cid", "dee"]
 
-Submission = tuple[str, str, int, int]  # board, player, score, seconds after T0
+# board, player, score, seconds after T0, and its metadata {"n": k} (None: none)
+Submission = tuple[str, str, int, int, int | None]
 
 
 # --- the event ---------------------------------------------------------------------
@@ -55,10 +57,27 @@ def test_a_score_event_is_valid(score: str) -> None:
     ("board", "a:b", "board: Not a board name"),
     ("board", "", "board: Not a board name"),
     ("user_id", "null", "user_id: Missing id"),
+    ("metadata", "", "metadata: Not JSON"),
+    ("metadata", "{", "metadata: Not JSON"),
+    ("metadata", '["red"]', "metadata: Not a JSON object"),
+    ("metadata", '{"t": NaN}', "metadata: Not JSON: NaN is not JSON"),
+    ("metadata", '{"t": 1e999}', "metadata: Not JSON: number 1e999 is out of range"),
+    ("metadata", '{"t": "\\ud800"}', "metadata: A string in it is not valid Unicode"),
+    ("metadata", '{"a": ' + "[" * 8 + "1" + "]" * 8 + "}", "metadata: Nested deeper than 8"),
+    ("metadata", "[" * 3000, "metadata: Longer than maximum length 2048"),
 ])
 def test_a_bad_score_event_says_which_field(field: str, value: str, message: str) -> None:
     error = reject(raw({**submitted("snake", "high_score", "ann", 1), field: value}))
     assert error.reason == "invalid_fields" and message in error.detail
+
+
+@pytest.mark.parametrize("metadata", ['{}', '{"car": "red", "laps": [61.5, 60], "ok": true}',
+                                      '{"name": "Zoë", "deep": {"a": {"b": [1, null]}}}',
+                                      '{"a": ' + "[" * 7 + "1" + "]" * 7 + "}",  # 8 deep
+                                      '{"a": "' + "x" * 2000 + '"}'])
+def test_a_score_may_carry_a_json_object_as_metadata(metadata: str) -> None:
+    event = parse_entry(EID, raw(submitted("snake", "b", "ann", 1, metadata=metadata)))
+    assert event["metadata"] == metadata  # kept as submitted
 
 
 def test_a_score_event_needs_board_user_and_score() -> None:
@@ -74,12 +93,22 @@ def test_a_score_event_needs_board_user_and_score() -> None:
 
 def test_each_operator_gives_its_op_and_board_kind() -> None:
     event = parse_entry(EID, raw(submitted("snake", "b", "ann", "61.25")))
-    for operator, op, kind in [("best", KeepBest, "best"), ("latest", SetScore, "latest"),
-                               ("sum", IncrScore, "points")]:
+    meta = '{"car": "red"}'
+    with_meta = parse_entry(EID, raw({**submitted("snake", "b", "ann", "61.25"),
+                                      "metadata": meta}))
+    for operator, op, kind in [("best", KeepBest, "best"), ("latest", SetScore, "latest")]:
         handler = ScoreLeaderboard("b", operator)
-        assert [b.kind for b in handler.boards] == [kind]
-        assert list(handler.ops(event)) == [op("b", "ann", 61.25)]
+        assert [(b.kind, b.metadata) for b in handler.boards] == [(kind, True)]
+        # the record is the submission: without metadata, it clears the board's ("")
+        assert list(handler.ops(event)) == [op("b", "ann", 61.25, "")]
+        assert list(handler.ops(with_meta)) == [op("b", "ann", 61.25, meta)]
         assert list(ScoreLeaderboard("other", operator).ops(event)) == []
+    handler = ScoreLeaderboard("b", "sum")
+    assert [(b.kind, b.metadata) for b in handler.boards] == [("points", True)]
+    assert list(handler.ops(event)) == [IncrScore("b", "ann", 61.25)]
+    assert list(handler.ops(with_meta)) == [IncrScore("b", "ann", 61.25),
+                                            SetMetadata("b", "ann", meta)]
+    assert list(ScoreLeaderboard("other", "sum").ops(event)) == []
 
 
 def test_the_configuration_checks_the_operator_and_board() -> None:
@@ -106,7 +135,7 @@ def standings(subs: Sequence[Submission], board: str, operator: str, *, ascendin
     then user id descending as on every board."""
     score: dict[str, int] = {}
     since: dict[str, int] = {}
-    for b, player, value, t in subs:  # in event order
+    for b, player, value, t, _ in subs:  # in event order
         if b != board:
             continue
         if operator == "sum":
@@ -122,6 +151,28 @@ def standings(subs: Sequence[Submission], board: str, operator: str, *, ascendin
     order = sorted(sorted(score, reverse=True),
                    key=lambda p: (sign * score[p], since[p] if earliest else 0))
     return [(p, float(score[p])) for p in order]
+
+
+def metadata(k: int | None) -> str | None:
+    return None if k is None else f'{{"n": {k}}}'
+
+
+def records(subs: Sequence[Submission], board: str, operator: str, *,
+            ascending: bool) -> dict[str, str | None]:
+    """Each player's record's metadata, by brute force: on a best board the submission's
+    that set the best, on a latest board the latest's (either: None if it had none), on a
+    sum board the latest submitted."""
+    kept: dict[str, str | None] = {}
+    best: dict[str, int] = {}
+    for b, player, value, _, k in subs:
+        if b != board:
+            continue
+        if operator == "sum":
+            kept[player] = metadata(k) if k is not None else kept.get(player)
+        elif operator == "latest" or player not in best or (
+                value < best[player] if ascending else value > best[player]):
+            best[player], kept[player] = value, metadata(k)
+    return kept
 
 
 SNAKE = {"tie_break": "earliest", "handlers": [
@@ -140,14 +191,16 @@ def snake() -> Products:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
 @given(subs=st.lists(st.tuples(st.sampled_from(sorted(BOARDS)), st.sampled_from(PLAYERS),
-                               st.integers(-3, 5), st.integers(0, 40)), min_size=1, max_size=40),
+                               st.integers(-3, 5), st.integers(0, 40),
+                               st.none() | st.integers(0, 3)), min_size=1, max_size=40),
        batch=st.integers(1, 12), summed=st.booleans())
 def test_every_operator_matches_brute_force(data: redis.Redis, subs: list[Submission],
                                            batch: int, summed: bool) -> None:
+    """Scores, order and each record's metadata."""
     data.flushdb()
     subs.sort(key=lambda s: s[3])  # entry ids follow time, as the stream's do
-    entries = [(f"{T0 + t * 1000}-{i}", raw(submitted("snake", b, p, v)))
-               for i, (b, p, v, t) in enumerate(subs)]
+    entries = [(f"{T0 + t * 1000}-{i}", raw(submitted("snake", b, p, v, metadata=metadata(k))))
+               for i, (b, p, v, t, k) in enumerate(subs)]
     processor = BatchProcessor(snake(), Store(data) if summed else EventsForm(data),
                                DeadLetters(data), clock=lambda: T0 / 1000)
     for i in range(0, len(entries), batch):
@@ -156,10 +209,19 @@ def test_every_operator_matches_brute_force(data: redis.Redis, subs: list[Submis
     ranks = Ranks(data)
     for board, (operator, ascending, earliest) in BOARDS.items():
         expected = standings(subs, board, operator, ascending=ascending, earliest=earliest)
-        found = ranks.page("snake", board, 0, 100, ascending=ascending, earliest=earliest).rows
-        assert found == expected, board
-    week = ranks.page("snake", period_board("high_score", WEEK), 0, 100, earliest=True).rows
-    assert week == standings(subs, "high_score", "best", ascending=False, earliest=True)
+        page = ranks.page("snake", board, 0, 100, ascending=ascending, earliest=earliest,
+                          metadata=board)
+        assert page.rows == expected, board
+        assert page.metadata is not None
+        kept = dict(zip([m for m, _ in page.rows], page.metadata, strict=True))
+        assert kept == records(subs, board, operator, ascending=ascending), board
+    weekly = period_board("high_score", WEEK)
+    week = ranks.page("snake", weekly, 0, 100, earliest=True, metadata=weekly)
+    assert week.rows == standings(subs, "high_score", "best", ascending=False, earliest=True)
+    assert dict(zip([m for m, _ in week.rows], week.metadata or [], strict=True)) == \
+        records(subs, "high_score", "best", ascending=False)
+    assert data.pexpiretime(Keys().board_metadata("snake", weekly)) in (
+        -2, data.pexpiretime(Keys().board("snake", weekly)))  # none, or it expires with it
     before = {b: ranks.page("snake", b, 0, 100).rows for b in BOARDS}
     processor.process("snake", "s", entries)  # a redelivery changes nothing
     assert {b: ranks.page("snake", b, 0, 100).rows for b in BOARDS} == before
@@ -204,3 +266,20 @@ def test_a_sum_that_comes_back_to_its_score_was_reached_at_its_latest_change(
                 assert processor.process("snake", "s", part).applied == len(part)
             rows = Ranks(data).page("snake", "total", 0, 10, earliest=True).rows
             assert rows == [("bob", 0.0), ("ann", 0.0)], (batch, type(store).__name__)
+
+
+def test_forgetting_a_player_removes_its_records_metadata(data: redis.Redis) -> None:
+    processor = BatchProcessor(snake(), Store(data), DeadLetters(data), clock=lambda: T0 / 1000)
+    report = processor.process("snake", "s", [
+        (f"{T0}-{i}", raw(submitted("snake", board, user, 5, metadata=f'{{"by": "{user}"}}')))
+        for i, (board, user) in enumerate([("high_score", "ann"), ("high_score", "bob"),
+                                           ("total", "ann"), ("lap", "ann")])])
+    assert report.applied == 4
+    keys = Keys()
+    weekly = period_board("high_score", WEEK)
+    hashes = [keys.board_metadata("snake", b) for b in ("high_score", weekly, "total", "lap")]
+    assert all(data.hexists(h, "ann") for h in hashes)
+    forgotten = forget_player(Store(data), snake()["snake"], "ann", T0)
+    assert forgotten.boards == 4
+    assert not any(data.hexists(h, "ann") for h in hashes)
+    assert data.hget(keys.board_metadata("snake", weekly), "bob") == b'{"by": "bob"}'

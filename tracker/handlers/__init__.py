@@ -13,6 +13,7 @@ from tracker.handlers.base import (
     Op,
     OpenSkillResult,
     RecordGame,
+    SetMetadata,
     SetScore,
     WinStreak,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "PlayerStats",
     "RecordGame",
     "ScoreLeaderboard",
+    "SetMetadata",
     "SetScore",
     "TrackingLogs",
     "WinStreak",

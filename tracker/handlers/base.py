@@ -43,21 +43,37 @@ class EnsureOnBoard:
 @dataclass(frozen=True, slots=True)
 class KeepBest:
     """Put ``member`` on ``board`` with ``score`` if that beats its score there (or it is
-    not there yet): the board keeps each member's best (Nakama's and UGS's "best")."""
+    not there yet): the board keeps each member's best (Nakama's and UGS's "best").
+
+    ``metadata`` (a JSON object's text, "" for none) goes with the score: kept on the board
+    beside it when it becomes the best; None leaves the board's metadata alone."""
 
     board: str
     member: str
     score: float
+    metadata: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SetScore:
     """Put ``member`` on ``board`` with ``score``, whatever it had: the board keeps each
-    member's latest score, in event order (UGS's "keepLatest", PlayFab's "Last")."""
+    member's latest score, in event order (UGS's "keepLatest", PlayFab's "Last").
+    ``metadata`` as :class:`KeepBest`'s."""
 
     board: str
     member: str
     score: float
+    metadata: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMetadata:
+    """Keep ``metadata`` (a JSON object's text) with ``member``'s record on ``board``, in
+    event order, whatever its score: a sum board's latest submission's."""
+
+    board: str
+    member: str
+    metadata: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +170,12 @@ class AddToTimeline:
     time: float
 
 
-Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | IncrStat | EloResult | OpenSkillResult
-      | Glicko2Result | WinStreak | RecordGame | AddToTimeline)
-OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, IncrStat, EloResult, OpenSkillResult,
-            Glicko2Result, WinStreak, RecordGame, AddToTimeline)
+Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | SetMetadata | IncrStat | EloResult
+      | OpenSkillResult | Glicko2Result | WinStreak | RecordGame | AddToTimeline)
+OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, SetMetadata, IncrStat, EloResult,
+            OpenSkillResult, Glicko2Result, WinStreak, RecordGame, AddToTimeline)
 BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore)  # a score of one member, set
+RECORD_OPS = (*BOARD_OPS, SetMetadata)  # what a member's record on a board holds, set
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 MAX_HISTORY = 1000  # games a history may keep per player
@@ -174,6 +191,8 @@ def check_op(op: object) -> Op:
         raise TypeError(f"not a storage operation: {op!r}")
     for name in op.__slots__:
         value = getattr(op, name)
+        if name == "metadata" and (value is None or value == "") and type(op) is not SetMetadata:
+            continue  # none: the record's metadata is left alone, or cleared
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise TypeError(f"{type(op).__name__}.{name} must be a string or number: {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
@@ -212,6 +231,7 @@ class Board:
     tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
     ascending: bool = False  # the lowest score ranks first (points, best; tracker.order)
     earliest: bool = False  # equal scores: the earlier achievement first (tracker.tiebreak)
+    metadata: bool = False  # each record may keep a JSON object beside its score (score boards)
 
 
 class Handler(ABC):

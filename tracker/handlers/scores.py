@@ -3,7 +3,10 @@ ScoreSchema`), each naming its board, kept there by the board's write operator, 
 Nakama's, PlayFab's and Unity's leaderboards do.
 
 Varcade's matches carry no score; a racing game or an arcade high-score table does.
-One line of configuration per board:
+A submission may carry metadata (a JSON object: the car driven, a replay id), kept with
+the player's record: on a best or latest board, that of the submission the score came
+from (none if it had none); on a sum board, the latest submitted. One line of
+configuration per board:
 
     race = { handlers = [{ use = "score", board = "laps", operator = "best", order = "asc" }] }
 """
@@ -13,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracker.events import BOARD_NAME_RE, Event
-from tracker.handlers.base import Board, Handler, IncrScore, KeepBest, Op, SetScore
+from tracker.handlers.base import Board, Handler, IncrScore, KeepBest, Op, SetMetadata, SetScore
 
-# operator -> the board's kind and the op that writes a submission
-OPERATORS: dict[str, tuple[str, type[KeepBest | SetScore | IncrScore]]] = {
+# operator -> the board's kind and the op that writes a submission (a sum: IncrScore)
+OPERATORS: dict[str, tuple[str, type[KeepBest | SetScore] | None]] = {
     "best": ("best", KeepBest),  # the member's best submission (Nakama best, PlayFab Max/Min)
     "latest": ("latest", SetScore),  # its latest, in event order (UGS keepLatest, PlayFab Last)
-    "sum": ("points", IncrScore),  # all its submissions added up (Nakama incr, PlayFab Sum)
+    "sum": ("points", None),  # all its submissions added up (Nakama incr, PlayFab Sum)
 }
 SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None)})
 
@@ -46,13 +49,18 @@ class ScoreLeaderboard(Handler):
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, self._kind),)
+        return (Board(self.board, self._kind, metadata=True),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "score" or event["board"] != self.board:
             return ()
         # the schema admits only plain decimals of at most 15 integer digits: finite
-        return (self._op(self.board, event["user_id"], float(event["score"])),)
+        score, user, metadata = float(event["score"]), event["user_id"], event.get("metadata")
+        if self._op is None:  # a sum keeps the latest metadata submitted with it
+            add = IncrScore(self.board, user, score)
+            return (add,) if metadata is None else (add, SetMetadata(self.board, user, metadata))
+        # the record is one submission: its score with its metadata, or none
+        return (self._op(self.board, user, score, metadata or ""),)
 
     def __repr__(self) -> str:
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r})"

@@ -8,8 +8,11 @@
 --          t: its second since 2020, for boards that break ties by time, ARGV[6])
 --          op = { "zi", board, member, delta }      ZINCRBY
 --               { "zn", board, member, score }      ZADD NX
---               { "best", board, member, score }    keep the member's best score
---               { "set", board, member, score }     the member's latest score
+--               { "best", board, member, score [, metadata] }  keep the member's best score
+--               { "set", board, member, score [, metadata] }   the member's latest score
+--                 metadata: the JSON object kept with the record when the score is
+--                 written (<board>:meta, member -> it); "" removes the record's
+--               { "meta", board, member, metadata }  keep it whatever the score
 --               { "game", board, winner, loser, at ms, keep }  both players' histories:
 --                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
@@ -25,8 +28,8 @@
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, ratings = { the "elo", "os", "g2", "best", "set", "streak", "game"
---          and "tl" ops above } in order.
+--          summed delta} }, ratings = { the "elo", "os", "g2", "best", "set", "meta", "streak",
+--          "game" and "tl" ops above } in order.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 --          With ARGV[6], incr entries end with t, changed: the t of their member's
@@ -352,22 +355,37 @@ end
 -- The board keeps each member's best: a lower score changes nothing, nor does an
 -- equal one, except on a board that breaks ties by time, where an equal score
 -- reached earlier (a part applied late) keeps that earlier time.
-local function keep_best(board, member, score, t)
+-- The record's metadata: the JSON object kept with member's score ("": none); nil
+-- leaves it alone.
+local function keep_metadata(key, member, metadata)
+  if metadata == nil then return end
+  if metadata == '' then
+    redis.call('HDEL', key .. ':meta', member)
+  else
+    redis.call('HSET', key .. ':meta', member, metadata)
+  end
+end
+
+local function keep_best(board, member, score, t, metadata)
   local key = p .. 'lb:' .. board
   flush_board(key)
   local old = tonumber(redis.call('ZSCORE', key, member))
   local new = packed(key, score, t)
-  if old == nil or new > old then put(key, member, new, old) end
+  if old == nil or new > old then
+    put(key, member, new, old)
+    keep_metadata(key, member, metadata)
+  end
 end
 
 -- The board keeps each member's latest score: in event order, or on a board that
 -- breaks ties by time, the one of the latest second, whichever order parts come in.
-local function set_latest(board, member, score, t)
+local function set_latest(board, member, score, t, metadata)
   local key = p .. 'lb:' .. board
   flush_board(key)
   local old = tonumber(redis.call('ZSCORE', key, member))
   if old ~= nil and is_packed(key) and t < second_of(old) then return end
   put(key, member, packed(key, score, t), old)
+  keep_metadata(key, member, metadata)
 end
 
 local function win_streak(board, w, l, t)
@@ -400,10 +418,16 @@ local function rate(op, t)
     add_to_timeline(op[2], op[3], op[4])
   elseif op[1] == 'g2' then
     glicko2(op[2], op[3], op[4], op[5], op[6], op[7], op[8])
-  elseif op[1] == 'best' then
-    keep_best(op[2], op[3], op[4], t)
-  elseif op[1] == 'set' then
-    set_latest(op[2], op[3], op[4], t)
+  elseif op[1] == 'best' or op[1] == 'set' then
+    -- a fifth string is the record's metadata (in the stamped form a number, t, may follow)
+    local metadata = type(op[5]) == 'string' and op[5] or nil
+    if op[1] == 'best' then
+      keep_best(op[2], op[3], op[4], t, metadata)
+    else
+      set_latest(op[2], op[3], op[4], t, metadata)
+    end
+  elseif op[1] == 'meta' then
+    keep_metadata(p .. 'lb:' .. op[2], op[3], op[4])
   elseif op[1] == 'streak' then
     win_streak(op[2], op[3], op[4], t)
   elseif op[1] == 'game' then
@@ -449,7 +473,7 @@ local function expire_boards()
   for _, b in ipairs(cmsgpack.unpack(ARGV[4])) do
     local key = p .. 'lb:' .. b[1]
     at[key] = b[2]
-    for _, k in ipairs({ key, key .. ':scores', key .. ':counts' }) do
+    for _, k in ipairs({ key, key .. ':scores', key .. ':counts', key .. ':meta' }) do
       redis.call('PEXPIREAT', k, b[2])
     end
     if bucket_size[key] then
@@ -531,7 +555,7 @@ if ARGV[3] == 'fresh' then
 end
 
 local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
-                best = true, set = true, streak = true, game = true }
+                best = true, set = true, meta = true, streak = true, game = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -1,7 +1,8 @@
 -- Forget one player of one product, atomically (tracker/erasure.py): take it off
 -- the boards named and its bucket's board on those split into buckets, keeping
--- their tie structures right as apply_batch.lua does, delete its stats and, per
--- board, its rating and game history, and take its rows out of the boards' archives.
+-- their tie structures right as apply_batch.lua does, and its records' metadata;
+-- delete its stats and, per board, its rating and game history; and take its rows
+-- out of the boards' archives.
 --
 -- KEYS[1]  the product's key prefix "<prefix>:{<product>}:" (every key below
 --          shares its hash tag, so this runs on Redis Cluster too)
@@ -38,6 +39,7 @@ local boards, deleted = 0, 0
 for i = 3, #ARGV do
   local key, name = p .. 'lb:' .. ARGV[i], string.match(ARGV[i], '^[^:]+')
   if off(key, name) then boards = boards + 1 end
+  redis.call('HDEL', key .. ':meta', user)  -- the metadata kept with its record
   local bucket = redis.call('HGET', key .. ':buckets', user)  -- a period board's buckets
   if bucket then
     off(key .. ':b' .. bucket, name)

@@ -55,6 +55,10 @@ class Keys:
         """How many members have each score; a score leaves ``:scores`` at 0."""
         return f"{self.board(product_id, board)}:counts"
 
+    def board_metadata(self, product_id: str, board: str) -> str:
+        """Hash member -> the JSON object kept with its record (score boards that get any)."""
+        return f"{self.board(product_id, board)}:meta"
+
     def buckets(self, product_id: str, board: str) -> str:
         """Which bucket each member of a period board split into buckets is in."""
         return f"{self.board(product_id, board)}:buckets"

@@ -64,16 +64,17 @@ def _text(value: bytes | str) -> str:
 
 
 def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool,
-              earliest: bool) -> Standing:
+              earliest: bool, metadata: bytes | str | None = None) -> Standing:
     number, revrank, above, dense_above, below = place
     score = score_of(float(number)) if earliest else float(number)
     shown = flip(score) if ascending else score
     return Standing(user_id, shown, int(revrank) + 1, int(above), int(dense_above),
-                    int(below), size)
+                    int(below), size, metadata=None if metadata is None else _text(metadata))
 
 
 def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
-    size, start, above, dense_above, flat = reply
+    size, start, above, dense_above, flat, *read = reply
+    metadata = [None if m is None else _text(m) for m in read[0]] if read else None
     members = [_text(m) for m in flat[0::2]]
     first_key = last_key = None
     if earliest:  # stored numbers: scores with their times; paging resumes at either end
@@ -86,7 +87,7 @@ def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     if ascending:
         scores = [flip(x) for x in scores]
     return Slice(int(size), int(start), int(above), int(dense_above),
-                 list(zip(members, scores, strict=True)), first_key, last_key)
+                 list(zip(members, scores, strict=True)), first_key, last_key, metadata)
 
 
 class Ranks:
@@ -95,7 +96,8 @@ class Ranks:
     ``ascending``: the board ranks its lowest score first, so Redis keeps it negated
     (:mod:`tracker.order`); ``earliest``: it breaks ties by time, so Redis keeps each
     score with its time (:mod:`tracker.tiebreak`). Scores go in and come out as players
-    see them.
+    see them. ``metadata``: the (all-time or period) board whose records' metadata to
+    read with the rows, on a board that keeps some.
     """
 
     def __init__(self, client: redis.Redis, keys: Keys | None = None):
@@ -108,11 +110,18 @@ class Ranks:
         self._convert_ties = client.register_script(convert)
 
     def _call(self, product_id: str, board: str, *command: str | int,
-              extra_key: str | None = None, earliest: bool = False) -> Any:
+              extra_key: str | None = None, earliest: bool = False,
+              metadata: str | None = None) -> Any:
+        """``metadata``: the board whose records' metadata to read with the rows (a
+        bucket's board reads its period board's)."""
         keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board)]
         if extra_key is not None:
             keys.append(extra_key)
-        args = ("1" if earliest else "0", *command)
+        flags = "1" if earliest else "0"
+        if metadata is not None:
+            keys.append(self.keys.board_metadata(product_id, metadata))
+            flags += "m"
+        args = (flags, *command)
         conn = getattr(self.client, "connection", None)
         if conn is None:
             return self._read(keys=keys, args=list(args))
@@ -133,68 +142,80 @@ class Ranks:
 
     def standing(self, product_id: str, board: str, user_id: str, *,
                  rating_of: str | None = None, ascending: bool = False,
-                 earliest: bool = False) -> Standing | None:
+                 earliest: bool = False, metadata: str | None = None) -> Standing | None:
         """The member's score and ranks, or None when it is not on the board; with
         ``rating_of`` (the OpenSkill or Glicko-2 board the ratings belong to), the
-        member's rating too (``mu`` and ``sigma``, or ``rating``, ``rd`` and ``volatility``)."""
+        member's rating too (``mu`` and ``sigma``, or ``rating``, ``rd`` and ``volatility``);
+        with ``metadata`` (the board whose records keep it), its record's metadata."""
         rating = None if rating_of is None else self.keys.rating(product_id, rating_of, user_id)
         reply = self._call(product_id, board, "standing", user_id, extra_key=rating,
-                           earliest=earliest)
+                           earliest=earliest, metadata=metadata)
         if reply is None:
             return None
-        found = _standing(user_id, reply[:5], int(reply[5]), ascending, earliest)
-        if len(reply) > 6 and reply[6]:
+        found = _standing(user_id, reply[:5], int(reply[5]), ascending, earliest,
+                          reply[-1] if metadata is not None else None)
+        if rating is not None and reply[6]:
             pairs = iter(reply[6])
             detail = tuple((_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
             return dataclasses.replace(found, rating=detail)
         return found
 
     def standings(self, product_id: str, board: str, user_ids: Sequence[str], *,
-                  ascending: bool = False, earliest: bool = False
-                  ) -> tuple[int, list[Standing]]:
+                  ascending: bool = False, earliest: bool = False,
+                  metadata: str | None = None) -> tuple[int, list[Standing]]:
         """The board's size and the standing of each of ``user_ids`` on it, in board order
         (best first); players not on the board are left out."""
-        size, *found = self._call(product_id, board, "standings", *user_ids, earliest=earliest)
-        places = [_standing(_text(member), place, int(size), ascending, earliest)
+        size, *found = self._call(product_id, board, "standings", *user_ids, earliest=earliest,
+                                  metadata=metadata)
+        places = [_standing(_text(member), place[:5], int(size), ascending, earliest,
+                            place[5] if metadata is not None else None)
                   for member, *place in found]
         return int(size), sorted(places, key=lambda p: p.ordinal)
 
     def page(self, product_id: str, board: str, start: int, count: int, *,
-             ascending: bool = False, earliest: bool = False) -> Slice:
+             ascending: bool = False, earliest: bool = False,
+             metadata: str | None = None) -> Slice:
         """``count`` rows from 0-based position ``start`` in board order."""
-        return _slice(self._call(product_id, board, "page", start, count, earliest=earliest),
-                      ascending, earliest)
+        return _slice(self._call(product_id, board, "page", start, count, earliest=earliest,
+                                 metadata=metadata), ascending, earliest)
 
     def after(self, product_id: str, board: str, position: Position, count: int, *,
-              ascending: bool = False, earliest: bool = False) -> Slice:
+              ascending: bool = False, earliest: bool = False,
+              metadata: str | None = None) -> Slice:
         """``count`` rows right after ``position`` (keyset paging).
 
         Correct while scores change: a member whose score did not change since
         the previous page is never repeated nor skipped, even if the cursor's own
         member moved or left the board.
         """
-        return self._keyset("after", product_id, board, position, count, ascending, earliest)
+        return self._keyset("after", product_id, board, position, count, ascending, earliest,
+                            metadata)
 
     def _keyset(self, command: str, product_id: str, board: str, position: Position,
-                count: int, ascending: bool, earliest: bool) -> Slice:
+                count: int, ascending: bool, earliest: bool, metadata: str | None) -> Slice:
         if not math.isfinite(position.score):
             raise ValueError("a position's score is finite")
         score = flip(position.score) if ascending else position.score
         if earliest:  # the row's stored number; without it, the score's earliest time
             score = position.key if position.key is not None else stored(math.floor(score))
         return _slice(self._call(product_id, board, command, repr(score), position.user_id,
-                                 count, earliest=earliest), ascending, earliest)
+                                 count, earliest=earliest, metadata=metadata),
+                      ascending, earliest)
 
     def before(self, product_id: str, board: str, position: Position, count: int, *,
-               ascending: bool = False, earliest: bool = False) -> Slice:
+               ascending: bool = False, earliest: bool = False,
+               metadata: str | None = None) -> Slice:
         """At most ``count`` rows right before ``position``: the previous page, as
         :meth:`after` gives the next (fewer near the top of the board)."""
-        return self._keyset("before", product_id, board, position, count, ascending, earliest)
+        return self._keyset("before", product_id, board, position, count, ascending, earliest,
+                            metadata)
 
     def around(self, product_id: str, board: str, user_id: str, count: int, *,
-               ascending: bool = False, earliest: bool = False) -> Slice | None:
+               ascending: bool = False, earliest: bool = False,
+               metadata: str | None = None) -> Slice | None:
         """``count`` rows around the member (it is in the middle unless near an end)."""
-        reply = self._call(product_id, board, "around", user_id, count, earliest=earliest)
+        reply = self._call(product_id, board, "around", user_id, count, earliest=earliest,
+                           metadata=metadata)
         return None if reply is None else _slice(reply, ascending, earliest)
 
     def tiers(self, product_id: str, board: str, tiers: Sequence[Tier], *,

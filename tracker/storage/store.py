@@ -22,6 +22,7 @@ from tracker.handlers.base import (
     Op,
     OpenSkillResult,
     RecordGame,
+    SetMetadata,
     SetScore,
     WinStreak,
 )
@@ -72,10 +73,14 @@ def encode_op(op: Op) -> list[Any]:
             return ["zi", board, member, float(delta)]
         case EnsureOnBoard(board, member, score):
             return ["zn", board, member, float(score)]
-        case KeepBest(board, member, score):
-            return ["best", board, member, float(score)]
-        case SetScore(board, member, score):
-            return ["set", board, member, float(score)]
+        case KeepBest(board, member, score, metadata):
+            best = ["best", board, member, float(score)]
+            return best if metadata is None else [*best, metadata]
+        case SetScore(board, member, score, metadata):
+            latest = ["set", board, member, float(score)]
+            return latest if metadata is None else [*latest, metadata]
+        case SetMetadata(board, member, metadata):
+            return ["meta", board, member, metadata]
         case WinStreak(board, winner, loser):
             return ["streak", board, winner, loser]
         case RecordGame(board, winner, loser, at_ms, keep):
@@ -154,7 +159,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
                 ratings.append([*encode_op(op), t])
             else:
                 ratings.append(encode_op(op))
-    rated = {o[1] for o in ratings if o[0] != "tl"}
+    rated = {o[1] for o in ratings if o[0] != "tl" and o[0] != "meta"}  # (these read no board)
     if len(set(games)) < len(games) or point_boards & rated:
         return None
     if timed:
