@@ -8,7 +8,6 @@ or month (:mod:`tracker.periods`) instead of the all-time board.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -202,21 +201,21 @@ def entries(product_id: str, board: str) -> ResponseReturnValue:
 
 
 def records_of(b: Board, name: str) -> str | None:
-    """The board whose records' metadata a read of ``name`` (``b``'s all-time or period
-    board) shows: ``name`` itself, or None when ``b`` keeps none."""
-    return name if b.metadata else None
+    """The board whose records a read of ``name`` (``b``'s all-time or period board)
+    shows: ``name`` itself, or None when ``b`` keeps none."""
+    return name if b.records else None
 
 
 def page_body(product: Product, b: Board, name: str, period: str | None,
               args: dict[str, Any], tiers: Sequence[Tier],
               records: str | None = None) -> bodies.Body:
     """The page that ``args`` (a PageQuerySchema) asks for of board ``name``, which is
-    ``b`` or one of its period's (or bucket's) boards; ``records``: the board whose
-    records keep the rows' metadata, when it is not ``name`` (a bucket's)."""
+    ``b`` or one of its period's (or bucket's) boards; ``records``: the board that keeps
+    the rows' records, when it is not ``name`` (a bucket's)."""
     ties: TieMode = args.get("ties") or b.ties
     limit: int = args["limit"]
     ranks = state().ranks
-    metadata = records_of(b, records or name)
+    kept = records_of(b, records or name)
     cursor: Cursor | None = args.get("cursor")
     if cursor is not None:
         if (cursor.product_id, cursor.board) != (product.id, name):
@@ -226,10 +225,10 @@ def page_body(product: Product, b: Board, name: str, period: str | None,
                                               "period."]})
         read = ranks.before if cursor.backward else ranks.after
         page: Slice = read(product.id, name, cursor.position, limit, ascending=b.ascending,
-                           earliest=b.earliest, metadata=metadata)
+                           earliest=b.earliest, records=kept)
     else:
         page = ranks.page(product.id, name, args.get("offset", 0), limit,
-                          ascending=b.ascending, earliest=b.earliest, metadata=metadata)
+                          ascending=b.ascending, earliest=b.earliest, records=kept)
     first, last = page.first, page.last
     more = last is not None and page.start + len(page.rows) < page.size
     next_cursor = Cursor(product.id, name, last).encode() if more and last else None
@@ -254,7 +253,7 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
     name, period = board_to_read(product, b, args)
     asked = list(dict.fromkeys(args["user_id"]))  # repeats count once, first place kept
     size, found = state().ranks.standings(product.id, name, asked, ascending=b.ascending,
-                                          earliest=b.earliest, metadata=records_of(b, name))
+                                          earliest=b.earliest, records=records_of(b, name))
     on_board = {p.user_id for p in found}
     return jsonify(_players.dump({
         "product_id": product.id, "board": b.name, "ties": ties, "size": size,
@@ -262,7 +261,7 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
         "players": [{"rank": p.rank(ties), "user_id": p.user_id, "score": p.score,
                      "percentile": p.percentile,
                      **({"tier": bodies.player_tier(b.tiers, p)} if b.tiers else {}),
-                     **({} if p.metadata is None else {"metadata": json.loads(p.metadata)})}
+                     **bodies.record(p.record)}
                     for p in found],
         "missing": [u for u in asked if u not in on_board]}))
 
@@ -284,7 +283,7 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     found = state().ranks.standing(product.id, name, user_id,
                                    rating_of=b.name if rating_as else None,
                                    ascending=b.ascending, earliest=b.earliest,
-                                   metadata=records_of(b, name))
+                                   records=records_of(b, name))
     if found is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
@@ -307,7 +306,7 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     name, period = board_to_read(product, b, args)
     window = state().ranks.around(product.id, name, user_id, args["limit"],
                                   ascending=b.ascending, earliest=b.earliest,
-                                  metadata=records_of(b, name))
+                                  records=records_of(b, name))
     if window is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracker.ranking import Slice, Standing, TieMode
+from tracker.ranking import Record, Slice, Standing, TieMode
 from tracker.tiers import Tier, tier_of
 
 Body = dict[str, Any]
@@ -26,9 +26,9 @@ Body = dict[str, Any]
 
 def entries(window: Slice, ties: TieMode, tiers: Sequence[Tier] = ()) -> list[Body]:
     """``EntrySchema(many=True)`` of ``window.ranked(ties)``, without building the Entries;
-    with each row's tier on a board that has ``tiers``, and its metadata when read."""
+    with each row's tier on a board that has ``tiers``, and its record when read."""
     ranks = window.ranks(ties)
-    if not tiers and window.metadata is None:
+    if not tiers and window.records is None:
         return [{"rank": rank, "user_id": user_id, "score": score}
                 for rank, (user_id, score) in zip(ranks, window.rows, strict=True)]
     rows: list[Body] = [{"rank": rank, "user_id": user_id, "score": score}
@@ -38,11 +38,22 @@ def entries(window: Slice, ties: TieMode, tiers: Sequence[Tier] = ()) -> list[Bo
                        else window.ranks(TieMode.COMPETITION))
         for row, comp, (_, score) in zip(rows, competition, window.rows, strict=True):
             row["tier"] = tier_of(tiers, score, comp, window.size)
-    if window.metadata is not None:
-        for row, text in zip(rows, window.metadata, strict=True):
-            if text is not None:
-                row["metadata"] = json.loads(text)
+    if window.records is not None:
+        for row, kept in zip(rows, window.records, strict=True):
+            row.update(record(kept))
     return rows
+
+
+def record(kept: Record | None) -> Body:
+    """``EntrySchema``'s fields of a member's record: its submissions, their first and
+    last times and its metadata (when it has some); none when nothing is kept."""
+    if kept is None:
+        return {}
+    body: Body = {"submissions": kept.submissions, "first_at": kept.first_at,
+                  "last_at": kept.last_at}
+    if kept.metadata is not None:
+        body["metadata"] = json.loads(kept.metadata)
+    return body
 
 
 def top_entries(rows: Iterable[tuple[str, float]]) -> list[Body]:
@@ -87,8 +98,7 @@ def standing(product_id: str, board: str, period: str | None, ties: TieMode,
         # a streak is a count; ratings are real numbers
         convert = int if rating_as == "streak" else float
         body[rating_as] = {name: convert(value) for name, value in found.rating}
-    if found.metadata is not None:
-        body["metadata"] = json.loads(found.metadata)
+    body.update(record(found.record))
     return body
 
 

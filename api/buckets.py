@@ -119,7 +119,7 @@ def player_bucket(product_id: str, board: str, user_id: str) -> ResponseReturnVa
     # the bucket never changes in the period; the standing is one atomic read of it
     found = None if bucket is None else state().ranks.standing(
         product.id, bucket_board(name, bucket), user_id, ascending=b.ascending,
-        earliest=b.earliest, metadata=records_of(b, name))
+        earliest=b.earliest, records=records_of(b, name))
     if bucket is None or found is None:  # None: forgotten meanwhile
         raise player_not_on_board(product, b, user_id)
     body = bodies.standing(product.id, b.name, period, ties, found)

@@ -53,6 +53,18 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """What a board that keeps records (score boards) holds of a member beside its score:
+    how many submissions it made there and when (Unix ms) the first and the last were
+    made, and the metadata of the submission its record holds (a JSON object's text)."""
+
+    submissions: int
+    first_at: int
+    last_at: int
+    metadata: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Slice:
     """Consecutive rows of a board, read atomically, before ranks are applied.
 
@@ -69,8 +81,8 @@ class Slice:
     # the first and last rows' stored numbers, on a board that breaks ties by time
     first_key: float | None = None
     last_key: float | None = None
-    # each row's metadata (a JSON object's text, None: none), when it was read
-    metadata: Sequence[str | None] | None = None
+    # each row's record (None: none kept), when records were read
+    records: Sequence[Record | None] | None = None
 
     def ranks(self, ties: TieMode) -> list[int]:
         """The rank of each row in ``ties`` mode."""
@@ -121,7 +133,7 @@ class Standing:
     # The rating behind the score, on OpenSkill (mu, sigma) and Glicko-2 (rating, rd,
     # volatility) boards: (name, value) pairs
     rating: tuple[tuple[str, float], ...] | None = None
-    metadata: str | None = None  # the JSON object kept with the record, when read and any
+    record: Record | None = None  # its record on the board, when read and kept
 
     def rank(self, ties: TieMode) -> int:
         if ties is TieMode.ORDINAL:

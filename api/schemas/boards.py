@@ -104,12 +104,24 @@ class PlayersQuerySchema(TiesQuerySchema):
 
 
 TIER_TEXT = "The player's tier; only on boards with tiers."
-METADATA_TEXT = ("The JSON object submitted with the player's score (`metadata` of a score "
-                 "entry); only on boards that keep metadata, for a record that has some.")
 
 
-def record_metadata() -> fields.Dict:
-    return fields.Dict(keys=fields.String(), metadata={"description": METADATA_TEXT})
+
+def record_fields() -> tuple[fields.Integer, fields.Integer, fields.Integer, fields.Dict]:
+    """The fields of a player's record on a board that keeps records (score boards; on a
+    period's board, the period's), after a row's or standing's own; absent on other
+    boards: submissions, first_at, last_at, metadata."""
+    return (
+        fields.Integer(metadata={
+            "description": "The player's submissions to the board (in the period, on a "
+                           "period's board); only on boards that keep records."}),
+        fields.Integer(metadata={
+            "description": "When the first of them was made (Unix ms, its entry's time)."}),
+        fields.Integer(metadata={"description": "When the last was made (Unix ms)."}),
+        fields.Dict(keys=fields.String(), metadata={
+            "description": "The JSON object submitted with the score the record holds "
+                           "(`metadata` of a score entry); absent when it had none."}),
+    )
 
 
 class EntrySchema(Schema):
@@ -117,7 +129,7 @@ class EntrySchema(Schema):
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
     tier = fields.String(metadata={"description": TIER_TEXT})
-    metadata = record_metadata()
+    submissions, first_at, last_at, metadata = record_fields()
 
 
 class SkillSchema(Schema):
@@ -173,7 +185,7 @@ class StandingSchema(BoardRefSchema):
         "description": "The player's Glicko-2 rating; only on glicko boards."})
     streak = fields.Nested(StreakSchema, metadata={
         "description": "The player's current win streak; only on streak boards."})
-    metadata = record_metadata()
+    submissions, first_at, last_at, metadata = record_fields()
 
 
 class RankedPlayerSchema(EntrySchema):
@@ -253,9 +265,10 @@ class BoardSchema(Schema):
                        "meets (the last has none). Rank and percent use competition ranks."})
     history = fields.Integer(required=True, metadata={
         "description": "Games kept per player (…/players/<user_id>/history); 0: none."})
-    metadata = fields.Boolean(required=True, metadata={
-        "description": "Whether each record may keep the JSON object submitted with its "
-                       "score (score boards): rows and standings then show it."})
+    records = fields.Boolean(required=True, metadata={
+        "description": "Whether the board keeps each player's record (score boards): its "
+                       "submissions, their first and last times, and the metadata submitted "
+                       "with its score, shown on rows and standings."})
 
 
 class BoardDetailSchema(BoardSchema):

@@ -30,7 +30,7 @@ from api.state import EXTENSION, ApiState
 from tests.api.conftest import MakeApp
 from tests.conftest import TEST_PRODUCTS
 from tracker.products import load_products
-from tracker.ranking import Slice, Standing, TieMode
+from tracker.ranking import Record, Slice, Standing, TieMode
 from tracker.tiers import Tier, parse_tiers, tier_of
 
 UUIDS = ["f47ac10b-58cc-4372-a567-0e02b2c3d479", "9c5b94b1-35ad-49bb-b118-8e8fc24abf80"]
@@ -157,29 +157,35 @@ def test_bodies_with_tiers_are_the_schema_dumps(ties: TieMode, window: Slice) ->
 
 @pytest.mark.parametrize("ties", list(TieMode))
 @pytest.mark.parametrize("tiers", [(), TIERS])
-def test_bodies_with_metadata_are_the_schema_dumps(ties: TieMode, tiers: Sequence[Tier]
-                                                   ) -> None:
+def test_bodies_with_records_are_the_schema_dumps(ties: TieMode, tiers: Sequence[Tier]
+                                                  ) -> None:
     texts = ['{"car": "red", "laps": [61.5, 1e-07]}', None, '{"name": "Zoë", "n": {"x": null}}',
              "{}", None, '{"big": 123456789012345678901234567890}', None, None]
-    window = dataclasses.replace(SLICES[0], metadata=texts)
+    kept = [None if i == 4 else Record(i + 1, 1_764_000_000_000 + i, 1_764_100_000_000 + i, t)
+            for i, t in enumerate(texts)]  # (a member written before records were kept)
+    window = dataclasses.replace(SLICES[0], records=kept)
     plain = {(e["user_id"], e["rank"]): e for e in bodies.entries(SLICES[0], ties, tiers)}
-    rows = [{**plain[e.user_id, e.rank], **({} if t is None else {"metadata": json.loads(t)})}
-            for e, t in zip(window.ranked(ties), texts, strict=True)]
+    rows = [{**plain[e.user_id, e.rank],
+             **({} if r is None else {"submissions": r.submissions, "first_at": r.first_at,
+                                      "last_at": r.last_at}),
+             **({} if t is None else {"metadata": json.loads(t)})}
+            for e, r, t in zip(window.ranked(ties), kept, texts, strict=True)]
     fast = bodies.page("snake", "high_score", None, ties, window, None, tiers)
     slow = PageSchema().dump({"product_id": "snake", "board": "high_score", "ties": ties,
                               "size": window.size, "offset": window.start, "entries": rows,
                               "next_cursor": None})
     assert fast == slow and [list(e) for e in fast["entries"]] == [list(e) for e in rows]
     assert fast["entries"][0]["metadata"] == {"car": "red", "laps": [61.5, 1e-07]}
-    assert "metadata" not in fast["entries"][1]
+    assert "metadata" not in fast["entries"][1] and "submissions" not in fast["entries"][4]
     for found in STANDINGS:
-        found = dataclasses.replace(found, metadata=texts[0])
+        found = dataclasses.replace(found, record=kept[0])
         fast = bodies.standing("snake", "high_score", None, ties, found, tiers)
         slow = StandingSchema().dump({
             "product_id": "snake", "board": "high_score", "ties": ties, "size": found.size,
             "user_id": found.user_id, "score": found.score, "rank": found.rank(ties),
             "percentile": found.percentile,
             **({"tier": bodies.player_tier(tiers, found)} if tiers else {}),
+            "submissions": 1, "first_at": 1_764_000_000_000, "last_at": 1_764_100_000_000,
             "metadata": json.loads(texts[0] or "")})
         assert fast == slow and list(fast) == list(slow)
 

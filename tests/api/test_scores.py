@@ -79,7 +79,7 @@ def test_boards_of_each_operator(client: FlaskClient, products: Products, store:
                    {"user_id": "ann", "score": 61.0}]
 
 
-# --- metadata kept with each record ------------------------------------------------------
+# --- each player's record: submissions, their times, metadata ----------------------------
 
 # player, board, score, seconds after the first, metadata
 WITH_METADATA = [
@@ -93,7 +93,8 @@ WITH_METADATA = [
 ANN = {"car": "blue", "laps": [61.5, 60.25], "name": "Zoë"}
 
 
-def submit_with_metadata(products: Products, store: Store, dead_letters: DeadLetters) -> None:
+def submit_with_metadata(products: Products, store: Store, dead_letters: DeadLetters) -> int:
+    """The submissions of WITH_METADATA, from a minute ago; returns that time (Unix ms)."""
     start = int(time.time()) * 1000 - 60_000
     rows = sorted(WITH_METADATA, key=lambda s: s[3])
     entries = [(f"{start + t * 1000}-{i}", raw(submitted("snake", board, user, score,
@@ -101,37 +102,46 @@ def submit_with_metadata(products: Products, store: Store, dead_letters: DeadLet
                for i, (user, board, score, t, meta) in enumerate(rows)]
     report = BatchProcessor(products, store, dead_letters).process("snake", "s", entries)
     assert report.applied == len(entries) and not report.dead_lettered
+    return start
 
 
-def test_every_read_of_a_score_board_shows_each_records_metadata(
+def test_every_read_of_a_score_board_shows_each_record(
         client: FlaskClient, products: Products, store: Store,
         dead_letters: DeadLetters) -> None:
-    submit_with_metadata(products, store, dead_letters)
+    start = submit_with_metadata(products, store, dead_letters)
     page = client.get(f"{BOARDS}/high_score/entries?ties=ordinal").get_json()["entries"]
-    assert page == [{"rank": 1, "user_id": "bob", "score": 70.0},  # none kept: no key
-                    {"rank": 2, "user_id": "ann", "score": 70.0, "metadata": ANN}]
-    assert client.get(f"{BOARDS}/high_score/players/ann").get_json()["metadata"] == ANN
+    assert page == [  # bob's record holds no metadata: no key
+        {"rank": 1, "user_id": "bob", "score": 70.0, "submissions": 2,
+         "first_at": start + 1000, "last_at": start + 4000},
+        {"rank": 2, "user_id": "ann", "score": 70.0, "submissions": 2, "first_at": start,
+         "last_at": start + 3000, "metadata": ANN}]
+    ann = client.get(f"{BOARDS}/high_score/players/ann").get_json()
+    assert {k: ann[k] for k in ("submissions", "first_at", "last_at", "metadata")} == {
+        k: page[1][k] for k in ("submissions", "first_at", "last_at", "metadata")}
     assert "metadata" not in client.get(f"{BOARDS}/high_score/players/bob").get_json()
     around = client.get(f"{BOARDS}/high_score/players/bob/around?limit=3&ties=ordinal").get_json()
     assert around["entries"] == page
     several = client.get(f"{BOARDS}/high_score/players?user_id=ann&user_id=bob").get_json()
     assert [p.get("metadata") for p in several["players"]] == [None, ANN]
+    assert [p["submissions"] for p in several["players"]] == [2, 2]
     week = client.get(f"{BOARDS}/high_score/periods").get_json()["periods"][0]["id"]
     weekly = client.get(f"{BOARDS}/high_score/entries?period={week}&ties=ordinal").get_json()
     assert weekly["entries"] == page  # the week's records are its own, here the same
     cursor = client.get(f"{BOARDS}/high_score/entries?limit=1").get_json()["next_cursor"]
     assert client.get(f"{BOARDS}/high_score/entries?cursor={cursor}").get_json()[
         "entries"][0]["metadata"] == ANN
-    assert client.get(f"{BOARDS}/total/players/ann").get_json()["metadata"] == {"run": 1}
+    total = client.get(f"{BOARDS}/total/players/ann").get_json()
+    assert (total["metadata"], total["submissions"], total["last_at"]) == (
+        {"run": 1}, 2, start + 6000)
     assert client.get(f"{BOARDS}/lap/entries").get_json()["entries"][0]["metadata"] == {
         "ghost": "r-17"}
-    described = {b["name"]: b["metadata"]
+    described = {b["name"]: b["records"]
                  for b in client.get("/products/snake").get_json()["boards"]}
     assert described == {"high_score": True, "total": True, "lap": True}
-    assert client.get("/products/exrps/boards/wins").get_json()["metadata"] is False
+    assert client.get("/products/exrps/boards/wins").get_json()["records"] is False
 
 
-def test_bucket_reads_show_the_period_boards_metadata(
+def test_bucket_reads_show_the_period_boards_records(
         tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
     config = tmp_path / "products.toml"
     config.write_text('[products]\narcade = { handlers = [{ use = "score", board = "hi", '
@@ -148,8 +158,8 @@ def test_bucket_reads_show_the_period_boards_metadata(
     client = app.test_client()
     base = "/products/arcade/boards/hi"
     first = client.get(f"{base}/buckets/0/entries").get_json()["entries"]
-    assert [(r["user_id"], r["metadata"]) for r in first] == [
-        ("bob", {"by": "bob"}), ("ann", {"by": "ann"})]
+    assert [(r["user_id"], r["metadata"], r["first_at"]) for r in first] == [
+        ("bob", {"by": "bob"}, start + 1000), ("ann", {"by": "ann"}, start)]
     mine = client.get(f"{base}/players/cid/bucket").get_json()
-    assert (mine["bucket"], mine["metadata"]) == (1, {"by": "cid"})
+    assert (mine["bucket"], mine["metadata"], mine["submissions"]) == (1, {"by": "cid"}, 1)
     app.extensions[EXTENSION].close()

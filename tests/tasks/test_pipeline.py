@@ -99,9 +99,9 @@ def test_stream_to_redis_matches_an_independent_count(
 
     elo = dict(store.top("chess", "elo", count=100))
     assert sum(elo.values()) == len(elo) * 1200  # zero-sum, exactly
-    high = {u: (s.score, s.metadata) for u in best_scores(scores)
+    high = {u: (s.score, s.record and s.record.metadata) for u in best_scores(scores)
             if (s := Ranks(store.client).standing("snake", "high_score", u, earliest=True,
-                                                  metadata="high_score"))}
+                                                  records="high_score"))}
     assert high == best_scores(scores)
     assert sorted(d.reason for d in dead_letters.list()) == \
         ["invalid_fields", "unknown_board", "unknown_product", "unknown_type"]

@@ -112,7 +112,7 @@ def test_shipped_configuration_loads() -> None:
     assert products.queues == ["default", "exrps"]
     high, total = products["snake"].boards  # the demo's arcade game submits its scores
     assert (high.kind, total.kind, products["snake"].queue) == ("best", "points", "default")
-    assert high.earliest and total.earliest and high.metadata and total.metadata
+    assert high.earliest and total.earliest and high.records and total.records
     assert high.periods is not None and total.periods is None
 
 

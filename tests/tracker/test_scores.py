@@ -5,6 +5,7 @@ dead-lettered, not lost."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -17,11 +18,12 @@ from tests.support.handlers import EventsForm
 from tests.support.varcade import EID, raw, reject, submitted
 from tracker.erasure import forget_player
 from tracker.events import parse_entry
-from tracker.handlers import KeepBest, ScoreLeaderboard, SetMetadata, SetScore
+from tracker.handlers import KeepBest, ScoreLeaderboard, SetMetadata, SetScore, Submitted
 from tracker.handlers.base import IncrScore
 from tracker.periods import Period, PeriodKind, period_board
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, Products, parse_products
+from tracker.ranking import Record
 from tracker.storage import DeadLetters, Keys, Ranks, Store
 
 FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
@@ -96,18 +98,19 @@ def test_each_operator_gives_its_op_and_board_kind() -> None:
     meta = '{"car": "red"}'
     with_meta = parse_entry(EID, raw({**submitted("snake", "b", "ann", "61.25"),
                                       "metadata": meta}))
+    counted = Submitted("b", "ann", event.time_ms)  # every submission counts on its record
     for operator, op, kind in [("best", KeepBest, "best"), ("latest", SetScore, "latest")]:
         handler = ScoreLeaderboard("b", operator)
-        assert [(b.kind, b.metadata) for b in handler.boards] == [(kind, True)]
+        assert [(b.kind, b.records) for b in handler.boards] == [(kind, True)]
         # the record is the submission: without metadata, it clears the board's ("")
-        assert list(handler.ops(event)) == [op("b", "ann", 61.25, "")]
-        assert list(handler.ops(with_meta)) == [op("b", "ann", 61.25, meta)]
+        assert list(handler.ops(event)) == [op("b", "ann", 61.25, ""), counted]
+        assert list(handler.ops(with_meta)) == [op("b", "ann", 61.25, meta), counted]
         assert list(ScoreLeaderboard("other", operator).ops(event)) == []
     handler = ScoreLeaderboard("b", "sum")
-    assert [(b.kind, b.metadata) for b in handler.boards] == [("points", True)]
-    assert list(handler.ops(event)) == [IncrScore("b", "ann", 61.25)]
+    assert [(b.kind, b.records) for b in handler.boards] == [("points", True)]
+    assert list(handler.ops(event)) == [IncrScore("b", "ann", 61.25), counted]
     assert list(handler.ops(with_meta)) == [IncrScore("b", "ann", 61.25),
-                                            SetMetadata("b", "ann", meta)]
+                                            SetMetadata("b", "ann", meta), counted]
     assert list(ScoreLeaderboard("other", "sum").ops(event)) == []
 
 
@@ -158,20 +161,27 @@ def metadata(k: int | None) -> str | None:
 
 
 def records(subs: Sequence[Submission], board: str, operator: str, *,
-            ascending: bool) -> dict[str, str | None]:
-    """Each player's record's metadata, by brute force: on a best board the submission's
-    that set the best, on a latest board the latest's (either: None if it had none), on a
-    sum board the latest submitted."""
-    kept: dict[str, str | None] = {}
+            ascending: bool) -> dict[str, Record]:
+    """Each player's record, by brute force: its submissions, the first's and the last's
+    times, and its metadata: on a best board the submission's that set the best, on a
+    latest board the latest's (either: None if it had none), on a sum board the latest
+    submitted."""
+    kept: dict[str, Record] = {}
     best: dict[str, int] = {}
-    for b, player, value, _, k in subs:
+    for b, player, value, t, k in subs:
         if b != board:
             continue
+        at = T0 + t * 1000
+        old = kept.get(player, Record(0, at, at))
+        record = Record(old.submissions + 1, min(old.first_at, at), max(old.last_at, at),
+                        old.metadata)
         if operator == "sum":
-            kept[player] = metadata(k) if k is not None else kept.get(player)
+            if k is not None:
+                record = dataclasses.replace(record, metadata=metadata(k))
         elif operator == "latest" or player not in best or (
                 value < best[player] if ascending else value > best[player]):
-            best[player], kept[player] = value, metadata(k)
+            best[player], record = value, dataclasses.replace(record, metadata=metadata(k))
+        kept[player] = record
     return kept
 
 
@@ -196,7 +206,7 @@ def snake() -> Products:
        batch=st.integers(1, 12), summed=st.booleans())
 def test_every_operator_matches_brute_force(data: redis.Redis, subs: list[Submission],
                                            batch: int, summed: bool) -> None:
-    """Scores, order and each record's metadata."""
+    """Scores, order and each record (submissions, times, metadata)."""
     data.flushdb()
     subs.sort(key=lambda s: s[3])  # entry ids follow time, as the stream's do
     entries = [(f"{T0 + t * 1000}-{i}", raw(submitted("snake", b, p, v, metadata=metadata(k))))
@@ -210,21 +220,23 @@ def test_every_operator_matches_brute_force(data: redis.Redis, subs: list[Submis
     for board, (operator, ascending, earliest) in BOARDS.items():
         expected = standings(subs, board, operator, ascending=ascending, earliest=earliest)
         page = ranks.page("snake", board, 0, 100, ascending=ascending, earliest=earliest,
-                          metadata=board)
+                          records=board)
         assert page.rows == expected, board
-        assert page.metadata is not None
-        kept = dict(zip([m for m, _ in page.rows], page.metadata, strict=True))
+        assert page.records is not None
+        kept = dict(zip([m for m, _ in page.rows], page.records, strict=True))
         assert kept == records(subs, board, operator, ascending=ascending), board
     weekly = period_board("high_score", WEEK)
-    week = ranks.page("snake", weekly, 0, 100, earliest=True, metadata=weekly)
+    week = ranks.page("snake", weekly, 0, 100, earliest=True, records=weekly)
     assert week.rows == standings(subs, "high_score", "best", ascending=False, earliest=True)
-    assert dict(zip([m for m, _ in week.rows], week.metadata or [], strict=True)) == \
+    assert dict(zip([m for m, _ in week.rows], week.records or [], strict=True)) == \
         records(subs, "high_score", "best", ascending=False)
-    assert data.pexpiretime(Keys().board_metadata("snake", weekly)) in (
-        -2, data.pexpiretime(Keys().board("snake", weekly)))  # none, or it expires with it
-    before = {b: ranks.page("snake", b, 0, 100).rows for b in BOARDS}
-    processor.process("snake", "s", entries)  # a redelivery changes nothing
-    assert {b: ranks.page("snake", b, 0, 100).rows for b in BOARDS} == before
+    keys = Keys()
+    expires = data.pexpiretime(keys.board("snake", weekly))
+    assert data.pexpiretime(keys.board_submissions("snake", weekly)) in (-2, expires)
+    assert data.pexpiretime(keys.board_metadata("snake", weekly)) in (-2, expires)
+    before = {b: ranks.page("snake", b, 0, 100, records=b) for b in BOARDS}
+    processor.process("snake", "s", entries)  # a redelivery changes nothing, counts included
+    assert {b: ranks.page("snake", b, 0, 100, records=b) for b in BOARDS} == before
 
 
 def test_a_score_nobody_keeps_is_dead_lettered_and_replayed_once_kept(
@@ -268,7 +280,7 @@ def test_a_sum_that_comes_back_to_its_score_was_reached_at_its_latest_change(
             assert rows == [("bob", 0.0), ("ann", 0.0)], (batch, type(store).__name__)
 
 
-def test_forgetting_a_player_removes_its_records_metadata(data: redis.Redis) -> None:
+def test_forgetting_a_player_removes_its_records(data: redis.Redis) -> None:
     processor = BatchProcessor(snake(), Store(data), DeadLetters(data), clock=lambda: T0 / 1000)
     report = processor.process("snake", "s", [
         (f"{T0}-{i}", raw(submitted("snake", board, user, 5, metadata=f'{{"by": "{user}"}}')))
@@ -277,9 +289,25 @@ def test_forgetting_a_player_removes_its_records_metadata(data: redis.Redis) -> 
     assert report.applied == 4
     keys = Keys()
     weekly = period_board("high_score", WEEK)
-    hashes = [keys.board_metadata("snake", b) for b in ("high_score", weekly, "total", "lap")]
+    hashes = [key("snake", b) for b in ("high_score", weekly, "total", "lap")
+              for key in (keys.board_metadata, keys.board_submissions)]
     assert all(data.hexists(h, "ann") for h in hashes)
     forgotten = forget_player(Store(data), snake()["snake"], "ann", T0)
     assert forgotten.boards == 4
     assert not any(data.hexists(h, "ann") for h in hashes)
     assert data.hget(keys.board_metadata("snake", weekly), "bob") == b'{"by": "bob"}'
+
+
+def test_a_records_times_hold_when_parts_come_out_of_order(data: redis.Redis) -> None:
+    """A part in flight may be applied after a later one: the first time stays the least,
+    the last the greatest, and each submission counts once, in both batch forms."""
+    late, early = [[(f"{T0 + s * 1000}-{i}", raw(submitted("snake", board, "ann", 5)))
+                    for i, board in enumerate(("high_score", "total"))] for s in (30, 10)]
+    for store in (Store(data), EventsForm(data)):
+        data.flushdb()
+        processor = BatchProcessor(snake(), store, DeadLetters(data), clock=lambda: T0 / 1000)
+        for part in (late, early, late):  # the last: a redelivery
+            processor.process("snake", "s", part)
+        for board in ("high_score", "total", period_board("high_score", WEEK)):
+            found = Ranks(data).standing("snake", board, "ann", earliest=True, records=board)
+            assert found is not None and found.record == Record(2, T0 + 10_000, T0 + 30_000)

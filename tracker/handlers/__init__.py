@@ -15,6 +15,7 @@ from tracker.handlers.base import (
     RecordGame,
     SetMetadata,
     SetScore,
+    Submitted,
     WinStreak,
 )
 from tracker.handlers.edx import TrackingLogs
@@ -57,6 +58,7 @@ __all__ = [
     "ScoreLeaderboard",
     "SetMetadata",
     "SetScore",
+    "Submitted",
     "TrackingLogs",
     "WinStreak",
     "WinStreakLeaderboard",

@@ -77,6 +77,16 @@ class SetMetadata:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitted:
+    """Count a submission of ``member`` to ``board`` made at ``at_ms`` (Unix ms, its entry's
+    time): its record's number of submissions and first and last times (score boards)."""
+
+    board: str
+    member: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class IncrStat:
     """Add ``delta`` to one counter in a player's stats hash (HINCRBY)."""
 
@@ -170,12 +180,12 @@ class AddToTimeline:
     time: float
 
 
-Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | SetMetadata | IncrStat | EloResult
-      | OpenSkillResult | Glicko2Result | WinStreak | RecordGame | AddToTimeline)
-OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, SetMetadata, IncrStat, EloResult,
-            OpenSkillResult, Glicko2Result, WinStreak, RecordGame, AddToTimeline)
+Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | SetMetadata | Submitted | IncrStat
+      | EloResult | OpenSkillResult | Glicko2Result | WinStreak | RecordGame | AddToTimeline)
+OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, SetMetadata, Submitted, IncrStat,
+            EloResult, OpenSkillResult, Glicko2Result, WinStreak, RecordGame, AddToTimeline)
 BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore)  # a score of one member, set
-RECORD_OPS = (*BOARD_OPS, SetMetadata)  # what a member's record on a board holds, set
+RECORD_OPS = (*BOARD_OPS, SetMetadata, Submitted)  # what a member's record on a board holds
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 MAX_HISTORY = 1000  # games a history may keep per player
@@ -204,6 +214,8 @@ def check_op(op: object) -> Op:
     if isinstance(op, RecordGame) and not (isinstance(op.at_ms, int) and isinstance(op.keep, int)
                                            and op.keep > 0):
         raise TypeError(f"RecordGame.at_ms and keep must be integers, keep > 0: {op!r}")
+    if isinstance(op, Submitted) and not (isinstance(op.at_ms, int) and 0 <= op.at_ms < 2**53):
+        raise TypeError(f"Submitted.at_ms must be an integer of [0, 2^53): {op!r}")
     return op
 
 
@@ -231,7 +243,8 @@ class Board:
     tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
     ascending: bool = False  # the lowest score ranks first (points, best; tracker.order)
     earliest: bool = False  # equal scores: the earlier achievement first (tracker.tiebreak)
-    metadata: bool = False  # each record may keep a JSON object beside its score (score boards)
+    # each member's record keeps its submissions' count and times, and metadata (score boards)
+    records: bool = False
 
 
 class Handler(ABC):

@@ -3,9 +3,10 @@ ScoreSchema`), each naming its board, kept there by the board's write operator, 
 Nakama's, PlayFab's and Unity's leaderboards do.
 
 Varcade's matches carry no score; a racing game or an arcade high-score table does.
-A submission may carry metadata (a JSON object: the car driven, a replay id), kept with
-the player's record: on a best or latest board, that of the submission the score came
-from (none if it had none); on a sum board, the latest submitted. One line of
+Each player's record on a board counts its submissions and keeps the first's and the
+last's times. A submission may carry metadata (a JSON object: the car driven, a replay
+id), kept with the record: on a best or latest board, that of the submission the score
+came from (none if it had none); on a sum board, the latest submitted. One line of
 configuration per board:
 
     race = { handlers = [{ use = "score", board = "laps", operator = "best", order = "asc" }] }
@@ -16,7 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracker.events import BOARD_NAME_RE, Event
-from tracker.handlers.base import Board, Handler, IncrScore, KeepBest, Op, SetMetadata, SetScore
+from tracker.handlers.base import (
+    Board,
+    Handler,
+    IncrScore,
+    KeepBest,
+    Op,
+    SetMetadata,
+    SetScore,
+    Submitted,
+)
 
 # operator -> the board's kind and the op that writes a submission (a sum: IncrScore)
 OPERATORS: dict[str, tuple[str, type[KeepBest | SetScore] | None]] = {
@@ -49,18 +59,21 @@ class ScoreLeaderboard(Handler):
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, self._kind, metadata=True),)
+        return (Board(self.board, self._kind, records=True),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "score" or event["board"] != self.board:
             return ()
         # the schema admits only plain decimals of at most 15 integer digits: finite
         score, user, metadata = float(event["score"]), event["user_id"], event.get("metadata")
+        counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
         if self._op is None:  # a sum keeps the latest metadata submitted with it
             add = IncrScore(self.board, user, score)
-            return (add,) if metadata is None else (add, SetMetadata(self.board, user, metadata))
+            if metadata is None:
+                return add, counted
+            return add, SetMetadata(self.board, user, metadata), counted
         # the record is one submission: its score with its metadata, or none
-        return (self._op(self.board, user, score, metadata or ""),)
+        return self._op(self.board, user, score, metadata or ""), counted
 
     def __repr__(self) -> str:
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r})"

@@ -13,6 +13,9 @@
 --                 metadata: the JSON object kept with the record when the score is
 --                 written (<board>:meta, member -> it); "" removes the record's
 --               { "meta", board, member, metadata }  keep it whatever the score
+--               { "sub", board, member, n, first, last }  n submissions to member's record,
+--                 the first and last at those Unix ms (<board>:subs, member ->
+--                 "<n> <first> <last>", summed, least first, greatest last)
 --               { "game", board, winner, loser, at ms, keep }  both players' histories:
 --                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
@@ -29,7 +32,7 @@
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
 --          summed delta} }, ratings = { the "elo", "os", "g2", "best", "set", "meta", "streak",
---          "game" and "tl" ops above } in order.
+--          "game" and "tl" ops above } in order, then the "sub" ops summed per member.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 --          With ARGV[6], incr entries end with t, changed: the t of their member's
@@ -366,6 +369,17 @@ local function keep_metadata(key, member, metadata)
   end
 end
 
+-- The record's submissions: parts may be applied in any order, so the first is the
+-- least time and the last the greatest.
+local function count_submissions(key, member, n, first, last)
+  local old = redis.call('HGET', key .. ':subs', member)
+  if old then
+    local k, f, l = string.match(old, '^(%d+) (%d+) (%d+)$')
+    n, first, last = n + tonumber(k), math.min(first, tonumber(f)), math.max(last, tonumber(l))
+  end
+  redis.call('HSET', key .. ':subs', member, string.format('%d %d %d', n, first, last))
+end
+
 local function keep_best(board, member, score, t, metadata)
   local key = p .. 'lb:' .. board
   flush_board(key)
@@ -428,6 +442,8 @@ local function rate(op, t)
     end
   elseif op[1] == 'meta' then
     keep_metadata(p .. 'lb:' .. op[2], op[3], op[4])
+  elseif op[1] == 'sub' then
+    count_submissions(p .. 'lb:' .. op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'streak' then
     win_streak(op[2], op[3], op[4], t)
   elseif op[1] == 'game' then
@@ -473,7 +489,8 @@ local function expire_boards()
   for _, b in ipairs(cmsgpack.unpack(ARGV[4])) do
     local key = p .. 'lb:' .. b[1]
     at[key] = b[2]
-    for _, k in ipairs({ key, key .. ':scores', key .. ':counts', key .. ':meta' }) do
+    for _, k in ipairs({ key, key .. ':scores', key .. ':counts', key .. ':meta',
+                         key .. ':subs' }) do
       redis.call('PEXPIREAT', k, b[2])
     end
     if bucket_size[key] then
@@ -555,7 +572,8 @@ if ARGV[3] == 'fresh' then
 end
 
 local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
-                best = true, set = true, meta = true, streak = true, game = true }
+                best = true, set = true, meta = true, sub = true, streak = true,
+                game = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -39,7 +39,8 @@ local boards, deleted = 0, 0
 for i = 3, #ARGV do
   local key, name = p .. 'lb:' .. ARGV[i], string.match(ARGV[i], '^[^:]+')
   if off(key, name) then boards = boards + 1 end
-  redis.call('HDEL', key .. ':meta', user)  -- the metadata kept with its record
+  redis.call('HDEL', key .. ':meta', user)  -- its record: metadata, submissions
+  redis.call('HDEL', key .. ':subs', user)
   local bucket = redis.call('HGET', key .. ':buckets', user)  -- a period board's buckets
   if bucket then
     off(key .. ':b' .. bucket, name)

@@ -59,6 +59,11 @@ class Keys:
         """Hash member -> the JSON object kept with its record (score boards that get any)."""
         return f"{self.board(product_id, board)}:meta"
 
+    def board_submissions(self, product_id: str, board: str) -> str:
+        """Hash member -> "<submissions> <first> <last>" (Unix ms) of its record (score
+        boards)."""
+        return f"{self.board(product_id, board)}:subs"
+
     def buckets(self, product_id: str, board: str) -> str:
         """Which bucket each member of a period board split into buckets is in."""
         return f"{self.board(product_id, board)}:buckets"

@@ -5,13 +5,15 @@
 -- KEYS[1]  the board          st:{p}:lb:<board>          (member = user, score)
 -- KEYS[2]  its distinct scores st:{p}:lb:<board>:scores  (kept by apply_batch.lua)
 -- KEYS[3]  standing only, on skill and Glicko-2 boards: the member's rating hash
--- KEYS[#KEYS]  with "m" in ARGV[1]: the hash of the records' metadata (member -> JSON
---          object, kept by apply_batch.lua; a bucket's board reads its period board's)
+-- KEYS[#KEYS - 1], KEYS[#KEYS]  with "r" in ARGV[1]: the hashes of the board's records
+--          (kept by apply_batch.lua; a bucket's board reads its period board's):
+--          member -> metadata (a JSON object), and member -> "<n> <first> <last>"
 -- ARGV[1]  "1" if the board breaks ties by time (tracker/tiebreak.py): it keeps
 --          score * 2^32 + (2^32 - 1 - t), and every time of one score ties; else "0";
---          followed by "m" to read the metadata of the rows and places returned:
---          a slice gets { metadata or false per row } as a sixth element, a place
---          (standing, standings) its metadata or false after the rest
+--          followed by "r" to read the records of the rows and places returned:
+--          a slice gets { metadata or false per row } and { submissions or false per
+--          row } as its sixth and seventh elements, a place (standing, standings) its
+--          metadata and submissions (or false) after the rest
 -- ARGV[2]  the command, then its arguments:
 --   standing <member>          -> nil | { score, revrank, above, dense_above, below, size
 --                                 [, mu, sigma] }
@@ -43,8 +45,10 @@
 -- on Redis's one thread).
 local board, scores = KEYS[1], KEYS[2]
 local timed, cmd = string.sub(ARGV[1], 1, 1) == '1', ARGV[2]
-local meta = string.sub(ARGV[1], 2, 2) == 'm' and KEYS[#KEYS] or nil
-local rating = KEYS[3] ~= meta and KEYS[3] or nil
+local kept = string.sub(ARGV[1], 2, 2) == 'r'
+local meta, subs = nil, nil
+if kept then meta, subs = KEYS[#KEYS - 1], KEYS[#KEYS] end
+local rating = (#KEYS == 3 or #KEYS == 5) and KEYS[3] or nil
 local UNIT = 4294967296
 
 -- A stored number's score, as text; and the bounds of the stored numbers whose
@@ -73,11 +77,12 @@ local function slice(start, count, size)
       dense_above = redis.call('ZCOUNT', scores, '(' .. score_text(rows[2]), '+inf')
     end
   end
-  if meta then
+  if kept then
     local members = {}
     for i = 1, #rows, 2 do members[#members + 1] = rows[i] end
-    return { size, start, above, dense_above, rows,
-             #members > 0 and redis.call('HMGET', meta, unpack(members)) or {} }
+    if #members == 0 then return { size, start, above, dense_above, rows, {}, {} } end
+    return { size, start, above, dense_above, rows, redis.call('HMGET', meta, unpack(members)),
+             redis.call('HMGET', subs, unpack(members)) }
   end
   return { size, start, above, dense_above, rows }
 end
@@ -111,7 +116,10 @@ if cmd == 'standing' then
   if found then
     found[6] = redis.call('ZCARD', board)
     if rating then found[7] = redis.call('HGETALL', rating) end
-    if meta then found[#found + 1] = redis.call('HGET', meta, ARGV[3]) end
+    if kept then
+      found[#found + 1] = redis.call('HGET', meta, ARGV[3])
+      found[#found + 1] = redis.call('HGET', subs, ARGV[3])
+    end
   end
   return found
 elseif cmd == 'standings' then
@@ -120,7 +128,10 @@ elseif cmd == 'standings' then
     local found = place(ARGV[i])
     if found then
       table.insert(found, 1, ARGV[i])
-      if meta then found[7] = redis.call('HGET', meta, ARGV[i]) end
+      if kept then
+        found[7] = redis.call('HGET', meta, ARGV[i])
+        found[8] = redis.call('HGET', subs, ARGV[i])
+      end
       out[#out + 1] = found
     end
   end

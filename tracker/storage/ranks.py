@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from tracker.order import flip
-from tracker.ranking import BoardSize, Position, Slice, Standing
+from tracker.ranking import BoardSize, Position, Record, Slice, Standing
 from tracker.storage.keys import Keys
 from tracker.tiebreak import score_of, stored
 from tracker.tiers import Tier
@@ -63,18 +63,26 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def _record(metadata: bytes | str | None, submissions: bytes | str | None) -> Record | None:
+    """A record from what ``ranks.lua`` read of it: its metadata and "<n> <first> <last>"."""
+    if submissions is None:
+        return None  # (a member written before its board kept records)
+    n, first, last = _text(submissions).split()
+    return Record(int(n), int(first), int(last), None if metadata is None else _text(metadata))
+
+
 def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool,
-              earliest: bool, metadata: bytes | str | None = None) -> Standing:
+              earliest: bool, record: Record | None = None) -> Standing:
     number, revrank, above, dense_above, below = place
     score = score_of(float(number)) if earliest else float(number)
     shown = flip(score) if ascending else score
     return Standing(user_id, shown, int(revrank) + 1, int(above), int(dense_above),
-                    int(below), size, metadata=None if metadata is None else _text(metadata))
+                    int(below), size, record=record)
 
 
 def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     size, start, above, dense_above, flat, *read = reply
-    metadata = [None if m is None else _text(m) for m in read[0]] if read else None
+    records = [_record(m, n) for m, n in zip(read[0], read[1], strict=True)] if read else None
     members = [_text(m) for m in flat[0::2]]
     first_key = last_key = None
     if earliest:  # stored numbers: scores with their times; paging resumes at either end
@@ -87,7 +95,7 @@ def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     if ascending:
         scores = [flip(x) for x in scores]
     return Slice(int(size), int(start), int(above), int(dense_above),
-                 list(zip(members, scores, strict=True)), first_key, last_key, metadata)
+                 list(zip(members, scores, strict=True)), first_key, last_key, records)
 
 
 class Ranks:
@@ -96,8 +104,8 @@ class Ranks:
     ``ascending``: the board ranks its lowest score first, so Redis keeps it negated
     (:mod:`tracker.order`); ``earliest``: it breaks ties by time, so Redis keeps each
     score with its time (:mod:`tracker.tiebreak`). Scores go in and come out as players
-    see them. ``metadata``: the (all-time or period) board whose records' metadata to
-    read with the rows, on a board that keeps some.
+    see them. ``records``: the (all-time or period) board whose records to read with the
+    rows, on a board that keeps them (:class:`~tracker.ranking.Record`).
     """
 
     def __init__(self, client: redis.Redis, keys: Keys | None = None):
@@ -111,16 +119,17 @@ class Ranks:
 
     def _call(self, product_id: str, board: str, *command: str | int,
               extra_key: str | None = None, earliest: bool = False,
-              metadata: str | None = None) -> Any:
-        """``metadata``: the board whose records' metadata to read with the rows (a
-        bucket's board reads its period board's)."""
+              records: str | None = None) -> Any:
+        """``records``: the board whose records to read with the rows (a bucket's board
+        reads its period board's)."""
         keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board)]
         if extra_key is not None:
             keys.append(extra_key)
         flags = "1" if earliest else "0"
-        if metadata is not None:
-            keys.append(self.keys.board_metadata(product_id, metadata))
-            flags += "m"
+        if records is not None:
+            keys += [self.keys.board_metadata(product_id, records),
+                     self.keys.board_submissions(product_id, records)]
+            flags += "r"
         args = (flags, *command)
         conn = getattr(self.client, "connection", None)
         if conn is None:
@@ -142,18 +151,18 @@ class Ranks:
 
     def standing(self, product_id: str, board: str, user_id: str, *,
                  rating_of: str | None = None, ascending: bool = False,
-                 earliest: bool = False, metadata: str | None = None) -> Standing | None:
+                 earliest: bool = False, records: str | None = None) -> Standing | None:
         """The member's score and ranks, or None when it is not on the board; with
         ``rating_of`` (the OpenSkill or Glicko-2 board the ratings belong to), the
         member's rating too (``mu`` and ``sigma``, or ``rating``, ``rd`` and ``volatility``);
-        with ``metadata`` (the board whose records keep it), its record's metadata."""
+        with ``records`` (the board that keeps them), its record there."""
         rating = None if rating_of is None else self.keys.rating(product_id, rating_of, user_id)
         reply = self._call(product_id, board, "standing", user_id, extra_key=rating,
-                           earliest=earliest, metadata=metadata)
+                           earliest=earliest, records=records)
         if reply is None:
             return None
         found = _standing(user_id, reply[:5], int(reply[5]), ascending, earliest,
-                          reply[-1] if metadata is not None else None)
+                          _record(reply[-2], reply[-1]) if records is not None else None)
         if rating is not None and reply[6]:
             pairs = iter(reply[6])
             detail = tuple((_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
@@ -162,26 +171,26 @@ class Ranks:
 
     def standings(self, product_id: str, board: str, user_ids: Sequence[str], *,
                   ascending: bool = False, earliest: bool = False,
-                  metadata: str | None = None) -> tuple[int, list[Standing]]:
+                  records: str | None = None) -> tuple[int, list[Standing]]:
         """The board's size and the standing of each of ``user_ids`` on it, in board order
         (best first); players not on the board are left out."""
         size, *found = self._call(product_id, board, "standings", *user_ids, earliest=earliest,
-                                  metadata=metadata)
+                                  records=records)
         places = [_standing(_text(member), place[:5], int(size), ascending, earliest,
-                            place[5] if metadata is not None else None)
+                            _record(place[5], place[6]) if records is not None else None)
                   for member, *place in found]
         return int(size), sorted(places, key=lambda p: p.ordinal)
 
     def page(self, product_id: str, board: str, start: int, count: int, *,
              ascending: bool = False, earliest: bool = False,
-             metadata: str | None = None) -> Slice:
+             records: str | None = None) -> Slice:
         """``count`` rows from 0-based position ``start`` in board order."""
         return _slice(self._call(product_id, board, "page", start, count, earliest=earliest,
-                                 metadata=metadata), ascending, earliest)
+                                 records=records), ascending, earliest)
 
     def after(self, product_id: str, board: str, position: Position, count: int, *,
               ascending: bool = False, earliest: bool = False,
-              metadata: str | None = None) -> Slice:
+              records: str | None = None) -> Slice:
         """``count`` rows right after ``position`` (keyset paging).
 
         Correct while scores change: a member whose score did not change since
@@ -189,33 +198,33 @@ class Ranks:
         member moved or left the board.
         """
         return self._keyset("after", product_id, board, position, count, ascending, earliest,
-                            metadata)
+                            records)
 
     def _keyset(self, command: str, product_id: str, board: str, position: Position,
-                count: int, ascending: bool, earliest: bool, metadata: str | None) -> Slice:
+                count: int, ascending: bool, earliest: bool, records: str | None) -> Slice:
         if not math.isfinite(position.score):
             raise ValueError("a position's score is finite")
         score = flip(position.score) if ascending else position.score
         if earliest:  # the row's stored number; without it, the score's earliest time
             score = position.key if position.key is not None else stored(math.floor(score))
         return _slice(self._call(product_id, board, command, repr(score), position.user_id,
-                                 count, earliest=earliest, metadata=metadata),
+                                 count, earliest=earliest, records=records),
                       ascending, earliest)
 
     def before(self, product_id: str, board: str, position: Position, count: int, *,
                ascending: bool = False, earliest: bool = False,
-               metadata: str | None = None) -> Slice:
+               records: str | None = None) -> Slice:
         """At most ``count`` rows right before ``position``: the previous page, as
         :meth:`after` gives the next (fewer near the top of the board)."""
         return self._keyset("before", product_id, board, position, count, ascending, earliest,
-                            metadata)
+                            records)
 
     def around(self, product_id: str, board: str, user_id: str, count: int, *,
                ascending: bool = False, earliest: bool = False,
-               metadata: str | None = None) -> Slice | None:
+               records: str | None = None) -> Slice | None:
         """``count`` rows around the member (it is in the middle unless near an end)."""
         reply = self._call(product_id, board, "around", user_id, count, earliest=earliest,
-                           metadata=metadata)
+                           records=records)
         return None if reply is None else _slice(reply, ascending, earliest)
 
     def tiers(self, product_id: str, board: str, tiers: Sequence[Tier], *,

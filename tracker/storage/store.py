@@ -24,6 +24,7 @@ from tracker.handlers.base import (
     RecordGame,
     SetMetadata,
     SetScore,
+    Submitted,
     WinStreak,
 )
 from tracker.order import flip
@@ -81,6 +82,8 @@ def encode_op(op: Op) -> list[Any]:
             return latest if metadata is None else [*latest, metadata]
         case SetMetadata(board, member, metadata):
             return ["meta", board, member, metadata]
+        case Submitted(board, member, at_ms):
+            return ["sub", board, member, 1, at_ms, at_ms]
         case WinStreak(board, winner, loser):
             return ["streak", board, winner, loser]
         case RecordGame(board, winner, loser, at_ms, keep):
@@ -103,7 +106,8 @@ def encode_op(op: Op) -> list[Any]:
 def sum_batch(source: str, events: Sequence[PreparedEvent],
               timed: Collection[str] = ()) -> list[Any] | None:
     """The batch in the script's "fresh" form: dedupe marks and results to add, and its
-    ops summed up (increments per member and stat, rating results in order).
+    ops summed up (increments per member and stat, rating results in order, then the
+    submissions to each member's record, counted).
 
     ``timed``: boards that break ties by time (:mod:`tracker.tiebreak`). Then each
     summed increment carries the second of its member's latest non-zero increment
@@ -124,6 +128,7 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
     stats: dict[tuple[str, str], int] = {}
     ratings: list[list[Any]] = []  # encoded ops applied in order (ratings, bests, timelines)
     point_boards: set[str] = set()
+    submitted: dict[tuple[str, str], list[int]] = {}  # (board, member) -> [n, first, last]
     seconds: dict[tuple[str, str], int] = {}  # (board, member) -> t of its latest increment
     changed: set[tuple[str, str]] = set()  # of those, members with a non-zero increment
     t = 0
@@ -155,11 +160,20 @@ def sum_batch(source: str, events: Sequence[PreparedEvent],
                 if key not in incr and key not in ensure:
                     ensure[key] = op.score
                 point_boards.add(op.board)
+            elif type(op) is Submitted:  # counts and times add up in any order
+                key = (op.board, op.member)
+                if (sub := submitted.get(key)) is None:
+                    submitted[key] = [1, op.at_ms, op.at_ms]
+                else:
+                    sub[0] += 1
+                    sub[1], sub[2] = min(sub[1], op.at_ms), max(sub[2], op.at_ms)
             elif timed:
                 ratings.append([*encode_op(op), t])
             else:
                 ratings.append(encode_op(op))
     rated = {o[1] for o in ratings if o[0] != "tl" and o[0] != "meta"}  # (these read no board)
+    # after the ratings: "sub" ops read nothing else (a stamped op ends with a t: any)
+    ratings += [["sub", b, m, *sub, *([0] if timed else [])] for (b, m), sub in submitted.items()]
     if len(set(games)) < len(games) or point_boards & rated:
         return None
     if timed:
