@@ -37,6 +37,7 @@ BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 SCORE_RE = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,17})?\Z")
 # A score's metadata: a JSON object (the car driven, a replay id) of at most this many
 # characters and levels, kept with the record it came with.
+SCORE_OPERATORS = ("best", "latest", "sum")  # what a submission does to its board
 MAX_METADATA_LEN = 2048
 MAX_METADATA_DEPTH = 8
 
@@ -211,7 +212,8 @@ class ScoreSchema(EntrySchema):
     """A score submitted to one board (not a Varcade event: a game or service that has
     scores of its own publishes them so): ``{"product_id": "race", "type": "score",
     "board": "laps", "user_id": "...", "score": "61.25"}``. ``game_id`` is optional, and
-    so is ``metadata``, a JSON object as text (``{"car": "red"}``).
+    so is ``metadata``, a JSON object as text (``{"car": "red"}``), and ``operator``, which
+    overrides the board's for this submission (Nakama's per-call override).
     The board's ``score`` handler decides what the score does (keep the best, the latest,
     or add it up)."""
 
@@ -224,6 +226,8 @@ class ScoreSchema(EntrySchema):
                         "before the point and 17 after)."))
     # kept with the player's record on the board (the submission that holds its score)
     metadata = fields.String(validate=validate.Length(max=MAX_METADATA_LEN))
+    # what this submission does instead of the board's operator (a correction: "latest")
+    operator = fields.String(validate=validate.OneOf(SCORE_OPERATORS))
 
     @validates_schema
     def _metadata_is_an_object(self, data: dict[str, Any], **_: Any) -> None:

@@ -121,17 +121,21 @@ class Producer:
 
     def score(self, product_id: str, board: str, user_id: str, score: int | float | str, *,
               game_id: str | None = None, metadata: Mapping[str, Any] | None = None,
-              key: str | None = None) -> str:
+              operator: str | None = None, key: str | None = None) -> str:
         """A score for ``board`` (its ``score`` handler keeps the best, the latest or the
         sum). A float is written as its shortest exact decimal, without an exponent:
         61.25 as "61.25", 1e-7 as "0.0000001". Anything else is written as ``str()``
         gives it, and checked as every event is. ``metadata`` (a dict that JSON can
-        write: the car driven, a replay id) is kept with the player's record."""
+        write: the car driven, a replay id) is kept with the player's record;
+        ``operator`` ("best", "latest" or "sum") is what this submission does instead of
+        the board's operator (a correction: "latest" sets the score)."""
         text = format(Decimal(repr(score)), "f") if isinstance(score, float) else str(score)
         event = {"product_id": product_id, "type": "score", "board": board,
                  "user_id": user_id, "score": text}
         if game_id is not None:
             event["game_id"] = game_id
+        if operator is not None:
+            event["operator"] = operator
         if metadata is not None:
             try:
                 event["metadata"] = json.dumps(metadata, ensure_ascii=False,

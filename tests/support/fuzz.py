@@ -74,6 +74,8 @@ def valid_events(draw: st.DrawFn, scores: bool = False) -> dict[str, str]:
                "user_id": a, "score": score}
         if draw(st.booleans()):
             row["metadata"] = json.dumps(draw(METADATA), ensure_ascii=draw(st.booleans()))
+        if draw(st.booleans()):
+            row["operator"] = draw(st.sampled_from(["best", "latest", "sum"]))
         return {**row, "game_id": base["game_id"]} if draw(st.booleans()) else row
     if kind == "state_change":
         return {**base, "type": kind,

@@ -45,12 +45,16 @@ def game_over(product: str, winner: str, loser: str, game_id: str | None = None)
 
 
 def submitted(product: str, board: str, user: str, score: float | str, *,
-              metadata: str | None = None) -> dict[str, str]:
+              metadata: str | None = None, operator: str | None = None) -> dict[str, str]:
     """A score event (``type = "score"``) as a game that has scores of its own writes it,
-    with ``metadata`` (a JSON object's text) when given."""
+    with ``metadata`` (a JSON object's text) and ``operator`` when given."""
     event = {"product_id": product, "type": "score", "board": board, "user_id": user,
              "score": str(score)}
-    return event if metadata is None else {**event, "metadata": metadata}
+    if metadata is not None:
+        event["metadata"] = metadata
+    if operator is not None:
+        event["operator"] = operator
+    return event
 
 
 def xadd_all(client: redis.Redis, entries: list[dict[str, str]], key: str = "game_event_stream",

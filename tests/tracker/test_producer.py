@@ -83,6 +83,12 @@ def test_a_scores_metadata_is_written_as_compact_json(producer: Producer,
             producer.score("snake", "high_score", "ann", 1, metadata=bad)
         assert info.value.reason == "invalid_fields" and says in info.value.detail
     assert len(entries(stream)) == 1
+    fixed = producer.score("snake", "high_score", "ann", 900, operator="latest")
+    assert entries(stream)[1] == (fixed, [
+        ("product_id", "snake"), ("type", "score"), ("board", "high_score"), ("user_id", "ann"),
+        ("score", "900"), ("operator", "latest")])
+    with pytest.raises(InvalidEvent, match="operator: Must be one of"):
+        producer.score("snake", "high_score", "ann", 1, operator="max")
 
 
 @pytest.mark.parametrize(("event", "reason"), [

@@ -31,8 +31,9 @@ T0 = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).start_ms + 3_60
 WEEK = Period.containing(PeriodKind.WEEK, T0)
 PLAYERS = ["ann", "bob", "cid", "dee"]
 
-# board, player, score, seconds after T0, and its metadata {"n": k} (None: none)
-Submission = tuple[str, str, int, int, int | None]
+# board, player, score, seconds after T0, its metadata {"n": k} (None: none) and the
+# operator it says it is applied with (None: the board's)
+Submission = tuple[str, str, int, int, int | None, str | None]
 
 
 # --- the event ---------------------------------------------------------------------
@@ -59,6 +60,8 @@ def test_a_score_event_is_valid(score: str) -> None:
     ("board", "a:b", "board: Not a board name"),
     ("board", "", "board: Not a board name"),
     ("user_id", "null", "user_id: Missing id"),
+    ("operator", "max", "operator: Must be one of: best, latest, sum."),
+    ("operator", "", "operator: Must be one of"),
     ("metadata", "", "metadata: Not JSON"),
     ("metadata", "{", "metadata: Not JSON"),
     ("metadata", '["red"]', "metadata: Not a JSON object"),
@@ -112,6 +115,12 @@ def test_each_operator_gives_its_op_and_board_kind() -> None:
     assert list(handler.ops(with_meta)) == [IncrScore("b", "ann", 61.25),
                                             SetMetadata("b", "ann", meta), counted]
     assert list(ScoreLeaderboard("other", "sum").ops(event)) == []
+    # a submission's own operator wins over its board's (a correction: latest)
+    for operator, op in [("best", KeepBest), ("latest", SetScore)]:
+        told = parse_entry(EID, raw(submitted("snake", "b", "ann", 3, operator=operator)))
+        assert list(handler.ops(told)) == [op("b", "ann", 3.0, ""), counted]
+    told = parse_entry(EID, raw(submitted("snake", "b", "ann", 3, operator="sum")))
+    assert list(ScoreLeaderboard("b", "best").ops(told)) == [IncrScore("b", "ann", 3.0), counted]
 
 
 def test_the_configuration_checks_the_operator_and_board() -> None:
@@ -130,26 +139,47 @@ def test_the_configuration_checks_the_operator_and_board() -> None:
 # --- boards on a real Redis, against brute force --------------------------------------
 
 
-def standings(subs: Sequence[Submission], board: str, operator: str, *, ascending: bool,
-              earliest: bool) -> list[tuple[str, float]]:
-    """The board in board order, by brute force. ``earliest``: equal scores by the second
-    the player reached its score (a best: its first submission of it; a sum: its latest
-    non-zero submission, or its first if all were 0; a latest: its latest submission),
-    then user id descending as on every board."""
+def brute_force(subs: Sequence[Submission], board: str, operator: str, *,
+                ascending: bool) -> tuple[dict[str, int], dict[str, int], dict[str, Record]]:
+    """Each player's score on ``board``, the second it reached it, and its record, by brute
+    force, each submission applied as its own operator says or else as the board's:
+
+    - best: the score changes only when beaten, and then the record's metadata too;
+    - latest: the score and the metadata are the submission's;
+    - sum: the score adds up (its second: the latest non-zero submission, or the first if
+      all were 0), the metadata is the latest given;
+
+    and every submission counts on the record, with its time."""
     score: dict[str, int] = {}
     since: dict[str, int] = {}
-    for b, player, value, t, _ in subs:  # in event order
+    kept: dict[str, Record] = {}
+    for b, player, value, t, k, override in subs:  # in event order
         if b != board:
             continue
-        if operator == "sum":
+        at = T0 + t * 1000
+        old = kept.get(player, Record(0, at, at))
+        record = Record(old.submissions + 1, min(old.first_at, at), max(old.last_at, at),
+                        old.metadata)
+        does = override or operator
+        if does == "sum":
             if value or player not in score:
                 since[player] = t
             score[player] = score.get(player, 0) + value
-            continue
-        better = value < score.get(player, value + 1) if ascending else \
-            value > score.get(player, value - 1)
-        if operator == "latest" or better:  # a best changes only when beaten
+            if k is not None:
+                record = dataclasses.replace(record, metadata=metadata(k))
+        elif does == "latest" or player not in score or (
+                value < score[player] if ascending else value > score[player]):
             score[player], since[player] = value, t
+            record = dataclasses.replace(record, metadata=metadata(k))
+        kept[player] = record
+    return score, since, kept
+
+
+def standings(subs: Sequence[Submission], board: str, operator: str, *, ascending: bool,
+              earliest: bool) -> list[tuple[str, float]]:
+    """The board in board order, by brute force. ``earliest``: equal scores by the second
+    the player reached its score, then user id descending as on every board."""
+    score, since, _ = brute_force(subs, board, operator, ascending=ascending)
     sign = 1 if ascending else -1
     order = sorted(sorted(score, reverse=True),
                    key=lambda p: (sign * score[p], since[p] if earliest else 0))
@@ -162,27 +192,8 @@ def metadata(k: int | None) -> str | None:
 
 def records(subs: Sequence[Submission], board: str, operator: str, *,
             ascending: bool) -> dict[str, Record]:
-    """Each player's record, by brute force: its submissions, the first's and the last's
-    times, and its metadata: on a best board the submission's that set the best, on a
-    latest board the latest's (either: None if it had none), on a sum board the latest
-    submitted."""
-    kept: dict[str, Record] = {}
-    best: dict[str, int] = {}
-    for b, player, value, t, k in subs:
-        if b != board:
-            continue
-        at = T0 + t * 1000
-        old = kept.get(player, Record(0, at, at))
-        record = Record(old.submissions + 1, min(old.first_at, at), max(old.last_at, at),
-                        old.metadata)
-        if operator == "sum":
-            if k is not None:
-                record = dataclasses.replace(record, metadata=metadata(k))
-        elif operator == "latest" or player not in best or (
-                value < best[player] if ascending else value > best[player]):
-            best[player], record = value, dataclasses.replace(record, metadata=metadata(k))
-        kept[player] = record
-    return kept
+    """Each player's record, by brute force (:func:`brute_force`)."""
+    return brute_force(subs, board, operator, ascending=ascending)[2]
 
 
 SNAKE = {"tie_break": "earliest", "handlers": [
@@ -202,15 +213,19 @@ def snake() -> Products:
 @settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
 @given(subs=st.lists(st.tuples(st.sampled_from(sorted(BOARDS)), st.sampled_from(PLAYERS),
                                st.integers(-3, 5), st.integers(0, 40),
-                               st.none() | st.integers(0, 3)), min_size=1, max_size=40),
+                               st.none() | st.integers(0, 3),
+                               st.sampled_from([None, None, None, "best", "latest", "sum"])),
+                     min_size=1, max_size=40),
        batch=st.integers(1, 12), summed=st.booleans())
 def test_every_operator_matches_brute_force(data: redis.Redis, subs: list[Submission],
                                            batch: int, summed: bool) -> None:
-    """Scores, order and each record (submissions, times, metadata)."""
+    """Scores, order and each record (submissions, times, metadata), with submissions
+    that override their board's operator among them."""
     data.flushdb()
     subs.sort(key=lambda s: s[3])  # entry ids follow time, as the stream's do
-    entries = [(f"{T0 + t * 1000}-{i}", raw(submitted("snake", b, p, v, metadata=metadata(k))))
-               for i, (b, p, v, t, k) in enumerate(subs)]
+    entries = [(f"{T0 + t * 1000}-{i}", raw(submitted("snake", b, p, v, metadata=metadata(k),
+                                                      operator=o)))
+               for i, (b, p, v, t, k, o) in enumerate(subs)]
     processor = BatchProcessor(snake(), Store(data) if summed else EventsForm(data),
                                DeadLetters(data), clock=lambda: T0 / 1000)
     for i in range(0, len(entries), batch):

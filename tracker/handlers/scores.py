@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tracker.events import BOARD_NAME_RE, Event
+from tracker.events import BOARD_NAME_RE, SCORE_OPERATORS, Event
 from tracker.handlers.base import (
     Board,
     Handler,
@@ -34,6 +34,7 @@ OPERATORS: dict[str, tuple[str, type[KeepBest | SetScore] | None]] = {
     "latest": ("latest", SetScore),  # its latest, in event order (UGS keepLatest, PlayFab Last)
     "sum": ("points", None),  # all its submissions added up (Nakama incr, PlayFab Sum)
 }
+assert tuple(OPERATORS) == SCORE_OPERATORS
 SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None)})
 
 
@@ -55,7 +56,7 @@ class ScoreLeaderboard(Handler):
             raise ValueError(f"operator is one of {list(OPERATORS)}, got {operator!r}")
         self.board = board
         self.operator = operator
-        self._kind, self._op = OPERATORS[operator]
+        self._kind = OPERATORS[operator][0]
 
     @property
     def boards(self) -> tuple[Board, ...]:
@@ -67,13 +68,15 @@ class ScoreLeaderboard(Handler):
         # the schema admits only plain decimals of at most 15 integer digits: finite
         score, user, metadata = float(event["score"]), event["user_id"], event.get("metadata")
         counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
-        if self._op is None:  # a sum keeps the latest metadata submitted with it
+        # a submission may say what it does instead (a correction: "latest" sets the score)
+        op = OPERATORS[event.get("operator") or self.operator][1]
+        if op is None:  # a sum keeps the latest metadata submitted with it
             add = IncrScore(self.board, user, score)
             if metadata is None:
                 return add, counted
             return add, SetMetadata(self.board, user, metadata), counted
         # the record is one submission: its score with its metadata, or none
-        return self._op(self.board, user, score, metadata or ""), counted
+        return op(self.board, user, score, metadata or ""), counted
 
     def __repr__(self) -> str:
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r})"
