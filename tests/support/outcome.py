@@ -113,6 +113,11 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
         board = {m: int(s) for m, s in store.top(SCORES, name, count=100_000, earliest=True)}
         checks.append(Check(f"{SCORES} {name} (sum; {len(want)} players)", sum(want.values()),
                             sum(board.values()), board == want))
+    for name, want_n in count.submissions.items():  # each submission counted once
+        kept = {m.decode(): int(v.split()[0])
+                for m, v in data.hgetall(keys.board_submissions(SCORES, name)).items()}
+        checks.append(Check(f"{SCORES} {name} submissions", sum(want_n.values()),
+                            sum(kept.values()), kept == dict(want_n)))
     weekly = period_sums(data, keys, SCORES, "high_score", "week", combine=max, earliest=True)
     checks.append(Check(f"{SCORES} high_score, best of its weeks",
                         sum(count.scores["high_score"].values()), int(sum(weekly.values())),

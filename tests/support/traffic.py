@@ -151,6 +151,7 @@ class Tally:
     skilled: dict[str, set[str]]  # product -> players on its OpenSkill board
     courses: dict[str, dict[str, object]]  # course -> its report (CourseReport.as_dict)
     scores: dict[str, dict[str, int]]  # snake's board -> player -> best or sum of scores
+    submissions: dict[str, Counter[str]]  # snake's board -> player -> submissions
 
 
 def tally(good: Iterable[Mapping[str, str]]) -> Tally:
@@ -163,12 +164,14 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
     reports = build_reports(e for e in events if e is not None)
     best: dict[str, int] = {}
     total: Counter[str] = Counter()
+    submissions: dict[str, Counter[str]] = {"high_score": Counter(), "total": Counter()}
     for row in rows:
         if row.get("product_id") == SCORES:
             player, score = row["user_id"], int(row["score"])
+            submissions[row["board"]][player] += 1
             if row["board"] == "high_score":
                 best[player] = max(best.get(player, score), score)
             else:
                 total[player] += score
     return Tally(wins, stats, rated, skilled, {c: r.as_dict() for c, r in reports.items()},
-                 {"high_score": best, "total": dict(total)})
+                 {"high_score": best, "total": dict(total)}, submissions)
