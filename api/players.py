@@ -1,7 +1,9 @@
-"""Typed player statistics: one product, or every product in one call.
+"""A player across products: its typed statistics (one product, or every product in
+one call) and its standings on every board.
 
 Counters are JSON integers here (the Varcade route keeps strings). Reading
-them needs a token with ``stats:read``, or one whose ``sub`` is the player.
+them needs a token with ``stats:read``, or one whose ``sub`` is the player;
+standings are leaderboard reads (public by default).
 """
 
 from __future__ import annotations
@@ -9,13 +11,24 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from api import bodies
+from api.boards import records_of
 from api.openapi import Auth, Operation, operation
-from api.schemas import PlayerAllStatsSchema, PlayerStatsSchema
+from api.params import parse_query
+from api.schemas import (
+    PlayerAllStatsSchema,
+    PlayerBoardsQuerySchema,
+    PlayerBoardsSchema,
+    PlayerStatsSchema,
+)
 from api.state import check_user_id, state
+from tracker.ranking import TieMode
+from tracker.storage import BoardRead
 
 bp = Blueprint("players", __name__)
 
 _one, _all = PlayerStatsSchema(), PlayerAllStatsSchema()
+_boards_query, _boards = PlayerBoardsQuerySchema(), PlayerBoardsSchema()
 
 
 @bp.get("/products/<product_id>/players/<user_id>/stats")
@@ -44,3 +57,37 @@ def all_stats(user_id: str) -> ResponseReturnValue:
     st.auth.stats(user_id)
     by_product = st.store.stats_by_product(sorted(st.products), user_id)
     return jsonify(_all.dump({"user_id": user_id, "products": by_product}))
+
+
+@bp.get("/players/<user_id>/boards")
+@operation(Operation(tag="leaderboards", response=PlayerBoardsSchema,
+                     query=PlayerBoardsQuerySchema, errors=(400, 404)))
+def boards_of_player(user_id: str) -> ResponseReturnValue:
+    """A player's score, rank and percentile on every board it is on, in one call: a
+    profile page's "my ranks" (all-time boards; a board's periods are read one by one).
+
+    Each board is read atomically, all in one round trip to Redis. `?product_id=` (repeat
+    it) keeps some products only, in the order asked; 404 `unknown_product` names one that
+    is not configured.
+    """
+    st = state()
+    check_user_id(user_id)
+    st.auth.leaderboards(user_id)
+    args = parse_query(_boards_query)
+    products = ([st.product(p) for p in dict.fromkeys(args["product_id"])]
+                if "product_id" in args else list(st.products.values()))
+    boards = [(product, b) for product in products for b in product.boards]
+    found = st.ranks.standings_of(user_id, [
+        BoardRead(product.id, b.name, b.ascending, b.earliest, records_of(b, b.name))
+        for product, b in boards])
+    rows = []
+    for (product, b), standing in zip(boards, found, strict=True):
+        if standing is None:
+            continue
+        ties: TieMode = args.get("ties") or b.ties
+        rows.append({"product_id": product.id, "board": b.name, "kind": b.kind, "ties": ties,
+                     "size": standing.size, "score": standing.score,
+                     "rank": standing.rank(ties), "percentile": standing.percentile,
+                     **({"tier": bodies.player_tier(b.tiers, standing)} if b.tiers else {}),
+                     **bodies.record(standing.record)})
+    return jsonify(_boards.dump({"user_id": user_id, "boards": rows}))

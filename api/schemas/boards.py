@@ -39,13 +39,17 @@ class PeriodQuerySchema(Schema):
                        "that kind of period (see its `periods`)."})
 
 
-class TiesQuerySchema(PeriodQuerySchema):
-    ties = fields.Enum(
+def ties_query() -> fields.Enum[TieMode]:
+    return fields.Enum(
         TieMode, by_value=True,
         metadata={"description": "How equal scores rank: ordinal (1,2,3,4), competition "
                                  "(1,2,2,4) or dense (1,2,2,3). Default: the board's "
                                  "configured mode."},
     )
+
+
+class TiesQuerySchema(PeriodQuerySchema):
+    ties = ties_query()
 
 
 class PageQuerySchema(TiesQuerySchema):
@@ -192,6 +196,38 @@ class RankedPlayerSchema(EntrySchema):
     percentile = fields.Float(required=True, metadata={
         "description": "Share of the board with a strictly worse score (lower; higher "
                        "on an ascending board), in percent."})
+
+
+class PlayerBoardsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    product_id = fields.List(fields.String(validate=validate.Length(min=1, max=64)), metadata={
+        "description": "Only the boards of these products (repeat it for each); default: "
+                       "every product's."})
+    ties = ties_query()
+
+
+class PlayerBoardSchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "As the board's `kind`."})
+    ties = fields.Enum(TieMode, by_value=True, required=True,
+                       metadata={"description": "The tie mode of `rank`."})
+    size = fields.Integer(required=True, metadata={"description": "Members on the board."})
+    score = fields.Float(required=True)
+    rank = fields.Integer(required=True)
+    percentile = fields.Float(required=True, metadata={
+        "description": "Share of the board with a strictly worse score, in percent."})
+    tier = fields.String(metadata={"description": TIER_TEXT})
+    submissions, first_at, last_at, metadata = record_fields()
+
+
+class PlayerBoardsSchema(Schema):
+    user_id = fields.String(required=True)
+    boards = fields.Nested(PlayerBoardSchema, many=True, required=True, metadata={
+        "description": "Every all-time board the player is on, product by product (in "
+                       "configuration order, or as asked), each board read atomically."})
 
 
 class PlayersSchema(BoardRefSchema):

@@ -30,6 +30,7 @@ BOARDS = [  # leaderboard reads: public by default
 OWN_BOARDS = [  # leaderboard reads about one player: its own token may read them
     "/products/exrps/boards/wins/players/ann",
     "/products/exrps/boards/wins/players/ann/around",
+    "/players/ann/boards",
 ]
 STATS = ["/products/exrps/players/ann/stats", "/players/ann/stats",  # and user state: alike
          "/users/ann/state?block=block-v1%3Ao%2Bc%2Br%2Btype%40problem%2Bblock%40b1",

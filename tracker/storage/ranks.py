@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -57,6 +58,18 @@ end
 flush()
 return { size, distinct }
 """
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRead:
+    """A board to read a member's standing on (:meth:`Ranks.standings_of`), as
+    :meth:`Ranks.standing` takes it."""
+
+    product_id: str
+    board: str
+    ascending: bool = False
+    earliest: bool = False
+    records: str | None = None
 
 
 def _text(value: bytes | str) -> str:
@@ -117,11 +130,11 @@ class Ranks:
         convert = resources.files("tracker.storage").joinpath("convert_ties.lua").read_text()
         self._convert_ties = client.register_script(convert)
 
-    def _call(self, product_id: str, board: str, *command: str | int,
-              extra_key: str | None = None, earliest: bool = False,
-              records: str | None = None) -> Any:
-        """``records``: the board whose records to read with the rows (a bucket's board
-        reads its period board's)."""
+    def _command(self, product_id: str, board: str, *command: str | int,
+                 extra_key: str | None = None, earliest: bool = False,
+                 records: str | None = None) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments of a ``ranks.lua`` read. ``records``: the board whose
+        records to read with the rows (a bucket's board reads its period board's)."""
         keys = [self.keys.board(product_id, board), self.keys.board_scores(product_id, board)]
         if extra_key is not None:
             keys.append(extra_key)
@@ -130,7 +143,13 @@ class Ranks:
             keys += [self.keys.board_metadata(product_id, records),
                      self.keys.board_submissions(product_id, records)]
             flags += "r"
-        args = (flags, *command)
+        return keys, [flags, *command]
+
+    def _call(self, product_id: str, board: str, *command: str | int,
+              extra_key: str | None = None, earliest: bool = False,
+              records: str | None = None) -> Any:
+        keys, args = self._command(product_id, board, *command, extra_key=extra_key,
+                                   earliest=earliest, records=records)
         conn = getattr(self.client, "connection", None)
         if conn is None:
             return self._read(keys=keys, args=list(args))
@@ -148,6 +167,34 @@ class Ranks:
                 conn.disconnect()
                 raise
         return self._read(keys=keys, args=list(args))
+
+    def standings_of(self, user_id: str, boards: Sequence[BoardRead]
+                     ) -> list[Standing | None]:
+        """The member's standing on each of ``boards`` (None where it is not on it): each
+        an atomic read of its board, all sent in one round trip on a client with one
+        connection (the read API's), one after the other on others (a cluster's)."""
+        commands = [self._command(b.product_id, b.board, "standing", user_id,
+                                  earliest=b.earliest, records=b.records) for b in boards]
+        replies: list[Any] | None = None
+        conn = getattr(self.client, "connection", None)
+        if conn is not None and commands:
+            with self.client.single_connection_lock:
+                try:
+                    conn.send_packed_command(conn.pack_commands(
+                        [("EVALSHA", self._read.sha, len(keys), *keys, *args)
+                         for keys, args in commands]))
+                    replies = [conn.read_response() for _ in commands]
+                except redis.exceptions.NoScriptError:
+                    conn.disconnect()  # the replies after it are unread: start afresh
+                except (redis.ConnectionError, redis.TimeoutError, OSError):
+                    conn.disconnect()
+                    raise
+        if replies is None:  # the normal path loads the script where Redis lost it
+            replies = [self._read(keys=keys, args=args) for keys, args in commands]
+        return [None if reply is None else _standing(
+                    user_id, reply[:5], int(reply[5]), b.ascending, b.earliest,
+                    _record(reply[-2], reply[-1]) if b.records is not None else None)
+                for b, reply in zip(boards, replies, strict=True)]
 
     def standing(self, product_id: str, board: str, user_id: str, *,
                  rating_of: str | None = None, ascending: bool = False,
