@@ -1,9 +1,10 @@
-"""``/dashboard/``: the course analytics page for course staff, served by the API itself.
+"""``/dashboard/``: the course analytics page for course staff, and
+``/dashboard/boards``: every product's leaderboards, served by the API itself.
 
 Plain HTML, CSS and JavaScript in ``dashboard_static/`` (no CDN, no build step).
-The page calls ``/courses/<course>/analytics`` with the user's own token, so it
-shows exactly what that token may read. Its responses forbid scripts from
-anywhere but this server and framing by other sites.
+The pages call the read API (``/courses/<course>/analytics``, ``/products/...``)
+with the user's own token, if any, so they show exactly what it may read. Their
+responses forbid scripts from anywhere but this server and framing by other sites.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def _secured(response: Response) -> Response:
 @bp.get("/")
 def page() -> Response:
     return _secured(send_from_directory(HERE, "index.html", max_age=0))
+
+
+@bp.get("/boards")
+def boards_page() -> Response:
+    return _secured(send_from_directory(HERE, "leaderboards.html", max_age=0))
 
 
 @bp.get("/static/<name>")

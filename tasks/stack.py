@@ -222,6 +222,8 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
            f"(an arcade game's best scores, as it submits them)",
            f"           {api}/products/{SCORE_PRODUCT}   (its boards: high_score, total)"]
           if SCORE_PRODUCT in products else []),
+        f"  Boards   {api}/dashboard/boards#product={product}&board=wins   (every board in "
+        "a browser)",
         f"  API docs {api}/docs/   (OpenAPI at {api}/openapi.json)",
         *([f"  Course   {api}{dashboard}   (the demo course's analytics, as its instructor; "
            "its logs went through the bridge)"] if dashboard else []),

@@ -1,4 +1,5 @@
-"""The course analytics page: served with a strict policy, and working in a real browser.
+"""The course analytics and leaderboards pages: served with a strict policy, and working
+in a real browser.
 
 The browser test runs headless Chromium (``apt-get install chromium``; scripts/test
 installs it) against the app on a real HTTP server, and reads the DOM after the
@@ -7,6 +8,7 @@ page's script has asked the API with the token given in the URL fragment.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import threading
@@ -18,7 +20,8 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from tests.api.conftest import SECURED, MakeApp, Token
+from tests.api.conftest import SECURED, Feed, MakeApp, Token
+from tests.support.varcade import game_over, submitted
 from tests.tracker.edx.logs_gen import COURSE
 
 
@@ -73,3 +76,54 @@ def test_staff_see_their_course_in_a_browser(served: str, token: Token,
     # without a course: the only course the token's staff role covers is chosen
     dom = browse(f"{served}/dashboard/#token={token(sub='prof')}", tmp_path / "no-course")
     assert "Ann Lee" in dom and f'value="{COURSE}"' in dom
+
+
+def test_the_leaderboards_page_and_its_files(client: FlaskClient) -> None:
+    page = client.get("/dashboard/boards")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert b'src="static/leaderboards.js"' in page.data and b"<script>" not in page.data
+    script = client.get("/dashboard/static/leaderboards.js")
+    assert script.status_code == 200 and b"/around" in script.data
+
+
+@pytest.fixture
+def boards_served(make_app: MakeApp, feed: Feed) -> Iterator[str]:
+    """The public API on a real HTTP server, with exrps and snake boards filled."""
+    # p0 beats everyone, p1 everyone after it ... : p<i> has 30 - i wins (p30: none)
+    feed("exrps", [game_over("exrps", f"p{i}", f"p{j}") for i in range(31)
+                   for j in range(i + 1, 31)])
+    feed("snake", [submitted("snake", "high_score", "ann", 70, metadata='{"car": "red"}'),
+                   submitted("snake", "high_score", "bob", 90),
+                   submitted("snake", "high_score", "ann", 50)])
+    server = make_server("127.0.0.1", 0, make_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="needs chromium (apt-get install chromium)")
+def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> None:
+    dom = browse(f"{boards_served}/dashboard/boards#product=snake&board=high_score",
+                 tmp_path / "snake")
+    rows = re.findall(r"<tr(?: class=\"me\")?><td class=\"num\">(\d+)</td><td>(\w+)</td>"
+                      r"<td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td>", dom)
+    assert rows == [("1", "bob", "90", "1"), ("2", "ann", "70", "2")]  # ann's 2 submissions
+    assert "{&quot;car&quot;:&quot;red&quot;}" in dom or '{"car":"red"}' in dom
+    assert "snake · high_score" in dom and "2 players, ranked competition" in dom
+    assert '<option value="2026-W' in dom or "(week)" in dom  # its weekly boards offered
+
+    # around a player, dense: the player's row marked, among its neighbours
+    dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=p15"
+                 "&ties=dense", tmp_path / "around")
+    assert '<tr class="me"><td class="num">16</td><td>p15</td><td class="num">15</td>' in dom
+    assert "ranked dense" in dom and "<td>p14</td>" in dom and "<td>p16</td>" in dom
+    # a board that does not exist: the API's error, shown as it said it
+    dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=nobody",
+                 tmp_path / "missing")
+    assert "is not on board" in dom

@@ -1,0 +1,135 @@
+// Leaderboards page: lists the products' boards and shows a page of one (or the rows
+// around a player), asking the read API. Public boards need no token; where boards
+// need one, it may come in the URL fragment, which browsers never send to a server:
+// /dashboard/boards#product=<id>&board=<name>&player=<user id>&token=<jwt>.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let products = [];
+let token = "";
+
+async function ask(path) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(path, { headers });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
+  return body;
+}
+
+function options(select, values, chosen) {
+  select.replaceChildren();
+  for (const [value, label] of values) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;  // text, never HTML: the data cannot inject markup
+    select.appendChild(option);
+  }
+  if (values.some(([value]) => value === chosen)) select.value = chosen;
+}
+
+function chosenBoard() {
+  const product = products.find((p) => p.id === $("product").value);
+  return product && product.boards.find((b) => b.name === $("board").value);
+}
+
+function listBoards(chosen) {
+  const product = products.find((p) => p.id === $("product").value);
+  options($("board"), (product ? product.boards : []).map((b) => [b.name, b.name]), chosen);
+}
+
+async function listPeriods(chosen) {
+  const board = chosenBoard();
+  const periods = [["", "all-time"]];
+  if (board && board.periods) {
+    const path = `../products/${encodeURIComponent($("product").value)}/boards/` +
+                 `${encodeURIComponent(board.name)}/periods`;
+    for (const p of (await ask(path)).periods) periods.push([p.id, `${p.id} (${p.kind})`]);
+  }
+  options($("period"), periods, chosen || "");
+}
+
+function cell(row, text, numeric) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (numeric) td.className = "num";
+  row.appendChild(td);
+}
+
+function render(body, player) {
+  const rows = $("rows");
+  rows.replaceChildren();
+  for (const entry of body.entries) {
+    const tr = document.createElement("tr");
+    if (entry.user_id === player) tr.className = "me";
+    cell(tr, entry.rank, true);
+    cell(tr, entry.user_id);
+    cell(tr, entry.score, true);
+    cell(tr, entry.submissions ?? "", true);
+    cell(tr, entry.last_at ? new Date(entry.last_at).toISOString().slice(0, 19) : "");
+    cell(tr, entry.metadata ? JSON.stringify(entry.metadata) : "");
+    rows.appendChild(tr);
+  }
+  const period = body.period ? `, ${body.period}` : "";
+  $("board-title").textContent = `${body.product_id} · ${body.board}${period}`;
+  $("board-about").textContent = `${body.size} players, ranked ${body.ties}` +
+    (body.entries.length ? `; rows ${body.offset + 1} to ${body.offset + body.entries.length}`
+                         : "; no rows");
+  for (const [id, cursor] of [["prev", body.prev_cursor], ["next", body.next_cursor]]) {
+    $(id).hidden = !cursor;
+    $(id).onclick = () => show(cursor);
+  }
+  $("board-view").hidden = false;
+}
+
+async function show(cursor) {
+  const status = $("status");
+  status.className = "";
+  status.textContent = "Loading…";
+  const product = $("product").value, board = $("board").value;
+  const player = $("player").value.trim();
+  const query = new URLSearchParams();
+  if ($("ties").value) query.set("ties", $("ties").value);
+  if ($("period").value) query.set("period", $("period").value);
+  let path = `../products/${encodeURIComponent(product)}/boards/${encodeURIComponent(board)}`;
+  if (player && !cursor) {
+    path += `/players/${encodeURIComponent(player)}/around`;
+  } else {
+    path += "/entries";
+    query.set("limit", "25");
+    if (cursor) query.set("cursor", cursor);
+  }
+  try {
+    render(await ask(`${path}?${query}`), player);
+    status.textContent = "";
+  } catch (error) {
+    $("board-view").hidden = true;
+    status.className = "error";
+    status.textContent = error.message;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const given = new URLSearchParams(location.hash.slice(1));
+  if (given.get("token")) {
+    sessionStorage.setItem("token", given.get("token"));
+    given.delete("token");
+    history.replaceState(null, "", `${location.pathname}#${given}`);  // not in the bar
+  }
+  token = sessionStorage.getItem("token") || "";
+  $("player").value = given.get("player") || "";
+  if (given.get("ties")) $("ties").value = given.get("ties");
+  try {
+    products = (await ask("../products")).products;
+  } catch (error) {
+    $("status").className = "error";
+    $("status").textContent = error.message;
+    return;
+  }
+  options($("product"), products.map((p) => [p.id, p.id]), given.get("product"));
+  listBoards(given.get("board"));
+  await listPeriods(given.get("period"));
+  $("product").addEventListener("change", async () => { listBoards(); await listPeriods(); });
+  $("board").addEventListener("change", () => listPeriods());
+  $("ask").addEventListener("submit", (event) => { event.preventDefault(); show(); });
+  if ($("board").value) show();
+});
