@@ -37,7 +37,7 @@ BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 SCORE_RE = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,17})?\Z")
 # A score's metadata: a JSON object (the car driven, a replay id) of at most this many
 # characters and levels, kept with the record it came with.
-SCORE_OPERATORS = ("best", "latest", "sum")  # what a submission does to its board
+SCORE_OPERATORS = ("best", "latest", "sum", "decr")  # what a submission does to its board
 MAX_METADATA_LEN = 2048
 MAX_METADATA_DEPTH = 8
 
@@ -233,6 +233,12 @@ class ScoreSchema(EntrySchema):
     def _metadata_is_an_object(self, data: dict[str, Any], **_: Any) -> None:
         if "metadata" in data:
             check_metadata(data["metadata"])
+
+    @validates_schema
+    def _a_decrement_is_not_negative(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("operator") == "decr" and data.get("score", "").startswith("-"):
+            raise ValidationError("A decrement takes a score off: it is not negative.",
+                                  "score")
 
 
 def check_metadata(text: str) -> None:

@@ -8,6 +8,7 @@ the ops written to the board and the scores read back change sign.
 - ``IncrScore(delta)`` adds ``-delta``: a sum where less is better (strokes).
 - ``KeepBest(score)`` keeps the highest negated score, so the lowest score.
 - ``EnsureOnBoard(score)`` and ``SetScore(score)`` put ``-score`` there.
+- ``Decrement(amount)`` adds ``amount`` to the negated score, up to 0 at most.
 
 Ratings and streaks are always best when highest; only points, best and latest boards
 may be ascending (:mod:`tracker.products` checks it).
@@ -18,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Sequence
 
-from tracker.handlers.base import EnsureOnBoard, IncrScore, KeepBest, Op, SetScore
+from tracker.handlers.base import Decrement, EnsureOnBoard, IncrScore, KeepBest, Op, SetScore
 
 
 def flip(score: float) -> float:
@@ -34,5 +35,7 @@ def stored_ops(ops: Sequence[Op], ascending: Collection[str]) -> list[Op]:
             op = dataclasses.replace(op, delta=flip(op.delta))
         elif isinstance(op, EnsureOnBoard | KeepBest | SetScore) and op.board in ascending:
             op = dataclasses.replace(op, score=flip(op.score))
+        elif isinstance(op, Decrement) and op.board in ascending:
+            op = dataclasses.replace(op, sign=-op.sign)
         out.append(op)
     return out

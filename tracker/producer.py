@@ -127,8 +127,8 @@ class Producer:
         61.25 as "61.25", 1e-7 as "0.0000001". Anything else is written as ``str()``
         gives it, and checked as every event is. ``metadata`` (a dict that JSON can
         write: the car driven, a replay id) is kept with the player's record;
-        ``operator`` ("best", "latest" or "sum") is what this submission does instead of
-        the board's operator (a correction: "latest" sets the score)."""
+        ``operator`` ("best", "latest", "sum" or "decr") is what this submission does
+        instead of the board's operator (a correction: "latest" sets the score)."""
         text = format(Decimal(repr(score)), "f") if isinstance(score, float) else str(score)
         event = {"product_id": product_id, "type": "score", "board": board,
                  "user_id": user_id, "score": text}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 
-from tracker.handlers.base import BOARD_OPS, IncrScore, Op
+from tracker.handlers.base import BOARD_OPS, Decrement, IncrScore, Op
 
 TIE_BREAKS = ("member", "earliest")
 UNIT = 2**32  # one score step; the seconds of an achievement sit below it
@@ -49,7 +49,8 @@ def check_ops(ops: Sequence[Op], timed: Collection[str]) -> None:
     """ValueError if an op would put on a board of ``timed`` a value it cannot hold."""
     for op in ops:
         if isinstance(op, BOARD_OPS) and board_of(op.board) in timed:
-            value = op.delta if isinstance(op, IncrScore) else op.score
+            value = (op.delta if isinstance(op, IncrScore)
+                     else op.amount if isinstance(op, Decrement) else op.score)
             if not (math.isfinite(value) and value == int(value)
                     and abs(value) < SCORE_LIMIT):
                 raise ValueError(

@@ -18,7 +18,14 @@ from tests.support.handlers import EventsForm
 from tests.support.varcade import EID, raw, reject, submitted
 from tracker.erasure import forget_player
 from tracker.events import parse_entry
-from tracker.handlers import KeepBest, ScoreLeaderboard, SetMetadata, SetScore, Submitted
+from tracker.handlers import (
+    Decrement,
+    KeepBest,
+    ScoreLeaderboard,
+    SetMetadata,
+    SetScore,
+    Submitted,
+)
 from tracker.handlers.base import IncrScore
 from tracker.periods import Period, PeriodKind, period_board
 from tracker.processing import BatchProcessor
@@ -60,7 +67,7 @@ def test_a_score_event_is_valid(score: str) -> None:
     ("board", "a:b", "board: Not a board name"),
     ("board", "", "board: Not a board name"),
     ("user_id", "null", "user_id: Missing id"),
-    ("operator", "max", "operator: Must be one of: best, latest, sum."),
+    ("operator", "max", "operator: Must be one of: best, latest, sum, decr."),
     ("operator", "", "operator: Must be one of"),
     ("metadata", "", "metadata: Not JSON"),
     ("metadata", "{", "metadata: Not JSON"),
@@ -121,6 +128,16 @@ def test_each_operator_gives_its_op_and_board_kind() -> None:
         assert list(handler.ops(told)) == [op("b", "ann", 3.0, ""), counted]
     told = parse_entry(EID, raw(submitted("snake", "b", "ann", 3, operator="sum")))
     assert list(ScoreLeaderboard("b", "best").ops(told)) == [IncrScore("b", "ann", 3.0), counted]
+    told = parse_entry(EID, raw(submitted("snake", "b", "ann", 3, operator="decr")))
+    assert list(ScoreLeaderboard("b", "best").ops(told)) == [Decrement("b", "ann", 3.0), counted]
+    lives = ScoreLeaderboard("b", "decr")  # Nakama's decr: a points board, never below 0
+    assert [(b.kind, b.records) for b in lives.boards] == [("points", True)]
+    assert list(lives.ops(with_meta)) == [Decrement("b", "ann", 61.25),
+                                          SetMetadata("b", "ann", meta), counted]
+    with pytest.raises(ValueError, match="a decrement takes a score off"):
+        list(lives.ops(parse_entry(EID, raw(submitted("snake", "b", "ann", -1)))))
+    error = reject(raw(submitted("snake", "b", "ann", -1, operator="decr")))
+    assert error.reason == "invalid_fields" and "score: A decrement takes" in error.detail
 
 
 def test_the_configuration_checks_the_operator_and_board() -> None:
@@ -148,6 +165,8 @@ def brute_force(subs: Sequence[Submission], board: str, operator: str, *,
     - latest: the score and the metadata are the submission's;
     - sum: the score adds up (its second: the latest non-zero submission, or the first if
       all were 0), the metadata is the latest given;
+    - decr: the score less the submission, never below 0 (its second: when it last
+      changed, or its first if it never did), the metadata as a sum's;
 
     and every submission counts on the record, with its time."""
     score: dict[str, int] = {}
@@ -161,7 +180,13 @@ def brute_force(subs: Sequence[Submission], board: str, operator: str, *,
         record = Record(old.submissions + 1, min(old.first_at, at), max(old.last_at, at),
                         old.metadata)
         does = override or operator
-        if does == "sum":
+        if does == "decr":
+            moved = max(0, score.get(player, 0) - value)
+            if player not in score or moved != score[player]:
+                score[player], since[player] = moved, t
+            if k is not None:
+                record = dataclasses.replace(record, metadata=metadata(k))
+        elif does == "sum":
             if value or player not in score:
                 since[player] = t
             score[player] = score.get(player, 0) + value
@@ -214,8 +239,11 @@ def snake() -> Products:
 @given(subs=st.lists(st.tuples(st.sampled_from(sorted(BOARDS)), st.sampled_from(PLAYERS),
                                st.integers(-3, 5), st.integers(0, 40),
                                st.none() | st.integers(0, 3),
-                               st.sampled_from([None, None, None, "best", "latest", "sum"])),
-                     min_size=1, max_size=40),
+                               st.sampled_from([None, None, None, "best", "latest", "sum",
+                                                "decr"])),
+                     min_size=1, max_size=40).map(
+           lambda subs: [(b, p, abs(v) if o == "decr" else v, t, k, o)  # (not negative)
+                         for b, p, v, t, k, o in subs]),
        batch=st.integers(1, 12), summed=st.booleans())
 def test_every_operator_matches_brute_force(data: redis.Redis, subs: list[Submission],
                                            batch: int, summed: bool) -> None:
@@ -326,3 +354,26 @@ def test_a_records_times_hold_when_parts_come_out_of_order(data: redis.Redis) ->
         for board in ("high_score", "total", period_board("high_score", WEEK)):
             found = Ranks(data).standing("snake", board, "ann", earliest=True, records=board)
             assert found is not None and found.record == Record(2, T0 + 10_000, T0 + 30_000)
+
+
+def test_a_decrement_stops_at_zero_on_boards_of_either_order(data: redis.Redis) -> None:
+    """Nakama's decr on a highest-first board kept by time, and on a lowest-first one
+    (kept negated), in both batch forms: the score goes down, never below 0."""
+    rows = [("high_score", "ann", 7, None), ("high_score", "ann", 3, "decr"),
+            ("high_score", "ann", 9, "decr"), ("lap", "ann", 5, "latest"),
+            ("lap", "ann", 2, "decr"), ("lap", "bob", 2, "latest"), ("lap", "bob", 5, "decr")]
+    for batch in (1, len(rows)):
+        for store in (Store(data), EventsForm(data)):
+            data.flushdb()
+            processor = BatchProcessor(snake(), store, DeadLetters(data),
+                                       clock=lambda: T0 / 1000)
+            entries = [(f"{T0 + i * 1000}-0", raw(submitted("snake", b, u, v, operator=o)))
+                       for i, (b, u, v, o) in enumerate(rows)]
+            for i in range(0, len(entries), batch):
+                assert processor.process("snake", "s", entries[i:i + batch]).applied == \
+                    len(entries[i:i + batch])
+            # 7 - 3 = 4, then 4 - 9 stops at 0; laps: 5 - 2 = 3, and 2 - 5 stops at 0
+            assert [found.score if found else None for found in (
+                Ranks(data).standing("snake", "high_score", "ann", earliest=True),
+                Ranks(data).standing("snake", "lap", "ann", ascending=True),
+                Ranks(data).standing("snake", "lap", "bob", ascending=True))] == [0, 3, 0]

@@ -3,6 +3,7 @@
 from tracker.handlers.base import (
     AddToTimeline,
     Board,
+    Decrement,
     EloResult,
     EnsureOnBoard,
     Glicko2Result,
@@ -40,6 +41,7 @@ __all__ = [
     "BUILTIN",
     "AddToTimeline",
     "Board",
+    "Decrement",
     "EloLeaderboard",
     "EloResult",
     "EnsureOnBoard",

@@ -67,6 +67,18 @@ class SetScore:
 
 
 @dataclass(frozen=True, slots=True)
+class Decrement:
+    """Take ``amount`` (not negative) off ``member``'s score on ``board``, never below 0
+    (Nakama's "decr"): a member not there yet is put there at 0. ``sign`` is how Redis
+    keeps it: -1 subtracts, floor 0; +1 (a lowest-first board, kept negated) adds, ceiling 0."""
+
+    board: str
+    member: str
+    amount: float
+    sign: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class SetMetadata:
     """Keep ``metadata`` (a JSON object's text) with ``member``'s record on ``board``, in
     event order, whatever its score: a sum board's latest submission's."""
@@ -180,11 +192,13 @@ class AddToTimeline:
     time: float
 
 
-Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | SetMetadata | Submitted | IncrStat
-      | EloResult | OpenSkillResult | Glicko2Result | WinStreak | RecordGame | AddToTimeline)
-OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, SetMetadata, Submitted, IncrStat,
-            EloResult, OpenSkillResult, Glicko2Result, WinStreak, RecordGame, AddToTimeline)
-BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore)  # a score of one member, set
+Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | Decrement | SetMetadata | Submitted
+      | IncrStat | EloResult | OpenSkillResult | Glicko2Result | WinStreak | RecordGame
+      | AddToTimeline)
+OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement, SetMetadata, Submitted,
+            IncrStat, EloResult, OpenSkillResult, Glicko2Result, WinStreak, RecordGame,
+            AddToTimeline)
+BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement)  # a member's score, set
 RECORD_OPS = (*BOARD_OPS, SetMetadata, Submitted)  # what a member's record on a board holds
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
@@ -214,6 +228,8 @@ def check_op(op: object) -> Op:
     if isinstance(op, RecordGame) and not (isinstance(op.at_ms, int) and isinstance(op.keep, int)
                                            and op.keep > 0):
         raise TypeError(f"RecordGame.at_ms and keep must be integers, keep > 0: {op!r}")
+    if isinstance(op, Decrement) and not (op.amount >= 0 and op.sign in (-1, 1)):
+        raise ValueError(f"a decrement takes a non-negative amount off: {op!r}")
     if isinstance(op, Submitted) and not (isinstance(op.at_ms, int) and 0 <= op.at_ms < 2**53):
         raise TypeError(f"Submitted.at_ms must be an integer of [0, 2^53): {op!r}")
     return op

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from tracker.events import BOARD_NAME_RE, SCORE_OPERATORS, Event
 from tracker.handlers.base import (
     Board,
+    Decrement,
     Handler,
     IncrScore,
     KeepBest,
@@ -28,18 +29,20 @@ from tracker.handlers.base import (
     Submitted,
 )
 
-# operator -> the board's kind and the op that writes a submission (a sum: IncrScore)
-OPERATORS: dict[str, tuple[str, type[KeepBest | SetScore] | None]] = {
-    "best": ("best", KeepBest),  # the member's best submission (Nakama best, PlayFab Max/Min)
-    "latest": ("latest", SetScore),  # its latest, in event order (UGS keepLatest, PlayFab Last)
-    "sum": ("points", None),  # all its submissions added up (Nakama incr, PlayFab Sum)
+# operator -> the kind of its boards
+OPERATORS: dict[str, str] = {
+    "best": "best",  # the member's best submission (Nakama best, PlayFab Max/Min)
+    "latest": "latest",  # its latest, in event order (UGS keepLatest, PlayFab Last)
+    "sum": "points",  # all its submissions added up (Nakama incr, PlayFab Sum)
+    "decr": "points",  # each submission taken off, never below 0 (Nakama decr)
 }
 assert tuple(OPERATORS) == SCORE_OPERATORS
 SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None)})
 
 
 class ScoreLeaderboard(Handler):
-    """Keeps the scores submitted to ``board`` with ``operator``: "best", "latest" or "sum".
+    """Keeps the scores submitted to ``board`` with ``operator``: "best", "latest", "sum" or
+    "decr".
 
     A score event for another board is not this handler's: each score board has its own
     ``score`` handler, and an event that none of them takes is dead-lettered as
@@ -56,7 +59,7 @@ class ScoreLeaderboard(Handler):
             raise ValueError(f"operator is one of {list(OPERATORS)}, got {operator!r}")
         self.board = board
         self.operator = operator
-        self._kind = OPERATORS[operator][0]
+        self._kind = OPERATORS[operator]
 
     @property
     def boards(self) -> tuple[Board, ...]:
@@ -69,14 +72,18 @@ class ScoreLeaderboard(Handler):
         score, user, metadata = float(event["score"]), event["user_id"], event.get("metadata")
         counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
         # a submission may say what it does instead (a correction: "latest" sets the score)
-        op = OPERATORS[event.get("operator") or self.operator][1]
-        if op is None:  # a sum keeps the latest metadata submitted with it
-            add = IncrScore(self.board, user, score)
-            if metadata is None:
-                return add, counted
-            return add, SetMetadata(self.board, user, metadata), counted
-        # the record is one submission: its score with its metadata, or none
-        return op(self.board, user, score, metadata or ""), counted
+        does = event.get("operator") or self.operator
+        if does == "best" or does == "latest":
+            # the record is one submission: its score with its metadata, or none
+            keep = KeepBest if does == "best" else SetScore
+            return keep(self.board, user, score, metadata or ""), counted
+        if does == "decr" and score < 0:
+            raise ValueError(f"a decrement takes a score off: {event['score']} is negative")
+        change = (IncrScore(self.board, user, score) if does == "sum"
+                  else Decrement(self.board, user, score))
+        if metadata is None:  # a sum keeps the latest metadata submitted with it
+            return change, counted
+        return change, SetMetadata(self.board, user, metadata), counted
 
     def __repr__(self) -> str:
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r})"

@@ -12,6 +12,8 @@
 --               { "set", board, member, score [, metadata] }   the member's latest score
 --                 metadata: the JSON object kept with the record when the score is
 --                 written (<board>:meta, member -> it); "" removes the record's
+--               { "decr", board, member, amount, sign }  Nakama's decr: the score less
+--                 amount, floor 0 (sign -1; +1 on a board kept negated: plus, ceiling 0)
 --               { "meta", board, member, metadata }  keep it whatever the score
 --               { "sub", board, member, n, first, last }  n submissions to member's record,
 --                 the first and last at those Unix ms (<board>:subs, member ->
@@ -391,6 +393,20 @@ local function keep_best(board, member, score, t, metadata)
   end
 end
 
+-- Nakama's decr: the member's score moves by sign * amount toward 0 and stops there (a
+-- member not there yet starts at 0). On a board that breaks ties by time, a changed
+-- score dates from `t`; an unchanged one keeps its time.
+local function decrement(board, member, amount, sign, t)
+  local key = p .. 'lb:' .. board
+  flush_board(key)
+  local old = tonumber(redis.call('ZSCORE', key, member))
+  local score = real(key, old) or 0
+  local moved = score + sign * amount
+  if sign < 0 then moved = math.max(0, moved) else moved = math.min(0, moved) end
+  if old ~= nil and moved == score then return end
+  put(key, member, packed(key, moved, t), old)
+end
+
 -- The board keeps each member's latest score: in event order, or on a board that
 -- breaks ties by time, the one of the latest second, whichever order parts come in.
 local function set_latest(board, member, score, t, metadata)
@@ -442,6 +458,8 @@ local function rate(op, t)
     end
   elseif op[1] == 'meta' then
     keep_metadata(p .. 'lb:' .. op[2], op[3], op[4])
+  elseif op[1] == 'decr' then
+    decrement(op[2], op[3], op[4], op[5], t)
   elseif op[1] == 'sub' then
     count_submissions(p .. 'lb:' .. op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'streak' then
@@ -572,8 +590,8 @@ if ARGV[3] == 'fresh' then
 end
 
 local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
-                best = true, set = true, meta = true, sub = true, streak = true,
-                game = true }
+                best = true, set = true, decr = true, meta = true, sub = true,
+                streak = true, game = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -13,6 +13,7 @@ import redis
 
 from tracker.handlers.base import (
     AddToTimeline,
+    Decrement,
     EloResult,
     EnsureOnBoard,
     Glicko2Result,
@@ -80,6 +81,8 @@ def encode_op(op: Op) -> list[Any]:
         case SetScore(board, member, score, metadata):
             latest = ["set", board, member, float(score)]
             return latest if metadata is None else [*latest, metadata]
+        case Decrement(board, member, amount, sign):
+            return ["decr", board, member, float(amount), int(sign)]
         case SetMetadata(board, member, metadata):
             return ["meta", board, member, metadata]
         case Submitted(board, member, at_ms):
