@@ -357,9 +357,6 @@ local function add_to_timeline(timeline, record, time)
   end
 end
 
--- The board keeps each member's best: a lower score changes nothing, nor does an
--- equal one, except on a board that breaks ties by time, where an equal score
--- reached earlier (a part applied late) keeps that earlier time.
 -- The record's metadata: the JSON object kept with member's score ("": none); nil
 -- leaves it alone.
 local function keep_metadata(key, member, metadata)
@@ -382,6 +379,9 @@ local function count_submissions(key, member, n, first, last)
   redis.call('HSET', key .. ':subs', member, string.format('%d %d %d', n, first, last))
 end
 
+-- The board keeps each member's best: a lower score changes nothing, nor does an
+-- equal one, except on a board that breaks ties by time, where an equal score
+-- reached earlier (a part applied late) keeps that earlier time.
 local function keep_best(board, member, score, t, metadata)
   local key = p .. 'lb:' .. board
   flush_board(key)
