@@ -13,9 +13,11 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import flask
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
@@ -36,9 +38,10 @@ def test_the_page_and_its_files(secured: FlaskClient) -> None:
     assert secured.get("/dashboard/static/../dashboard.py").status_code == 404
 
 
-@pytest.fixture
-def served(make_app: MakeApp, imported: None) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, make_app(SECURED), threaded=True)
+@contextmanager
+def serving(app: flask.Flask) -> Iterator[str]:
+    """``app`` on a real HTTP server: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -46,6 +49,12 @@ def served(make_app: MakeApp, imported: None) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.fixture
+def served(make_app: MakeApp, imported: None) -> Iterator[str]:
+    with serving(make_app(SECURED)) as url:
+        yield url
 
 
 def browse(url: str, profile: Path) -> str:
@@ -96,14 +105,8 @@ def boards_served(make_app: MakeApp, feed: Feed) -> Iterator[str]:
     feed("snake", [submitted("snake", "high_score", "ann", 70, metadata='{"car": "red"}'),
                    submitted("snake", "high_score", "bob", 90),
                    submitted("snake", "high_score", "ann", 50)])
-    server = make_server("127.0.0.1", 0, make_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(make_app()) as url:
+        yield url
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
