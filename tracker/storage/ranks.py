@@ -93,6 +93,13 @@ def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool,
                     int(below), size, record=record)
 
 
+def _placed(user_id: str, reply: Sequence[Any], ascending: bool, earliest: bool,
+            records: str | None) -> Standing:
+    """A ``standing`` reply of ``ranks.lua`` (place, size, [rating], [record])."""
+    kept = _record(reply[-2], reply[-1]) if records is not None else None
+    return _standing(user_id, reply[:5], int(reply[5]), ascending, earliest, kept)
+
+
 def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     size, start, above, dense_above, flat, *read = reply
     records = [_record(m, n) for m, n in zip(read[0], read[1], strict=True)] if read else None
@@ -191,9 +198,8 @@ class Ranks:
                     raise
         if replies is None:  # the normal path loads the script where Redis lost it
             replies = [self._read(keys=keys, args=args) for keys, args in commands]
-        return [None if reply is None else _standing(
-                    user_id, reply[:5], int(reply[5]), b.ascending, b.earliest,
-                    _record(reply[-2], reply[-1]) if b.records is not None else None)
+        return [None if reply is None else _placed(user_id, reply, b.ascending, b.earliest,
+                                                   b.records)
                 for b, reply in zip(boards, replies, strict=True)]
 
     def standing(self, product_id: str, board: str, user_id: str, *,
@@ -208,8 +214,7 @@ class Ranks:
                            earliest=earliest, records=records)
         if reply is None:
             return None
-        found = _standing(user_id, reply[:5], int(reply[5]), ascending, earliest,
-                          _record(reply[-2], reply[-1]) if records is not None else None)
+        found = _placed(user_id, reply, ascending, earliest, records)
         if rating is not None and reply[6]:
             pairs = iter(reply[6])
             detail = tuple((_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
