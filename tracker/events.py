@@ -35,9 +35,9 @@ BOARD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 # A submitted score: a decimal number, exactly as a JavaScript or Python number prints
 # (no exponent); at most 15 integer digits, so that every integer is exact in a double.
 SCORE_RE = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,17})?\Z")
+SCORE_OPERATORS = ("best", "latest", "sum", "decr")  # what a submission does to its board
 # A score's metadata: a JSON object (the car driven, a replay id) of at most this many
 # characters and levels, kept with the record it came with.
-SCORE_OPERATORS = ("best", "latest", "sum", "decr")  # what a submission does to its board
 MAX_METADATA_LEN = 2048
 MAX_METADATA_DEPTH = 8
 

@@ -27,13 +27,17 @@ function options(select, values, chosen) {
   if (values.some(([value]) => value === chosen)) select.value = chosen;
 }
 
+function chosenProduct() {
+  return products.find((p) => p.id === $("product").value);
+}
+
 function chosenBoard() {
-  const product = products.find((p) => p.id === $("product").value);
+  const product = chosenProduct();
   return product && product.boards.find((b) => b.name === $("board").value);
 }
 
 function listBoards(chosen) {
-  const product = products.find((p) => p.id === $("product").value);
+  const product = chosenProduct();
   options($("board"), (product ? product.boards : []).map((b) => [b.name, b.name]), chosen);
 }
 
