@@ -43,7 +43,7 @@ from api.schemas import (
 )
 from api.state import check_user_id, state
 from tracker.handlers import Board
-from tracker.periods import Period, period_board
+from tracker.periods import NotKept, kept_period, period_board
 from tracker.products import Product
 from tracker.ranking import Slice, TieMode
 from tracker.tiers import Tier
@@ -80,18 +80,16 @@ def board_to_read(product: Product, board: Board,
     if text is None:
         return board.name, None
     try:
-        period = board.periods.parse(text) if board.periods else Period.parse(text)
+        period = kept_period(board.periods, text)
+    except NotKept as exc:
+        raise ApiError(404, "unknown_period", f"Board {board.name!r} of {product.id!r} is "
+                       f"{exc}.", product_id=product.id, board=board.name,
+                       period=exc.period.id) from None
     except ValueError as exc:
         raise ApiError(404, "unknown_period", f"There is no such period: {exc}.",
                        product_id=product.id, board=board.name, period=text) from None
     policy = board.periods
-    if policy is None or period.kind not in policy.kinds:
-        kinds = [k.value for k in policy.kinds] if policy else []
-        raise ApiError(404, "unknown_period",
-                       f"Board {board.name!r} of {product.id!r} is not kept per "
-                       f"{period.kind.value}" + (f" (only per {', '.join(kinds)})." if kinds
-                                                 else "; it has no periods."),
-                       product_id=product.id, board=board.name, period=period.id)
+    assert policy is not None  # kept_period says so
     readable = policy.readable(period.kind, int(time.time() * 1000))
     if period not in readable:
         raise ApiError(404, "unknown_period",

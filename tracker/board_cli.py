@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from tracker.commands import configured_products, redis_errors
-from tracker.periods import Period, period_board
+from tracker.periods import NotKept, kept_period, period_board
 from tracker.ranking import TieMode
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks
@@ -46,12 +46,11 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
     name = board
     if period is not None:
         try:
-            found = b.periods.parse(period) if b.periods else Period.parse(period)
+            name = period_board(board, kept_period(b.periods, period))
+        except NotKept as exc:
+            raise click.ClickException(f"board {board!r} is {exc}") from None
         except ValueError as exc:
             raise click.ClickException(f"no such period: {exc}") from None
-        if b.periods is None or found.kind not in b.periods.kinds:
-            raise click.ClickException(f"board {board!r} is not kept per {found.kind.value}")
-        name = period_board(board, found)
     ranks = Ranks(data_client(settings.redis_url, socket_timeout=30), Keys(settings.key_prefix))
     kept = name if b.records else None
     with redis_errors():

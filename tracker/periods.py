@@ -258,6 +258,25 @@ class PeriodPolicy:
         return now_ms >= period.end_ms + self.grace_ms
 
 
+class NotKept(ValueError):
+    """A period of a kind its board is not kept per."""
+
+    def __init__(self, period: Period, policy: PeriodPolicy | None):
+        kinds = [k.value for k in policy.kinds] if policy else []
+        super().__init__(f"not kept per {period.kind.value}" + (
+            f" (only per {', '.join(kinds)})" if kinds else "; it has no periods"))
+        self.period = period
+
+
+def kept_period(policy: PeriodPolicy | None, text: str) -> Period:
+    """The period ``text`` names of a board kept per ``policy`` (None: all-time only):
+    ValueError if it names none, :class:`NotKept` if the board is not kept per its kind."""
+    period = policy.parse(text) if policy else Period.parse(text)
+    if policy is None or period.kind not in policy.kinds:
+        raise NotKept(period, policy)
+    return period
+
+
 @dataclass
 class PeriodOps:
     """What :meth:`PeriodBoards.expand` made of a batch's ops."""
