@@ -24,9 +24,7 @@ from api.schemas.archive import (
     ArchiveQuerySchema,
 )
 from api.schemas.boards import (
-    PERIOD_PATTERN,
     TIER_TEXT,
-    AroundQuerySchema,
     AroundSchema,
     BoardDetailSchema,
     BoardRefSchema,
@@ -34,25 +32,19 @@ from api.schemas.boards import (
     BucketListSchema,
     BucketPageSchema,
     CutoffListSchema,
-    CutoffQuerySchema,
     CutoffSchema,
     EntrySchema,
     GameSchema,
     GlickoSchema,
     HandlerSchema,
-    HistoryQuerySchema,
     HistorySchema,
-    PageQuerySchema,
     PageSchema,
     PeriodListSchema,
     PeriodPolicySchema,
-    PeriodQuerySchema,
     PeriodSchema,
     PlayerBoardSchema,
-    PlayerBoardsQuerySchema,
     PlayerBoardsSchema,
     PlayerBucketSchema,
-    PlayersQuerySchema,
     PlayersSchema,
     ProductListSchema,
     ProductSchema,
@@ -62,7 +54,6 @@ from api.schemas.boards import (
     TierListSchema,
     TierSchema,
     TierStatusSchema,
-    TiesQuerySchema,
 )
 from api.schemas.common import (
     MAX_OFFSET,
@@ -78,6 +69,17 @@ from api.schemas.players import (
     PlayerStatsSchema,
     TopEntrySchema,
     legacy_stats,
+)
+from api.schemas.queries import (
+    PERIOD_PATTERN,
+    AroundQuerySchema,
+    CutoffQuerySchema,
+    HistoryQuerySchema,
+    PageQuerySchema,
+    PeriodQuerySchema,
+    PlayerBoardsQuerySchema,
+    PlayersQuerySchema,
+    TiesQuerySchema,
 )
 from api.schemas.userstate import (
     BLOCK_TEXT,

@@ -1,84 +1,18 @@
-"""Leaderboards: the queries of the board routes, and the pages, standings, windows,
-periods, tiers and product listings they answer."""
+"""Leaderboards: the pages, standings, windows, periods, tiers, cutoffs and product
+listings the board routes answer (their queries: :mod:`api.schemas.queries`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from marshmallow import Schema, fields, validate
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-
-from api.cursors import CursorField
-from api.schemas.common import MAX_OFFSET, MAX_PAGE
-from tracker.events import MAX_ID_LEN
 from tracker.periods import PeriodKind
 from tracker.ranking import TieMode
-
-# a day, an ISO week, a month, or a season's id (tracker.periods.SEASON_ID)
-PERIOD_PATTERN = r"^([0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)|[A-Za-z][A-Za-z0-9_-]{0,31})$"
-PERIOD_ERROR = ("Not a period id: a day (2026-11-29), an ISO week (2026-W48), a month "
-                "(2026-11) or a season's id (s3).")
-
 
 
 def period_read() -> fields.String:
     """The ``period`` of an answer: the id of the period read, absent for all-time."""
     return fields.String(metadata={
         "description": "The period read (its id); absent for the all-time board."})
-
-class PeriodQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    # Only the form is checked here (422 otherwise): a well-formed id of no real
-    # period ("2026-02-30") names a period the board does not have, a 404.
-    period = fields.String(validate=validate.Regexp(PERIOD_PATTERN, error=PERIOD_ERROR),
-                           metadata={
-        "description": "Read the board of one period instead of the all-time board: a day "
-                       "(2026-11-29), an ISO week (2026-W48) or a month (2026-11), UTC, or "
-                       "one of the board's seasons by its id. The board must be kept per "
-                       "that kind of period (see its `periods`)."})
-
-
-def ties_query() -> fields.Enum[TieMode]:
-    return fields.Enum(
-        TieMode, by_value=True,
-        metadata={"description": "How equal scores rank: ordinal (1,2,3,4), competition "
-                                 "(1,2,2,4) or dense (1,2,2,3). Default: the board's "
-                                 "configured mode."},
-    )
-
-
-class TiesQuerySchema(PeriodQuerySchema):
-    ties = ties_query()
-
-
-class PageQuerySchema(TiesQuerySchema):
-    limit = fields.Integer(load_default=10, validate=validate.Range(1, MAX_PAGE),
-                           metadata={"description": f"Rows per page, 1-{MAX_PAGE}."})
-    cursor = CursorField(metadata={
-        "description": "A page's next_cursor or prev_cursor (keyset paging: correct "
-                       "while scores change). Not with offset."})
-    offset = fields.Integer(validate=validate.Range(0, MAX_OFFSET),
-                            metadata={"description": "0-based position of the first row "
-                                                     "(jumps; may skip or repeat rows while "
-                                                     "scores change). Not with cursor."})
-
-    @validates_schema
-    def _one_way(self, data: dict[str, Any], **_: Any) -> None:
-        if "cursor" in data and "offset" in data:
-            raise ValidationError("Give cursor or offset, not both.", "offset")
-
-
-class AroundQuerySchema(TiesQuerySchema):
-    limit = fields.Integer(load_default=11, validate=validate.Range(1, MAX_PAGE), metadata={
-        "description": f"Rows in the window, 1-{MAX_PAGE}; the player is in the middle "
-                       "unless near an end of the board."})
-
-
-class HistoryQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PAGE), metadata={
-        "description": f"Games to return, newest first, 1-{MAX_PAGE} (the board keeps as "
-                       "many as its handler's `history`)."})
 
 
 class GameSchema(Schema):
@@ -99,16 +33,13 @@ class HistorySchema(Schema):
     games = fields.Nested(GameSchema, many=True, required=True)
 
 
-class PlayersQuerySchema(TiesQuerySchema):
-    user_id = fields.List(
-        fields.String(validate=validate.Length(1, MAX_ID_LEN)), required=True,
-        validate=validate.Length(1, MAX_PAGE),
-        metadata={"description": f"A player to look up; repeat it for more (1-{MAX_PAGE} "
-                                 "players: friends, a party, a clan). Repeats count once."})
-
-
 TIER_TEXT = "The player's tier; only on boards with tiers."
 
+
+def percentile_field() -> fields.Float:
+    return fields.Float(required=True, metadata={
+        "description": "Share of the board with a strictly worse score (lower; higher on an "
+                       "ascending board), in percent."})
 
 
 def record_fields() -> tuple[fields.Integer, fields.Integer, fields.Integer, fields.Dict]:
@@ -179,9 +110,7 @@ class StandingSchema(BoardRefSchema):
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
     rank = fields.Integer(required=True)
-    percentile = fields.Float(required=True, metadata={
-        "description": "Share of the board with a strictly worse score (lower; higher "
-                       "on an ascending board), in percent."})
+    percentile = percentile_field()
     tier = fields.String(metadata={"description": TIER_TEXT})
     skill = fields.Nested(SkillSchema, metadata={
         "description": "The player's OpenSkill rating; only on skill boards."})
@@ -193,19 +122,7 @@ class StandingSchema(BoardRefSchema):
 
 
 class RankedPlayerSchema(EntrySchema):
-    percentile = fields.Float(required=True, metadata={
-        "description": "Share of the board with a strictly worse score (lower; higher "
-                       "on an ascending board), in percent."})
-
-
-class PlayerBoardsQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    product_id = fields.List(fields.String(validate=validate.Length(min=1, max=64)), metadata={
-        "description": "Only the boards of these products (repeat it for each); default: "
-                       "every product's."})
-    ties = ties_query()
+    percentile = percentile_field()
 
 
 class PlayerBoardSchema(Schema):
@@ -217,8 +134,7 @@ class PlayerBoardSchema(Schema):
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
     score = fields.Float(required=True)
     rank = fields.Integer(required=True)
-    percentile = fields.Float(required=True, metadata={
-        "description": "Share of the board with a strictly worse score, in percent."})
+    percentile = percentile_field()
     tier = fields.String(metadata={"description": TIER_TEXT})
     submissions, first_at, last_at, metadata = record_fields()
 
@@ -334,20 +250,6 @@ class BoardSummarySchema(Schema):
 class TierListSchema(BoardSummarySchema):
     tiers = fields.Nested(TierStatusSchema, many=True, required=True, metadata={
         "description": "The board's tiers, best first; empty for a board without tiers."})
-
-
-MAX_CUTOFFS = 20
-
-
-class CutoffQuerySchema(PeriodQuerySchema):
-    top = fields.List(
-        # apispec writes the range's minimum without its exclusivity: say it (OpenAPI 3.0)
-        fields.Float(validate=validate.Range(0, 100, min_inclusive=False),
-                     metadata={"exclusiveMinimum": True}), required=True,
-        validate=validate.Length(1, MAX_CUTOFFS),
-        metadata={"description": f"A share of the board in percent (0 < top <= 100): the "
-                                 f"score it takes to be within the best `top` %. Repeat it "
-                                 f"for more (1-{MAX_CUTOFFS}): ?top=1&top=10&top=50."})
 
 
 class CutoffSchema(Schema):
