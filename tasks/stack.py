@@ -1,8 +1,9 @@
 """``tracker stack``: the whole system on this machine, for a first look.
 
 Starts a private redis-server (AOF on, data in ``var/redis``), then the bridge,
-one Celery worker pool per configured queue, the API under gunicorn, Flower and
-the demo producer, each as a subprocess logging to ``var/logs/<name>.log``. The
+one Celery worker pool per configured queue, the API under gunicorn, Flower,
+Prometheus with the shipped alerting rules (when installed) and the demo
+producer, each as a subprocess logging to ``var/logs/<name>.log``. The
 demo also sends a week of a demo course's tracking logs through the bridge, and
 prints the course dashboard's address with its instructor's token.
 
@@ -38,6 +39,7 @@ import click
 import jwt
 import redis
 
+from tasks import prometheus
 from tasks.supervisor import (
     PHASE_BRIDGE,
     PHASE_DEMO,
@@ -60,6 +62,7 @@ from tracker.storage.keys import Keys
 from tracker.storage.store import Store
 
 HOST = "127.0.0.1"
+APT_PROGRAMS = ("redis-server", "prometheus")  # not ours: Debian packages them
 
 
 def port_free(port: int) -> bool:
@@ -95,8 +98,8 @@ def executable(name: str) -> str:
         return str(local)
     found = shutil.which(name)
     if found is None:
-        hint = ("install it: sudo apt-get install redis-server (scripts/run does it)"
-                if name == "redis-server" else "install the project: pip install -e .")
+        hint = (f"install it: sudo apt-get install {name} (scripts/run does it)"
+                if name in APT_PROGRAMS else "install the project: pip install -e .")
         raise click.ClickException(f"{name} not found; {hint}")
     return found
 
@@ -125,6 +128,7 @@ class Ports:
     redis: int
     api: int
     flower: int
+    prometheus: int | None = None  # None: no Prometheus
 
 
 def plan(ports: Ports, env: Mapping[str, str], queues: Sequence[str], var: Path,
@@ -160,6 +164,12 @@ def plan(ports: Ports, env: Mapping[str, str], queues: Sequence[str], var: Path,
               {**env, "FLOWER_UNAUTHENTICATED_API": "true"}, logs / "flower.log",
               ready_check=lambda c: answers_http(f"http://{HOST}:{ports.flower}/")),
     ]
+    if ports.prometheus is not None:
+        children.append(Child(
+            "prometheus", prometheus.command(executable("prometheus"), HOST, ports.prometheus,
+                                             ports.api, ports.flower, var / "prometheus"),
+            dict(env), logs / "prometheus.log",
+            ready_check=lambda c: answers_http(f"http://{HOST}:{ports.prometheus}/-/ready")))
     if demo_rate is not None:
         children.append(Child("demo", [tracker, "demo", "--rate", f"{demo_rate:g}"], dict(env),
                               logs / "demo.log", PHASE_DEMO))
@@ -229,6 +239,9 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
            "its logs went through the bridge)"] if dashboard else []),
         f"  Metrics  {api}/metrics   (Prometheus: requests, entries applied, stream lag)",
         f"  Flower   http://{HOST}:{ports.flower}/",
+        *([f"  Alerts   http://{HOST}:{ports.prometheus}/alerts   (Prometheus scraping the API "
+           "and Flower, with the alerting rules of docker/prometheus)"]
+          if ports.prometheus is not None else []),
         f"  Redis    redis://{HOST}:{ports.redis}  (data /0, stream /1, broker /2; "
         f"AOF in {var / 'redis'})",
         f"  Logs     {var / 'logs'}/  (tail -f {var / 'logs'}/*.log)",
@@ -280,11 +293,26 @@ def wait_ready(children: Sequence[Child], supervisor: Supervisor, stop: threadin
 # --- command ------------------------------------------------------------------
 
 
+def prometheus_port_of(requested: int | None, off: bool, taken: set[int]) -> int | None:
+    """Prometheus's port, or None when it is not to run: turned off, or (unless a port
+    was asked for) not installed."""
+    if off:
+        return None
+    if requested is None and shutil.which("prometheus") is None:
+        click.echo("[stack] prometheus is not installed: no alerting rules "
+                   "(sudo apt-get install prometheus; scripts/run does it)")
+        return None
+    return pick_port(requested, 9090, taken, "Prometheus")
+
+
 @click.command("stack")
 @click.option("--redis-port", type=int, help="Port of the stack's own redis-server "
               "[default: any free port].")
 @click.option("--api-port", type=int, help="[default: 5000 if free, else any free port]")
 @click.option("--flower-port", type=int, help="[default: 5555 if free, else any free port]")
+@click.option("--prometheus-port", type=int, help="[default: 9090 if free, else any free port]")
+@click.option("--no-prometheus", is_flag=True, help="Do not start Prometheus (started when "
+              "the prometheus program is installed).")
 @click.option("--demo-rate", type=click.FloatRange(min=0), default=DEFAULT_RATE,
               show_default=True, help="Events per second the demo producer writes.")
 @click.option("--no-demo", is_flag=True, help="Do not start the demo producer.")
@@ -295,16 +323,21 @@ def wait_ready(children: Sequence[Child], supervisor: Supervisor, stop: threadin
 @click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds a child gets to stop after SIGTERM before SIGKILL.")
 def stack_command(redis_port: int | None, api_port: int | None, flower_port: int | None,
-                  demo_rate: float, no_demo: bool, var_dir: Path, status_interval: float,
+                  prometheus_port: int | None, no_prometheus: bool, demo_rate: float,
+                  no_demo: bool, var_dir: Path, status_interval: float,
                   stop_timeout: float) -> None:
-    """Run the whole system locally: Redis, bridge, workers, API, Flower and the demo."""
+    """Run the whole system locally: Redis, bridge, workers, API, Flower, Prometheus and
+    the demo."""
     taken: set[int] = set()
     # Any free port for Redis: apt's redis-server package already runs a service on 6379.
     for_redis = pick_port(redis_port, None, taken, "redis")
     taken.add(for_redis)
     for_api = pick_port(api_port, 5000, taken, "API")
     taken.add(for_api)
-    ports = Ports(for_redis, for_api, pick_port(flower_port, 5555, taken, "Flower"))
+    for_flower = pick_port(flower_port, 5555, taken, "Flower")
+    taken.add(for_flower)
+    ports = Ports(for_redis, for_api, for_flower,
+                  prometheus_port_of(prometheus_port, no_prometheus, taken))
     env = child_env(os.environ, ports.redis)
     if not no_demo:
         demo_secret(env)

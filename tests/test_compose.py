@@ -21,6 +21,7 @@ import click
 import pytest
 import yaml
 
+from tasks.prometheus import API_JOB, FLOWER_JOB, shipped_config
 from tracker.products import load_products
 from tracker.settings import DEFAULT_PRODUCTS_FILE, Settings
 
@@ -28,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 REQUIRED = {"redis", "bridge", "worker-default", "worker-exrps", "beat", "api", "flower",
-            "demo"}
+            "demo", "prometheus"}
+OTHER_IMAGES = {"redis", "prometheus"}  # services that run another project's image
 PROJECT_SERVICES = sorted(n for n, s in SERVICES.items() if "build" in s)
 SETTINGS_VARS = {f"TRACKER_{f.name.upper()}" for f in fields(Settings)}
 # Variables of other programs that a service may set, and where.
@@ -135,7 +137,7 @@ def check_project_command(command: list[str]) -> None:
 
 def test_every_required_service_exists_and_restarts() -> None:
     assert set(SERVICES) >= REQUIRED
-    assert set(PROJECT_SERVICES) == set(SERVICES) - {"redis"}
+    assert set(PROJECT_SERVICES) == set(SERVICES) - OTHER_IMAGES
     for name, service in SERVICES.items():
         assert service.get("restart") == "unless-stopped", name
 
@@ -213,6 +215,21 @@ def test_redis_persists_and_never_evicts() -> None:
     (volume,) = [v for v in redis["volumes"] if str(v).endswith(":/data")]
     assert volume.split(":")[0] in COMPOSE["volumes"], "a named volume keeps the AOF"
     assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+
+
+def test_prometheus_scrapes_the_api_and_flower_with_the_shipped_rules() -> None:
+    prometheus = SERVICES["prometheus"]
+    image, _, tag = str(prometheus["image"]).partition(":")
+    assert image == "prom/prometheus" and re.fullmatch(r"v2\.\d+\.\d+", tag), "pinned 2.x"
+    assert "./docker/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in argv(prometheus["command"])
+    assert set(prometheus["depends_on"]) == {"api", "flower"}
+    api, flower = argv(SERVICES["api"]["command"]), argv(SERVICES["flower"]["command"])
+    api_port = api[api.index("--bind") + 1].rsplit(":", 1)[1]
+    (flower_port,) = [a.split("=", 1)[1] for a in flower if a.startswith("--port=")]
+    targets = {job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
+               for job in shipped_config()["scrape_configs"]}
+    assert targets == {API_JOB: [f"api:{api_port}"], FLOWER_JOB: [f"flower:{flower_port}"]}
 
 
 def test_the_checks_reject_what_the_project_does_not_provide() -> None:

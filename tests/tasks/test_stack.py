@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ import redis
 
 from tasks.stack import Ports, child_env, pick_port, plan
 from tasks.supervisor import Child, GaveUp, Supervisor
+from tests.support.prometheus import alert_rules
 from tests.support.redis_server import free_port
 from tracker.demo import player_pool
 
@@ -66,6 +68,19 @@ def test_plan_launches_the_documented_command_lines(tmp_path: Path) -> None:
     assert by_name["demo"].phase < by_name["bridge"].phase < by_name["api"].phase \
         < by_name["redis"].phase
     assert "demo" not in {c.name for c in plan(Ports(1, 2, 3), env, ["default"], tmp_path, None)}
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed")
+def test_plan_runs_prometheus_on_the_stacks_own_ports(tmp_path: Path) -> None:
+    env = child_env({"PATH": os.environ["PATH"]}, 6400)
+    children = plan(Ports(6400, 5001, 5556, 9091), env, ["default"], tmp_path, None)
+    (prom,) = [c for c in children if c.name == "prometheus"]
+    config = tmp_path / "prometheus" / "prometheus.yml"
+    assert prom.argv == [shutil.which("prometheus"), f"--config.file={config}",
+                         f"--storage.tsdb.path={tmp_path / 'prometheus' / 'data'}",
+                         "--web.listen-address=127.0.0.1:9091",
+                         "--storage.tsdb.retention.time=2d"]
+    assert "127.0.0.1:5001" in config.read_text() and "127.0.0.1:5556" in config.read_text()
 
 
 def test_ports_fall_back_when_taken_but_not_when_requested() -> None:
@@ -185,15 +200,45 @@ def get_json(url: str, token: str = "", allow_404: bool = False) -> Any:
 TRACKER = Path(sys.executable).with_name("tracker")
 
 
+def check_prometheus(url: str, banner: list[str]) -> None:
+    """The stack's Prometheus scrapes the API and Flower, evaluates every shipped rule,
+    and holds the pipeline's series under the job names the rules read."""
+    assert any(f"Alerts   {url}/alerts" in line for line in banner)
+    deadline = time.monotonic() + 60
+    while True:
+        targets = get_json(f"{url}/api/v1/targets")["data"]["activeTargets"]
+        health = {t["labels"]["job"]: t["health"] for t in targets}
+        rules = [r for g in get_json(f"{url}/api/v1/rules")["data"]["groups"]
+                 for r in g["rules"]]
+        applied = get_json(f"{url}/api/v1/query?query=" + quote(
+            'sum(tracker_events_applied_total{job="stats-tracker-api", product="exrps"})'))
+        online = get_json(f"{url}/api/v1/query?query=" + quote(
+            'sum(flower_worker_online{job="flower"})'))["data"]["result"]
+        if (health == {"stats-tracker-api": "up", "flower": "up"} and rules
+                and all(r["health"] == "ok" and r["lastEvaluation"] > "2000" for r in rules)
+                and applied["data"]["result"] and online):
+            break
+        assert time.monotonic() < deadline, (health, rules, applied, online)
+        time.sleep(1)
+    assert len(rules) == len(alert_rules())
+    assert float(applied["data"]["result"][0]["value"][1]) > 0
+    assert float(online[0]["value"][1]) == 2  # worker-default and worker-exrps
+    firing = [r["name"] for r in rules if r["state"] == "firing"]
+    assert not firing, f"a healthy stack fires {firing}"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.skipif(not TRACKER.exists(), reason="the project is not installed (pip install -e .)")
 def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
+    # Prometheus where installed (scripts/test installs it), as the stack itself decides
+    monitored = shutil.which("prometheus") is not None
     proc = subprocess.Popen(
         [str(TRACKER), "stack", "--redis-port", str(ports[0]), "--api-port", str(ports[1]),
          "--flower-port", str(ports[2]), "--demo-rate", "400", "--status-interval", "1",
-         "--var-dir", str(tmp_path / "var")],
+         "--var-dir", str(tmp_path / "var"),
+         *(["--prometheus-port", str(ports[3])] if monitored else [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     lines: queue.Queue[str] = queue.Queue()
     def pump() -> None:
@@ -269,6 +314,9 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
         learners = get_json(f"{analytics}/learners", token)["learners"]
         assert "instructor" not in {row["username"] for row in learners}
 
+        if monitored:
+            check_prometheus(f"http://127.0.0.1:{ports[3]}", seen)
+
         # A child that dies is reported and restarted.
         (flower,) = pids_with(f"--port={ports[2]}")
         os.kill(flower, signal.SIGKILL)
@@ -287,7 +335,8 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
     wait_for(r"\[stack\] stopped\.", 5)
     assert not pids_with(str(ports[0])) and not pids_with(f"127.0.0.1:{ports[1]}")
     assert not pids_with(f"--port={ports[2]}") and not pids_with("celerybeat-schedule")
+    assert not pids_with(f"--web.listen-address=127.0.0.1:{ports[3]}")
     assert {p.name for p in (tmp_path / "var" / "logs").iterdir()} == {
         "redis.log", "bridge.log", "worker-default.log", "worker-exrps.log", "beat.log",
-        "api.log", "flower.log", "demo.log"}
+        "api.log", "flower.log", "demo.log", *(["prometheus.log"] if monitored else [])}
     assert any((tmp_path / "var" / "redis").rglob("*.aof"))
