@@ -12,6 +12,7 @@ import redis
 
 from tasks.dead_letters_cli import dead_letters_command
 from tasks.stack import stack_command
+from tasks.status_cli import status_command
 from tracker.board_cli import board_command
 from tracker.closing import close_periods_command, period_results_command
 from tracker.demo import demo_command
@@ -76,3 +77,4 @@ main.add_command(period_results_command)
 main.add_command(run_reward_hooks_command)
 main.add_command(convert_ties_command)
 main.add_command(board_command)
+main.add_command(status_command)
