@@ -8,7 +8,7 @@ scrape still succeeds and says so with ``tracker_pipeline_up 0``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -73,33 +73,20 @@ class PipelineCollector(Collector):
         yield GaugeMetricFamily("tracker_dead_letters",
                                 "Entries in the dead-letter stream, awaiting a look.",
                                 value=state.dead_letters)
-        timelines = GaugeMetricFamily(
-            "tracker_timelines_changed",
-            "Course timelines (a learner's tracking-log events) changed since the last "
-            "course analysis, by product.", labels=["product"])
-        for product, changed in state.timelines_changed.items():
-            timelines.add_metric([product], changed)
-        yield timelines
-        runs = GaugeMetricFamily(
-            "tracker_periodic_last_run_timestamp_seconds",
-            "When each periodic task (tasks.close_periods, tasks.run_reward_hooks, "
-            "tasks.catch_up_analyses) last ran, Unix time.", labels=["task"])
-        for task, at in state.periodic_runs.items():
-            runs.add_metric([task], at)
-        yield runs
-        pending = GaugeMetricFamily(
-            "tracker_reward_hooks_pending",
-            "Period results whose reward hook was called and has not returned (it failed, "
-            "or is running), by product.", labels=["product"])
-        lag = GaugeMetricFamily(
-            "tracker_reward_hooks_lag", "Period results no reward hook run has read yet, "
-            "by product.", labels=["product"])
-        for product, hooks in state.reward_hooks.items():
-            pending.add_metric([product], hooks.pending)
-            if hooks.unread is not None:
-                lag.add_metric([product], hooks.unread)
-        yield pending
-        yield lag
+        yield _gauge("tracker_timelines_changed",
+                     "Course timelines (a learner's tracking-log events) changed since the last "
+                     "course analysis, by product.", "product", state.timelines_changed)
+        yield _gauge("tracker_periodic_last_run_timestamp_seconds",
+                     "When each periodic task (tasks.close_periods, tasks.run_reward_hooks, "
+                     "tasks.catch_up_analyses) last ran, Unix time.", "task", state.periodic_runs)
+        hooks = state.reward_hooks
+        yield _gauge("tracker_reward_hooks_pending",
+                     "Period results whose reward hook was called and has not returned (it "
+                     "failed, or is running), by product.", "product",
+                     {p: h.pending for p, h in hooks.items()})
+        yield _gauge("tracker_reward_hooks_lag",
+                     "Period results no reward hook run has read yet, by product.", "product",
+                     {p: h.unread for p, h in hooks.items() if h.unread is not None})
         stream = state.stream
         yield GaugeMetricFamily("tracker_stream_length", "Entries in the event stream.",
                                 value=stream.length)
@@ -110,3 +97,11 @@ class PipelineCollector(Collector):
             yield GaugeMetricFamily(
                 "tracker_stream_lag", "Entries in the stream that no bridge has read yet.",
                 value=stream.lag)
+
+
+def _gauge(name: str, documentation: str, label: str, values: Mapping[str, int]) -> Metric:
+    """A gauge with one sample per key of ``values``, labelled ``label``."""
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for key, value in values.items():
+        family.add_metric([key], value)
+    return family

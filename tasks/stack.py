@@ -54,6 +54,7 @@ from tracker.edx.demo import DEMO_COURSE, INSTRUCTOR, write_demo
 from tracker.edx.ingest import send_lines, store_rosters
 from tracker.edx.sources import sources
 from tracker.edx.store import read_roster
+from tracker.pipeline_state import read_state
 from tracker.products import Products
 from tracker.settings import Settings
 from tracker.storage.connect import data_client
@@ -254,16 +255,13 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
 
 def status_line(settings: Settings, products: Products, store: Store,
                 stream: redis.Redis) -> str:
-    keys, data = store.keys, store.client
     try:
-        length = stream.xlen(settings.stream_key)
-        groups = stream.xinfo_groups(settings.stream_key) if length else []  # none: no key yet
-        group = next((g for g in groups if g["name"].decode() == settings.stream_group), None)
-        flight = InFlight.of(stream, settings).count()
-        queue = (f"lag {group.get('lag', '?')}, in flight {flight}" if group
-                 else "no consumer group yet")
-        dead = data.xlen(keys.deadletter_stream)
-        parts = [f"stream {length} entries ({queue})", f"dead letters {dead}"]
+        state = read_state(store, products, InFlight.of(stream, settings))
+        flow = state.stream
+        queue = ("no consumer group yet" if flow.lag is None
+                 else f"lag {flow.lag}, in flight {flow.in_flight}")
+        parts = [f"stream {flow.length} entries ({queue})",
+                 f"dead letters {state.dead_letters}"]
         for pid, product in products.items():
             board = product.board("wins") or (product.boards[0] if product.boards else None)
             if board is None:
