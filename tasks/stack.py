@@ -105,13 +105,16 @@ def executable(name: str) -> str:
     return found
 
 
-def child_env(base: Mapping[str, str], redis_port: int) -> dict[str, str]:
-    """The user's environment, pointed at our redis-server: data 0, stream 1, broker 2."""
-    env = dict(base)
+def redis_env(redis_port: int) -> dict[str, str]:
+    """The settings that point a process at our redis-server: data 0, stream 1, broker 2."""
     url = f"redis://{HOST}:{redis_port}"
-    env.update(TRACKER_REDIS_URL=f"{url}/0", TRACKER_STREAM_URL=f"{url}/1",
-               TRACKER_BROKER_URL=f"{url}/2", PYTHONUNBUFFERED="1")
-    return env
+    return {"TRACKER_REDIS_URL": f"{url}/0", "TRACKER_STREAM_URL": f"{url}/1",
+            "TRACKER_BROKER_URL": f"{url}/2"}
+
+
+def child_env(base: Mapping[str, str], redis_port: int) -> dict[str, str]:
+    """The user's environment, pointed at our redis-server."""
+    return {**base, **redis_env(redis_port), "PYTHONUNBUFFERED": "1"}
 
 
 def answers_http(url: str) -> bool:
@@ -246,7 +249,10 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"  Redis    redis://{HOST}:{ports.redis}  (data /0, stream /1, broker /2; "
         f"AOF in {var / 'redis'})",
         f"  Logs     {var / 'logs'}/  (tail -f {var / 'logs'}/*.log)",
-        f"  Results  tracker period-results {product}   (closed weeks' and months' winners)",
+        "  Commands in another shell, pointed at this stack's Redis first:",
+        f"           export {' '.join(f'{k}={v}' for k, v in redis_env(ports.redis).items())}",
+        "           tracker status   (the pipeline at a glance)",
+        f"           tracker period-results {product}   (closed weeks' and months' winners)",
         f"  Running  {', '.join(c.name for c in children)}",
         "",
     ]

@@ -317,6 +317,16 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
         if monitored:
             check_prometheus(f"http://127.0.0.1:{ports[3]}", seen)
 
+        # the banner's export line points the operator commands at this stack
+        (export,) = [line.split() for line in seen if "export TRACKER_REDIS_URL=" in line]
+        status = subprocess.run([str(TRACKER), "status", "--json"], capture_output=True,
+                                text=True, timeout=60,
+                                env={**os.environ, **dict(a.split("=", 1) for a in export[1:])})
+        assert status.returncode == 0, status.stderr
+        got = json.loads(status.stdout)
+        assert got["products"]["exrps"]["applied"] > 0 and got["dead_letters"] == 0
+        assert sorted(w.split("@")[0] for w in got["workers"]) == ["default", "exrps"]
+
         # A child that dies is reported and restarted.
         (flower,) = pids_with(f"--port={ports[2]}")
         os.kill(flower, signal.SIGKILL)
