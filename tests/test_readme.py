@@ -19,6 +19,7 @@ from tracker.rewards import HookRun, RewardHooks
 from tracker.storage import DeadLetters, Store
 
 README = Path(__file__).parents[1] / "README.md"
+DASH = "\u2013"  # the en dash of the README's ranges
 
 
 def block(lang: str, containing: str) -> str:
@@ -107,3 +108,65 @@ def test_score_boards_example_is_the_test_configuration(tmp_path: Path) -> None:
     assert example.boards == load_products(TEST_PRODUCTS)["snake"].boards
     assert [(b.name, b.kind) for b in example.boards] == [
         ("high_score", "best"), ("total", "points"), ("lap", "latest")]
+
+
+def test_limits_table_states_the_code_s_limits() -> None:
+    from api.config import ApiSettings
+    from api.cursors import MAX_CURSOR
+    from api.schemas.common import MAX_OFFSET, MAX_PAGE
+    from api.schemas.queries import MAX_CUTOFFS
+    from api.schemas.userstate import MAX_BLOCK_KEY
+    from tracker import events, periods
+    from tracker.handlers.base import MAX_HISTORY
+    from tracker.settings import Settings
+    from tracker.tiebreak import SCORE_LIMIT
+    from tracker.userstate.client import DEFAULT_HISTORY
+
+    text = README.read_text().split("## Limits\n", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|$", text, re.M))
+
+    def n(value: int) -> str:
+        return f"{value:,}"
+
+    assert events.PRODUCT_ID_RE.pattern == events.BOARD_NAME_RE.pattern \
+        == r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z"
+    assert rows["product ids and board names"].startswith(f"1{DASH}64 characters")
+    assert f"at most {events.MAX_ID_LEN} characters" == rows["user ids and game ids"]
+    assert f"at most {events.MAX_VALUE_LEN} characters" == rows["other event fields"]
+    assert events.SCORE_RE.pattern == r"^-?[0-9]{1,15}(\.[0-9]{1,17})?\Z"
+    assert "15 digits before the point and 17 after" in rows["submitted scores"]
+    assert f"below {n(SCORE_LIMIT)} (2^21)" in rows['scores on a `tie_break = "earliest"` board']
+    assert rows["score metadata"] == (f"a JSON object of at most {n(events.MAX_METADATA_LEN)} "
+                                      f"characters, {events.MAX_METADATA_DEPTH} levels deep")
+    assert rows["tracking-log lines"] == f"at most {n(events.MAX_LOG_LINE_LEN)} characters"
+    assert rows["rows per page, window around a player, players per id list, games of a "
+                "history read"] == f"1{DASH}{MAX_PAGE}"
+    assert rows["page offset"] == f"at most {n(MAX_OFFSET)}"
+    assert rows["percentiles per `cutoffs` request"] == f"1{DASH}{MAX_CUTOFFS}"
+    assert rows["cursor"] == f"at most {n(MAX_CURSOR)} characters"
+    assert rows["kept periods per kind (`keep_periods`)"] == \
+        f"1{DASH}{n(periods.MAX_KEEP)} (default 8)"
+    assert rows["bucket size (`bucket_size`)"] == f"2{DASH}{n(periods.MAX_BUCKET)} players"
+    assert rows["published standings per closed period (`results_top`)"] == \
+        f"0{DASH}{n(periods.MAX_RESULTS)} players (default 10)"
+    assert rows["games kept per player on a rating or streak board (`history`)"] == \
+        f"0{DASH}{n(MAX_HISTORY)}"
+    assert rows["user-state block keys"] == \
+        f"at most {n(MAX_BLOCK_KEY)} characters; 1{DASH}{MAX_PAGE} blocks per read"
+    assert rows["user-state history"].startswith(f"{DEFAULT_HISTORY} writes")
+    assert rows["API requests per client on the data routes"].startswith(
+        ApiSettings.rate_limit)
+    assert Settings.dedupe_ttl == 0 and "kept for ever" in rows["dedupe records"]
+    defaults = load_products_defaults()
+    assert defaults == {"keep_periods": 8, "results_top": 10, "grace_seconds": 600}
+    assert rows["grace after a period's end (`grace_seconds`)"] == "default 600"
+
+
+def load_products_defaults() -> dict[str, int]:
+    """The defaults a handler table's period keys get, as the configuration parses them."""
+    from tracker.products import parse_periods
+
+    policy = parse_periods({"periods": ["week"]}, (), "x")
+    assert policy is not None
+    return {"keep_periods": policy.keep, "results_top": policy.results_top,
+            "grace_seconds": policy.grace_ms // 1000}
