@@ -9,20 +9,15 @@ page's script has asked the API with the token given in the URL fragment.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-import flask
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from tests.api.conftest import SECURED, Feed, MakeApp, Token
+from tests.support.browser import browse, needs_chromium, serving
 from tests.support.varcade import game_over, submitted
 from tests.tracker.edx.logs_gen import COURSE
 
@@ -38,36 +33,13 @@ def test_the_page_and_its_files(secured: FlaskClient) -> None:
     assert secured.get("/dashboard/static/../dashboard.py").status_code == 404
 
 
-@contextmanager
-def serving(app: flask.Flask) -> Iterator[str]:
-    """``app`` on a real HTTP server: its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
 @pytest.fixture
 def served(make_app: MakeApp, imported: None) -> Iterator[str]:
     with serving(make_app(SECURED)) as url:
         yield url
 
 
-def browse(url: str, profile: Path) -> str:
-    """The DOM of ``url`` once its scripts have run, in headless Chromium."""
-    done = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=120, check=True)
-    return done.stdout
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None,
-                    reason="needs chromium (apt-get install chromium)")
+@needs_chromium
 def test_staff_see_their_course_in_a_browser(served: str, token: Token,
                                             tmp_path: Path) -> None:
     course = quote(COURSE, safe="")
@@ -109,8 +81,7 @@ def boards_served(make_app: MakeApp, feed: Feed) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None,
-                    reason="needs chromium (apt-get install chromium)")
+@needs_chromium
 def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> None:
     dom = browse(f"{boards_served}/dashboard/boards#product=snake&board=high_score",
                  tmp_path / "snake")
