@@ -29,6 +29,7 @@ from api import (
 )
 from api.auth import Authenticator
 from api.config import ApiSettings
+from api.cors import init_cors
 from api.docs import EXTENSION as OPENAPI_EXTENSION
 from api.docs import init_docs
 from api.limits import init_limiter
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None,
     errors.register(app)
     init_metrics(app, api_state)  # first: its timer wraps everything below
     init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
+    init_cors(app, api_settings)
     for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, buckets.bp, archive.bp,
                players.bp,
                userstate.bp, courses.bp, dashboard.bp, health.bp):

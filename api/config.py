@@ -7,6 +7,7 @@ README's configuration table lists every variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,22 @@ def _flag(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+ORIGIN_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """``TRACKER_CORS_ORIGINS``: origins separated by commas or spaces
+    (``https://portal.example.com``: scheme, host and port only), or ``*`` for any."""
+    origins = tuple(o.rstrip("/") for o in raw.replace(",", " ").split())
+    if origins == ("*",):
+        return origins
+    bad = [o for o in origins if not ORIGIN_RE.fullmatch(o)]
+    if bad:
+        raise ValueError(f"TRACKER_CORS_ORIGINS lists origins (https://host[:port]) or is *, "
+                         f"got {', '.join(bad)}")
+    return origins
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     """Field ``x`` is read from ``TRACKER_X``; see :meth:`from_env`."""
@@ -36,6 +53,8 @@ class ApiSettings:
     rate_limit: str = "600 per minute"  # per client on data routes; "" or "off" disables
     rate_limit_storage_url: str = ""  # where counters live; "" = TRACKER_REDIS_URL
     proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For hops)
+    # origins whose pages may read the API from a browser (CORS); ("*",): any; (): none
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -59,6 +78,7 @@ class ApiSettings:
             rate_limit=text("RATE_LIMIT", cls.rate_limit),
             rate_limit_storage_url=text("RATE_LIMIT_STORAGE_URL"),
             proxy_hops=hops,
+            cors_origins=parse_origins(text("CORS_ORIGINS")),
         )
 
     @property

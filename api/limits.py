@@ -3,8 +3,8 @@
 A client is its address (behind ``TRACKER_PROXY_HOPS`` trusted proxies, the
 address they forwarded). Answers carry ``X-RateLimit-Limit``,
 ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``; a client over its limit
-gets a JSON 429 with ``Retry-After``. Probes, metrics and the documentation
-are not limited. If the limiter's Redis fails, requests are let through.
+gets a JSON 429 with ``Retry-After``. Probes, metrics, the documentation and
+CORS preflights are not limited. If the limiter's Redis fails, requests are let through.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ LIMITED = frozenset({"products", "boards", "buckets", "archive", "players", "lea
 
 
 def _exempt() -> bool:
-    return request.blueprint not in LIMITED
+    # a CORS preflight reads nothing: a browser sends one before its first cross-origin read
+    return request.blueprint not in LIMITED or request.method == "OPTIONS"
 
 
 def storage_uri(redis_url: str) -> str:
