@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 REQUIRED = {"redis", "bridge", "worker-default", "worker-exrps", "beat", "api", "flower",
-            "demo", "prometheus"}
-OTHER_IMAGES = {"redis", "prometheus"}  # services that run another project's image
+            "demo", "prometheus", "grafana"}
+OTHER_IMAGES = {"redis", "prometheus", "grafana"}  # services that run another project's image
 PROJECT_SERVICES = sorted(n for n, s in SERVICES.items() if "build" in s)
 SETTINGS_VARS = {f"TRACKER_{f.name.upper()}" for f in fields(Settings)}
 # Variables of other programs that a service may set, and where.

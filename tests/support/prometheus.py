@@ -1,8 +1,10 @@
-"""The shipped alerting rules (docker/prometheus/alerts.yml), and what a scrape exports,
-so that tests can check the rules read only series the system really exports."""
+"""The shipped alerting rules (docker/prometheus/alerts.yml) and Grafana dashboard
+(docker/grafana), and what a scrape exports, so that tests can check that both read only
+series the system really exports."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,9 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-RULES_DIR = Path(__file__).resolve().parents[2] / "docker" / "prometheus"
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
+RULES_DIR = DOCKER / "prometheus"
+DASHBOARD = DOCKER / "grafana" / "dashboards" / "stats-tracker.json"
 # the sample names of a family of each type, from its family name
 SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum"),
             "summary": ("_count", "_sum")}
@@ -21,10 +25,18 @@ def alert_rules() -> list[dict[str, Any]]:
     return [rule for group in groups for rule in group["rules"]]
 
 
-def rule_series(prefix: str) -> set[str]:
-    """Names of the series starting with ``prefix`` that the alert expressions read."""
+def dashboard_queries() -> list[str]:
+    """The PromQL of every panel of the shipped Grafana dashboard."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [target["expr"] for panel in panels for target in panel["targets"]]
+
+
+def monitored_series(prefix: str) -> set[str]:
+    """Names of the series starting with ``prefix`` that the alert expressions and the
+    dashboard's queries read."""
     pattern = re.compile(rf"\b{re.escape(prefix)}[a-z0-9_]+\b")
-    return {name for rule in alert_rules() for name in pattern.findall(rule["expr"])}
+    queries = [rule["expr"] for rule in alert_rules()] + dashboard_queries()
+    return {name for query in queries for name in pattern.findall(query)}
 
 
 def exported(text: str) -> set[str]:

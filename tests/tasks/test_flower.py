@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.support.processes import BIN, Process, settings_env, start_worker, wait_until
-from tests.support.prometheus import exported, rule_series
+from tests.support.prometheus import exported, monitored_series
 from tests.support.redis_server import free_port
 from tracker.products import Products
 from tracker.settings import Settings
@@ -38,15 +38,16 @@ def test_flower_api_lists_the_running_worker(settings: Settings, products: Produ
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck", timeout=10) as resp:
             assert resp.read() == b"OK"
 
-        # the worker's heartbeat events reach Flower's metrics, which
-        # TrackerNoWorkersOnline (docker/prometheus/alerts.yml) reads
+        # the worker's heartbeat events reach Flower's metrics, which the alerting rules
+        # and the dashboard of docker/ read
         def online() -> str:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
                 text = r.read().decode()
             return text if f'flower_worker_online{{worker="{found[0]}"}} 1.0' in text else ""
 
         text = wait_until(online, 30, interval=0.5, what="Flower's metrics to show the worker")
-        assert rule_series("flower_") and rule_series("flower_") <= exported(text)
+        flower_series = monitored_series("flower_")
+        assert flower_series and flower_series <= exported(text)
     finally:
         flower.stop()
         worker.stop()

@@ -25,7 +25,7 @@ import redis
 
 from tasks.stack import Ports, child_env, pick_port, plan
 from tasks.supervisor import Child, GaveUp, Supervisor
-from tests.support.prometheus import alert_rules
+from tests.support.prometheus import alert_rules, dashboard_queries
 from tests.support.redis_server import free_port
 from tracker.demo import player_pool
 
@@ -225,6 +225,17 @@ def check_prometheus(url: str, banner: list[str]) -> None:
     assert float(online[0]["value"][1]) == 2  # worker-default and worker-exrps
     firing = [r["name"] for r in rules if r["state"] == "firing"]
     assert not firing, f"a healthy stack fires {firing}"
+
+    # every panel of the Grafana dashboard (docker/grafana) runs on it; the pipeline's
+    # throughput shows once two scrapes are in
+    for query in dashboard_queries():
+        answer = get_json(f"{url}/api/v1/query?query=" + quote(query))
+        assert answer["status"] == "success", (query, answer)
+    rate = quote("sum by (product) (rate(tracker_events_applied_total[1m]))")
+    while not [r for r in get_json(f"{url}/api/v1/query?query={rate}")["data"]["result"]
+               if r["metric"].get("product") == "exrps" and float(r["value"][1]) > 0]:
+        assert time.monotonic() < deadline + 60, "no throughput on the dashboard"
+        time.sleep(1)
 
 
 @pytest.mark.slow
