@@ -63,13 +63,19 @@ class PipelineCollector(Collector):
             "tracker_events_late",
             "Stream entries applied after their period's grace: on all-time boards only.",
             labels=["product"])
+        refused = CounterMetricFamily(
+            "tracker_scores_refused",
+            "Score submissions past their board's attempts: counted, not kept.",
+            labels=["product"])
         for product, totals in state.products.items():
             applied.add_metric([product], totals.applied)
             duplicates.add_metric([product], totals.duplicates)
             late.add_metric([product], totals.late)
+            refused.add_metric([product], totals.refused)
         yield applied
         yield duplicates
         yield late
+        yield refused
         yield GaugeMetricFamily("tracker_dead_letters",
                                 "Entries in the dead-letter stream, awaiting a look.",
                                 value=state.dead_letters)

@@ -39,7 +39,7 @@ def describe_board(board: Board) -> dict[str, Any]:
                 "seasons": [{"id": p.id, "kind": p.kind, "start": p.start, "end": p.end}
                             for p in policy.seasons]},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
-            "records": board.records}
+            "records": board.records, "attempts": board.attempts}
 
 
 def describe_tier(tier: Tier) -> dict[str, Any]:

@@ -68,8 +68,8 @@ def render(state: PipelineState, workers: dict[str, list[str]] | None, notes: Se
     lines = [f"stream        {stream_key}: {s.length:,} entries, {unread}, "
              f"{s.in_flight:,} in flight",
              f"dead letters  {state.dead_letters:,}",
-             f"{'product':<14}{'applied':>12}{'duplicates':>12}{'late':>8}"]
-    lines += [f"  {pid:<12}{t.applied:>12,}{t.duplicates:>12,}{t.late:>8,}"
+             f"{'product':<14}{'applied':>12}{'duplicates':>12}{'late':>8}{'refused':>9}"]
+    lines += [f"  {pid:<12}{t.applied:>12,}{t.duplicates:>12,}{t.late:>8,}{t.refused:>9,}"
               for pid, t in state.products.items()]
     if workers is not None:
         lines.append("workers       " + ("; ".join(f"{w} ({', '.join(q)})"

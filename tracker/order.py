@@ -7,7 +7,8 @@ the ops written to the board and the scores read back change sign.
 
 - ``IncrScore(delta)`` adds ``-delta``: a sum where less is better (strokes).
 - ``KeepBest(score)`` keeps the highest negated score, so the lowest score.
-- ``EnsureOnBoard(score)`` and ``SetScore(score)`` put ``-score`` there.
+- ``EnsureOnBoard(score)`` and ``SetScore(score)`` put ``-score`` there, and an
+  ``Attempt`` keeps its ``-score`` as its mode says.
 - ``Decrement(amount)`` adds ``amount`` to the negated score, up to 0 at most.
 
 Ratings and streaks are always best when highest; only points, best and latest boards
@@ -19,7 +20,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Sequence
 
-from tracker.handlers.base import Decrement, EnsureOnBoard, IncrScore, KeepBest, Op, SetScore
+from tracker.handlers.base import (
+    Attempt,
+    Decrement,
+    EnsureOnBoard,
+    IncrScore,
+    KeepBest,
+    Op,
+    SetScore,
+)
 
 
 def flip(score: float) -> float:
@@ -33,7 +42,8 @@ def stored_ops(ops: Sequence[Op], ascending: Collection[str]) -> list[Op]:
     for op in ops:
         if isinstance(op, IncrScore) and op.board in ascending:
             op = dataclasses.replace(op, delta=flip(op.delta))
-        elif isinstance(op, EnsureOnBoard | KeepBest | SetScore) and op.board in ascending:
+        elif isinstance(op, EnsureOnBoard | KeepBest | SetScore | Attempt) \
+                and op.board in ascending:
             op = dataclasses.replace(op, score=flip(op.score))
         elif isinstance(op, Decrement) and op.board in ascending:
             op = dataclasses.replace(op, sign=-op.sign)

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.handlers.base import RECORD_OPS, Op
+from tracker.handlers.base import RECORD_OPS, Attempt, Op
 
 DAY_MS = 86_400_000
 MAX_KEEP = 1000
@@ -315,12 +315,15 @@ class PeriodBoards:
         out: list[Op] = []
         late = False
         for op in ops:
-            out.append(op)
             if not isinstance(op, RECORD_OPS):
+                out.append(op)
                 continue
             policy = self.policies.get(op.board)
             if policy is None:
+                out.append(op)
                 continue
+            # a board kept per period limits attempts per period: all-time takes them all
+            out.append(replace(op, limit=0) if type(op) is Attempt else op)
             for kind in policy.kinds:
                 period = self._period(policy, kind, ms)
                 if period is None:  # between two seasons: all-time only

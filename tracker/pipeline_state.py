@@ -24,6 +24,7 @@ class ProductTotals:
     applied: int  # stream entries applied, exactly once each
     duplicates: int  # entries delivered again after they were applied, and skipped
     late: int  # entries applied after their period's grace: all-time only
+    refused: int  # score submissions past their board's attempts
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def read_state(store: Store, products: Products, inflight: InFlight) -> Pipeline
         stream=_stream(inflight),
         dead_letters=DeadLetters(store.client, store.keys).count(),
         products={pid: ProductTotals(t.get("applied", 0), t.get("duplicates", 0),
-                                     t.get("late", 0)) for pid, t in totals.items()},
+                                     t.get("late", 0), t.get("refused", 0))
+                  for pid, t in totals.items()},
         timelines_changed=_timelines(store, products),
         periodic_runs={_text(task): int(at) for task, at in sorted(
             store.client.hgetall(store.keys.periodic_runs).items())},  # type: ignore[union-attr]

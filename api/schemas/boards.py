@@ -221,6 +221,11 @@ class BoardSchema(Schema):
         "description": "Whether the board keeps each player's record (score boards): its "
                        "submissions, their first and last times, and the metadata submitted "
                        "with its score, shown on rows and standings."})
+    attempts = fields.Integer(required=True, metadata={
+        "description": "Submissions the board takes from each player (per period on a "
+                       "board kept per period; the all-time board takes them all), a "
+                       "tournament's attempts: those left are this less the player's "
+                       "submissions. 0: any number."})
 
 
 class BoardDetailSchema(BoardSchema):

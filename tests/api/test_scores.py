@@ -163,3 +163,29 @@ def test_bucket_reads_show_the_period_boards_records(
     mine = client.get(f"{base}/players/cid/bucket").get_json()
     assert (mine["bucket"], mine["metadata"], mine["submissions"]) == (1, {"by": "cid"}, 1)
     app.extensions[EXTENSION].close()
+
+
+def test_a_tournament_board_says_its_attempts_and_each_players_count(
+        tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text('[products]\ncup = { handlers = [{ use = "score", board = "cup", '
+                      'attempts = 2, periods = ["week"] }] }\n')
+    products = load_products(config)
+    start = int(time.time()) * 1000 - 60_000
+    entries = [(f"{start + i * 1000}-0", raw(submitted("cup", "cup", "ann", score)))
+               for i, score in enumerate([5, 3, 9])]  # the third is one too many
+    assert BatchProcessor(products, store, dead_letters).process("cup", "s",
+                                                                 entries).applied == 3
+    app = create_app(dataclasses.replace(settings, products_file=str(config)),
+                     ApiSettings(rate_limit="off"))
+    client = app.test_client()
+    board = client.get("/products/cup/boards/cup").get_json()
+    assert board["attempts"] == 2 and board["records"] is True
+    week = client.get("/products/cup/boards/cup/periods").get_json()["periods"][0]["id"]
+    this_week = client.get(f"/products/cup/boards/cup/players/ann?period={week}").get_json()
+    assert (this_week["score"], this_week["submissions"]) == (5, 2)  # 9 came too late
+    ever = client.get("/products/cup/boards/cup/players/ann").get_json()
+    assert (ever["score"], ever["submissions"]) == (9, 3)  # all-time takes every submission
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'tracker_scores_refused_total{product="cup"} 1.0' in metrics
+    app.extensions[EXTENSION].close()

@@ -43,8 +43,8 @@ def test_status_shows_the_pipeline_and_what_needs_attention(
         worker.stop()
     assert out.exit_code == 0, out.output
     got = json.loads(out.output)
-    assert got["products"]["exrps"] == {"applied": 3, "duplicates": 1, "late": 0}
-    assert got["products"]["pong"] == {"applied": 0, "duplicates": 0, "late": 0}
+    assert got["products"]["exrps"] == {"applied": 3, "duplicates": 1, "late": 0, "refused": 0}
+    assert got["products"]["pong"] == {"applied": 0, "duplicates": 0, "late": 0, "refused": 0}
     assert got["stream"] == {"length": 4, "in_flight": 1, "lag": 3}
     assert got["dead_letters"] == 1 and got["periodic_runs"] == {}
     (name,) = got["workers"]
@@ -56,7 +56,7 @@ def test_status_shows_the_pipeline_and_what_needs_attention(
     assert text.exit_code == 1, text.output  # --strict: something needs attention
     lines = text.output.splitlines()
     assert "game_event_stream: 4 entries, 3 unread, 1 in flight" in lines[0]
-    assert any(line.split()[:4] == ["exrps", "3", "1", "0"] for line in lines)
+    assert any(line.split() == ["exrps", "3", "1", "0", "0"] for line in lines)
     assert any(line.startswith("workers") and name in line for line in lines)
     assert any(line.startswith("attention") and "dead letter" in line for line in lines)
 

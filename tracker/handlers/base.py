@@ -99,6 +99,27 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """A submission of ``member`` to ``board``, a board that takes at most ``limit`` of
+    each member's submissions (a tournament's attempts; 0: any number). Unless the member
+    has made ``limit`` there already, it is kept as ``mode`` says ("best" or "latest", with
+    ``metadata``, "" for none, as :class:`KeepBest` and :class:`SetScore` keep theirs) and
+    counted with its time ``at_ms``, as :class:`Submitted` counts; past the limit it
+    changes nothing on the board and is counted as refused for the product."""
+
+    board: str
+    member: str
+    score: float
+    mode: str
+    limit: int
+    at_ms: int
+    metadata: str = ""
+
+
+ATTEMPT_MODES = ("best", "latest")
+
+
+@dataclass(frozen=True, slots=True)
 class IncrStat:
     """Add ``delta`` to one counter in a player's stats hash (HINCRBY)."""
 
@@ -192,13 +213,14 @@ class AddToTimeline:
     time: float
 
 
-Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | Decrement | SetMetadata | Submitted
-      | IncrStat | EloResult | OpenSkillResult | Glicko2Result | WinStreak | RecordGame
-      | AddToTimeline)
-OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement, SetMetadata, Submitted,
-            IncrStat, EloResult, OpenSkillResult, Glicko2Result, WinStreak, RecordGame,
-            AddToTimeline)
-BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement)  # a member's score, set
+Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | Decrement | Attempt | SetMetadata
+      | Submitted | IncrStat | EloResult | OpenSkillResult | Glicko2Result | WinStreak
+      | RecordGame | AddToTimeline)
+OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement, Attempt, SetMetadata,
+            Submitted, IncrStat, EloResult, OpenSkillResult, Glicko2Result, WinStreak,
+            RecordGame, AddToTimeline)
+# a member's score, set
+BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement, Attempt)
 RECORD_OPS = (*BOARD_OPS, SetMetadata, Submitted)  # what a member's record on a board holds
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
@@ -230,8 +252,13 @@ def check_op(op: object) -> Op:
         raise TypeError(f"RecordGame.at_ms and keep must be integers, keep > 0: {op!r}")
     if isinstance(op, Decrement) and not (op.amount >= 0 and op.sign in (-1, 1)):
         raise ValueError(f"a decrement takes a non-negative amount off: {op!r}")
-    if isinstance(op, Submitted) and not (isinstance(op.at_ms, int) and 0 <= op.at_ms < 2**53):
-        raise TypeError(f"Submitted.at_ms must be an integer of [0, 2^53): {op!r}")
+    if isinstance(op, Submitted | Attempt) and not (isinstance(op.at_ms, int)
+                                                   and 0 <= op.at_ms < 2**53):
+        raise TypeError(f"{type(op).__name__}.at_ms must be an integer of [0, 2^53): {op!r}")
+    if isinstance(op, Attempt) and not (op.mode in ATTEMPT_MODES and isinstance(op.limit, int)
+                                        and op.limit >= 0):
+        raise ValueError(f"an attempt keeps the best or the latest, limit an integer >= 0: "
+                         f"{op!r}")
     return op
 
 
@@ -261,6 +288,7 @@ class Board:
     earliest: bool = False  # equal scores: the earlier achievement first (tracker.tiebreak)
     # each member's record keeps its submissions' count and times, and metadata (score boards)
     records: bool = False
+    attempts: int = 0  # submissions taken per member, per period on a period board; 0: any
 
 
 class Handler(ABC):

@@ -10,6 +10,10 @@ came from (none if it had none); on a sum board, the latest submitted. One line 
 configuration per board:
 
     race = { handlers = [{ use = "score", board = "laps", operator = "best", order = "asc" }] }
+
+``attempts = 3`` makes a board a tournament's: each player's first three submissions
+count (per period, on a board kept per period: all-time takes every submission); a
+later one changes nothing and is counted as refused (``tracker_scores_refused_total``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Iterable
 
 from tracker.events import BOARD_NAME_RE, SCORE_OPERATORS, Event
 from tracker.handlers.base import (
+    Attempt,
     Board,
     Decrement,
     Handler,
@@ -38,6 +43,7 @@ OPERATORS: dict[str, str] = {
 }
 assert tuple(OPERATORS) == SCORE_OPERATORS
 SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None)})
+LIMITED = ("best", "latest")  # the operators of a board that counts attempts
 
 
 class ScoreLeaderboard(Handler):
@@ -52,18 +58,24 @@ class ScoreLeaderboard(Handler):
     name = "score"
     events = SCORE_EVENTS
 
-    def __init__(self, board: str = "score", operator: str = "best"):
+    def __init__(self, board: str = "score", operator: str = "best", attempts: int = 0):
         if not isinstance(board, str) or not BOARD_NAME_RE.match(board):
             raise ValueError(f"board is a board name (1-64 of A-Z a-z 0-9 _ . -), got {board!r}")
         if operator not in OPERATORS:
             raise ValueError(f"operator is one of {list(OPERATORS)}, got {operator!r}")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+            raise ValueError(f"attempts is a number of submissions (0: any), got {attempts!r}")
+        if attempts and operator not in LIMITED:
+            raise ValueError(f"attempts go with the operators {list(LIMITED)} (a tournament "
+                             f"keeps each player's best or latest), not {operator!r}")
         self.board = board
         self.operator = operator
+        self.attempts = attempts
         self._kind = OPERATORS[operator]
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, self._kind, records=True),)
+        return (Board(self.board, self._kind, records=True, attempts=self.attempts),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "score" or event["board"] != self.board:
@@ -73,6 +85,13 @@ class ScoreLeaderboard(Handler):
         counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
         # a submission may say what it does instead (a correction: "latest" sets the score)
         does = event.get("operator") or self.operator
+        if self.attempts:  # counted against the limit, and kept, in one step
+            if does not in LIMITED:
+                raise ValueError(f"board {self.board!r} takes {self.attempts} attempt(s) per "
+                                 f"player: a submission keeps the best or the latest, not "
+                                 f"{does!r}")
+            return (Attempt(self.board, user, score, does, self.attempts, counted.at_ms,
+                            metadata or ""),)
         if does == "best" or does == "latest":
             # the record is one submission: its score with its metadata, or none
             keep = KeepBest if does == "best" else SetScore
@@ -86,4 +105,5 @@ class ScoreLeaderboard(Handler):
         return change, SetMetadata(self.board, user, metadata), counted
 
     def __repr__(self) -> str:
-        return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r})"
+        limit = f", attempts={self.attempts}" if self.attempts else ""
+        return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r}{limit})"

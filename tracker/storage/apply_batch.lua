@@ -18,6 +18,10 @@
 --               { "sub", board, member, n, first, last }  n submissions to member's record,
 --                 the first and last at those Unix ms (<board>:subs, member ->
 --                 "<n> <first> <last>", summed, least first, greatest last)
+--               { "att", board, member, score, mode, limit, at, metadata }  a submission to
+--                 a board taking at most `limit` per member (0: any): kept as "best" or
+--                 "latest" says and counted as a "sub" of 1 at `at`; past the limit,
+--                 counted in <p>counters "refused" instead
 --               { "game", board, winner, loser, at ms, keep }  both players' histories:
 --                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
@@ -33,8 +37,9 @@
 --          { { {seen_suffix, {entry ids}}, ... }, {game ids}, ensure, incr,
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
---          summed delta} }, ratings = { the "elo", "os", "g2", "best", "set", "meta", "streak",
---          "game" and "tl" ops above } in order, then the "sub" ops summed per member.
+--          summed delta} }, ratings = { the "elo", "os", "g2", "best", "set", "meta", "att",
+--          "streak", "game" and "tl" ops above } in order, then the "sub" ops summed per
+--          member.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
 --          With ARGV[6], incr entries end with t, changed: the t of their member's
@@ -418,6 +423,27 @@ local function set_latest(board, member, score, t, metadata)
   keep_metadata(key, member, metadata)
 end
 
+-- A submission to a board that takes at most `limit` of each member's (0: any number),
+-- a tournament's attempts: kept as `mode` says and counted, unless the member's record
+-- there counts `limit` submissions already; then the board is left alone and the
+-- product counts it refused. Attempts are counted in the order parts are applied.
+local function attempt(board, member, score, mode, limit, at, metadata, t)
+  local key = p .. 'lb:' .. board
+  if limit > 0 then
+    local old = redis.call('HGET', key .. ':subs', member)
+    if old and tonumber(string.match(old, '^(%d+)')) >= limit then
+      redis.call('HINCRBY', p .. 'counters', 'refused', 1)
+      return
+    end
+  end
+  if mode == 'best' then
+    keep_best(board, member, score, t, metadata)
+  else
+    set_latest(board, member, score, t, metadata)
+  end
+  count_submissions(key, member, 1, at, at)
+end
+
 local function win_streak(board, w, l, t)
   local running = p .. 'rating:' .. board .. ':'
   keep_best(board, w, redis.call('HINCRBY', running .. w, 'current', 1), t)
@@ -462,6 +488,8 @@ local function rate(op, t)
     decrement(op[2], op[3], op[4], op[5], t)
   elseif op[1] == 'sub' then
     count_submissions(p .. 'lb:' .. op[2], op[3], op[4], op[5], op[6])
+  elseif op[1] == 'att' then
+    attempt(op[2], op[3], op[4], op[5], op[6], op[7], op[8], t)
   elseif op[1] == 'streak' then
     win_streak(op[2], op[3], op[4], t)
   elseif op[1] == 'game' then
@@ -545,7 +573,8 @@ local function refuse_unholdable(ensure, incr, ordered)
     if not holds(o[1], o[2], o[3], true) then bad = o[1] end
   end
   for _, op in ipairs(ordered) do
-    if (op[1] == 'best' or op[1] == 'set') and not holds(op[2], op[3], op[4], false) then
+    if (op[1] == 'best' or op[1] == 'set' or op[1] == 'att')
+        and not holds(op[2], op[3], op[4], false) then
       bad = op[2]
     end
   end
@@ -591,7 +620,7 @@ end
 
 local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
                 best = true, set = true, decr = true, meta = true, sub = true,
-                streak = true, game = true }
+                att = true, streak = true, game = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

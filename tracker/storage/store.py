@@ -13,6 +13,7 @@ import redis
 
 from tracker.handlers.base import (
     AddToTimeline,
+    Attempt,
     Decrement,
     EloResult,
     EnsureOnBoard,
@@ -87,6 +88,8 @@ def encode_op(op: Op) -> list[Any]:
             return ["meta", board, member, metadata]
         case Submitted(board, member, at_ms):
             return ["sub", board, member, 1, at_ms, at_ms]
+        case Attempt(board, member, score, mode, limit, at_ms, metadata):
+            return ["att", board, member, float(score), mode, int(limit), int(at_ms), metadata]
         case WinStreak(board, winner, loser):
             return ["streak", board, winner, loser]
         case RecordGame(board, winner, loser, at_ms, keep):

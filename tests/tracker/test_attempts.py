@@ -1,0 +1,187 @@
+"""Tournament boards (``attempts = N`` on a ``score`` handler): each player's first N
+submissions count, per period on a board kept per period, while the all-time board takes
+them all; later ones change nothing and are counted as refused. Checked against brute
+force on a real Redis in both batch forms, under redelivery, and with concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.handlers import EventsForm
+from tests.support.varcade import raw, submitted
+from tracker.handlers import ScoreLeaderboard
+from tracker.handlers.base import Attempt, check_op
+from tracker.periods import Period, PeriodKind, period_board
+from tracker.processing import BatchProcessor
+from tracker.products import ConfigError, Products, parse_products
+from tracker.ranking import Record
+from tracker.storage import DeadLetters, Ranks, Store
+
+FIXTURES = [HealthCheck.function_scoped_fixture]
+WEEK = 7 * 86_400_000
+T0 = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).start_ms - WEEK + 3_600_000
+WEEKS = [Period.containing(PeriodKind.WEEK, T0), Period.containing(PeriodKind.WEEK, T0 + WEEK)]
+LIMIT = 3
+CUP = {"handlers": [
+    {"use": "score", "board": "cup", "attempts": LIMIT, "periods": ["week"]},
+    {"use": "score", "board": "trial", "attempts": 2, "operator": "latest", "order": "asc"},
+    {"use": "score", "board": "open"},  # no limit, beside them
+]}
+# (board, player, score, minutes after T0)
+Submission = tuple[str, str, int, int]
+
+
+def cup() -> Products:
+    return parse_products({"products": {"cup": CUP}})
+
+
+def test_the_configuration_and_the_op() -> None:
+    handler = ScoreLeaderboard("cup", attempts=3)
+    assert handler.boards[0].attempts == 3 and "attempts=3" in repr(handler)
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="attempts is a number"):
+            ScoreLeaderboard("cup", attempts=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="attempts go with the operators"):
+        ScoreLeaderboard("cup", operator="sum", attempts=3)
+    with pytest.raises(ConfigError, match="attempts go with"):
+        parse_products({"products": {"x": {"handlers": [
+            {"use": "score", "board": "b", "operator": "decr", "attempts": 1}]}}})
+    check_op(Attempt("cup", "ann", 5.0, "best", 3, 1, ""))
+    with pytest.raises(ValueError, match="best or the latest"):
+        check_op(Attempt("cup", "ann", 5.0, "sum", 3, 1, ""))
+    with pytest.raises(ValueError, match="best or the latest"):
+        check_op(Attempt("cup", "ann", 5.0, "best", -1, 1, ""))
+    # the API lists the limit with the board
+    board = cup()["cup"].board("cup")
+    assert board is not None and board.attempts == LIMIT and board.records
+
+
+def brute_force(subs: Sequence[Submission], board: str, week: Period | None, limit: int,
+                latest: bool, ascending: bool) -> tuple[dict[str, int], dict[str, Record], int]:
+    """Each player's score and record on ``board`` (its all-time board when ``week`` is
+    None, on which no limit holds for a board kept per week), and the submissions refused
+    there: in event order, the first ``limit`` of each player count."""
+    score: dict[str, int] = {}
+    kept: dict[str, Record] = {}
+    refused = 0
+    for b, player, value, minute in subs:
+        at = T0 + minute * 60_000
+        if b != board or (week is not None and not week.start_ms <= at < week.end_ms):
+            continue
+        old = kept.get(player)
+        if limit and old is not None and old.submissions >= limit:
+            refused += 1
+            continue
+        kept[player] = Record((old.submissions if old else 0) + 1,
+                              min(old.first_at, at) if old else at, at)
+        if latest or player not in score or (
+                value < score[player] if ascending else value > score[player]):
+            score[player] = value
+    return score, kept, refused
+
+
+def read(data: redis.Redis, name: str, players: Sequence[str], ascending: bool
+         ) -> tuple[dict[str, int], dict[str, Record]]:
+    ranks = Ranks(data)
+    score: dict[str, int] = {}
+    kept: dict[str, Record] = {}
+    for player in players:
+        found = ranks.standing("cup", name, player, ascending=ascending, records=name)
+        if found is not None:
+            score[player] = int(found.score)
+            assert found.record is not None
+            kept[player] = Record(found.record.submissions, found.record.first_at,
+                                  found.record.last_at)
+    return score, kept
+
+
+PLAYERS = ["ann", "bob", "cid"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=FIXTURES)
+@given(subs=st.lists(st.tuples(st.sampled_from(["cup", "trial", "open"]),
+                               st.sampled_from(PLAYERS), st.integers(0, 9),
+                               st.integers(0, 2 * 7 * 1440 - 61)),
+                     min_size=1, max_size=40),
+       batch=st.integers(1, 12), summed=st.booleans())
+def test_the_first_attempts_count_as_brute_force_says(
+        data: redis.Redis, subs: list[Submission], batch: int, summed: bool) -> None:
+    data.flushdb()
+    subs.sort(key=lambda s: s[3])  # entry ids follow time
+    entries = [(f"{T0 + m * 60_000}-{i}", raw(submitted("cup", b, p, v)))
+               for i, (b, p, v, m) in enumerate(subs)]
+    processor = BatchProcessor(cup(), Store(data) if summed else EventsForm(data),
+                               DeadLetters(data), clock=lambda: T0 / 1000)  # both weeks open
+    for i in range(0, len(entries), batch):
+        processor.process("cup", "s", entries[i:i + batch])
+    refused = 0
+    for name, week, limit, latest, asc in [
+            ("cup", None, 0, False, False),  # all-time: every submission
+            (period_board("cup", WEEKS[0]), WEEKS[0], LIMIT, False, False),
+            (period_board("cup", WEEKS[1]), WEEKS[1], LIMIT, False, False),
+            ("trial", None, 2, True, True), ("open", None, 0, False, False)]:
+        board = name.split(":")[0]
+        score, kept, lost = brute_force(subs, board, week, limit, latest, asc)
+        assert read(data, name, PLAYERS, asc) == (score, kept), name
+        refused += lost
+    assert Store(data).counters(["cup"])["cup"].get("refused", 0) == refused
+
+    # a redelivery of everything changes nothing and refuses nothing more
+    before = {k: data.dump(k) for k in data.keys("st:{cup}:lb:*")}
+    for i in range(0, len(entries), batch):
+        processor.process("cup", "s", entries[i:i + batch])
+    assert {k: data.dump(k) for k in data.keys("st:{cup}:lb:*")} == before
+    assert Store(data).counters(["cup"])["cup"].get("refused", 0) == refused
+
+
+def test_a_submission_that_would_sum_on_a_tournament_board_is_dead_lettered(
+        data: redis.Redis) -> None:
+    letters = DeadLetters(data)
+    processor = BatchProcessor(cup(), Store(data), letters, clock=lambda: T0 / 1000)
+    report = processor.process("cup", "s", [
+        (f"{T0}-0", raw(submitted("cup", "cup", "ann", 5, operator="sum"))),
+        (f"{T0}-1", raw(submitted("cup", "cup", "ann", 4, operator="latest")))])
+    assert report.applied == 1 and letters.count() == 1
+    (letter,) = letters.scan()
+    assert letter.reason == "handler_error" and "best or the latest, not 'sum'" in letter.detail
+
+
+def test_concurrent_writers_never_take_more_than_the_limit(data: redis.Redis) -> None:
+    """Four writers (the workers of a pool) submit 40 attempts each for the same players
+    at once: each player ends with exactly the limit counted, and the rest refused."""
+    products = cup()
+    failed: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        try:
+            processor = BatchProcessor(products, Store(redis.Redis(
+                connection_pool=data.connection_pool)), DeadLetters(data),
+                clock=lambda: T0 / 1000)
+            for n in range(0, 40, 4):
+                report = processor.process("cup", "s", [
+                    (f"{T0 + n}-{writer * 1000 + k * 10 + i}",
+                     raw(submitted("cup", "trial", p, n + k)))
+                    for k in range(4) for i, p in enumerate(PLAYERS)])
+                assert report.applied == 4 * len(PLAYERS), report
+        except BaseException as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed, failed
+    ranks = Ranks(data)
+    for player in PLAYERS:
+        found = ranks.standing("cup", "trial", player, ascending=True, records="trial")
+        assert found is not None and found.record is not None
+        assert found.record.submissions == 2
+    assert Store(data).counters(["cup"])["cup"]["refused"] == 4 * 40 * len(PLAYERS) - 2 * 3
