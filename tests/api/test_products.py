@@ -32,19 +32,21 @@ def test_list_products(client: FlaskClient) -> None:
     resp = client.get("/products")
     assert resp.status_code == 200 and resp.mimetype == "application/json"
     products = resp.get_json()["products"]
-    assert [p["id"] for p in products] == ["chess", "darts", "edx", "exrps", "pong", "race",
-                                               "snake", "tennis"]
-    assert products[3] == EXRPS
-    assert products[2]["handlers"] == [{"name": "edx_logs", "boards": []}]
+    assert [p["id"] for p in products] == ["chess", "cup", "darts", "edx", "exrps", "pong",
+                                           "race", "snake", "tennis"]
+    by_id = {p["id"]: p for p in products}
+    assert by_id["exrps"] == EXRPS
+    assert by_id["edx"]["handlers"] == [{"name": "edx_logs", "boards": []}]
+    assert by_id["cup"]["boards"][0]["attempts"] == 3
     assert products[0]["boards"] == [
         {"name": "elo", "kind": "rating", "order": "desc", "ties": "dense", "tie_break": "member",
          "start": 1200.0, "periods": None, "tiers": [], "history": 0,
          "records": False, "attempts": 0}]
-    assert products[1]["boards"][0]["periods"] == {"kinds": ["week", "month"], "keep": 2,
-                                                   "grace_seconds": 600, "bucket_size": 0,
-                                                   "results_top": 10, "seasons": []}
-    assert products[4]["handlers"] == [{"name": "wins", "boards": ["wins"]},
-                                       {"name": "player_stats", "boards": []}]
+    assert by_id["darts"]["boards"][0]["periods"] == {
+        "kinds": ["week", "month"], "keep": 2, "grace_seconds": 600, "bucket_size": 0,
+        "results_top": 10, "seasons": []}
+    assert by_id["pong"]["handlers"] == [{"name": "wins", "boards": ["wins"]},
+                                         {"name": "player_stats", "boards": []}]
 
 
 def test_one_product(client: FlaskClient) -> None:

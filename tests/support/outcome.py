@@ -14,12 +14,14 @@ import redis
 from tests.support.pipeline import in_flight
 from tests.support.producer import Producer
 from tests.support.traffic import (
+    ATTEMPTS,
     COURSE_LOGS,
     ELO,
     PERIODS,
     PRODUCTS,
     SCORES,
     SKILL,
+    TOURNAMENT,
     Traffic,
     as_bytes,
     tally,
@@ -122,6 +124,20 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
     checks.append(Check(f"{SCORES} high_score, best of its weeks",
                         sum(count.scores["high_score"].values()), int(sum(weekly.values())),
                         weekly == count.scores["high_score"]))
+    # the tournament: each player's first ATTEMPTS count (which ones: the order parts are
+    # applied in), each attempt once, the rest refused once
+    sent = count.attempts
+    kept = {m.decode(): int(v.split()[0])
+            for m, v in data.hgetall(keys.board_submissions(TOURNAMENT, TOURNAMENT)).items()}
+    want = {p: min(len(s), ATTEMPTS) for p, s in sent.items()}
+    checks.append(Check(f"{TOURNAMENT} attempts counted", sum(want.values()),
+                        sum(kept.values()), kept == want))
+    refused = sum(max(0, len(s) - ATTEMPTS) for s in sent.values())
+    got = store.counters([TOURNAMENT])[TOURNAMENT].get("refused", 0)
+    checks.append(Check(f"{TOURNAMENT} attempts refused", refused, got, got == refused))
+    cup = {m: int(s) for m, s in store.top(TOURNAMENT, TOURNAMENT, count=100_000)}
+    checks.append(Check(f"{TOURNAMENT} players, each with a score it sent", len(sent), len(cup),
+                        set(cup) == set(sent) and all(cup[p] in sent[p] for p in cup)))
     for product in SKILL:
         rated = {m for m, _ in store.top(product, "openskill", count=100_000)}
         with_ratings = sum(1 for m in rated

@@ -4,7 +4,8 @@ game's score submissions, Open edX tracking-log lines, plus bad entries.
 Matches come from the demo generator (all event types, in wire order, several
 matches interleaved); a share of them is re-labelled ``pong``, ``chess`` or
 ``darts``. Between them go the demo's ``snake`` runs (``type = "score"``, to a
-best board kept per week too and a sum board). A demo course's log lines
+best board kept per week too and a sum board), each best also sent to ``cup``, a
+tournament that counts each player's first three. A demo course's log lines
 (``tracker.edx.demo``) are spread among them, some sent twice (a file ingested
 again: they count once).
 Among them, at known places, go deliberately malformed entries, each with the
@@ -39,6 +40,7 @@ COURSE_LOGS = "edx"  # the product of tracking-log lines
 SCORES = "snake"  # the product of score submissions (demo.SCORE_PRODUCT)
 EDX_SHARE = 0.02  # of the rows, tracking-log lines (until the demo course's are all sent)
 SCORE_SHARE = 0.03  # of the segments, snake runs (one score entry per board)
+TOURNAMENT, ATTEMPTS = "cup", 3  # snake's bests sent again to a tournament's board
 
 
 @dataclass
@@ -122,6 +124,8 @@ def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
                 relabel[gid] = SCORES if scored else rng.choices(PRODUCTS, SHARES)[0]
             row: Row = {**entry, "product_id": relabel[gid]}
             traffic.rows.append(row)
+            if row["type"] == "score" and row["board"] == "high_score":
+                traffic.rows.append({**row, "product_id": TOURNAMENT, "board": TOURNAMENT})
             if row["type"] == "game_over":
                 results.append(row)
         if rng.random() < bad_rate * len(segment):
@@ -152,6 +156,7 @@ class Tally:
     courses: dict[str, dict[str, object]]  # course -> its report (CourseReport.as_dict)
     scores: dict[str, dict[str, int]]  # snake's board -> player -> best or sum of scores
     submissions: dict[str, Counter[str]]  # snake's board -> player -> submissions
+    attempts: dict[str, list[int]]  # cup's player -> the scores it sent, in order
 
 
 def tally(good: Iterable[Mapping[str, str]]) -> Tally:
@@ -165,7 +170,10 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
     best: dict[str, int] = {}
     total: Counter[str] = Counter()
     submissions: dict[str, Counter[str]] = {"high_score": Counter(), "total": Counter()}
+    attempts: dict[str, list[int]] = {}
     for row in rows:
+        if row.get("product_id") == TOURNAMENT:
+            attempts.setdefault(row["user_id"], []).append(int(row["score"]))
         if row.get("product_id") == SCORES:
             player, score = row["user_id"], int(row["score"])
             submissions[row["board"]][player] += 1
@@ -174,4 +182,4 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
             else:
                 total[player] += score
     return Tally(wins, stats, rated, skilled, {c: r.as_dict() for c, r in reports.items()},
-                 {"high_score": best, "total": dict(total)}, submissions)
+                 {"high_score": best, "total": dict(total)}, submissions, attempts)
