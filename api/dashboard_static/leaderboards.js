@@ -59,6 +59,18 @@ function cell(row, text, numeric) {
   row.appendChild(td);
 }
 
+function plural(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+// A tournament board's limit, as it holds for what is shown: per period on a board kept
+// per period (its all-time board takes every submission), else all-time.
+function attempts(board, period) {
+  if (!board || !board.attempts || (board.periods && !period)) return "";
+  return `; each player's first ${plural(board.attempts, "submission")}` +
+         (period ? " of the period" : "") + " count";
+}
+
 function render(body, player) {
   const rows = $("rows");
   rows.replaceChildren();
@@ -75,7 +87,8 @@ function render(body, player) {
   }
   const period = body.period ? `, ${body.period}` : "";
   $("board-title").textContent = `${body.product_id} · ${body.board}${period}`;
-  $("board-about").textContent = `${body.size} players, ranked ${body.ties}` +
+  $("board-about").textContent = `${plural(body.size, "player")}, ranked ${body.ties}` +
+    attempts(chosenBoard(), body.period) +
     (body.entries.length ? `; rows ${body.offset + 1} to ${body.offset + body.entries.length}`
                          : "; no rows");
   for (const [id, cursor] of [["prev", body.prev_cursor], ["next", body.next_cursor]]) {

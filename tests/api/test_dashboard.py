@@ -70,13 +70,15 @@ def test_the_leaderboards_page_and_its_files(client: FlaskClient) -> None:
 
 @pytest.fixture
 def boards_served(make_app: MakeApp, feed: Feed) -> Iterator[str]:
-    """The public API on a real HTTP server, with exrps and snake boards filled."""
+    """The public API on a real HTTP server, with exrps, snake and cup boards filled."""
     # p0 beats everyone, p1 everyone after it ... : p<i> has 30 - i wins (p30: none)
     feed("exrps", [game_over("exrps", f"p{i}", f"p{j}") for i in range(31)
                    for j in range(i + 1, 31)])
     feed("snake", [submitted("snake", "high_score", "ann", 70, metadata='{"car": "red"}'),
                    submitted("snake", "high_score", "bob", 90),
                    submitted("snake", "high_score", "ann", 50)])
+    # a tournament of 3 attempts: ann's fourth (99) is refused
+    feed("cup", [submitted("cup", "cup", "ann", score) for score in (40, 60, 20, 99)])
     with serving(make_app()) as url:
         yield url
 
@@ -97,6 +99,10 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
                  "&ties=dense", tmp_path / "around")
     assert '<tr class="me"><td class="num">16</td><td>p15</td><td class="num">15</td>' in dom
     assert "ranked dense" in dom and "<td>p14</td>" in dom and "<td>p16</td>" in dom
+    # a tournament board says its attempts; ann's best of her three counted
+    dom = browse(f"{boards_served}/dashboard/boards#product=cup&board=cup", tmp_path / "cup")
+    assert "1 player, ranked competition; each player's first 3 submissions count" in dom
+    assert '<td>ann</td><td class="num">60</td><td class="num">3</td>' in dom
     # a board that does not exist: the API's error, shown as it said it
     dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=nobody",
                  tmp_path / "missing")
