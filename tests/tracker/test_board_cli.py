@@ -48,6 +48,14 @@ def test_a_board_in_the_terminal(settings: Settings, products: Products, store: 
         f"snake high_score:{week}: 3 player(s), ranked dense"
     assert len(weekly.output.splitlines()) == 3
 
+    # a tournament: ann's fourth attempt (99) was refused
+    feed(products, store, dead_letters, "cup",
+         [submitted("cup", "cup", "ann", score) for score in (40, 60, 20, 99)])
+    cup = runner.invoke(main, ["board", "cup", "cup"]).output.splitlines()
+    assert cup[0] == "cup cup: 1 player(s), ranked competition; each player's first 3 " \
+                     "submission(s) count"
+    assert cup[1].split()[:4] == ["1", "ann", "60", "(3"]
+
     # p<i> won 11 - i games: around p6, ordinal ranks, no records on a wins board
     around = runner.invoke(main, ["board", "exrps", "wins", "--around", "p6", "--limit", "3",
                                   "--ties", "ordinal"])
