@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -141,51 +143,53 @@ def test_every_read_of_a_score_board_shows_each_record(
     assert client.get("/products/exrps/boards/wins").get_json()["records"] is False
 
 
-def test_bucket_reads_show_the_period_boards_records(
-        tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
+@contextmanager
+def served_alone(tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters,
+                 product_line: str, rows: list[dict[str, str]]
+                 ) -> Iterator[tuple[FlaskClient, int]]:
+    """A client of the API over a products file of ``product_line`` alone, once ``rows``
+    (of that product) are applied, a second apart from a minute ago; and their first ms."""
     config = tmp_path / "products.toml"
-    config.write_text('[products]\narcade = { handlers = [{ use = "score", board = "hi", '
-                      'periods = ["week"], bucket_size = 2 }] }\n')
-    products = load_products(config)
+    config.write_text(f"[products]\n{product_line}\n")
     start = int(time.time()) * 1000 - 60_000
-    entries = [(f"{start + i * 1000}-0", raw(submitted("arcade", "hi", user, score,
-                                                       metadata=f'{{"by": "{user}"}}')))
-               for i, (user, score) in enumerate([("ann", 5), ("bob", 9), ("cid", 7)])]
-    assert BatchProcessor(products, store, dead_letters).process("arcade", "s",
-                                                                 entries).applied == 3
+    entries = [(f"{start + i * 1000}-0", raw(row)) for i, row in enumerate(rows)]
+    processor = BatchProcessor(load_products(config), store, dead_letters)
+    assert processor.process(rows[0]["product_id"], "s", entries).applied == len(rows)
     app = create_app(dataclasses.replace(settings, products_file=str(config)),
                      ApiSettings(rate_limit="off"))
-    client = app.test_client()
-    base = "/products/arcade/boards/hi"
-    first = client.get(f"{base}/buckets/0/entries").get_json()["entries"]
-    assert [(r["user_id"], r["metadata"], r["first_at"]) for r in first] == [
-        ("bob", {"by": "bob"}, start + 1000), ("ann", {"by": "ann"}, start)]
-    mine = client.get(f"{base}/players/cid/bucket").get_json()
-    assert (mine["bucket"], mine["metadata"], mine["submissions"]) == (1, {"by": "cid"}, 1)
-    app.extensions[EXTENSION].close()
+    try:
+        yield app.test_client(), start
+    finally:
+        app.extensions[EXTENSION].close()
+
+
+def test_bucket_reads_show_the_period_boards_records(
+        tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
+    rows = [submitted("arcade", "hi", user, score, metadata=f'{{"by": "{user}"}}')
+            for user, score in [("ann", 5), ("bob", 9), ("cid", 7)]]
+    with served_alone(tmp_path, settings, store, dead_letters,
+                      'arcade = { handlers = [{ use = "score", board = "hi", '
+                      'periods = ["week"], bucket_size = 2 }] }', rows) as (client, start):
+        base = "/products/arcade/boards/hi"
+        first = client.get(f"{base}/buckets/0/entries").get_json()["entries"]
+        assert [(r["user_id"], r["metadata"], r["first_at"]) for r in first] == [
+            ("bob", {"by": "bob"}, start + 1000), ("ann", {"by": "ann"}, start)]
+        mine = client.get(f"{base}/players/cid/bucket").get_json()
+        assert (mine["bucket"], mine["metadata"], mine["submissions"]) == (1, {"by": "cid"}, 1)
 
 
 def test_a_tournament_board_says_its_attempts_and_each_players_count(
         tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
-    config = tmp_path / "products.toml"
-    config.write_text('[products]\ncup = { handlers = [{ use = "score", board = "cup", '
-                      'attempts = 2, periods = ["week"] }] }\n')
-    products = load_products(config)
-    start = int(time.time()) * 1000 - 60_000
-    entries = [(f"{start + i * 1000}-0", raw(submitted("cup", "cup", "ann", score)))
-               for i, score in enumerate([5, 3, 9])]  # the third is one too many
-    assert BatchProcessor(products, store, dead_letters).process("cup", "s",
-                                                                 entries).applied == 3
-    app = create_app(dataclasses.replace(settings, products_file=str(config)),
-                     ApiSettings(rate_limit="off"))
-    client = app.test_client()
-    board = client.get("/products/cup/boards/cup").get_json()
-    assert board["attempts"] == 2 and board["records"] is True
-    week = client.get("/products/cup/boards/cup/periods").get_json()["periods"][0]["id"]
-    this_week = client.get(f"/products/cup/boards/cup/players/ann?period={week}").get_json()
-    assert (this_week["score"], this_week["submissions"]) == (5, 2)  # 9 came too late
-    ever = client.get("/products/cup/boards/cup/players/ann").get_json()
-    assert (ever["score"], ever["submissions"]) == (9, 3)  # all-time takes every submission
-    metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'tracker_scores_refused_total{product="cup"} 1.0' in metrics
-    app.extensions[EXTENSION].close()
+    rows = [submitted("cup", "cup", "ann", score) for score in (5, 3, 9)]  # one too many
+    with served_alone(tmp_path, settings, store, dead_letters,
+                      'cup = { handlers = [{ use = "score", board = "cup", attempts = 2, '
+                      'periods = ["week"] }] }', rows) as (client, _):
+        board = client.get("/products/cup/boards/cup").get_json()
+        assert board["attempts"] == 2 and board["records"] is True
+        week = client.get("/products/cup/boards/cup/periods").get_json()["periods"][0]["id"]
+        this_week = client.get(f"/products/cup/boards/cup/players/ann?period={week}").get_json()
+        assert (this_week["score"], this_week["submissions"]) == (5, 2)  # 9 came too late
+        ever = client.get("/products/cup/boards/cup/players/ann").get_json()
+        assert (ever["score"], ever["submissions"]) == (9, 3)  # all-time takes every one
+        metrics = client.get("/metrics").get_data(as_text=True)
+        assert 'tracker_scores_refused_total{product="cup"} 1.0' in metrics
