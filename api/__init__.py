@@ -28,6 +28,7 @@ from api import (
     userstate,
 )
 from api.auth import Authenticator
+from api.caching import init_caching
 from api.config import ApiSettings
 from api.cors import init_cors
 from api.docs import EXTENSION as OPENAPI_EXTENSION
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None,
     init_metrics(app, api_state)  # first: its timer wraps everything below
     init_limiter(app, api_settings, settings.redis_url, settings.key_prefix)
     init_cors(app, api_settings)
+    init_caching(app, api_settings)
     for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, buckets.bp, archive.bp,
                players.bp,
                userstate.bp, courses.bp, dashboard.bp, health.bp):

@@ -27,6 +27,17 @@ def _flag(env: Mapping[str, str], name: str, default: str) -> str:
 ORIGIN_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
+def _count(raw: str, name: str) -> int:
+    """A whole number of at least 0 from a variable, else a ValueError naming it."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{name} must be an integer of at least 0, got {raw!r}")
+    return value
+
+
 def parse_origins(raw: str) -> tuple[str, ...]:
     """``TRACKER_CORS_ORIGINS``: origins separated by commas or spaces
     (``https://portal.example.com``: scheme, host and port only), or ``*`` for any."""
@@ -55,6 +66,7 @@ class ApiSettings:
     proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For hops)
     # origins whose pages may read the API from a browser (CORS); ("*",): any; (): none
     cors_origins: tuple[str, ...] = ()
+    cache_seconds: int = 0  # how long shared caches may keep a public read; 0: revalidate
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -63,11 +75,8 @@ class ApiSettings:
         def text(name: str, default: str = "") -> str:
             return env.get(f"TRACKER_{name}", default).strip() or default
 
-        hops_raw = text("PROXY_HOPS", "0")
-        try:
-            hops = int(hops_raw)
-        except ValueError as exc:
-            raise ValueError(f"TRACKER_PROXY_HOPS must be an integer, got {hops_raw!r}") from exc
+        hops, cache = (_count(text(name, "0"), f"TRACKER_{name}")
+                       for name in ("PROXY_HOPS", "CACHE_SECONDS"))
         return cls(
             jwt_secret=env.get("TRACKER_JWT_SECRET", ""),
             jwt_public_key=text("JWT_PUBLIC_KEY"),
@@ -79,6 +88,7 @@ class ApiSettings:
             rate_limit_storage_url=text("RATE_LIMIT_STORAGE_URL"),
             proxy_hops=hops,
             cors_origins=parse_origins(text("CORS_ORIGINS")),
+            cache_seconds=cache,
         )
 
     @property
