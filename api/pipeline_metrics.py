@@ -65,7 +65,7 @@ class PipelineCollector(Collector):
             labels=["product"])
         refused = CounterMetricFamily(
             "tracker_scores_refused",
-            "Score submissions past their board's attempts: counted, not kept.",
+            "Score submissions past their board's attempts or players: counted, not kept.",
             labels=["product"])
         for product, totals in state.products.items():
             applied.add_metric([product], totals.applied)

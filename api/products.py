@@ -39,7 +39,8 @@ def describe_board(board: Board) -> dict[str, Any]:
                 "seasons": [{"id": p.id, "kind": p.kind, "start": p.start, "end": p.end}
                             for p in policy.seasons]},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
-            "records": board.records, "attempts": board.attempts}
+            "records": board.records, "attempts": board.attempts,
+            "max_players": board.max_players}
 
 
 def describe_tier(tier: Tier) -> dict[str, Any]:

@@ -61,10 +61,13 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
     if window is None:
         raise click.ClickException(f"player {player!r} is not on board {name!r}")
     mode = TieMode(ties) if ties else b.ties
-    # a tournament's limit holds per period on a board kept per period, else all-time
-    limited = b.attempts and (period is not None or b.periods is None)
+    # a tournament's limits hold per period on a board kept per period, else all-time
+    limited = period is not None or b.periods is None
     click.echo(f"{product.id} {name}: {window.size} player(s), ranked {mode.value}"
-               + (f"; each player's first {b.attempts} submission(s) count" if limited else ""))
+               + (f"; each player's first {b.attempts} submission(s) count"
+                  if limited and b.attempts else "")
+               + (f"; the first {b.max_players} player(s) are in"
+                  if limited and b.max_players else ""))
     records = window.records or [None] * len(window.rows)
     for entry, record in zip(window.ranked(mode), records, strict=True):
         mark = "*" if entry.user_id == player else " "

@@ -322,8 +322,9 @@ class PeriodBoards:
             if policy is None:
                 out.append(op)
                 continue
-            # a board kept per period limits attempts per period: all-time takes them all
-            out.append(replace(op, limit=0) if type(op) is Attempt else op)
+            # a board kept per period limits attempts and players per period: all-time
+            # takes them all
+            out.append(replace(op, limit=0, capacity=0) if type(op) is Attempt else op)
             for kind in policy.kinds:
                 period = self._period(policy, kind, ms)
                 if period is None:  # between two seasons: all-time only

@@ -63,12 +63,17 @@ function plural(n, noun) {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
-// A tournament board's limit, as it holds for what is shown: per period on a board kept
-// per period (its all-time board takes every submission), else all-time.
+// A tournament board's limits, as they hold for what is shown: per period on a board
+// kept per period (its all-time board takes every submission), else all-time.
 function attempts(board, period) {
-  if (!board || !board.attempts || (board.periods && !period)) return "";
-  return `; each player's first ${plural(board.attempts, "submission")}` +
-         (period ? " of the period" : "") + " count";
+  if (!board || (!board.attempts && !board.max_players) || (board.periods && !period)) {
+    return "";
+  }
+  const of = period ? " of the period" : "";
+  return (board.attempts ? `; each player's first ${plural(board.attempts, "submission")}` +
+                           `${of} count` : "") +
+         (board.max_players ? `; the first ${plural(board.max_players, "player")}${of} ` +
+                              "are in" : "");
 }
 
 function render(body, player) {

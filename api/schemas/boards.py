@@ -226,6 +226,10 @@ class BoardSchema(Schema):
                        "board kept per period; the all-time board takes them all), a "
                        "tournament's attempts: those left are this less the player's "
                        "submissions. 0: any number."})
+    max_players = fields.Integer(required=True, metadata={
+        "description": "Players the board takes, the first to submit (per period on a "
+                       "board kept per period), a tournament's size; a later player's "
+                       "submissions are refused. 0: any number."})
 
 
 class BoardDetailSchema(BoardSchema):

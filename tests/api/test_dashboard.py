@@ -101,7 +101,8 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
     assert "ranked dense" in dom and "<td>p14</td>" in dom and "<td>p16</td>" in dom
     # a tournament board says its attempts; ann's best of her three counted
     dom = browse(f"{boards_served}/dashboard/boards#product=cup&board=cup", tmp_path / "cup")
-    assert "1 player, ranked competition; each player's first 3 submissions count" in dom
+    assert "1 player, ranked competition; each player's first 3 submissions count; the " \
+           "first 50 players are in" in dom
     assert '<td>ann</td><td class="num">60</td><td class="num">3</td>' in dom
     # a board that does not exist: the API's error, shown as it said it
     dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=nobody",

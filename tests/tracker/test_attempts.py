@@ -1,7 +1,8 @@
-"""Tournament boards (``attempts = N`` on a ``score`` handler): each player's first N
-submissions count, per period on a board kept per period, while the all-time board takes
-them all; later ones change nothing and are counted as refused. Checked against brute
-force on a real Redis in both batch forms, under redelivery, and with concurrent writers."""
+"""Tournament boards (``attempts = N`` and ``max_players = M`` on a ``score`` handler):
+each player's first N submissions count, and the first M players to submit, per period on
+a board kept per period, while the all-time board takes them all; the rest change nothing
+and are counted as refused. Checked against brute force on a real Redis in both batch
+forms, under redelivery, and with concurrent writers."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ WEEKS = [Period.containing(PeriodKind.WEEK, T0), Period.containing(PeriodKind.WE
 LIMIT = 3
 CUP = {"handlers": [
     {"use": "score", "board": "cup", "attempts": LIMIT, "periods": ["week"]},
-    {"use": "score", "board": "trial", "attempts": 2, "operator": "latest", "order": "asc"},
+    {"use": "score", "board": "trial", "attempts": 2, "operator": "latest", "order": "asc",
+     "max_players": 2},
+    {"use": "score", "board": "final", "max_players": 2, "periods": ["week"]},
     {"use": "score", "board": "open"},  # no limit, beside them
 ]}
 # (board, player, score, minutes after T0)
@@ -46,14 +49,19 @@ def test_the_configuration_and_the_op() -> None:
     handler = ScoreLeaderboard("cup", attempts=3)
     assert handler.boards[0].attempts == 3 and "attempts=3" in repr(handler)
     for bad in (-1, True, 1.5):
-        with pytest.raises(ValueError, match="attempts is a number"):
+        with pytest.raises(ValueError, match="attempts is a whole number"):
             ScoreLeaderboard("cup", attempts=bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="attempts go with the operators"):
+    with pytest.raises(ValueError, match="attempts and max_players go with the operators"):
         ScoreLeaderboard("cup", operator="sum", attempts=3)
-    with pytest.raises(ConfigError, match="attempts go with"):
+    with pytest.raises(ConfigError, match="attempts and max_players go with"):
         parse_products({"products": {"x": {"handlers": [
             {"use": "score", "board": "b", "operator": "decr", "attempts": 1}]}}})
-    check_op(Attempt("cup", "ann", 5.0, "best", 3, 1, ""))
+    check_op(Attempt("cup", "ann", 5.0, "best", 3, 1, "", 10))
+    with pytest.raises(ValueError, match="capacity"):
+        check_op(Attempt("cup", "ann", 5.0, "best", 3, 1, "", -1))
+    with pytest.raises(ValueError, match="max_players is a whole number"):
+        ScoreLeaderboard("cup", max_players=-5)
+    assert ScoreLeaderboard("cup", max_players=8).boards[0].max_players == 8
     with pytest.raises(ValueError, match="best or the latest"):
         check_op(Attempt("cup", "ann", 5.0, "sum", 3, 1, ""))
     with pytest.raises(ValueError, match="best or the latest"):
@@ -64,10 +72,12 @@ def test_the_configuration_and_the_op() -> None:
 
 
 def brute_force(subs: Sequence[Submission], board: str, week: Period | None, limit: int,
-                latest: bool, ascending: bool) -> tuple[dict[str, int], dict[str, Record], int]:
+                capacity: int, latest: bool, ascending: bool
+                ) -> tuple[dict[str, int], dict[str, Record], int]:
     """Each player's score and record on ``board`` (its all-time board when ``week`` is
     None, on which no limit holds for a board kept per week), and the submissions refused
-    there: in event order, the first ``limit`` of each player count."""
+    there: in event order, the first ``limit`` of each player count, of the first
+    ``capacity`` players."""
     score: dict[str, int] = {}
     kept: dict[str, Record] = {}
     refused = 0
@@ -76,7 +86,8 @@ def brute_force(subs: Sequence[Submission], board: str, week: Period | None, lim
         if b != board or (week is not None and not week.start_ms <= at < week.end_ms):
             continue
         old = kept.get(player)
-        if limit and old is not None and old.submissions >= limit:
+        if (limit and old is not None and old.submissions >= limit) or (
+                capacity and old is None and len(kept) >= capacity):
             refused += 1
             continue
         kept[player] = Record((old.submissions if old else 0) + 1,
@@ -102,11 +113,11 @@ def read(data: redis.Redis, name: str, players: Sequence[str], ascending: bool
     return score, kept
 
 
-PLAYERS = ["ann", "bob", "cid"]
+PLAYERS = ["ann", "bob", "cid", "dee"]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=FIXTURES)
-@given(subs=st.lists(st.tuples(st.sampled_from(["cup", "trial", "open"]),
+@given(subs=st.lists(st.tuples(st.sampled_from(["cup", "trial", "final", "open"]),
                                st.sampled_from(PLAYERS), st.integers(0, 9),
                                st.integers(0, 2 * 7 * 1440 - 61)),
                      min_size=1, max_size=40),
@@ -122,13 +133,17 @@ def test_the_first_attempts_count_as_brute_force_says(
     for i in range(0, len(entries), batch):
         processor.process("cup", "s", entries[i:i + batch])
     refused = 0
-    for name, week, limit, latest, asc in [
-            ("cup", None, 0, False, False),  # all-time: every submission
-            (period_board("cup", WEEKS[0]), WEEKS[0], LIMIT, False, False),
-            (period_board("cup", WEEKS[1]), WEEKS[1], LIMIT, False, False),
-            ("trial", None, 2, True, True), ("open", None, 0, False, False)]:
+    for name, week, limit, capacity, latest, asc in [
+            ("cup", None, 0, 0, False, False),  # all-time: every submission
+            (period_board("cup", WEEKS[0]), WEEKS[0], LIMIT, 0, False, False),
+            (period_board("cup", WEEKS[1]), WEEKS[1], LIMIT, 0, False, False),
+            ("trial", None, 2, 2, True, True),
+            ("final", None, 0, 0, False, False),
+            (period_board("final", WEEKS[0]), WEEKS[0], 0, 2, False, False),
+            (period_board("final", WEEKS[1]), WEEKS[1], 0, 2, False, False),
+            ("open", None, 0, 0, False, False)]:
         board = name.split(":")[0]
-        score, kept, lost = brute_force(subs, board, week, limit, latest, asc)
+        score, kept, lost = brute_force(subs, board, week, limit, capacity, latest, asc)
         assert read(data, name, PLAYERS, asc) == (score, kept), name
         refused += lost
     assert Store(data).counters(["cup"])["cup"].get("refused", 0) == refused
@@ -155,7 +170,8 @@ def test_a_submission_that_would_sum_on_a_tournament_board_is_dead_lettered(
 
 def test_concurrent_writers_never_take_more_than_the_limit(data: redis.Redis) -> None:
     """Four writers (the workers of a pool) submit 40 attempts each for the same players
-    at once: each player ends with exactly the limit counted, and the rest refused."""
+    at once: the board ends with exactly its players, each with exactly its attempts, and
+    the rest refused."""
     products = cup()
     failed: list[BaseException] = []
 
@@ -179,9 +195,10 @@ def test_concurrent_writers_never_take_more_than_the_limit(data: redis.Redis) ->
     for t in threads:
         t.join()
     assert not failed, failed
+    # trial takes 2 attempts of 2 players: exactly 4 submissions in, whoever came first
     ranks = Ranks(data)
-    for player in PLAYERS:
-        found = ranks.standing("cup", "trial", player, ascending=True, records="trial")
-        assert found is not None and found.record is not None
-        assert found.record.submissions == 2
-    assert Store(data).counters(["cup"])["cup"]["refused"] == 4 * 40 * len(PLAYERS) - 2 * 3
+    found = [ranks.standing("cup", "trial", p, ascending=True, records="trial") for p in PLAYERS]
+    admitted = [f for f in found if f is not None]
+    assert len(admitted) == 2
+    assert all(f.record is not None and f.record.submissions == 2 for f in admitted)
+    assert Store(data).counters(["cup"])["cup"]["refused"] == 4 * 40 * len(PLAYERS) - 2 * 2

@@ -53,7 +53,7 @@ def test_a_board_in_the_terminal(settings: Settings, products: Products, store: 
          [submitted("cup", "cup", "ann", score) for score in (40, 60, 20, 99)])
     cup = runner.invoke(main, ["board", "cup", "cup"]).output.splitlines()
     assert cup[0] == "cup cup: 1 player(s), ranked competition; each player's first 3 " \
-                     "submission(s) count"
+                     "submission(s) count; the first 50 player(s) are in"
     assert cup[1].split()[:4] == ["1", "ann", "60", "(3"]
 
     # p<i> won 11 - i games: around p6, ordinal ranks, no records on a wins board

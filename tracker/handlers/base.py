@@ -100,12 +100,14 @@ class Submitted:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """A submission of ``member`` to ``board``, a board that takes at most ``limit`` of
-    each member's submissions (a tournament's attempts; 0: any number). Unless the member
-    has made ``limit`` there already, it is kept as ``mode`` says ("best" or "latest", with
-    ``metadata``, "" for none, as :class:`KeepBest` and :class:`SetScore` keep theirs) and
-    counted with its time ``at_ms``, as :class:`Submitted` counts; past the limit it
-    changes nothing on the board and is counted as refused for the product."""
+    """A submission of ``member`` to ``board``, a tournament's board: it takes at most
+    ``limit`` of each member's submissions (its attempts; 0: any number) and at most
+    ``capacity`` members (0: any number). Unless the member has made ``limit`` there
+    already, or is not there and ``capacity`` members are, it is kept as ``mode`` says
+    ("best" or "latest", with ``metadata``, "" for none, as :class:`KeepBest` and
+    :class:`SetScore` keep theirs) and counted with its time ``at_ms``, as
+    :class:`Submitted` counts; else it changes nothing on the board and is counted as
+    refused for the product."""
 
     board: str
     member: str
@@ -114,6 +116,7 @@ class Attempt:
     limit: int
     at_ms: int
     metadata: str = ""
+    capacity: int = 0
 
 
 ATTEMPT_MODES = ("best", "latest")
@@ -255,10 +258,11 @@ def check_op(op: object) -> Op:
     if isinstance(op, Submitted | Attempt) and not (isinstance(op.at_ms, int)
                                                    and 0 <= op.at_ms < 2**53):
         raise TypeError(f"{type(op).__name__}.at_ms must be an integer of [0, 2^53): {op!r}")
-    if isinstance(op, Attempt) and not (op.mode in ATTEMPT_MODES and isinstance(op.limit, int)
-                                        and op.limit >= 0):
-        raise ValueError(f"an attempt keeps the best or the latest, limit an integer >= 0: "
-                         f"{op!r}")
+    if isinstance(op, Attempt) and not (
+            op.mode in ATTEMPT_MODES and all(isinstance(n, int) and n >= 0
+                                             for n in (op.limit, op.capacity))):
+        raise ValueError(f"an attempt keeps the best or the latest, limit and capacity are "
+                         f"integers >= 0: {op!r}")
     return op
 
 
@@ -289,6 +293,7 @@ class Board:
     # each member's record keeps its submissions' count and times, and metadata (score boards)
     records: bool = False
     attempts: int = 0  # submissions taken per member, per period on a period board; 0: any
+    max_players: int = 0  # members taken, the first to submit (per period likewise); 0: any
 
 
 class Handler(ABC):

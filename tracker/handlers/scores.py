@@ -14,6 +14,7 @@ configuration per board:
 ``attempts = 3`` makes a board a tournament's: each player's first three submissions
 count (per period, on a board kept per period: all-time takes every submission); a
 later one changes nothing and is counted as refused (``tracker_scores_refused_total``).
+``max_players = 100`` likewise lets in the first hundred players to submit.
 """
 
 from __future__ import annotations
@@ -58,24 +59,29 @@ class ScoreLeaderboard(Handler):
     name = "score"
     events = SCORE_EVENTS
 
-    def __init__(self, board: str = "score", operator: str = "best", attempts: int = 0):
+    def __init__(self, board: str = "score", operator: str = "best", attempts: int = 0,
+                 max_players: int = 0):
         if not isinstance(board, str) or not BOARD_NAME_RE.match(board):
             raise ValueError(f"board is a board name (1-64 of A-Z a-z 0-9 _ . -), got {board!r}")
         if operator not in OPERATORS:
             raise ValueError(f"operator is one of {list(OPERATORS)}, got {operator!r}")
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
-            raise ValueError(f"attempts is a number of submissions (0: any), got {attempts!r}")
-        if attempts and operator not in LIMITED:
-            raise ValueError(f"attempts go with the operators {list(LIMITED)} (a tournament "
-                             f"keeps each player's best or latest), not {operator!r}")
+        for name, n in (("attempts", attempts), ("max_players", max_players)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ValueError(f"{name} is a whole number (0: any), got {n!r}")
+        if (attempts or max_players) and operator not in LIMITED:
+            raise ValueError(f"attempts and max_players go with the operators {list(LIMITED)} "
+                             f"(a tournament keeps each player's best or latest), not "
+                             f"{operator!r}")
         self.board = board
         self.operator = operator
         self.attempts = attempts
+        self.max_players = max_players
         self._kind = OPERATORS[operator]
 
     @property
     def boards(self) -> tuple[Board, ...]:
-        return (Board(self.board, self._kind, records=True, attempts=self.attempts),)
+        return (Board(self.board, self._kind, records=True, attempts=self.attempts,
+                      max_players=self.max_players),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "score" or event["board"] != self.board:
@@ -85,13 +91,12 @@ class ScoreLeaderboard(Handler):
         counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
         # a submission may say what it does instead (a correction: "latest" sets the score)
         does = event.get("operator") or self.operator
-        if self.attempts:  # counted against the limit, and kept, in one step
+        if self.attempts or self.max_players:  # checked against the limits, kept, one step
             if does not in LIMITED:
-                raise ValueError(f"board {self.board!r} takes {self.attempts} attempt(s) per "
-                                 f"player: a submission keeps the best or the latest, not "
-                                 f"{does!r}")
+                raise ValueError(f"board {self.board!r} is a tournament's: a submission keeps "
+                                 f"the best or the latest, not {does!r}")
             return (Attempt(self.board, user, score, does, self.attempts, counted.at_ms,
-                            metadata or ""),)
+                            metadata or "", self.max_players),)
         if does == "best" or does == "latest":
             # the record is one submission: its score with its metadata, or none
             keep = KeepBest if does == "best" else SetScore
@@ -105,5 +110,6 @@ class ScoreLeaderboard(Handler):
         return change, SetMetadata(self.board, user, metadata), counted
 
     def __repr__(self) -> str:
-        limit = f", attempts={self.attempts}" if self.attempts else ""
+        limit = (f", attempts={self.attempts}" if self.attempts else "") + (
+            f", max_players={self.max_players}" if self.max_players else "")
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r}{limit})"

@@ -18,10 +18,10 @@
 --               { "sub", board, member, n, first, last }  n submissions to member's record,
 --                 the first and last at those Unix ms (<board>:subs, member ->
 --                 "<n> <first> <last>", summed, least first, greatest last)
---               { "att", board, member, score, mode, limit, at, metadata }  a submission to
---                 a board taking at most `limit` per member (0: any): kept as "best" or
---                 "latest" says and counted as a "sub" of 1 at `at`; past the limit,
---                 counted in <p>counters "refused" instead
+--               { "att", board, member, score, mode, limit, at, metadata, capacity }  a
+--                 submission to a board taking at most `limit` per member and `capacity`
+--                 members (0: any): kept as "best" or "latest" says and counted as a
+--                 "sub" of 1 at `at`; past a limit, counted in <p>counters "refused"
 --               { "game", board, winner, loser, at ms, keep }  both players' histories:
 --                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
@@ -423,15 +423,17 @@ local function set_latest(board, member, score, t, metadata)
   keep_metadata(key, member, metadata)
 end
 
--- A submission to a board that takes at most `limit` of each member's (0: any number),
--- a tournament's attempts: kept as `mode` says and counted, unless the member's record
--- there counts `limit` submissions already; then the board is left alone and the
--- product counts it refused. Attempts are counted in the order parts are applied.
-local function attempt(board, member, score, mode, limit, at, metadata, t)
+-- A submission to a tournament's board, which takes at most `limit` of each member's
+-- (its attempts) and `capacity` members (0: any number): kept as `mode` says and
+-- counted, unless the member's record there counts `limit` submissions already, or the
+-- member has none and `capacity` members have one; then the board is left alone and
+-- the product counts it refused. Counted in the order parts are applied.
+local function attempt(board, member, score, mode, limit, at, metadata, capacity, t)
   local key = p .. 'lb:' .. board
-  if limit > 0 then
+  if limit > 0 or capacity > 0 then
     local old = redis.call('HGET', key .. ':subs', member)
-    if old and tonumber(string.match(old, '^(%d+)')) >= limit then
+    if (old and limit > 0 and tonumber(string.match(old, '^(%d+)')) >= limit)
+        or (not old and capacity > 0 and redis.call('HLEN', key .. ':subs') >= capacity) then
       redis.call('HINCRBY', p .. 'counters', 'refused', 1)
       return
     end
@@ -489,7 +491,7 @@ local function rate(op, t)
   elseif op[1] == 'sub' then
     count_submissions(p .. 'lb:' .. op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'att' then
-    attempt(op[2], op[3], op[4], op[5], op[6], op[7], op[8], t)
+    attempt(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], t)
   elseif op[1] == 'streak' then
     win_streak(op[2], op[3], op[4], t)
   elseif op[1] == 'game' then

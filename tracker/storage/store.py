@@ -88,8 +88,9 @@ def encode_op(op: Op) -> list[Any]:
             return ["meta", board, member, metadata]
         case Submitted(board, member, at_ms):
             return ["sub", board, member, 1, at_ms, at_ms]
-        case Attempt(board, member, score, mode, limit, at_ms, metadata):
-            return ["att", board, member, float(score), mode, int(limit), int(at_ms), metadata]
+        case Attempt(board, member, score, mode, limit, at_ms, metadata, capacity):
+            return ["att", board, member, float(score), mode, int(limit), int(at_ms), metadata,
+                    int(capacity)]
         case WinStreak(board, winner, loser):
             return ["streak", board, winner, loser]
         case RecordGame(board, winner, loser, at_ms, keep):
