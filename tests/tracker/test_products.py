@@ -75,7 +75,8 @@ def kinds(product: Product) -> list[type[Handler]]:
 
 def test_test_configuration() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert sorted(products) == ["chess", "darts", "edx", "exrps", "pong", "race", "snake", "tennis"]
+    assert sorted(products) == ["chess", "cup", "darts", "edx", "exrps", "pong", "race", "snake",
+                                "tennis"]
     exrps = products["exrps"]
     assert exrps.queue == "exrps"
     assert kinds(exrps) == [WinsLeaderboard, EloLeaderboard, ExrpsStats]
@@ -84,6 +85,8 @@ def test_test_configuration() -> None:
     assert exrps.boards == (Board("wins", "points"), Board("elo", "rating", 1500.0))
     assert exrps.board("elo") == Board("elo", "rating", 1500.0)
     assert exrps.board("nope") is None
+    cup = products["cup"].board("cup")
+    assert cup is not None and (cup.attempts, cup.max_players, cup.kind) == (3, 50, "best")
 
 
 def test_defaults_fall_back_for_an_empty_product_table() -> None:
@@ -325,7 +328,7 @@ def test_queues_are_listed_once_default_first() -> None:
 
 def test_products_is_a_read_only_mapping() -> None:
     products = load_products(TEST_PRODUCTS)
-    assert len(products) == 8 and "exrps" in products and "nope" not in products
+    assert len(products) == 9 and "exrps" in products and "nope" not in products
     assert products.get("nope") is None
     with pytest.raises(KeyError):
         products["nope"]
