@@ -7,6 +7,8 @@ so what the stack shows at ``/alerts`` is what a compose deployment evaluates.
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ import yaml
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "docker" / "prometheus"
 API_JOB, FLOWER_JOB = "stats-tracker-api", "flower"
 STACK_INTERVAL = "5s"  # a first look wants alerts' states to move within seconds
+# the alerts page: the React UI's, else the classic one's (Debian's package ships only that)
+ALERTS_PAGES = ("/alerts", "/classic/alerts")
 
 
 def shipped_config() -> dict[str, Any]:
@@ -49,3 +53,14 @@ def command(executable: str, host: str, port: int, api_port: int, flower_port: i
     config = local_config(f"{host}:{api_port}", f"{host}:{flower_port}", var)
     return [executable, f"--config.file={config}", f"--storage.tsdb.path={var / 'data'}",
             f"--web.listen-address={host}:{port}", "--storage.tsdb.retention.time=2d"]
+
+
+def alerts_page(base: str) -> str:
+    """The address of the alerts page of the Prometheus at ``base`` that answers."""
+    for path in ALERTS_PAGES:
+        try:
+            with urllib.request.urlopen(base + path, timeout=2):
+                return base + path
+        except (urllib.error.URLError, OSError):
+            continue
+    return base + ALERTS_PAGES[0]

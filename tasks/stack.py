@@ -243,7 +243,8 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
            "its logs went through the bridge)"] if dashboard else []),
         f"  Metrics  {api}/metrics   (Prometheus: requests, entries applied, stream lag)",
         f"  Flower   http://{HOST}:{ports.flower}/",
-        *([f"  Alerts   http://{HOST}:{ports.prometheus}/alerts   (Prometheus scraping the API "
+        *([f"  Alerts   {prometheus.alerts_page(f'http://{HOST}:{ports.prometheus}')}   "
+           "(Prometheus scraping the API "
            "and Flower, with the alerting rules of docker/prometheus)"]
           if ports.prometheus is not None else []),
         f"  Redis    redis://{HOST}:{ports.redis}  (data /0, stream /1, broker /2; "

@@ -203,7 +203,10 @@ TRACKER = Path(sys.executable).with_name("tracker")
 def check_prometheus(url: str, banner: list[str]) -> None:
     """The stack's Prometheus scrapes the API and Flower, evaluates every shipped rule,
     and holds the pipeline's series under the job names the rules read."""
-    assert any(f"Alerts   {url}/alerts" in line for line in banner)
+    (page,) = [line.split()[1] for line in banner if line.strip().startswith("Alerts ")]
+    assert page in (f"{url}/alerts", f"{url}/classic/alerts")
+    with urllib.request.urlopen(page, timeout=5) as answer:  # the page printed answers
+        assert answer.status == 200 and b"Alerts" in answer.read()
     deadline = time.monotonic() + 60
     while True:
         targets = get_json(f"{url}/api/v1/targets")["data"]["activeTargets"]
