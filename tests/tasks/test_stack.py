@@ -333,8 +333,8 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
 
         # the banner's export line points the operator commands at this stack
         (export,) = [line.split() for line in seen if "export TRACKER_REDIS_URL=" in line]
-        status = subprocess.run([str(TRACKER), "status", "--json"], capture_output=True,
-                                text=True, timeout=60,
+        status = subprocess.run([str(TRACKER), "status", "--json", "--timeout", "5"],
+                                capture_output=True, text=True, timeout=60,
                                 env={**os.environ, **dict(a.split("=", 1) for a in export[1:])})
         assert status.returncode == 0, status.stderr
         got = json.loads(status.stdout)

@@ -37,8 +37,8 @@ def test_status_shows_the_pipeline_and_what_needs_attention(
     worker = start_worker(settings, tmp_path, "statusseen", products.queues[1:])
     runner = CliRunner(env=settings_env(settings))
     try:
-        out = runner.invoke(main, ["status", "--json"])
-        text = runner.invoke(main, ["status", "--strict"])
+        out = runner.invoke(main, ["status", "--json", "--timeout", "5"])  # a loaded CI
+        text = runner.invoke(main, ["status", "--strict", "--timeout", "5"])
     finally:
         worker.stop()
     assert out.exit_code == 0, out.output
