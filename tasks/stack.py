@@ -64,6 +64,7 @@ from tracker.storage.store import Store
 
 HOST = "127.0.0.1"
 APT_PROGRAMS = ("redis-server", "prometheus")  # not ours: Debian packages them
+FORGET_WORKERS_S = 60  # Flower's --purge_offline_workers
 
 
 def port_free(port: int) -> bool:
@@ -163,8 +164,10 @@ def plan(ports: Ports, env: Mapping[str, str], queues: Sequence[str], var: Path,
         Child("api", [executable("gunicorn"), "--bind", f"{HOST}:{ports.api}", "api:create_app()"],
               dict(env), logs / "api.log",
               ready_check=lambda c: answers_http(f"http://{HOST}:{ports.api}/health")),
+        # Flower forgets a worker a minute after its last heartbeat (one SIGKILLed too):
+        # then flower_worker_online no longer counts it
         Child("flower", [celery, "-A", "tasks", "flower", f"--address={HOST}",
-                         f"--port={ports.flower}"],
+                         f"--port={ports.flower}", f"--purge_offline_workers={FORGET_WORKERS_S}"],
               {**env, "FLOWER_UNAUTHENTICATED_API": "true"}, logs / "flower.log",
               ready_check=lambda c: answers_http(f"http://{HOST}:{ports.flower}/")),
     ]

@@ -18,8 +18,10 @@ def test_flower_api_lists_the_running_worker(settings: Settings, products: Produ
                                              tmp_path: Path) -> None:
     worker = start_worker(settings, tmp_path, "flowerseen", products.queues)
     port = free_port()
+    # as compose and the stack run it, but forgetting dead workers after 1 s, not 60
     flower = Process("flower", [str(BIN / "celery"), "-A", "tasks", "flower",
-                                "--address=127.0.0.1", f"--port={port}"],
+                                "--address=127.0.0.1", f"--port={port}",
+                                "--purge_offline_workers=1"],
                      settings_env(settings, FLOWER_UNAUTHENTICATED_API="true"), tmp_path)
 
     def workers() -> dict[str, object]:
@@ -40,14 +42,25 @@ def test_flower_api_lists_the_running_worker(settings: Settings, products: Produ
 
         # the worker's heartbeat events reach Flower's metrics, which the alerting rules
         # and the dashboard of docker/ read
-        def online() -> str:
+        def metrics() -> str:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-                text = r.read().decode()
-            return text if f'flower_worker_online{{worker="{found[0]}"}} 1.0' in text else ""
+                return r.read().decode()
+
+        seen = f'flower_worker_online{{worker="{found[0]}"}}'
+
+        def online() -> str:
+            text = metrics()
+            return text if f"{seen} 1.0" in text else ""
 
         text = wait_until(online, 30, interval=0.5, what="Flower's metrics to show the worker")
         flower_series = monitored_series("flower_")
         assert flower_series and flower_series <= exported(text)
+
+        # a SIGKILLed worker sends no worker-offline event: Flower forgets it once its
+        # heartbeats stop, so the alert on no worker online sees it gone
+        worker.kill()
+        wait_until(lambda: seen not in metrics(), 60, interval=1,
+                   what="Flower's metrics to forget the killed worker")
     finally:
         flower.stop()
         worker.stop()

@@ -54,7 +54,7 @@ def test_plan_launches_the_documented_command_lines(tmp_path: Path) -> None:
                                     "-n", "exrps@%h", "--loglevel=INFO"]
     assert argv["api"] == ["gunicorn", "--bind", "127.0.0.1:5001", "api:create_app()"]
     assert argv["flower"] == ["celery", "-A", "tasks", "flower", "--address=127.0.0.1",
-                              "--port=5556"]
+                              "--port=5556", "--purge_offline_workers=60"]
     assert argv["demo"] == ["tracker", "demo", "--rate", "50"]
     redis_args = " ".join(argv["redis"])
     assert "--port 6400" in redis_args and "--appendonly yes" in redis_args
