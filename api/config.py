@@ -24,7 +24,7 @@ def _flag(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
-ORIGIN_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+ORIGIN_RE = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
 def _count(raw: str, name: str) -> int:

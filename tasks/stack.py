@@ -54,10 +54,11 @@ from tracker.edx.demo import DEMO_COURSE, INSTRUCTOR, write_demo
 from tracker.edx.ingest import send_lines, store_rosters
 from tracker.edx.sources import sources
 from tracker.edx.store import read_roster
-from tracker.pipeline_state import read_state
+from tracker.pipeline_state import stream_state
 from tracker.products import Products
 from tracker.settings import Settings
 from tracker.storage.connect import data_client
+from tracker.storage.deadletters import DeadLetters
 from tracker.storage.inflight import InFlight
 from tracker.storage.keys import Keys
 from tracker.storage.store import Store
@@ -266,12 +267,11 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
 def status_line(settings: Settings, products: Products, store: Store,
                 stream: redis.Redis) -> str:
     try:
-        state = read_state(store, products, InFlight.of(stream, settings))
-        flow = state.stream
+        flow = stream_state(InFlight.of(stream, settings))
         queue = ("no consumer group yet" if flow.lag is None
                  else f"lag {flow.lag}, in flight {flow.in_flight}")
         parts = [f"stream {flow.length} entries ({queue})",
-                 f"dead letters {state.dead_letters}"]
+                 f"dead letters {DeadLetters(store.client, store.keys).count()}"]
         for pid, product in products.items():
             board = product.board("wins") or (product.boards[0] if product.boards else None)
             if board is None:

@@ -55,7 +55,7 @@ def read_state(store: Store, products: Products, inflight: InFlight) -> Pipeline
     redis.RedisError (or OSError) when a Redis does not answer."""
     totals = store.counters(sorted(products))
     return PipelineState(
-        stream=_stream(inflight),
+        stream=stream_state(inflight),
         dead_letters=DeadLetters(store.client, store.keys).count(),
         products={pid: ProductTotals(t.get("applied", 0), t.get("duplicates", 0),
                                      t.get("late", 0), t.get("refused", 0))
@@ -68,13 +68,11 @@ def read_state(store: Store, products: Products, inflight: InFlight) -> Pipeline
     )
 
 
-def _stream(inflight: InFlight) -> StreamState:
+def stream_state(inflight: InFlight) -> StreamState:
+    """The event stream's length, backlog and entries in flight (``inflight``'s client is
+    the stream's Redis)."""
     client = inflight.client
-    try:
-        groups: list[dict[str, Any]] = client.xinfo_groups(inflight.stream_key)  # type: ignore[assignment]
-    except redis.ResponseError:  # no stream yet: nothing read
-        groups = []
-    info = next((g for g in groups if _text(g["name"]) == inflight.group), None)
+    info = _group(client, inflight.stream_key, inflight.group)
     lag = info.get("lag") if info is not None else None
     return StreamState(int(client.xlen(inflight.stream_key)), inflight.count(),
                        None if lag is None else int(lag))
@@ -90,14 +88,20 @@ def _timelines(store: Store, products: Products) -> dict[str, int]:
 
 def _hooks(store: Store, product_id: str) -> HookBacklog:
     client, stream = store.client, store.keys.period_results(product_id)
-    try:
-        groups: list[dict[str, Any]] = client.xinfo_groups(stream)  # type: ignore[assignment]
-    except redis.ResponseError:  # nothing published yet
-        groups = []
-    info = next((g for g in groups if _text(g["name"]) == HOOKS_GROUP), None)
+    info = _group(client, stream, HOOKS_GROUP)
     unread = info.get("lag") if info else client.xlen(stream)
     return HookBacklog(int(info["pending"]) if info else 0,
                        None if unread is None else int(unread))
+
+
+def _group(client: redis.Redis, stream: str, name: str) -> dict[str, Any] | None:
+    """``XINFO GROUPS`` of consumer group ``name`` of ``stream``; None when the group, or
+    the stream itself (nothing written yet), does not exist."""
+    try:
+        groups: list[dict[str, Any]] = client.xinfo_groups(stream)  # type: ignore[assignment]
+    except redis.ResponseError:  # no stream yet
+        return None
+    return next((g for g in groups if _text(g["name"]) == name), None)
 
 
 def _text(value: bytes | str) -> str:
