@@ -23,7 +23,7 @@ import click
 import pytest
 import redis
 
-from tasks.stack import Ports, child_env, pick_port, plan
+from tasks.stack_plan import Ports, child_env, pick_port, plan
 from tasks.supervisor import Child, GaveUp, Supervisor
 from tests.support.prometheus import alert_rules, dashboard_queries
 from tests.support.redis_server import free_port
