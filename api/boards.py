@@ -152,13 +152,23 @@ def tiers(product_id: str, board: str) -> ResponseReturnValue:
     size, found = state().ranks.tiers(product.id, name, b.tiers, ascending=b.ascending,
                                       earliest=b.earliest) if b.tiers else (
         state().ranks.size(product.id, name).members, [])
+    split = bodies.splitter(b)
     return jsonify(_tiers.dump({
         "product_id": product.id, "board": b.name, "size": size,
         **({"period": period} if period else {}),
         "tiers": [{**tier, "members": members,
-                   **({"threshold": low} if low is not None else {})}
+                   **(threshold(low, split) if low is not None else {})}
                   for tier, (low, members) in zip(map(describe_tier, b.tiers), found,
                                                   strict=True)]}))
+
+
+def threshold(low: float, split: bodies.Split | None) -> bodies.Body:
+    """A tier's ``threshold``: the lowest score that reaches it, and on a board with a
+    subscore, the lowest subscore with that score (``threshold_subscore``)."""
+    if split is None:
+        return {"threshold": low}
+    score, sub = split(low)
+    return {"threshold": score, "threshold_subscore": sub}
 
 
 @bp.get("/cutoffs")
@@ -174,10 +184,11 @@ def cutoffs(product_id: str, board: str) -> ResponseReturnValue:
     name, period = board_to_read(product, b, args)
     size, found = state().ranks.cutoffs(product.id, name, args["top"], ascending=b.ascending,
                                         earliest=b.earliest)
+    split = bodies.splitter(b)  # none if empty:
     return jsonify(_cutoffs.dump({
         "product_id": product.id, "board": b.name, "size": size,
         **({"period": period} if period else {}),
-        "cutoffs": [{"top": top, "score": score, "players": players}  # none if empty
+        "cutoffs": [{"top": top, **bodies.score_fields(score, split), "players": players}
                     for top, (score, players) in zip(args["top"], found, strict=False)]}))
 
 
@@ -233,7 +244,7 @@ def page_body(product: Product, b: Board, name: str, period: str | None,
     prev_cursor = Cursor(product.id, name, first, backward=True).encode() \
         if page.start > 0 and first else None
     return bodies.page(product.id, b.name, period, ties, page, next_cursor, tiers,
-                       prev_cursor)
+                       prev_cursor, bodies.splitter(b))
 
 
 @bp.get("/players")
@@ -253,11 +264,12 @@ def players_on_board(product_id: str, board: str) -> ResponseReturnValue:
     size, found = state().ranks.standings(product.id, name, asked, ascending=b.ascending,
                                           earliest=b.earliest, records=records_of(b, name))
     on_board = {p.user_id for p in found}
+    split = bodies.splitter(b)
     return jsonify(_players.dump({
         "product_id": product.id, "board": b.name, "ties": ties, "size": size,
         **({"period": period} if period else {}),
-        "players": [{"rank": p.rank(ties), "user_id": p.user_id, "score": p.score,
-                     "percentile": p.percentile,
+        "players": [{"rank": p.rank(ties), "user_id": p.user_id,
+                     **bodies.score_fields(p.score, split), "percentile": p.percentile,
                      **({"tier": bodies.player_tier(b.tiers, p)} if b.tiers else {}),
                      **bodies.record(p.record)}
                     for p in found],
@@ -285,7 +297,7 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     if found is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
-                                         rating_as))
+                                         rating_as, bodies.splitter(b)))
 
 
 @bp.get("/players/<user_id>/around")
@@ -308,7 +320,7 @@ def around(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
     if window is None:
         raise player_not_on_board(product, b, user_id)
     return json_response(bodies.around(product.id, b.name, period, ties, user_id, window,
-                                       b.tiers))
+                                       b.tiers, bodies.splitter(b)))
 
 
 @bp.get("/players/<user_id>/history")

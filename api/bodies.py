@@ -14,24 +14,48 @@ mode becomes its value, as ``Enum(by_value=True)`` makes it.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from tracker import subscore
+from tracker.handlers import Board
 from tracker.ranking import Record, Slice, Standing, TieMode
 from tracker.tiers import Tier, tier_of
 
 Body = dict[str, Any]
+# a board's number read back -> its score and subscore (tracker.subscore)
+Split = Callable[[float], tuple[float, int]]
 
 
-def entries(window: Slice, ties: TieMode, tiers: Sequence[Tier] = ()) -> list[Body]:
+def splitter(board: Board) -> Split | None:
+    """How to show the numbers of ``board``: None when they are its scores, else the
+    split of its packed (score, subscore) numbers."""
+    if not board.subscore:
+        return None
+    return functools.partial(subscore.split, direction=board.subscore,
+                             ascending=board.ascending)
+
+
+def score_fields(number: float, split: Split | None) -> Body:
+    """A row's ``score``, and its ``subscore`` on a board that has one."""
+    if split is None:
+        return {"score": number}
+    score, sub = split(number)
+    return {"score": score, "subscore": sub}
+
+
+def entries(window: Slice, ties: TieMode, tiers: Sequence[Tier] = (),
+            split: Split | None = None) -> list[Body]:
     """``EntrySchema(many=True)`` of ``window.ranked(ties)``, without building the Entries;
-    with each row's tier on a board that has ``tiers``, and its record when read."""
+    with each row's tier on a board that has ``tiers``, its record when read, and its
+    subscore when ``split`` (:func:`splitter`)."""
     ranks = window.ranks(ties)
-    if not tiers and window.records is None:
+    if not tiers and window.records is None and split is None:
         return [{"rank": rank, "user_id": user_id, "score": score}
                 for rank, (user_id, score) in zip(ranks, window.rows, strict=True)]
-    rows: list[Body] = [{"rank": rank, "user_id": user_id, "score": score}
+    rows: list[Body] = [{"rank": rank, "user_id": user_id, **score_fields(score, split)}
                         for rank, (user_id, score) in zip(ranks, window.rows, strict=True)]
     if tiers:  # tiers go by competition ranks, whatever mode the rows are ranked in
         competition = (ranks if ties is TieMode.COMPETITION
@@ -56,9 +80,9 @@ def record(kept: Record | None) -> Body:
     return body
 
 
-def top_entries(rows: Iterable[tuple[str, float]]) -> list[Body]:
+def top_entries(rows: Iterable[tuple[str, float]], split: Split | None = None) -> list[Body]:
     """``TopEntrySchema(many=True)``: the Varcade top ten."""
-    return [{"user_id": user_id, "score": score} for user_id, score in rows]
+    return [{"user_id": user_id, **score_fields(score, split)} for user_id, score in rows]
 
 
 def _ref(product_id: str, board: str, period: str | None, ties: TieMode, size: int) -> Body:
@@ -72,12 +96,12 @@ def _ref(product_id: str, board: str, period: str | None, ties: TieMode, size: i
 
 def page(product_id: str, board: str, period: str | None, ties: TieMode, window: Slice,
          next_cursor: str | None, tiers: Sequence[Tier] = (),
-         prev_cursor: str | None = None) -> Body:
+         prev_cursor: str | None = None, split: Split | None = None) -> Body:
     """``PageSchema``: a page of the board (of ``period``, None: all-time), ranked in
     ``ties`` mode; ``prev_cursor`` only when there is a previous page (no ``null`` on
     the top pages, the most read: see :func:`_ref`)."""
     body = _ref(product_id, board, period, ties, window.size)
-    body.update(offset=window.start, entries=entries(window, ties, tiers),
+    body.update(offset=window.start, entries=entries(window, ties, tiers, split),
                 next_cursor=next_cursor)
     if prev_cursor is not None:
         body["prev_cursor"] = prev_cursor
@@ -85,13 +109,14 @@ def page(product_id: str, board: str, period: str | None, ties: TieMode, window:
 
 
 def standing(product_id: str, board: str, period: str | None, ties: TieMode,
-             found: Standing, tiers: Sequence[Tier] = (), rating_as: str | None = None
-             ) -> Body:
+             found: Standing, tiers: Sequence[Tier] = (), rating_as: str | None = None,
+             split: Split | None = None) -> Body:
     """``StandingSchema``: a player's score, rank, percentile (and tier, and what stands
     behind the score under ``rating_as``: ``skill``, ``glicko`` or ``streak``)."""
     body = _ref(product_id, board, period, ties, found.size)
-    body.update(user_id=found.user_id, score=found.score, rank=found.rank(ties),
-                percentile=found.percentile)
+    body["user_id"] = found.user_id
+    body.update(score_fields(found.score, split))
+    body.update(rank=found.rank(ties), percentile=found.percentile)
     if tiers:
         body["tier"] = player_tier(tiers, found)
     if rating_as is not None and found.rating is not None:
@@ -107,8 +132,9 @@ def player_tier(tiers: Sequence[Tier], found: Standing) -> str:
 
 
 def around(product_id: str, board: str, period: str | None, ties: TieMode, user_id: str,
-           window: Slice, tiers: Sequence[Tier] = ()) -> Body:
+           window: Slice, tiers: Sequence[Tier] = (), split: Split | None = None) -> Body:
     """``AroundSchema``: the window of rows around a player."""
     body = _ref(product_id, board, period, ties, window.size)
-    body.update(user_id=user_id, offset=window.start, entries=entries(window, ties, tiers))
+    body.update(user_id=user_id, offset=window.start,
+                entries=entries(window, ties, tiers, split))
     return body

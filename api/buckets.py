@@ -122,6 +122,7 @@ def player_bucket(product_id: str, board: str, user_id: str) -> ResponseReturnVa
         earliest=b.earliest, records=records_of(b, name))
     if bucket is None or found is None:  # None: forgotten meanwhile
         raise player_not_on_board(product, b, user_id)
-    body = bodies.standing(product.id, b.name, period, ties, found)
+    body = bodies.standing(product.id, b.name, period, ties, found,
+                           split=bodies.splitter(b))
     body["bucket"] = bucket
     return json_response(body)

@@ -54,4 +54,5 @@ def top_ten(product_id: str) -> ResponseReturnValue:
     # built by api.bodies, documented by TopEntrySchema
     return json_response(bodies.top_entries(st.store.top(product.id, board.name, TOP_TEN,
                                                          ascending=board.ascending,
-                                                         earliest=board.earliest)))
+                                                         earliest=board.earliest),
+                                            bodies.splitter(board)))

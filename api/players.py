@@ -86,7 +86,8 @@ def boards_of_player(user_id: str) -> ResponseReturnValue:
             continue
         ties: TieMode = args.get("ties") or b.ties
         rows.append({"product_id": product.id, "board": b.name, "kind": b.kind, "ties": ties,
-                     "size": standing.size, "score": standing.score,
+                     "size": standing.size,
+                     **bodies.score_fields(standing.score, bodies.splitter(b)),
                      "rank": standing.rank(ties), "percentile": standing.percentile,
                      **({"tier": bodies.player_tier(b.tiers, standing)} if b.tiers else {}),
                      **bodies.record(standing.record)})

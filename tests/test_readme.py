@@ -119,6 +119,7 @@ def test_limits_table_states_the_code_s_limits() -> None:
     from tracker import events, periods
     from tracker.handlers.base import MAX_HISTORY
     from tracker.settings import Settings
+    from tracker.subscore import SUBSCORE_LIMIT
     from tracker.tiebreak import SCORE_LIMIT
     from tracker.userstate.client import DEFAULT_HISTORY
 
@@ -136,6 +137,10 @@ def test_limits_table_states_the_code_s_limits() -> None:
     assert events.SCORE_RE.pattern == r"^-?[0-9]{1,15}(\.[0-9]{1,17})?\Z"
     assert "15 digits before the point and 17 after" in rows["submitted scores"]
     assert f"below {n(SCORE_LIMIT)} (2^21)" in rows['scores on a `tie_break = "earliest"` board']
+    assert rows["scores and subscores on a board with a `subscore`"] == (
+        f"scores: integers of magnitude below {n(SCORE_LIMIT)} (2^21); subscores: integers "
+        f"from 0 to {n(events.MAX_SUBSCORE)} (2^32 {chr(0x2212)} 1)")
+    assert SUBSCORE_LIMIT == events.MAX_SUBSCORE + 1 == 2**32
     assert rows["score metadata"] == (f"a JSON object of at most {n(events.MAX_METADATA_LEN)} "
                                       f"characters, {events.MAX_METADATA_DEPTH} levels deep")
     assert rows["tracking-log lines"] == f"at most {n(events.MAX_LOG_LINE_LEN)} characters"

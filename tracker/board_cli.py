@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from tracker import subscore
 from tracker.commands import configured_products, redis_errors
 from tracker.periods import NotKept, kept_period, period_board
 from tracker.ranking import TieMode
@@ -67,11 +68,19 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
                + (f"; each player's first {b.attempts} submission(s) count"
                   if limited and b.attempts else "")
                + (f"; the first {b.max_players} player(s) are in"
-                  if limited and b.max_players else ""))
+                  if limited and b.max_players else "")
+               + (f"; score / subscore, equal scores by the "
+                  f"{'lowest' if b.subscore == 'asc' else 'highest'} subscore"
+                  if b.subscore else ""))
     records = window.records or [None] * len(window.rows)
     for entry, record in zip(window.ranked(mode), records, strict=True):
         mark = "*" if entry.user_id == player else " "
-        line = f"{mark}{entry.rank:>7}  {entry.user_id}  {entry.score:g}"
+        if b.subscore:  # the packed number: both columns
+            score, sub = subscore.split(entry.score, b.subscore, b.ascending)
+            shown = f"{score:g} / {sub}"
+        else:
+            shown = f"{entry.score:g}"
+        line = f"{mark}{entry.rank:>7}  {entry.user_id}  {shown}"
         if record is not None:
             line += (f"  ({record.submissions} submission(s), last {_when(record.last_at)}"
                      + (f", {record.metadata}" if record.metadata else "") + ")")

@@ -4,7 +4,8 @@ standings once, for whatever grants weekly or monthly rewards.
 Each close adds to the product's results stream (``<prefix>:{<product>}:period_results``)
 one entry for the period's board and one per bucket (:mod:`tracker.periods`):
 ``product_id``, ``board``, ``period``, ``size`` and ``top``, the JSON list of the
-``results_top`` best ``{rank, user_id, score}`` (competition ranks), plus ``bucket``.
+``results_top`` best ``{rank, user_id, score}`` (competition ranks; and ``subscore``
+on a board with one, :mod:`tracker.subscore`), plus ``bucket``.
 A game backend reads it with ``XREAD`` or a consumer group and grants its rewards.
 The board's own entry is also kept in the board's archive (``…:archive:<board>``, a
 hash by period), which the read API serves long after the period's board expired:
@@ -50,7 +51,7 @@ class PeriodResult:
     board: str
     period: str
     size: int
-    top: list[dict[str, Any]]  # [{rank, user_id, score}], best first
+    top: list[dict[str, Any]]  # [{rank, user_id, score[, subscore]}], best first
     bucket: int | None = None
 
 
@@ -60,7 +61,7 @@ class ArchivedPeriod:
 
     period: Period
     size: int  # players on the period's board when it closed
-    top: list[dict[str, Any]]  # [{rank, user_id, score}], best first
+    top: list[dict[str, Any]]  # [{rank, user_id, score[, subscore]}], best first
     closed_at_ms: int
 
 
@@ -93,7 +94,8 @@ class PeriodResults:
         args: list[str | int] = [
             product_id, board.name, period.id, period_board(board.name, period),
             policy.results_top, "1" if board.ascending else "0", policy.expires_ms(period),
-            policy.bucket_size, STREAM_MAXLEN, "1" if board.earliest else "0"]
+            policy.bucket_size, STREAM_MAXLEN, "1" if board.earliest else "0",
+            board.subscore]
         return int(self._close(keys=[self.keys.product(product_id)], args=args))
 
     def close_due(self, product: Product, now_ms: int) -> int:

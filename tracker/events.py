@@ -40,6 +40,9 @@ SCORE_OPERATORS = ("best", "latest", "sum", "decr")  # what a submission does to
 # characters and levels, kept with the record it came with.
 MAX_METADATA_LEN = 2048
 MAX_METADATA_DEPTH = 8
+# a score event's subscore: a whole number below 2^32 (tracker.subscore packs it)
+SUBSCORE_RE = re.compile(r"^(0|[1-9][0-9]{0,9})\Z")
+MAX_SUBSCORE = 2**32 - 1
 
 
 def product_key(raw: bytes) -> str:
@@ -213,9 +216,10 @@ class ScoreSchema(EntrySchema):
     scores of its own publishes them so): ``{"product_id": "race", "type": "score",
     "board": "laps", "user_id": "...", "score": "61.25"}``. ``game_id`` is optional, and
     so is ``metadata``, a JSON object as text (``{"car": "red"}``), and ``operator``, which
-    overrides the board's for this submission (Nakama's per-call override).
-    The board's ``score`` handler decides what the score does (keep the best, the latest,
-    or add it up)."""
+    overrides the board's for this submission (Nakama's per-call override), and
+    ``subscore``, the second column of a board that ranks by two. The board's
+    ``score`` handler decides what the score does (keep the best, the latest, or add it
+    up)."""
 
     game_id = PlayerId(load_default=None, validate=validate.Length(max=MAX_ID_LEN))
     board = fields.String(required=True, validate=validate.Regexp(
@@ -228,11 +232,19 @@ class ScoreSchema(EntrySchema):
     metadata = fields.String(validate=validate.Length(max=MAX_METADATA_LEN))
     # what this submission does instead of the board's operator (a correction: "latest")
     operator = fields.String(validate=validate.OneOf(SCORE_OPERATORS))
+    # the second column of a board that ranks by two (tracker.subscore): an integer
+    subscore = fields.String(validate=validate.Regexp(SUBSCORE_RE, error=(
+        "Not a subscore: an integer from 0 to 4294967295, in decimal digits.")))
 
     @validates_schema
     def _metadata_is_an_object(self, data: dict[str, Any], **_: Any) -> None:
         if "metadata" in data:
             check_metadata(data["metadata"])
+
+    @validates_schema
+    def _subscore_fits(self, data: dict[str, Any], **_: Any) -> None:
+        if int(data.get("subscore", 0)) > MAX_SUBSCORE:
+            raise ValidationError(f"A subscore is at most {MAX_SUBSCORE}.", "subscore")
 
     @validates_schema
     def _a_decrement_is_not_negative(self, data: dict[str, Any], **_: Any) -> None:

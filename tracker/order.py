@@ -10,6 +10,8 @@ the ops written to the board and the scores read back change sign.
 - ``EnsureOnBoard(score)`` and ``SetScore(score)`` put ``-score`` there, and an
   ``Attempt`` keeps its ``-score`` as its mode says.
 - ``Decrement(amount)`` adds ``amount`` to the negated score, up to 0 at most.
+- On a board with a subscore (:mod:`tracker.subscore`) only the score part of the
+  packed number is negated: the subscore keeps its own direction.
 
 Ratings and streaks are always best when highest; only points, best and latest boards
 may be ascending (:mod:`tracker.products` checks it).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Sequence
 
+from tracker import subscore
 from tracker.handlers.base import (
     Attempt,
     Decrement,
@@ -36,15 +39,18 @@ def flip(score: float) -> float:
     return 0.0 - score
 
 
-def stored_ops(ops: Sequence[Op], ascending: Collection[str]) -> list[Op]:
-    """``ops`` as Redis keeps them: negated on the boards named in ``ascending``."""
+def stored_ops(ops: Sequence[Op], ascending: Collection[str],
+               packed: Collection[str] = ()) -> list[Op]:
+    """``ops`` as Redis keeps them: negated on the boards named in ``ascending`` (only
+    the score part of those also in ``packed``, the boards with a subscore)."""
     out: list[Op] = []
     for op in ops:
         if isinstance(op, IncrScore) and op.board in ascending:
             op = dataclasses.replace(op, delta=flip(op.delta))
         elif isinstance(op, EnsureOnBoard | KeepBest | SetScore | Attempt) \
                 and op.board in ascending:
-            op = dataclasses.replace(op, score=flip(op.score))
+            negate = subscore.negated if op.board in packed else flip
+            op = dataclasses.replace(op, score=negate(op.score))
         elif isinstance(op, Decrement) and op.board in ascending:
             op = dataclasses.replace(op, sign=-op.sign)
         out.append(op)

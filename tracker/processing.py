@@ -171,7 +171,7 @@ class BatchProcessor:
                     reject(entry_id, raw, "handler_error", str(exc))
                     continue
             if product.ascending:  # boards where the lowest score ranks first
-                ops = stored_ops(ops, product.ascending)
+                ops = stored_ops(ops, product.ascending, product.subscored)
             late = False
             if periodic is not None:
                 ops, late = periodic.expand(entry_id, ops, now_ms, period_ops)

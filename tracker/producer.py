@@ -121,14 +121,17 @@ class Producer:
 
     def score(self, product_id: str, board: str, user_id: str, score: int | float | str, *,
               game_id: str | None = None, metadata: Mapping[str, Any] | None = None,
-              operator: str | None = None, key: str | None = None) -> str:
+              operator: str | None = None, subscore: int | None = None,
+              key: str | None = None) -> str:
         """A score for ``board`` (its ``score`` handler keeps the best, the latest or the
         sum). A float is written as its shortest exact decimal, without an exponent:
         61.25 as "61.25", 1e-7 as "0.0000001". Anything else is written as ``str()``
         gives it, and checked as every event is. ``metadata`` (a dict that JSON can
         write: the car driven, a replay id) is kept with the player's record;
         ``operator`` ("best", "latest", "sum" or "decr") is what this submission does
-        instead of the board's operator (a correction: "latest" sets the score)."""
+        instead of the board's operator (a correction: "latest" sets the score);
+        ``subscore`` (an integer in [0, 2^32)) is the second column of a board that ranks
+        equal scores by one."""
         text = format(Decimal(repr(score)), "f") if isinstance(score, float) else str(score)
         event = {"product_id": product_id, "type": "score", "board": board,
                  "user_id": user_id, "score": text}
@@ -136,6 +139,8 @@ class Producer:
             event["game_id"] = game_id
         if operator is not None:
             event["operator"] = operator
+        if subscore is not None:
+            event["subscore"] = str(subscore)
         if metadata is not None:
             try:
                 event["metadata"] = json.dumps(metadata, ensure_ascii=False,

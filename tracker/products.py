@@ -7,6 +7,7 @@ for the format. Adding a product with a custom handler is one line there.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import re
 import tomllib
@@ -59,6 +60,11 @@ class Product:
 
     def board(self, name: str) -> Board | None:
         return next((b for b in self.boards if b.name == name), None)
+
+    @functools.cached_property
+    def subscored(self) -> frozenset[str]:
+        """Boards that rank equal scores by a subscore (:mod:`tracker.subscore`)."""
+        return frozenset(b.name for h in self.handlers for b in h.boards if b.subscore)
 
     @property
     def reads_course_logs(self) -> bool:
@@ -199,11 +205,11 @@ def parse_tie_break(value: Any, boards: tuple[Board, ...], where: str, *,
         raise ConfigError(f"{where}: tie_break is one of {list(TIE_BREAKS)}, got {value!r}")
     if value != "earliest":
         return set()
-    untimed = [b.name for b in boards if b.kind not in TIMED_KINDS]
+    untimed = [b.name for b in boards if b.kind not in TIMED_KINDS or b.subscore]
     if strict and untimed:
-        raise ConfigError(f"{where}: only points, best, latest and streak boards can break "
-                          f"ties by time, not {untimed}")
-    return {b.name for b in boards if b.kind in TIMED_KINDS}
+        raise ConfigError(f"{where}: only points, best, latest and streak boards without a "
+                          f"subscore can break ties by time, not {untimed}")
+    return {b.name for b in boards if b.kind in TIMED_KINDS and not b.subscore}
 
 
 def build_handler(spec: Any, where: str) -> Handler:
@@ -280,6 +286,10 @@ def parse_products(config: Mapping[str, Any]) -> Products:
                         bands = parse_tiers(spec["tiers"], ascending=bool(lowest))
                     except ValueError as exc:
                         raise ConfigError(f"{at}: {exc}") from None
+                    if any(b.subscore for b in handler.boards) and any(
+                            t.cutoff is not None and t.cutoff[0] == "score" for t in bands):
+                        raise ConfigError(f"{at}: a board with a subscore takes tiers by "
+                                          f"rank or percent, not by score")
                     tiers.update((b.name, bands) for b in handler.boards)
             ties.update((b.name, mode) for b in handler.boards)
         products[product_id] = Product(

@@ -55,6 +55,10 @@ def convert_ties_command(product_id: str, board_name: str, mode: str) -> None:
     if product is None:
         raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
     board = product.board(board_name)
+    if board is not None and board.subscore:  # its numbers hold a subscore, not a time
+        raise click.BadParameter(f"{product_id}/{board_name} ranks equal scores by its "
+                                 f"subscore: it has no tie_break to convert",
+                                 param_hint="BOARD")
     if board is None or (mode == "earliest" and board.kind not in TIMED_KINDS):
         timed = [b.name for b in product.boards if b.kind in TIMED_KINDS]
         raise click.BadParameter(f"{product_id} has no {board_name!r} board that can break "

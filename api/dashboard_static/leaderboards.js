@@ -76,6 +76,12 @@ function attempts(board, period) {
                               "are in" : "");
 }
 
+function subscoreNote(board) {
+  if (!board || !board.subscore) return "";
+  const first = board.subscore === "asc" ? "lowest" : "highest";
+  return `; score / subscore, equal scores by the ${first} subscore`;
+}
+
 function render(body, player) {
   const rows = $("rows");
   rows.replaceChildren();
@@ -84,7 +90,9 @@ function render(body, player) {
     if (entry.user_id === player) tr.className = "me";
     cell(tr, entry.rank, true);
     cell(tr, entry.user_id);
-    cell(tr, entry.score, true);
+    // a board with a subscore ranks by both columns
+    cell(tr, entry.subscore === undefined ? entry.score : `${entry.score} / ${entry.subscore}`,
+         true);
     cell(tr, entry.submissions ?? "", true);
     cell(tr, entry.last_at ? new Date(entry.last_at).toISOString().slice(0, 19) : "");
     cell(tr, entry.metadata ? JSON.stringify(entry.metadata) : "");
@@ -93,7 +101,7 @@ function render(body, player) {
   const period = body.period ? `, ${body.period}` : "";
   $("board-title").textContent = `${body.product_id} · ${body.board}${period}`;
   $("board-about").textContent = `${plural(body.size, "player")}, ranked ${body.ties}` +
-    attempts(chosenBoard(), body.period) +
+    attempts(chosenBoard(), body.period) + subscoreNote(chosenBoard()) +
     (body.entries.length ? `; rows ${body.offset + 1} to ${body.offset + body.entries.length}`
                          : "; no rows");
   for (const [id, cursor] of [["prev", body.prev_cursor], ["next", body.next_cursor]]) {

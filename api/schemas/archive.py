@@ -43,6 +43,8 @@ class ArchivedEntrySchema(Schema):
         "description": "1-based, in competition mode (1, 2, 2, 4), as the period closed."})
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
+    subscore = fields.Integer(metadata={
+        "description": "The second column, on a board with a `subscore`."})
 
 
 class ArchivedStandingsSchema(ArchivedPeriodSchema):

@@ -42,6 +42,12 @@ def percentile_field() -> fields.Float:
                        "ascending board), in percent."})
 
 
+def subscore_field() -> fields.Integer:
+    return fields.Integer(metadata={
+        "description": "The second column of a board with a `subscore` (equal scores rank "
+                       "by it); absent on other boards."})
+
+
 def record_fields() -> tuple[fields.Integer, fields.Integer, fields.Integer, fields.Dict]:
     """The fields of a player's record on a board that keeps records (score boards; on a
     period's board, the period's), after a row's or standing's own; absent on other
@@ -63,6 +69,7 @@ class EntrySchema(Schema):
     rank = fields.Integer(required=True, metadata={"description": "1-based, in `ties` mode."})
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
+    subscore = subscore_field()
     tier = fields.String(metadata={"description": TIER_TEXT})
     submissions, first_at, last_at, metadata = record_fields()
 
@@ -109,6 +116,7 @@ class PageSchema(BoardRefSchema):
 class StandingSchema(BoardRefSchema):
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
+    subscore = subscore_field()
     rank = fields.Integer(required=True)
     percentile = percentile_field()
     tier = fields.String(metadata={"description": TIER_TEXT})
@@ -133,6 +141,7 @@ class PlayerBoardSchema(Schema):
                        metadata={"description": "The tie mode of `rank`."})
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
     score = fields.Float(required=True)
+    subscore = subscore_field()
     rank = fields.Integer(required=True)
     percentile = percentile_field()
     tier = fields.String(metadata={"description": TIER_TEXT})
@@ -226,6 +235,11 @@ class BoardSchema(Schema):
                        "board kept per period; the all-time board takes them all), a "
                        "tournament's attempts: those left are this less the player's "
                        "submissions. 0: any number."})
+    subscore = fields.String(required=True, allow_none=True,
+                             validate=validate.OneOf(["desc", "asc"]), metadata={
+        "description": "How equal scores rank by the subscore each submission carries: "
+                       "desc, the highest first; asc, the lowest first (then by user id). "
+                       "Null when the board has none."})
     max_players = fields.Integer(required=True, metadata={
         "description": "Players the board takes, the first to submit (per period on a "
                        "board kept per period), a tournament's size; a later player's "
@@ -244,6 +258,9 @@ class TierStatusSchema(TierSchema):
         "description": "The worst score that puts a player in this tier or a better one "
                        "now (the lowest; the highest on an ascending board); absent when any "
                        "score does."})
+    threshold_subscore = fields.Integer(metadata={
+        "description": "On a board with a subscore, the worst subscore that, with "
+                       "`threshold`, puts a player in this tier or a better one."})
     members = fields.Integer(required=True, metadata={"description": "Players in it now."})
 
 
@@ -266,6 +283,9 @@ class CutoffSchema(Schema):
     score = fields.Float(required=True, metadata={
         "description": "The worst score within the best `top` % now: that of the "
                        "ceil(top * size / 100)-th best player (as a percent tier's cutoff)."})
+    subscore = fields.Integer(metadata={
+        "description": "That player's subscore, on a board with one: the cutoff is both "
+                       "columns."})
     players = fields.Integer(required=True, metadata={
         "description": "Players with that score or a better one: more than the share when "
                        "several tie at the cutoff."})

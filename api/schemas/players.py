@@ -20,6 +20,8 @@ class TopEntrySchema(Schema):
 
     user_id = fields.String(required=True)
     score = fields.Float(required=True)
+    subscore = fields.Integer(metadata={
+        "description": "The second column, on a board with a `subscore`."})
 
 
 class LegacyStatsSchema(Schema):

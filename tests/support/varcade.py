@@ -45,11 +45,14 @@ def game_over(product: str, winner: str, loser: str, game_id: str | None = None)
 
 
 def submitted(product: str, board: str, user: str, score: float | str, *,
-              metadata: str | None = None, operator: str | None = None) -> dict[str, str]:
+              metadata: str | None = None, operator: str | None = None,
+              subscore: int | str | None = None) -> dict[str, str]:
     """A score event (``type = "score"``) as a game that has scores of its own writes it,
-    with ``metadata`` (a JSON object's text) and ``operator`` when given."""
+    with ``metadata`` (a JSON object's text), ``operator`` and ``subscore`` when given."""
     event = {"product_id": product, "type": "score", "board": board, "user_id": user,
              "score": str(score)}
+    if subscore is not None:
+        event["subscore"] = str(subscore)
     if metadata is not None:
         event["metadata"] = metadata
     if operator is not None:

@@ -274,7 +274,8 @@ class Board:
     the product configuration sets it (``{ use = "wins", ties = "dense" }``), as it
     sets ``periods`` (:mod:`tracker.periods`), ``tiers`` (:mod:`tracker.tiers`),
     ``ascending`` (``order = "asc"``, :mod:`tracker.order`) and ``earliest``
-    (``tie_break = "earliest"``, :mod:`tracker.tiebreak`).
+    (``tie_break = "earliest"``, :mod:`tracker.tiebreak`). A ``score`` handler sets
+    ``subscore`` (:mod:`tracker.subscore`).
     """
 
     name: str
@@ -294,6 +295,9 @@ class Board:
     records: bool = False
     attempts: int = 0  # submissions taken per member, per period on a period board; 0: any
     max_players: int = 0  # members taken, the first to submit (per period likewise); 0: any
+    # "desc" or "asc": equal scores rank by a subscore, the highest or the lowest first; its
+    # numbers pack both (tracker.subscore); "": none
+    subscore: str = ""
 
 
 class Handler(ABC):

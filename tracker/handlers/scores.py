@@ -15,12 +15,18 @@ configuration per board:
 count (per period, on a board kept per period: all-time takes every submission); a
 later one changes nothing and is counted as refused (``tracker_scores_refused_total``).
 ``max_players = 100`` likewise lets in the first hundred players to submit.
+
+``subscore = "asc"`` (or ``"desc"``) ranks equal scores by a second column each
+submission carries, the lowest (highest) first: laps, then race time. A submission
+beats the record when it wins on the score or ties on it and wins on the subscore
+(:mod:`tracker.subscore`); such a board keeps the best or the latest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tracker import subscore as packing
 from tracker.events import BOARD_NAME_RE, SCORE_OPERATORS, Event
 from tracker.handlers.base import (
     Attempt,
@@ -60,7 +66,7 @@ class ScoreLeaderboard(Handler):
     events = SCORE_EVENTS
 
     def __init__(self, board: str = "score", operator: str = "best", attempts: int = 0,
-                 max_players: int = 0):
+                 max_players: int = 0, subscore: str = ""):
         if not isinstance(board, str) or not BOARD_NAME_RE.match(board):
             raise ValueError(f"board is a board name (1-64 of A-Z a-z 0-9 _ . -), got {board!r}")
         if operator not in OPERATORS:
@@ -72,8 +78,15 @@ class ScoreLeaderboard(Handler):
             raise ValueError(f"attempts and max_players go with the operators {list(LIMITED)} "
                              f"(a tournament keeps each player's best or latest), not "
                              f"{operator!r}")
+        if subscore and subscore not in packing.DIRECTIONS:
+            raise ValueError(f"subscore is one of {list(packing.DIRECTIONS)} (the highest or "
+                             f"the lowest first), got {subscore!r}")
+        if subscore and operator not in LIMITED:
+            raise ValueError(f"a board with a subscore keeps one submission per player, with "
+                             f"the operators {list(LIMITED)}, not {operator!r}")
         self.board = board
         self.operator = operator
+        self.subscore = subscore
         self.attempts = attempts
         self.max_players = max_players
         self._kind = OPERATORS[operator]
@@ -81,7 +94,7 @@ class ScoreLeaderboard(Handler):
     @property
     def boards(self) -> tuple[Board, ...]:
         return (Board(self.board, self._kind, records=True, attempts=self.attempts,
-                      max_players=self.max_players),)
+                      max_players=self.max_players, subscore=self.subscore),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event.type != "score" or event["board"] != self.board:
@@ -91,6 +104,17 @@ class ScoreLeaderboard(Handler):
         counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
         # a submission may say what it does instead (a correction: "latest" sets the score)
         does = event.get("operator") or self.operator
+        if self.subscore:  # both columns in one number
+            if does not in LIMITED:
+                raise ValueError(f"board {self.board!r} ranks by a subscore: a submission keeps "
+                                 f"the best or the latest, not {does!r}")
+            if "subscore" not in event.data:
+                raise ValueError(f"board {self.board!r} ranks by a subscore: the submission "
+                                 f"has none")
+            score = packing.packed(score, int(event["subscore"]), self.subscore)
+        elif "subscore" in event.data:
+            raise ValueError(f"board {self.board!r} has no subscore: configure it with "
+                             f"subscore = \"asc\" or \"desc\", then replay")
         if self.attempts or self.max_players:  # checked against the limits, kept, one step
             if does not in LIMITED:
                 raise ValueError(f"board {self.board!r} is a tournament's: a submission keeps "
@@ -112,4 +136,5 @@ class ScoreLeaderboard(Handler):
     def __repr__(self) -> str:
         limit = (f", attempts={self.attempts}" if self.attempts else "") + (
             f", max_players={self.max_players}" if self.max_players else "")
+        limit += f", subscore={self.subscore!r}" if self.subscore else ""
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r}{limit})"

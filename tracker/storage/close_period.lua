@@ -7,12 +7,15 @@
 --          "1" if the board is ascending (kept negated, tracker/order.py), when
 --          the period board expires (Unix ms), bucket size (0: no buckets),
 --          the stream's approximate maximum length, "1" if the board breaks ties by
---          time (it keeps score * 2^32 + time, tracker/tiebreak.py)
+--          time (it keeps score * 2^32 + time, tracker/tiebreak.py), the board's
+--          subscore direction ("desc" or "asc"; "": none; it keeps score * 2^32 + a
+--          low part, tracker/subscore.py)
 --
 -- The mark "<period board>:closed" (expiring with the board) makes a second
 -- close a no-op, so any number of schedulers may run it. Each stream entry:
 -- product_id, board, period, size, top = JSON [{rank, user_id, score}] (ranks
--- in competition mode), and bucket on a bucket's entry.
+-- in competition mode; and subscore on a board with one), and bucket on a
+-- bucket's entry.
 -- The board's own entry is also kept in the board's archive <p>archive:<board>,
 -- a hash: period id -> JSON {size, top, closed_at (Unix ms)}, which the read API
 -- serves for as long as anyone wants (results_top rows per period).
@@ -22,6 +25,8 @@ local p = KEYS[1]
 local product, board, period, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local top, ascending, expires = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
 local bucket_size, maxlen, timed = tonumber(ARGV[8]), ARGV[9], ARGV[10] == '1'
+local sub = ARGV[11] or ''
+local UNIT = 4294967296
 local key = p .. 'lb:' .. name
 
 if not redis.call('SET', key .. ':closed', '1', 'NX', 'PXAT', expires) then return 0 end
@@ -36,10 +41,18 @@ local function publish(board_key, bucket)
   local out, rank, previous = {}, 0, nil
   for i = 1, #rows, 2 do
     local score = tonumber(rows[i + 1])
-    if timed then score = math.floor(score / 4294967296) end
-    if score ~= previous then rank, previous = (i + 1) / 2, score end
-    out[#out + 1] = string.format('{"rank":%d,"user_id":%s,"score":%s}', rank,
-                                  cjson.encode(rows[i]), canon(ascending and -score or score))
+    if timed then score = math.floor(score / UNIT) end
+    if score ~= previous then rank, previous = (i + 1) / 2, score end  -- ties: both columns
+    local extra = ''
+    if sub ~= '' then  -- the low part is never negated; larger is better either way
+      local high = math.floor(score / UNIT)
+      local low = score - high * UNIT
+      if sub == 'asc' then low = UNIT - 1 - low end
+      score, extra = high, string.format(',"subscore":%d', low)
+    end
+    out[#out + 1] = string.format('{"rank":%d,"user_id":%s,"score":%s%s}', rank,
+                                  cjson.encode(rows[i]), canon(ascending and -score or score),
+                                  extra)
   end
   local size, standings = redis.call('ZCARD', board_key), '[' .. table.concat(out, ',') .. ']'
   local fields = { 'product_id', product, 'board', board, 'period', period,
