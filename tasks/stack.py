@@ -107,7 +107,10 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         "final standings)",
         *([f"           {api}/products/{SCORE_PRODUCT}/boards/high_score/entries   "
            f"(an arcade game's best scores, as it submits them)",
-           f"           {api}/products/{SCORE_PRODUCT}   (its boards: high_score, total)"]
+           f"           {api}/products/{SCORE_PRODUCT}/boards/fastest/entries   "
+           f"(equal bests: the quickest run first, a subscore)",
+           f"           {api}/products/{SCORE_PRODUCT}   (its boards: high_score, total, "
+           f"fastest)"]
           if SCORE_PRODUCT in products else []),
         f"  Boards   {api}/dashboard/boards#product={product}&board=wins   (every board in "
         "a browser)",

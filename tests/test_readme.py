@@ -107,7 +107,7 @@ def test_score_boards_example_is_the_test_configuration(tmp_path: Path) -> None:
     example = load_products(config)["snake"]
     assert example.boards == load_products(TEST_PRODUCTS)["snake"].boards
     assert [(b.name, b.kind) for b in example.boards] == [
-        ("high_score", "best"), ("total", "points"), ("lap", "latest")]
+        ("high_score", "best"), ("total", "points"), ("lap", "latest"), ("fastest", "best")]
 
 
 def test_limits_table_states_the_code_s_limits() -> None:

@@ -8,8 +8,9 @@ Several matches run at once, so their entries interleave in the stream as they
 would on a busy server; a ``select_weapon`` pair stays adjacent (same tick).
 
 A ``snake`` run ends with one ``type = "score"`` entry per board it feeds
-(``high_score`` keeps each player's best, ``total`` adds them up), as a game
-that keeps its own score writes them (README, "Scores a game submits").
+(``high_score`` keeps each player's best, ``total`` adds them up, ``fastest``
+keeps the best and, of equal bests, the quickest run: a subscore), as a game that
+keeps its own score writes them (README, "Scores a game submits").
 
 Generation is pure (:func:`player_pool`, :func:`match_entries`,
 :class:`Traffic`); :func:`run_demo` only paces and writes.
@@ -51,7 +52,10 @@ TIE_RATE = 0.2  # both pick the same weapon: nobody is hurt
 HIT_POINTS = 3  # hits a fighter takes before losing the round
 ROUNDS_TO_WIN = 2  # best of three
 SCORE_PRODUCT = "snake"
-SCORE_BOARDS = ("high_score", "total")  # a run's score goes to both (best, sum)
+# a run's score goes to each: the best, the sum, and the best then the quickest run (its
+# subscore is the run's milliseconds)
+SCORE_BOARDS = ("high_score", "total", "fastest")
+TIMED_BOARD = "fastest"
 SCORE_SHARE = 0.1  # share of written segments that are snake runs, when snake is configured
 
 Entry = dict[str, str]
@@ -181,13 +185,18 @@ def match_segments(rng: random.Random, p1: Player, p2: Player, game_id: str | No
 def snake_run(rng: random.Random, player: Player, game_id: str) -> Segment:
     """One finished snake run: its score (10 points a fruit, more for stronger players)
     submitted to each of :data:`SCORE_BOARDS`, with the run's fruit and length in seconds
-    as metadata; equal scores are common, as in the game."""
+    as metadata (and its milliseconds as the subscore of :data:`TIMED_BOARD`); equal
+    scores are common, as in the game."""
     fruit = max(1, round(rng.lognormvariate(math.log(20 * player.skill), 0.45)))
     seconds = round(fruit * rng.uniform(3.0, 6.0), 1)
     metadata = json.dumps({"fruit": fruit, "seconds": seconds}, separators=(",", ":"))
-    return [{"product_id": SCORE_PRODUCT, "game_id": game_id, "type": "score", "board": board,
-             "user_id": player.id, "score": str(10 * fruit), "metadata": metadata}
-            for board in SCORE_BOARDS]
+    run = [{"product_id": SCORE_PRODUCT, "game_id": game_id, "type": "score", "board": board,
+            "user_id": player.id, "score": str(10 * fruit), "metadata": metadata}
+           for board in SCORE_BOARDS]
+    for entry in run:
+        if entry["board"] == TIMED_BOARD:
+            entry["subscore"] = str(round(seconds * 1000))
+    return run
 
 
 def match_entries(rng: random.Random, p1: Player, p2: Player, game_id: str | None = None,

@@ -45,9 +45,10 @@ def test_the_product_lists_its_score_boards(client: FlaskClient) -> None:
     product = client.get("/products/snake").get_json()
     assert [(b["name"], b["kind"], b["order"], b["tie_break"]) for b in product["boards"]] == [
         ("high_score", "best", "desc", "earliest"), ("total", "points", "desc", "earliest"),
-        ("lap", "latest", "asc", "member")]
+        ("lap", "latest", "asc", "member"), ("fastest", "best", "desc", "member")]
+    assert [b["subscore"] for b in product["boards"]] == [None, None, None, "asc"]
     assert product["handlers"] == [{"name": "score", "boards": [b]}
-                                   for b in ("high_score", "total", "lap")]
+                                   for b in ("high_score", "total", "lap", "fastest")]
 
 
 def test_boards_of_each_operator(client: FlaskClient, products: Products, store: Store,
@@ -134,7 +135,7 @@ def test_every_read_of_a_score_board_shows_each_record(
         "ghost": "r-17"}
     described = {b["name"]: b["records"]
                  for b in client.get("/products/snake").get_json()["boards"]}
-    assert described == {"high_score": True, "total": True, "lap": True}
+    assert described == {"high_score": True, "total": True, "lap": True, "fastest": True}
     assert client.get("/products/exrps/boards/wins").get_json()["records"] is False
 
 

@@ -26,6 +26,7 @@ from tests.support.traffic import (
     as_bytes,
     tally,
 )
+from tracker import subscore
 from tracker.edx.store import AnalyticsStore
 from tracker.periods import Period
 from tracker.settings import Settings
@@ -120,6 +121,12 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
                 for m, v in data.hgetall(keys.board_submissions(SCORES, name)).items()}
         checks.append(Check(f"{SCORES} {name} submissions", sum(want_n.values()),
                             sum(kept.values()), kept == dict(want_n)))
+    # the best score, then the quickest run: both columns of one real run per player
+    fastest = {m: subscore.split(s, "asc", False)
+               for m, s in store.top(SCORES, "fastest", count=100_000)}
+    checks.append(Check(f"{SCORES} fastest (score, ms) of each player", len(count.fastest),
+                        len(fastest), fastest == {p: (float(s), ms)
+                                                  for p, (s, ms) in count.fastest.items()}))
     weekly = period_sums(data, keys, SCORES, "high_score", "week", combine=max, earliest=True)
     checks.append(Check(f"{SCORES} high_score, best of its weeks",
                         sum(count.scores["high_score"].values()), int(sum(weekly.values())),

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tests.support.pipeline import expected_stats, expected_wins
+from tracker.demo import SCORE_BOARDS, player_pool
 from tracker.demo import Traffic as Matches
-from tracker.demo import player_pool
 from tracker.edx.demo import demo_log
 from tracker.edx.ingest import entry as log_entry
 from tracker.edx.logs import parse_line
@@ -157,6 +157,7 @@ class Tally:
     scores: dict[str, dict[str, int]]  # snake's board -> player -> best or sum of scores
     submissions: dict[str, Counter[str]]  # snake's board -> player -> submissions
     attempts: dict[str, list[int]]  # cup's player -> the scores it sent, in order
+    fastest: dict[str, tuple[int, int]]  # snake's player -> its best (score, ms): most, least
 
 
 def tally(good: Iterable[Mapping[str, str]]) -> Tally:
@@ -169,8 +170,9 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
     reports = build_reports(e for e in events if e is not None)
     best: dict[str, int] = {}
     total: Counter[str] = Counter()
-    submissions: dict[str, Counter[str]] = {"high_score": Counter(), "total": Counter()}
+    submissions: dict[str, Counter[str]] = {b: Counter() for b in SCORE_BOARDS}
     attempts: dict[str, list[int]] = {}
+    fastest: dict[str, tuple[int, int]] = {}
     for row in rows:
         if row.get("product_id") == TOURNAMENT:
             attempts.setdefault(row["user_id"], []).append(int(row["score"]))
@@ -179,7 +181,11 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
             submissions[row["board"]][player] += 1
             if row["board"] == "high_score":
                 best[player] = max(best.get(player, score), score)
-            else:
+            elif row["board"] == "total":
                 total[player] += score
+            else:  # the most points, then the least time
+                run = (score, int(row["subscore"]))
+                old = fastest.get(player, run)
+                fastest[player] = max(old, run, key=lambda r: (r[0], -r[1]))
     return Tally(wins, stats, rated, skilled, {c: r.as_dict() for c, r in reports.items()},
-                 {"high_score": best, "total": dict(total)}, submissions, attempts)
+                 {"high_score": best, "total": dict(total)}, submissions, attempts, fastest)

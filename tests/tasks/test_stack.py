@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -315,6 +316,12 @@ def test_tracker_stack_runs_everything_and_stops_it_all(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, f"snake's boards: {best} {total}"
             time.sleep(1)
+        # its fastest board ranks equal bests by the run's milliseconds, the least first
+        assert f"{snake}/fastest/entries" in printed
+        fastest = get_json(f"{snake}/fastest/entries?limit=100")["entries"]
+        assert fastest and all(isinstance(r["subscore"], int) for r in fastest)
+        assert all((a["score"], -a["subscore"]) >= (b["score"], -b["subscore"])
+                   for a, b in itertools.pairwise(fastest))
 
         # The demo course's logs went through the bridge; its instructor reads its report.
         fragment = dict(parse_qsl(urlsplit(course_line.split()[1]).fragment))

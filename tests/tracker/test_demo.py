@@ -205,7 +205,7 @@ def test_traffic_mixes_in_snake_runs_between_whole_matches() -> None:
     segments = list(iter(traffic.next_segment, None))
     runs = [seg for seg in segments if seg[0]["type"] == "score"]
     assert 0.06 < len(runs) / len(segments) < 0.14, "about score_share of the segments"
-    assert traffic.scores == 2 * len(runs) and traffic.started == 80
+    assert traffic.scores == 3 * len(runs) and traffic.started == 80
 
     matches: dict[str, list[dict[str, str]]] = defaultdict(list)
     for seg in segments:
@@ -220,7 +220,7 @@ def test_traffic_mixes_in_snake_runs_between_whole_matches() -> None:
     by_skill: list[tuple[float, int]] = []
     n = 0
     for run in runs:
-        assert [list(e) for e in run] == [SCORE_ORDER] * 2
+        assert [list(e) for e in run] == [SCORE_ORDER] * 2 + [[*SCORE_ORDER, "subscore"]]
         assert [e["board"] for e in run] == list(SCORE_BOARDS)
         assert {(e["product_id"], e["game_id"], e["user_id"], e["score"]) for e in run} == {
             (SCORE_PRODUCT, run[0]["game_id"], run[0]["user_id"], run[0]["score"])}
@@ -228,8 +228,9 @@ def test_traffic_mixes_in_snake_runs_between_whole_matches() -> None:
         score = int(run[0]["score"])
         assert score > 0 and score % 10 == 0
         detail = json.loads(run[0]["metadata"])
-        assert run[1]["metadata"] == run[0]["metadata"]
+        assert run[1]["metadata"] == run[2]["metadata"] == run[0]["metadata"]
         assert detail["fruit"] * 10 == score and 3 * detail["fruit"] <= detail["seconds"]
+        assert int(run[2]["subscore"]) == round(detail["seconds"] * 1000)  # fastest: the ms
         by_skill.append((skill[run[0]["user_id"]], score))
         for entry in run:
             event = parse_entry(f"1700000000000-{n}", entry)
@@ -245,7 +246,7 @@ def test_traffic_mixes_in_snake_runs_between_whole_matches() -> None:
 def test_snake_is_configured_in_the_shipped_and_test_products(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("TRACKER_PRODUCTS_FILE", raising=False)
-    assert snake_configured(), "the shipped products keep snake's two boards"
+    assert snake_configured(), "the shipped products keep snake's three boards"
     monkeypatch.setenv("TRACKER_PRODUCTS_FILE", str(TEST_PRODUCTS))
     assert snake_configured()
     other = tmp_path / "products.toml"
