@@ -6,7 +6,6 @@ forms, under redelivery, and with concurrent writers."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.handlers import EventsForm
+from tests.support.threads import at_once
 from tests.support.varcade import raw, submitted
 from tracker.handlers import ScoreLeaderboard
 from tracker.handlers.base import Attempt, check_op
@@ -173,28 +173,19 @@ def test_concurrent_writers_never_take_more_than_the_limit(data: redis.Redis) ->
     at once: the board ends with exactly its players, each with exactly its attempts, and
     the rest refused."""
     products = cup()
-    failed: list[BaseException] = []
 
     def write(writer: int) -> None:
-        try:
-            processor = BatchProcessor(products, Store(redis.Redis(
-                connection_pool=data.connection_pool)), DeadLetters(data),
-                clock=lambda: T0 / 1000)
-            for n in range(0, 40, 4):
-                report = processor.process("cup", "s", [
-                    (f"{T0 + n}-{writer * 1000 + k * 10 + i}",
-                     raw(submitted("cup", "trial", p, n + k)))
-                    for k in range(4) for i, p in enumerate(PLAYERS)])
-                assert report.applied == 4 * len(PLAYERS), report
-        except BaseException as exc:
-            failed.append(exc)
+        processor = BatchProcessor(products, Store(redis.Redis(
+            connection_pool=data.connection_pool)), DeadLetters(data),
+            clock=lambda: T0 / 1000)
+        for n in range(0, 40, 4):
+            report = processor.process("cup", "s", [
+                (f"{T0 + n}-{writer * 1000 + k * 10 + i}",
+                 raw(submitted("cup", "trial", p, n + k)))
+                for k in range(4) for i, p in enumerate(PLAYERS)])
+            assert report.applied == 4 * len(PLAYERS), report
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failed, failed
+    at_once(write)
     # trial takes 2 attempts of 2 players: exactly 4 submissions in, whoever came first
     ranks = Ranks(data)
     found = [ranks.standing("cup", "trial", p, ascending=True, records="trial") for p in PLAYERS]

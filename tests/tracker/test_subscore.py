@@ -7,7 +7,6 @@ either order and either subscore direction, and in all three tie modes."""
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from tasks.cli import main
 from tests.support.handlers import EventsForm
 from tests.support.processes import settings_env
+from tests.support.threads import at_once
 from tests.support.varcade import raw, submitted
 from tracker import subscore
 from tracker.closing import PeriodResults
@@ -256,32 +256,23 @@ def test_concurrent_writers_keep_each_players_lexicographic_best(data: redis.Red
     """Four writers submit 30 pairs each for the same players at once, many equal on the
     score: each board ends with the best pair any of them submitted."""
     products = race()
-    failed: list[BaseException] = []
     sent: list[tuple[str, int, int]] = []
 
     def write(writer: int) -> None:
-        try:
-            processor = BatchProcessor(products, Store(redis.Redis(
-                connection_pool=data.connection_pool)), DeadLetters(data),
-                clock=lambda: T0 / 1000)
-            for n in range(0, 30, 3):
-                batch = [(p, (writer + n + k) % 4, (writer * 7919 + n * 31 + k * 17 + i) % 1000)
-                         for k in range(3) for i, p in enumerate(PLAYERS)]
-                sent.extend(batch)
-                report = processor.process("race", "s", [
-                    (f"{T0 + n}-{writer * 1000 + j}",
-                     raw(submitted("race", "laps", p, s, subscore=sub)))
-                    for j, (p, s, sub) in enumerate(batch)])
-                assert report.applied == len(batch), report
-        except BaseException as exc:
-            failed.append(exc)
+        processor = BatchProcessor(products, Store(redis.Redis(
+            connection_pool=data.connection_pool)), DeadLetters(data),
+            clock=lambda: T0 / 1000)
+        for n in range(0, 30, 3):
+            batch = [(p, (writer + n + k) % 4, (writer * 7919 + n * 31 + k * 17 + i) % 1000)
+                     for k in range(3) for i, p in enumerate(PLAYERS)]
+            sent.extend(batch)
+            report = processor.process("race", "s", [
+                (f"{T0 + n}-{writer * 1000 + j}",
+                 raw(submitted("race", "laps", p, s, subscore=sub)))
+                for j, (p, s, sub) in enumerate(batch)])
+            assert report.applied == len(batch), report
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failed, failed
+    at_once(write)
     ranks = Ranks(data)
     for player in PLAYERS:
         best = max(((s, -sub) for p, s, sub in sent if p == player))
