@@ -76,7 +76,10 @@ def boards_served(make_app: MakeApp, feed: Feed) -> Iterator[str]:
                    for j in range(i + 1, 31)])
     feed("snake", [submitted("snake", "high_score", "ann", 70, metadata='{"car": "red"}'),
                    submitted("snake", "high_score", "bob", 90),
-                   submitted("snake", "high_score", "ann", 50)])
+                   submitted("snake", "high_score", "ann", 50),
+                   # equal bests on fastest: the quicker run first
+                   submitted("snake", "fastest", "ann", 70, subscore=91_500),
+                   submitted("snake", "fastest", "bob", 70, subscore=88_000)])
     # a tournament of 3 attempts: ann's fourth (99) is refused
     feed("cup", [submitted("cup", "cup", "ann", score) for score in (40, 60, 20, 99)])
     with serving(make_app()) as url:
@@ -104,6 +107,13 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
     assert "1 player, ranked competition; each player's first 3 submissions count; the " \
            "first 50 players are in" in dom
     assert '<td>ann</td><td class="num">60</td><td class="num">3</td>' in dom
+    # a board with a subscore shows both columns, and says how it ranks equal scores
+    dom = browse(f"{boards_served}/dashboard/boards#product=snake&board=fastest",
+                 tmp_path / "fastest")
+    assert "2 players, ranked competition; score / subscore, equal scores by the lowest " \
+           "subscore" in dom
+    assert re.findall(r"<td>(\w+)</td><td class=\"num\">([\d /]+)</td>", dom) == [
+        ("bob", "70 / 88000"), ("ann", "70 / 91500")]
     # a board that does not exist: the API's error, shown as it said it
     dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=nobody",
                  tmp_path / "missing")
