@@ -101,22 +101,32 @@ def board_to_read(product: Product, board: Board,
     return period_board(board.name, period), period.id
 
 
-def player_not_on_board(product: Product, board: Board, user_id: str) -> ApiError:
-    return ApiError(404, "player_not_on_board",
-                    f"Player {user_id!r} is not on board {board.name!r} of {product.id!r}.",
-                    product_id=product.id, board=board.name, user_id=user_id)
+def player_not_on_board(product: Product, board: Board, user_id: str,
+                        name: str | None = None) -> ApiError:
+    """404 ``player_not_on_board``; on a tournament's board that takes only the scores of
+    players who joined it, ``joined`` says whether the player joined (``name``, the board
+    read: all-time or a period's)."""
+    error = ApiError(404, "player_not_on_board",
+                     f"Player {user_id!r} is not on board {board.name!r} of {product.id!r}.",
+                     product_id=product.id, board=board.name, user_id=user_id)
+    if board.join_required and name is not None:
+        error.fields["joined"] = bool(state().store.joined(product.id, name, user_id))
+    return error
 
 
 @bp.get("")
 @operation(Operation(tag="leaderboards", response=BoardDetailSchema, query=PeriodQuerySchema))
 def board_detail(product_id: str, board: str) -> ResponseReturnValue:
-    """A board: its kind, default tie mode, periods, size and number of distinct scores."""
+    """A board: its kind, default tie mode, periods, size and number of distinct scores
+    (and the players who joined it, on a board with `join_required`)."""
     product, b = target(product_id, board)
     name, period = board_to_read(product, b, parse_query(_period_query))
     size = state().ranks.size(product.id, name)
+    joined = {"joined": state().store.joined(product.id, name)} if b.join_required else {}
     return jsonify(_detail.dump({
         **describe_board(b), "product_id": product.id, "size": size.members,
-        "distinct_scores": size.distinct_scores, **({"period": period} if period else {})}))
+        "distinct_scores": size.distinct_scores, **joined,
+        **({"period": period} if period else {})}))
 
 
 @bp.get("/periods")
@@ -295,7 +305,7 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
                                    ascending=b.ascending, earliest=b.earliest,
                                    records=records_of(b, name))
     if found is None:
-        raise player_not_on_board(product, b, user_id)
+        raise player_not_on_board(product, b, user_id, name)
     return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
                                          rating_as, bodies.splitter(b)))
 

@@ -40,7 +40,8 @@ def describe_board(board: Board) -> dict[str, Any]:
                             for p in policy.seasons]},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
             "records": board.records, "attempts": board.attempts,
-            "subscore": board.subscore or None, "max_players": board.max_players}
+            "subscore": board.subscore or None, "max_players": board.max_players,
+            "join_required": board.join_required}
 
 
 def describe_tier(tier: Tier) -> dict[str, Any]:

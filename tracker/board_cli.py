@@ -12,7 +12,7 @@ from tracker.commands import configured_products, redis_errors
 from tracker.periods import NotKept, kept_period, period_board
 from tracker.ranking import TieMode
 from tracker.settings import Settings
-from tracker.storage import Keys, Ranks
+from tracker.storage import Keys, Ranks, Store
 from tracker.storage.connect import data_client
 
 
@@ -52,7 +52,8 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
             raise click.ClickException(f"board {board!r} is {exc}") from None
         except ValueError as exc:
             raise click.ClickException(f"no such period: {exc}") from None
-    ranks = Ranks(data_client(settings.redis_url, socket_timeout=30), Keys(settings.key_prefix))
+    client = data_client(settings.redis_url, socket_timeout=30)
+    ranks = Ranks(client, Keys(settings.key_prefix))
     kept = name if b.records else None
     with redis_errors():
         window = (ranks.around(product.id, name, player, limit, ascending=b.ascending,
@@ -64,11 +65,16 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
     mode = TieMode(ties) if ties else b.ties
     # a tournament's limits hold per period on a board kept per period, else all-time
     limited = period is not None or b.periods is None
+    joined = (Store(client, Keys(settings.key_prefix)).joined(product.id, name)
+              if limited and b.join_required else None)
     click.echo(f"{product.id} {name}: {window.size} player(s), ranked {mode.value}"
                + (f"; each player's first {b.attempts} submission(s) count"
                   if limited and b.attempts else "")
-               + (f"; the first {b.max_players} player(s) are in"
+               + (f"; the first {b.max_players} player(s) "
+                  f"{'to join ' if b.join_required else ''}are in"
                   if limited and b.max_players else "")
+               + (f"; only the {joined} player(s) who joined count"
+                  if joined is not None else "")
                + (f"; score / subscore, equal scores by the "
                   f"{'lowest' if b.subscore == 'asc' else 'highest'} subscore"
                   if b.subscore else ""))

@@ -58,7 +58,9 @@ MAX_ID_LEN = 128
 MAX_VALUE_LEN = 256
 
 EVENT_TYPES = ("state_change", "gameplay", "game_over", "player_disconnect", "game_removed",
-               "score", "tracking_log")
+               "score", "join", "tracking_log")
+# the types of entry that name a board of their own (kept by that board's score handler)
+BOARD_EVENTS = frozenset({"score", "join"})
 GAMEPLAY_EVENTS = ("select_fighter", "set_ready", "select_weapon", "progression")
 
 
@@ -253,6 +255,17 @@ class ScoreSchema(EntrySchema):
                                   "score")
 
 
+class JoinSchema(EntrySchema):
+    """A player joins a tournament's board that takes only the scores of those who joined
+    (``join_required``, Nakama's ``JoinTournament``): ``{"product_id": "arcade", "type":
+    "join", "board": "cup", "user_id": "..."}``; ``game_id`` is optional."""
+
+    game_id = PlayerId(load_default=None, validate=validate.Length(max=MAX_ID_LEN))
+    board = fields.String(required=True, validate=validate.Regexp(
+        BOARD_NAME_RE, error="Not a board name (1-64 of A-Z a-z 0-9 _ . -)."))
+    user_id = _id()
+
+
 def check_metadata(text: str) -> None:
     """ValidationError unless ``text`` is a JSON object that every JSON reader reads the
     same: no NaN or infinite numbers, no lone surrogates, at most MAX_METADATA_DEPTH deep."""
@@ -321,6 +334,7 @@ SCHEMAS: dict[tuple[str, str | None], Schema] = {
     ("player_disconnect", None): PlayerDisconnectSchema(),
     ("game_removed", None): GameRemovedSchema(),
     ("score", None): ScoreSchema(),
+    ("join", None): JoinSchema(),
     ("tracking_log", None): TrackingLogSchema(),
 }
 BARE_SELECT_WEAPON = BareSelectWeaponSchema()

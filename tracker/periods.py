@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.handlers.base import RECORD_OPS, Attempt, Op
+from tracker.handlers.base import RECORD_OPS, Attempt, Join, Op
 
 DAY_MS = 86_400_000
 MAX_KEEP = 1000
@@ -322,9 +322,12 @@ class PeriodBoards:
             if policy is None:
                 out.append(op)
                 continue
-            # a board kept per period limits attempts and players per period: all-time
-            # takes them all
-            out.append(replace(op, limit=0, capacity=0) if type(op) is Attempt else op)
+            # a board kept per period limits attempts and players per period, and players
+            # join each period's: all-time takes every submission, and needs no joins
+            if type(op) is Attempt:
+                out.append(replace(op, limit=0, capacity=0, joined=0))
+            elif type(op) is not Join:
+                out.append(op)
             for kind in policy.kinds:
                 period = self._period(policy, kind, ms)
                 if period is None:  # between two seasons: all-time only

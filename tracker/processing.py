@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracker import fastpath
-from tracker.events import Event, InvalidEvent, RawFields, product_key
+from tracker.events import BOARD_EVENTS, Event, InvalidEvent, RawFields, product_key
 from tracker.handlers import BUILTIN
 from tracker.handlers.base import Handler, Op, check_op
 from tracker.order import stored_ops
@@ -141,7 +141,7 @@ class BatchProcessor:
                        f"product {event.product_id!r} is not configured")
                 continue
             handlers = self._handlers(product, event)
-            if not handlers and event.type != "score":
+            if not handlers and event.type not in BOARD_EVENTS:
                 report.ignored += 1
                 continue
             try:
@@ -158,7 +158,7 @@ class BatchProcessor:
                     reject(entry_id, raw, "handler_error", error + tried)
                 continue
             if not ops:
-                if event.type == "score":  # a submission nothing keeps would be lost unseen
+                if event.type in BOARD_EVENTS:  # one nothing keeps would be lost unseen
                     reject(entry_id, raw, "unknown_board", f"product {product_id!r} keeps no "
                            f"scores on board {event['board']!r}")
                 else:

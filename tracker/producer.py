@@ -149,6 +149,15 @@ class Producer:
                 raise InvalidEvent("invalid_fields", f"metadata: {exc}") from None
         return self.publish(event, key=key)
 
+    def join(self, product_id: str, board: str, user_id: str, *,
+             game_id: str | None = None, key: str | None = None) -> str:
+        """``user_id`` joins ``board``, a tournament's board that takes only the scores
+        of players who joined it (``join_required``); joining again changes nothing."""
+        event = {"product_id": product_id, "type": "join", "board": board, "user_id": user_id}
+        if game_id is not None:
+            event["game_id"] = game_id
+        return self.publish(event, key=key)
+
     def _send(self, events: Sequence[dict[str, str]], key: str) -> list[str]:
         args: list[str | int] = [self.key_ttl_ms]
         for event in events:

@@ -66,14 +66,17 @@ function plural(n, noun) {
 // A tournament board's limits, as they hold for what is shown: per period on a board
 // kept per period (its all-time board takes every submission), else all-time.
 function attempts(board, period) {
-  if (!board || (!board.attempts && !board.max_players) || (board.periods && !period)) {
+  if (!board || (!board.attempts && !board.max_players && !board.join_required) ||
+      (board.periods && !period)) {
     return "";
   }
   const of = period ? " of the period" : "";
+  const joining = board.join_required ? " to join" : "";
   return (board.attempts ? `; each player's first ${plural(board.attempts, "submission")}` +
                            `${of} count` : "") +
-         (board.max_players ? `; the first ${plural(board.max_players, "player")}${of} ` +
-                              "are in" : "");
+         (board.max_players ? `; the first ${plural(board.max_players, "player")}${of}` +
+                              `${joining} are in` : "") +
+         (board.join_required ? "; only the players who joined count" : "");
 }
 
 function subscoreNote(board) {

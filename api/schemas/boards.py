@@ -244,6 +244,11 @@ class BoardSchema(Schema):
         "description": "Players the board takes, the first to submit (per period on a "
                        "board kept per period), a tournament's size; a later player's "
                        "submissions are refused. 0: any number."})
+    join_required = fields.Boolean(required=True, metadata={
+        "description": "Whether only the players who joined the board (a `join` entry, per "
+                       "period on a board kept per period) have their submissions counted, "
+                       "as Nakama's tournaments; then `max_players` caps the players who "
+                       "join."})
 
 
 class BoardDetailSchema(BoardSchema):
@@ -251,6 +256,9 @@ class BoardDetailSchema(BoardSchema):
     period = period_read()
     size = fields.Integer(required=True)
     distinct_scores = fields.Integer(required=True)
+    joined = fields.Integer(metadata={
+        "description": "Players who joined it (of the period read), on a board with "
+                       "`join_required`: those whose submissions count."})
 
 
 class TierStatusSchema(TierSchema):

@@ -22,6 +22,9 @@ class ErrorSchema(Schema):
     period = fields.String()
     periods = fields.List(fields.String())
     bucket = fields.Integer()
+    joined = fields.Boolean(metadata={
+        "description": "On a tournament's board that takes only the scores of players who "
+                       "joined it: whether this player joined."})
     errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
                          metadata={"description": "Invalid parameters and why."})
     allowed_methods = fields.List(fields.String())

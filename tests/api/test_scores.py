@@ -169,3 +169,23 @@ def test_a_tournament_board_says_its_attempts_and_each_players_count(
         assert (ever["score"], ever["submissions"]) == (9, 3)  # all-time takes every one
         metrics = client.get("/metrics").get_data(as_text=True)
         assert 'tracker_scores_refused_total{product="cup"} 1.0' in metrics
+
+
+def test_a_tournament_players_join_says_who_joined(
+        tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
+    rows = [{"product_id": "cup", "type": "join", "board": "cup", "user_id": "ann"},
+            {"product_id": "cup", "type": "join", "board": "cup", "user_id": "bob"},
+            submitted("cup", "cup", "ann", 7), submitted("cup", "cup", "cid", 9)]  # cid: no
+    with served_alone(tmp_path, settings, store, dead_letters,
+                      'cup = { handlers = [{ use = "score", board = "cup", '
+                      'join_required = true }] }', rows) as (client, _):
+        board = client.get("/products/cup/boards/cup").get_json()
+        assert (board["join_required"], board["joined"], board["size"]) == (True, 2, 1)
+        assert client.get("/products/cup/boards/cup/players/ann").get_json()["score"] == 7
+        for player, joined in (("bob", True), ("cid", False)):  # not on the board
+            answer = client.get(f"/products/cup/boards/cup/players/{player}")
+            assert answer.status_code == 404
+            assert (answer.get_json()["error"], answer.get_json()["joined"]) == (
+                "player_not_on_board", joined)
+        metrics = client.get("/metrics").get_data(as_text=True)
+        assert 'tracker_scores_refused_total{product="cup"} 1.0' in metrics

@@ -91,6 +91,23 @@ def test_a_scores_metadata_is_written_as_compact_json(producer: Producer,
         producer.score("snake", "high_score", "ann", 1, operator="max")
 
 
+def test_a_subscore_and_a_join_are_written_as_the_workers_read_them(
+        producer: Producer, stream: redis.Redis) -> None:
+    timed = producer.score("snake", "fastest", "ann", 70, subscore=91_500)
+    joined = producer.join("arcade", "cup", "ann", game_id="g1")
+    assert entries(stream) == [
+        (timed, [("product_id", "snake"), ("type", "score"), ("board", "fastest"),
+                 ("user_id", "ann"), ("score", "70"), ("subscore", "91500")]),
+        (joined, [("product_id", "arcade"), ("type", "join"), ("board", "cup"),
+                  ("user_id", "ann"), ("game_id", "g1")])]
+    for bad in (-1, 2**32):
+        with pytest.raises(InvalidEvent, match="subscore"):
+            producer.score("snake", "fastest", "ann", 70, subscore=bad)
+    with pytest.raises(InvalidEvent, match="board"):
+        producer.join("arcade", "no board!", "ann")
+    assert len(entries(stream)) == 2
+
+
 @pytest.mark.parametrize(("event", "reason"), [
     ({"product_id": "exrps", "game_id": "g", "type": "game_over", "winner_id": "a",
       "loser_id": "a"}, "invalid_fields"),

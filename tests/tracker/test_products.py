@@ -113,10 +113,12 @@ def test_shipped_configuration_loads() -> None:
     assert wins.periods is not None and elo.periods is None
     assert [k.value for k in wins.periods.kinds] == ["week", "month"]
     assert products.queues == ["default", "exrps"]
-    high, total = products["snake"].boards  # the demo's arcade game submits its scores
+    high, total, fastest = products["snake"].boards  # the demo's arcade game's scores
     assert (high.kind, total.kind, products["snake"].queue) == ("best", "points", "default")
     assert high.earliest and total.earliest and high.records and total.records
     assert high.periods is not None and total.periods is None
+    # equal bests by the quickest run: a subscore, so no time tie-break
+    assert (fastest.kind, fastest.subscore, fastest.earliest) == ("best", "asc", False)
 
 
 def test_no_configuration_at_all() -> None:

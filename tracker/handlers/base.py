@@ -117,9 +117,23 @@ class Attempt:
     at_ms: int
     metadata: str = ""
     capacity: int = 0
+    joined: int = 0  # 1: refused too unless the member joined the board (Join)
 
 
 ATTEMPT_MODES = ("best", "latest")
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """``member`` joins ``board``, a tournament's board that takes submissions only from
+    the players who joined it (``join_required``, Nakama's): at most ``capacity`` members
+    join (0: any number). Joining again changes nothing; a join past the capacity changes
+    nothing and is counted as refused for the product. Joined at ``at_ms`` (Unix ms)."""
+
+    board: str
+    member: str
+    capacity: int
+    at_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,15 +230,16 @@ class AddToTimeline:
     time: float
 
 
-Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | Decrement | Attempt | SetMetadata
-      | Submitted | IncrStat | EloResult | OpenSkillResult | Glicko2Result | WinStreak
-      | RecordGame | AddToTimeline)
-OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement, Attempt, SetMetadata,
-            Submitted, IncrStat, EloResult, OpenSkillResult, Glicko2Result, WinStreak,
-            RecordGame, AddToTimeline)
+Op = (IncrScore | EnsureOnBoard | KeepBest | SetScore | Decrement | Attempt | Join
+      | SetMetadata | Submitted | IncrStat | EloResult | OpenSkillResult | Glicko2Result
+      | WinStreak | RecordGame | AddToTimeline)
+OP_TYPES = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement, Attempt, Join,
+            SetMetadata, Submitted, IncrStat, EloResult, OpenSkillResult, Glicko2Result,
+            WinStreak, RecordGame, AddToTimeline)
 # a member's score, set
 BOARD_OPS = (IncrScore, EnsureOnBoard, KeepBest, SetScore, Decrement, Attempt)
-RECORD_OPS = (*BOARD_OPS, SetMetadata, Submitted)  # what a member's record on a board holds
+# what a member's record on a board holds (and whether it joined the board)
+RECORD_OPS = (*BOARD_OPS, SetMetadata, Submitted, Join)
 
 GAME_OVER: frozenset[tuple[str, str | None]] = frozenset({("game_over", None)})
 MAX_HISTORY = 1000  # games a history may keep per player
@@ -255,14 +270,16 @@ def check_op(op: object) -> Op:
         raise TypeError(f"RecordGame.at_ms and keep must be integers, keep > 0: {op!r}")
     if isinstance(op, Decrement) and not (op.amount >= 0 and op.sign in (-1, 1)):
         raise ValueError(f"a decrement takes a non-negative amount off: {op!r}")
-    if isinstance(op, Submitted | Attempt) and not (isinstance(op.at_ms, int)
-                                                   and 0 <= op.at_ms < 2**53):
+    if isinstance(op, Submitted | Attempt | Join) and not (isinstance(op.at_ms, int)
+                                                          and 0 <= op.at_ms < 2**53):
         raise TypeError(f"{type(op).__name__}.at_ms must be an integer of [0, 2^53): {op!r}")
     if isinstance(op, Attempt) and not (
-            op.mode in ATTEMPT_MODES and all(isinstance(n, int) and n >= 0
-                                             for n in (op.limit, op.capacity))):
+            op.mode in ATTEMPT_MODES and op.joined in (0, 1)
+            and all(isinstance(n, int) and n >= 0 for n in (op.limit, op.capacity))):
         raise ValueError(f"an attempt keeps the best or the latest, limit and capacity are "
-                         f"integers >= 0: {op!r}")
+                         f"integers >= 0, joined 0 or 1: {op!r}")
+    if isinstance(op, Join) and not (isinstance(op.capacity, int) and op.capacity >= 0):
+        raise ValueError(f"a join's capacity is an integer >= 0: {op!r}")
     return op
 
 
@@ -295,6 +312,9 @@ class Board:
     records: bool = False
     attempts: int = 0  # submissions taken per member, per period on a period board; 0: any
     max_players: int = 0  # members taken, the first to submit (per period likewise); 0: any
+    # a member's submissions count only once it joined (a "join" event; then max_players
+    # caps the players who join), as Nakama's join_required tournaments
+    join_required: bool = False
     # "desc" or "asc": equal scores rank by a subscore, the highest or the lowest first; its
     # numbers pack both (tracker.subscore); "": none
     subscore: str = ""

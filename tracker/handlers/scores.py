@@ -15,6 +15,9 @@ configuration per board:
 count (per period, on a board kept per period: all-time takes every submission); a
 later one changes nothing and is counted as refused (``tracker_scores_refused_total``).
 ``max_players = 100`` likewise lets in the first hundred players to submit.
+``join_required = true`` takes only the submissions of players who joined the board
+first (``type = "join"`` entries, Nakama's ``JoinTournament``); then ``max_players`` caps
+the players who join.
 
 ``subscore = "asc"`` (or ``"desc"``) ranks equal scores by a second column each
 submission carries, the lowest (highest) first: laps, then race time. A submission
@@ -34,6 +37,7 @@ from tracker.handlers.base import (
     Decrement,
     Handler,
     IncrScore,
+    Join,
     KeepBest,
     Op,
     SetMetadata,
@@ -49,7 +53,7 @@ OPERATORS: dict[str, str] = {
     "decr": "points",  # each submission taken off, never below 0 (Nakama decr)
 }
 assert tuple(OPERATORS) == SCORE_OPERATORS
-SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None)})
+SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None), ("join", None)})
 LIMITED = ("best", "latest")  # the operators of a board that counts attempts
 
 
@@ -66,7 +70,7 @@ class ScoreLeaderboard(Handler):
     events = SCORE_EVENTS
 
     def __init__(self, board: str = "score", operator: str = "best", attempts: int = 0,
-                 max_players: int = 0, subscore: str = ""):
+                 max_players: int = 0, subscore: str = "", join_required: bool = False):
         if not isinstance(board, str) or not BOARD_NAME_RE.match(board):
             raise ValueError(f"board is a board name (1-64 of A-Z a-z 0-9 _ . -), got {board!r}")
         if operator not in OPERATORS:
@@ -74,10 +78,12 @@ class ScoreLeaderboard(Handler):
         for name, n in (("attempts", attempts), ("max_players", max_players)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 0:
                 raise ValueError(f"{name} is a whole number (0: any), got {n!r}")
-        if (attempts or max_players) and operator not in LIMITED:
-            raise ValueError(f"attempts and max_players go with the operators {list(LIMITED)} "
-                             f"(a tournament keeps each player's best or latest), not "
-                             f"{operator!r}")
+        if not isinstance(join_required, bool):
+            raise ValueError(f"join_required is true or false, got {join_required!r}")
+        if (attempts or max_players or join_required) and operator not in LIMITED:
+            raise ValueError(f"attempts, max_players and join_required go with the operators "
+                             f"{list(LIMITED)} (a tournament keeps each player's best or "
+                             f"latest), not {operator!r}")
         if subscore and subscore not in packing.DIRECTIONS:
             raise ValueError(f"subscore is one of {list(packing.DIRECTIONS)} (the highest or "
                              f"the lowest first), got {subscore!r}")
@@ -89,16 +95,24 @@ class ScoreLeaderboard(Handler):
         self.subscore = subscore
         self.attempts = attempts
         self.max_players = max_players
+        self.join_required = join_required
         self._kind = OPERATORS[operator]
 
     @property
     def boards(self) -> tuple[Board, ...]:
         return (Board(self.board, self._kind, records=True, attempts=self.attempts,
-                      max_players=self.max_players, subscore=self.subscore),)
+                      max_players=self.max_players, subscore=self.subscore,
+                      join_required=self.join_required),)
 
     def ops(self, event: Event) -> Iterable[Op]:
-        if event.type != "score" or event["board"] != self.board:
+        if event["board"] != self.board:
             return ()
+        if event.type == "join":
+            if not self.join_required:
+                raise ValueError(f"board {self.board!r} takes no joins: every player's "
+                                 f"scores count (set join_required = true to ask for them)")
+            return (Join(self.board, event["user_id"], self.max_players,
+                         min(event.time_ms, 2**53 - 1)),)
         # the schema admits only plain decimals of at most 15 integer digits: finite
         score, user, metadata = float(event["score"]), event["user_id"], event.get("metadata")
         counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
@@ -115,12 +129,14 @@ class ScoreLeaderboard(Handler):
         elif "subscore" in event.data:
             raise ValueError(f"board {self.board!r} has no subscore: configure it with "
                              f"subscore = \"asc\" or \"desc\", then replay")
-        if self.attempts or self.max_players:  # checked against the limits, kept, one step
+        if self.attempts or self.max_players or self.join_required:  # checked, kept, one step
             if does not in LIMITED:
                 raise ValueError(f"board {self.board!r} is a tournament's: a submission keeps "
                                  f"the best or the latest, not {does!r}")
+            # players who must join are counted as they join, not as they submit
+            capacity = 0 if self.join_required else self.max_players
             return (Attempt(self.board, user, score, does, self.attempts, counted.at_ms,
-                            metadata or "", self.max_players),)
+                            metadata or "", capacity, int(self.join_required)),)
         if does == "best" or does == "latest":
             # the record is one submission: its score with its metadata, or none
             keep = KeepBest if does == "best" else SetScore
@@ -137,4 +153,5 @@ class ScoreLeaderboard(Handler):
         limit = (f", attempts={self.attempts}" if self.attempts else "") + (
             f", max_players={self.max_players}" if self.max_players else "")
         limit += f", subscore={self.subscore!r}" if self.subscore else ""
+        limit += ", join_required=True" if self.join_required else ""
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r}{limit})"

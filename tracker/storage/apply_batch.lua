@@ -18,10 +18,14 @@
 --               { "sub", board, member, n, first, last }  n submissions to member's record,
 --                 the first and last at those Unix ms (<board>:subs, member ->
 --                 "<n> <first> <last>", summed, least first, greatest last)
---               { "att", board, member, score, mode, limit, at, metadata, capacity }  a
---                 submission to a board taking at most `limit` per member and `capacity`
---                 members (0: any): kept as "best" or "latest" says and counted as a
+--               { "att", board, member, score, mode, limit, at, metadata, capacity,
+--                 joined }  a submission to a board taking at most `limit` per member
+--                 and `capacity` members (0: any), and (joined 1) only from members
+--                 that joined it: kept as "best" or "latest" says and counted as a
 --                 "sub" of 1 at `at`; past a limit, counted in <p>counters "refused"
+--               { "join", board, member, capacity, at }  the member joins the board
+--                 (<board>:joined, member -> at ms) unless `capacity` members have
+--                 (0: any); then counted in <p>counters "refused"; again: nothing
 --               { "game", board, winner, loser, at ms, keep }  both players' histories:
 --                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
@@ -38,7 +42,7 @@
 --            stats, ratings, entries, late entries }  with ensure = { {board, member, score} },
 --          incr = { {board, member, summed delta} }, stats = { {user, stat,
 --          summed delta} }, ratings = { the "elo", "os", "g2", "best", "set", "meta", "att",
---          "streak", "game" and "tl" ops above } in order, then the "sub" ops summed per
+--          "join", "streak", "game" and "tl" ops above } in order, then the "sub" ops summed per
 --          member.
 --          If an entry or a result turns out to be applied already, nothing is
 --          written and the reply is { "again" }: send the events form instead.
@@ -428,8 +432,12 @@ end
 -- counted, unless the member's record there counts `limit` submissions already, or the
 -- member has none and `capacity` members have one; then the board is left alone and
 -- the product counts it refused. Counted in the order parts are applied.
-local function attempt(board, member, score, mode, limit, at, metadata, capacity, t)
+local function attempt(board, member, score, mode, limit, at, metadata, capacity, joined, t)
   local key = p .. 'lb:' .. board
+  if joined == 1 and redis.call('HEXISTS', key .. ':joined', member) == 0 then
+    redis.call('HINCRBY', p .. 'counters', 'refused', 1)
+    return
+  end
   if limit > 0 or capacity > 0 then
     local old = redis.call('HGET', key .. ':subs', member)
     if (old and limit > 0 and tonumber(string.match(old, '^(%d+)')) >= limit)
@@ -444,6 +452,19 @@ local function attempt(board, member, score, mode, limit, at, metadata, capacity
     set_latest(board, member, score, t, metadata)
   end
   count_submissions(key, member, 1, at, at)
+end
+
+-- A member joins a tournament's board that takes only the submissions of those who
+-- joined, unless `capacity` members have (0: any number): then the product counts it
+-- refused. Joining again changes nothing.
+local function join(board, member, capacity, at)
+  local joined = p .. 'lb:' .. board .. ':joined'
+  if redis.call('HEXISTS', joined, member) == 1 then return end
+  if capacity > 0 and redis.call('HLEN', joined) >= capacity then
+    redis.call('HINCRBY', p .. 'counters', 'refused', 1)
+    return
+  end
+  redis.call('HSET', joined, member, at)
 end
 
 local function win_streak(board, w, l, t)
@@ -491,7 +512,9 @@ local function rate(op, t)
   elseif op[1] == 'sub' then
     count_submissions(p .. 'lb:' .. op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'att' then
-    attempt(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], t)
+    attempt(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], op[10], t)
+  elseif op[1] == 'join' then
+    join(op[2], op[3], op[4], op[5])
   elseif op[1] == 'streak' then
     win_streak(op[2], op[3], op[4], t)
   elseif op[1] == 'game' then
@@ -538,7 +561,7 @@ local function expire_boards()
     local key = p .. 'lb:' .. b[1]
     at[key] = b[2]
     for _, k in ipairs({ key, key .. ':scores', key .. ':counts', key .. ':meta',
-                         key .. ':subs' }) do
+                         key .. ':subs', key .. ':joined' }) do
       redis.call('PEXPIREAT', k, b[2])
     end
     if bucket_size[key] then
@@ -622,7 +645,7 @@ end
 
 local known = { zi = true, zn = true, hi = true, elo = true, os = true, tl = true, g2 = true,
                 best = true, set = true, decr = true, meta = true, sub = true,
-                att = true, streak = true, game = true }
+                att = true, join = true, streak = true, game = true }
 for i = 1, #events do  -- refuse a bad batch before writing anything
   for _, op in ipairs(events[i][4]) do
     if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end

@@ -64,6 +64,10 @@ class Keys:
         boards)."""
         return f"{self.board(product_id, board)}:subs"
 
+    def board_joined(self, product_id: str, board: str) -> str:
+        """Hash member -> when it joined (Unix ms): a ``join_required`` tournament's players."""
+        return f"{self.board(product_id, board)}:joined"
+
     def buckets(self, product_id: str, board: str) -> str:
         """Which bucket each member of a period board split into buckets is in."""
         return f"{self.board(product_id, board)}:buckets"

@@ -20,6 +20,7 @@ from tracker.handlers.base import (
     Glicko2Result,
     IncrScore,
     IncrStat,
+    Join,
     KeepBest,
     Op,
     OpenSkillResult,
@@ -88,9 +89,11 @@ def encode_op(op: Op) -> list[Any]:
             return ["meta", board, member, metadata]
         case Submitted(board, member, at_ms):
             return ["sub", board, member, 1, at_ms, at_ms]
-        case Attempt(board, member, score, mode, limit, at_ms, metadata, capacity):
+        case Attempt(board, member, score, mode, limit, at_ms, metadata, capacity, joined):
             return ["att", board, member, float(score), mode, int(limit), int(at_ms), metadata,
-                    int(capacity)]
+                    int(capacity), int(joined)]
+        case Join(board, member, capacity, at_ms):
+            return ["join", board, member, int(capacity), int(at_ms)]
         case WinStreak(board, winner, loser):
             return ["streak", board, winner, loser]
         case RecordGame(board, winner, loser, at_ms, keep):
@@ -328,6 +331,14 @@ class Store:
     def buckets_filled(self, product_id: str, board: str) -> int:
         """How many members the board's buckets have taken so far."""
         return int(self.client.get(self.keys.bucket_members(product_id, board)) or 0)
+
+    def joined(self, product_id: str, board: str, user_id: str | None = None) -> int:
+        """How many players joined a tournament's board (``join_required``); with
+        ``user_id``, 1 if that player did, else 0."""
+        key = self.keys.board_joined(product_id, board)
+        if user_id is None:
+            return int(self.client.hlen(key))
+        return int(self.client.hexists(key, user_id))
 
     def board_size(self, product_id: str, board: str) -> int:
         return int(self.client.zcard(self.keys.board(product_id, board)))
