@@ -103,3 +103,27 @@ def test_every_route_shows_both_columns_and_ranks_by_both(
         assert [(r["rank"], r["user_id"], r["score"], r["subscore"]) for r in archived] == [
             (1, "bob", 10, 59_500), (2, "ann", 10, 60_000), (3, "eve", 10, 61_000),
             (3, "dee", 10, 61_000), (5, "cid", 9, 50_000)]
+
+
+def test_a_lowest_first_board_shows_both_columns_as_submitted(
+        tmp_path: Path, settings: Settings, store: Store, dead_letters: DeadLetters) -> None:
+    """golf: the fewest strokes first, then the fewest putts (Redis keeps the strokes
+    negated and the putts as they are: every read gives both back as submitted)."""
+    rows = [submitted("golf", "round", user, strokes, subscore=putts)
+            for user, strokes, putts in [("ann", 70, 30), ("bob", 70, 28), ("cid", 68, 35),
+                                         ("ann", 70, 29), ("dee", 72, 25)]]
+    product = ('golf = { handlers = [{ use = "score", board = "round", order = "asc", '
+               'subscore = "asc", tiers = [{ name = "lead", rank = 2 }, { name = "pack" }] '
+               '}] }')
+    with served_alone(tmp_path, settings, store, dead_letters, product, rows) as (client, _):
+        base = "/products/golf/boards/round"
+        page = client.get(f"{base}/entries").get_json()["entries"]
+        assert [(r["user_id"], r["score"], r["subscore"], r["rank"], r["tier"])
+                for r in page] == [("cid", 68.0, 35, 1, "lead"), ("bob", 70.0, 28, 2, "lead"),
+                                   ("ann", 70.0, 29, 3, "pack"), ("dee", 72.0, 25, 4, "pack")]
+        ann = client.get(f"{base}/players/ann").get_json()
+        assert (ann["score"], ann["subscore"], ann["percentile"]) == (70.0, 29, 25.0)
+        cut = client.get(f"{base}/cutoffs?top=50").get_json()["cutoffs"]
+        assert cut == [{"top": 50.0, "score": 70.0, "subscore": 28, "players": 2}]
+        tiers = client.get(f"{base}/tiers").get_json()["tiers"]
+        assert (tiers[0]["threshold"], tiers[0]["threshold_subscore"]) == (70.0, 28)

@@ -47,7 +47,8 @@ BOARDS = {
 }
 RACE = {"handlers": [
     {"use": "score", "board": name, "operator": op, "order": order, "subscore": sub,
-     **({"periods": ["week"], "keep_periods": 1, "results_top": 10} if name == "laps" else {})}
+     **({"periods": ["week"], "keep_periods": 1, "results_top": 10}
+        if name in ("laps", "golf") else {})}
     for name, (op, order, sub) in BOARDS.items()] + [
     {"use": "score", "board": "plain"}]}  # a board without one, beside them
 PLAYERS = ["ann", "bob", "cid", "dee", "eve"]
@@ -250,6 +251,18 @@ def test_a_closed_period_archives_both_columns_with_ties_on_both(data: redis.Red
         {"rank": 2, "user_id": "cid", "score": 10, "subscore": 500},
         {"rank": 2, "user_id": "ann", "score": 10, "subscore": 500},
         {"rank": 4, "user_id": "dee", "score": 9, "subscore": 1}]
+    # golf: the fewest strokes first, then the fewest putts (a board kept negated)
+    processor.process("race", "s", [(f"{T0 + 10 + i}-0", raw(submitted("race", "golf", p, s,
+                                                                         subscore=sub)))
+                                    for i, (p, s, sub) in enumerate(rows)])
+    golf = race()["race"].board("golf")
+    assert golf is not None and results.close("race", golf, WEEK) == 1
+    (archived,) = results.archived("race", "golf", [WEEK])
+    assert archived is not None and archived.top == [
+        {"rank": 1, "user_id": "dee", "score": 9, "subscore": 1},
+        {"rank": 2, "user_id": "bob", "score": 10, "subscore": 400},
+        {"rank": 3, "user_id": "cid", "score": 10, "subscore": 500},
+        {"rank": 3, "user_id": "ann", "score": 10, "subscore": 500}]
 
 
 def test_concurrent_writers_keep_each_players_lexicographic_best(data: redis.Redis) -> None:
