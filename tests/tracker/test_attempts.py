@@ -51,9 +51,9 @@ def test_the_configuration_and_the_op() -> None:
     for bad in (-1, True, 1.5):
         with pytest.raises(ValueError, match="attempts is a whole number"):
             ScoreLeaderboard("cup", attempts=bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="attempts and max_players go with the operators"):
+    with pytest.raises(ValueError, match="max_players and join_required go with the operators"):
         ScoreLeaderboard("cup", operator="sum", attempts=3)
-    with pytest.raises(ConfigError, match="attempts and max_players go with"):
+    with pytest.raises(ConfigError, match="attempts, max_players and join_required go with"):
         parse_products({"products": {"x": {"handlers": [
             {"use": "score", "board": "b", "operator": "decr", "attempts": 1}]}}})
     check_op(Attempt("cup", "ann", 5.0, "best", 3, 1, "", 10))

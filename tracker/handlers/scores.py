@@ -108,27 +108,12 @@ class ScoreLeaderboard(Handler):
         if event["board"] != self.board:
             return ()
         if event.type == "join":
-            if not self.join_required:
-                raise ValueError(f"board {self.board!r} takes no joins: every player's "
-                                 f"scores count (set join_required = true to ask for them)")
-            return (Join(self.board, event["user_id"], self.max_players,
-                         min(event.time_ms, 2**53 - 1)),)
-        # the schema admits only plain decimals of at most 15 integer digits: finite
-        score, user, metadata = float(event["score"]), event["user_id"], event.get("metadata")
+            return (self._join(event),)
+        user, metadata = event["user_id"], event.get("metadata")
         counted = Submitted(self.board, user, min(event.time_ms, 2**53 - 1))
         # a submission may say what it does instead (a correction: "latest" sets the score)
         does = event.get("operator") or self.operator
-        if self.subscore:  # both columns in one number
-            if does not in LIMITED:
-                raise ValueError(f"board {self.board!r} ranks by a subscore: a submission keeps "
-                                 f"the best or the latest, not {does!r}")
-            if "subscore" not in event.data:
-                raise ValueError(f"board {self.board!r} ranks by a subscore: the submission "
-                                 f"has none")
-            score = packing.packed(score, int(event["subscore"]), self.subscore)
-        elif "subscore" in event.data:
-            raise ValueError(f"board {self.board!r} has no subscore: configure it with "
-                             f"subscore = \"asc\" or \"desc\", then replay")
+        score = self._score(event, does)
         if self.attempts or self.max_players or self.join_required:  # checked, kept, one step
             if does not in LIMITED:
                 raise ValueError(f"board {self.board!r} is a tournament's: a submission keeps "
@@ -148,6 +133,31 @@ class ScoreLeaderboard(Handler):
         if metadata is None:  # a sum keeps the latest metadata submitted with it
             return change, counted
         return change, SetMetadata(self.board, user, metadata), counted
+
+    def _join(self, event: Event) -> Join:
+        if not self.join_required:
+            raise ValueError(f"board {self.board!r} takes no joins: every player's scores "
+                             f"count (set join_required = true to ask for them)")
+        return Join(self.board, event["user_id"], self.max_players,
+                    min(event.time_ms, 2**53 - 1))
+
+    def _score(self, event: Event, does: str) -> float:
+        """The number the board keeps for the submission: its score, or on a board with a
+        subscore both columns packed (:mod:`tracker.subscore`)."""
+        # the schema admits only plain decimals of at most 15 integer digits: finite
+        score = float(event["score"])
+        if not self.subscore:
+            if "subscore" in event.data:
+                raise ValueError(f"board {self.board!r} has no subscore: configure it with "
+                                 f"subscore = \"asc\" or \"desc\", then replay")
+            return score
+        if does not in LIMITED:
+            raise ValueError(f"board {self.board!r} ranks by a subscore: a submission keeps "
+                             f"the best or the latest, not {does!r}")
+        if "subscore" not in event.data:
+            raise ValueError(f"board {self.board!r} ranks by a subscore: the submission has "
+                             f"none")
+        return packing.packed(score, int(event["subscore"]), self.subscore)
 
     def __repr__(self) -> str:
         limit = (f", attempts={self.attempts}" if self.attempts else "") + (
