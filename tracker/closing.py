@@ -184,5 +184,7 @@ def period_results_command(product_id: str, limit: int) -> None:
         latest = results.latest(product_id, limit)
     for r in latest:
         where = f"{r.board} {r.period}" + ("" if r.bucket is None else f" bucket {r.bucket}")
-        best = ", ".join(f"{t['rank']}. {t['user_id']} ({t['score']:g})" for t in r.top[:3])
+        best = ", ".join(f"{t['rank']}. {t['user_id']} ({t['score']:g}"
+                         + (f" / {t['subscore']}" if "subscore" in t else "") + ")"
+                         for t in r.top[:3])
         click.echo(f"{r.id}  {where}: {r.size} player(s); {best}")

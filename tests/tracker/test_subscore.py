@@ -233,7 +233,8 @@ def test_a_submission_such_a_board_cannot_hold_is_dead_lettered_with_the_reason(
     assert letter.fields == raw(event)  # the original, for a replay
 
 
-def test_a_closed_period_archives_both_columns_with_ties_on_both(data: redis.Redis) -> None:
+def test_a_closed_period_archives_both_columns_with_ties_on_both(
+        data: redis.Redis, settings: Settings) -> None:
     processor = BatchProcessor(race(), Store(data), DeadLetters(data), clock=lambda: T0 / 1000)
     rows = [("ann", 10, 500), ("bob", 10, 400), ("cid", 10, 500), ("dee", 9, 1)]
     processor.process("race", "s", [(f"{T0 + i}-0", raw(submitted("race", "laps", p, s,
@@ -263,6 +264,10 @@ def test_a_closed_period_archives_both_columns_with_ties_on_both(data: redis.Red
         {"rank": 2, "user_id": "bob", "score": 10, "subscore": 400},
         {"rank": 3, "user_id": "cid", "score": 10, "subscore": 500},
         {"rank": 3, "user_id": "ann", "score": 10, "subscore": 500}]
+    shown = CliRunner(env=settings_env(settings)).invoke(main, ["period-results", "race"])
+    assert shown.exit_code == 0, shown.output
+    assert "laps " + WEEK.id + ": 4 player(s); 1. bob (10 / 400), 2. cid (10 / 500)" \
+        in shown.output
 
 
 def test_concurrent_writers_keep_each_players_lexicographic_best(data: redis.Redis) -> None:
