@@ -65,7 +65,8 @@ class PipelineCollector(Collector):
             labels=["product"])
         refused = CounterMetricFamily(
             "tracker_scores_refused",
-            "Score submissions past their board's attempts or players: counted, not kept.",
+            "Tournament submissions and joins refused (past a board's attempts or players, "
+            "or from a player who did not join): counted, not kept.",
             labels=["product"])
         for product, totals in state.products.items():
             applied.add_metric([product], totals.applied)
