@@ -21,6 +21,7 @@ from api import (
     dashboard,
     errors,
     health,
+    joins,
     leaderboards,
     players,
     products,
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None,
     init_cors(app, api_settings)
     init_caching(app, api_settings)
     for bp in (leaderboards.bp, stats.bp, products.bp, boards.bp, buckets.bp, archive.bp,
-               players.bp,
+               joins.bp, players.bp,
                userstate.bp, courses.bp, dashboard.bp, health.bp):
         app.register_blueprint(bp)
     init_docs(app)

@@ -286,6 +286,20 @@ class TierListSchema(BoardSummarySchema):
         "description": "The board's tiers, best first; empty for a board without tiers."})
 
 
+class JoinedPlayerSchema(Schema):
+    user_id = fields.String(required=True)
+    joined_at = fields.Integer(required=True, metadata={
+        "description": "When it joined (Unix ms, its join entry's time)."})
+
+
+class JoinedListSchema(BoardSummarySchema):
+    offset = fields.Integer(required=True, metadata={
+        "description": "0-based position of the first player listed."})
+    players = fields.Nested(JoinedPlayerSchema, many=True, required=True, metadata={
+        "description": "Players who joined, the first to join first, whether or not they "
+                       "have scored yet; `size` counts them all."})
+
+
 class CutoffSchema(Schema):
     top = fields.Float(required=True, metadata={"description": "The share asked for, in %."})
     score = fields.Float(required=True, metadata={

@@ -64,6 +64,14 @@ class PageQuerySchema(TiesQuerySchema):
             raise ValidationError("Give cursor or offset, not both.", "offset")
 
 
+class JoinedQuerySchema(PeriodQuerySchema):
+    limit = fields.Integer(load_default=10, validate=validate.Range(1, MAX_PAGE),
+                           metadata={"description": f"Players per page, 1-{MAX_PAGE}."})
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_OFFSET),
+                            metadata={"description": "0-based position of the first player "
+                                                     "(the first to join is 0)."})
+
+
 class AroundQuerySchema(TiesQuerySchema):
     limit = fields.Integer(load_default=11, validate=validate.Range(1, MAX_PAGE), metadata={
         "description": f"Rows in the window, 1-{MAX_PAGE}; the player is in the middle "

@@ -178,10 +178,19 @@ def test_a_tournament_players_join_says_who_joined(
             submitted("cup", "cup", "ann", 7), submitted("cup", "cup", "cid", 9)]  # cid: no
     with served_alone(tmp_path, settings, store, dead_letters,
                       'cup = { handlers = [{ use = "score", board = "cup", '
-                      'join_required = true }] }', rows) as (client, _):
+                      'join_required = true }, { use = "score", board = "open" }] }',
+                      rows) as (client, start):
         board = client.get("/products/cup/boards/cup").get_json()
         assert (board["join_required"], board["joined"], board["size"]) == (True, 2, 1)
         assert client.get("/products/cup/boards/cup/players/ann").get_json()["score"] == 7
+        # the lobby: who joined, the first first, scored or not
+        lobby = client.get("/products/cup/boards/cup/joined").get_json()
+        assert (lobby["size"], lobby["offset"]) == (2, 0)
+        assert [(p["user_id"], p["joined_at"] - start) for p in lobby["players"]] == [
+            ("ann", 0), ("bob", 1000)]
+        second = client.get("/products/cup/boards/cup/joined?offset=1&limit=1").get_json()
+        assert [p["user_id"] for p in second["players"]] == ["bob"]
+        assert client.get("/products/cup/boards/cup/joined?limit=0").status_code == 422
         for player, joined in (("bob", True), ("cid", False)):  # not on the board
             answer = client.get(f"/products/cup/boards/cup/players/{player}")
             assert answer.status_code == 404
@@ -189,3 +198,6 @@ def test_a_tournament_players_join_says_who_joined(
                 "player_not_on_board", joined)
         metrics = client.get("/metrics").get_data(as_text=True)
         assert 'tracker_scores_refused_total{product="cup"} 1.0' in metrics
+        # a board that takes no joins has no lobby
+        missing = client.get("/products/cup/boards/open/joined")
+        assert (missing.status_code, missing.get_json()["error"]) == (404, "no_joins")

@@ -24,8 +24,9 @@
 --                 that joined it: kept as "best" or "latest" says and counted as a
 --                 "sub" of 1 at `at`; past a limit, counted in <p>counters "refused"
 --               { "join", board, member, capacity, at }  the member joins the board
---                 (<board>:joined, member -> at ms) unless `capacity` members have
---                 (0: any); then counted in <p>counters "refused"; again: nothing
+--                 (<board>:joined, a sorted set: member by when, Unix ms) unless
+--                 `capacity` members have (0: any); then counted in <p>counters
+--                 "refused"; again: nothing
 --               { "game", board, winner, loser, at ms, keep }  both players' histories:
 --                 <p>history:<board>:<user> (list, newest first, `keep` long)
 --               { "streak", board, winner, loser }  win streaks: <board> keeps the longest,
@@ -434,7 +435,7 @@ end
 -- the product counts it refused. Counted in the order parts are applied.
 local function attempt(board, member, score, mode, limit, at, metadata, capacity, joined, t)
   local key = p .. 'lb:' .. board
-  if joined == 1 and redis.call('HEXISTS', key .. ':joined', member) == 0 then
+  if joined == 1 and not redis.call('ZSCORE', key .. ':joined', member) then
     redis.call('HINCRBY', p .. 'counters', 'refused', 1)
     return
   end
@@ -459,12 +460,12 @@ end
 -- refused. Joining again changes nothing.
 local function join(board, member, capacity, at)
   local joined = p .. 'lb:' .. board .. ':joined'
-  if redis.call('HEXISTS', joined, member) == 1 then return end
-  if capacity > 0 and redis.call('HLEN', joined) >= capacity then
+  if redis.call('ZSCORE', joined, member) then return end
+  if capacity > 0 and redis.call('ZCARD', joined) >= capacity then
     redis.call('HINCRBY', p .. 'counters', 'refused', 1)
     return
   end
-  redis.call('HSET', joined, member, at)
+  redis.call('ZADD', joined, at, member)
 end
 
 local function win_streak(board, w, l, t)

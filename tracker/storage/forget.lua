@@ -41,7 +41,7 @@ for i = 3, #ARGV do
   if off(key, name) then boards = boards + 1 end
   redis.call('HDEL', key .. ':meta', user)  -- its record: metadata, submissions
   redis.call('HDEL', key .. ':subs', user)
-  redis.call('HDEL', key .. ':joined', user)  -- a tournament it joined
+  redis.call('ZREM', key .. ':joined', user)  -- a tournament it joined
   local bucket = redis.call('HGET', key .. ':buckets', user)  -- a period board's buckets
   if bucket then
     off(key .. ':b' .. bucket, name)

@@ -65,7 +65,8 @@ class Keys:
         return f"{self.board(product_id, board)}:subs"
 
     def board_joined(self, product_id: str, board: str) -> str:
-        """Hash member -> when it joined (Unix ms): a ``join_required`` tournament's players."""
+        """Sorted set of a ``join_required`` tournament's players, by when each joined
+        (Unix ms)."""
         return f"{self.board(product_id, board)}:joined"
 
     def buckets(self, product_id: str, board: str) -> str:

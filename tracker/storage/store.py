@@ -337,8 +337,19 @@ class Store:
         ``user_id``, 1 if that player did, else 0."""
         key = self.keys.board_joined(product_id, board)
         if user_id is None:
-            return int(self.client.hlen(key))
-        return int(self.client.hexists(key, user_id))
+            return int(self.client.zcard(key))
+        return int(self.client.zscore(key, user_id) is not None)
+
+    def joined_players(self, product_id: str, board: str, offset: int, count: int
+                       ) -> tuple[int, list[tuple[str, int]]]:
+        """How many joined a tournament's board, and ``count`` of them from ``offset``,
+        the first to join first, each with when it joined (Unix ms): one atomic read."""
+        key = self.keys.board_joined(product_id, board)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zcard(key)
+        pipe.zrange(key, offset, offset + count - 1, withscores=True)
+        size, rows = pipe.execute()
+        return int(size), [(_text(m), int(at)) for m, at in rows]
 
     def board_size(self, product_id: str, board: str) -> int:
         return int(self.client.zcard(self.keys.board(product_id, board)))
