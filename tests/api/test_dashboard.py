@@ -82,6 +82,9 @@ def boards_served(make_app: MakeApp, feed: Feed) -> Iterator[str]:
                    submitted("snake", "fastest", "bob", 70, subscore=88_000)])
     # a tournament of 3 attempts: ann's fourth (99) is refused
     feed("cup", [submitted("cup", "cup", "ann", score) for score in (40, 60, 20, 99)])
+    # a league that counts only the players who joined: bob did not
+    feed("cup", [{"product_id": "cup", "type": "join", "board": "league", "user_id": "ann"},
+                 submitted("cup", "league", "ann", 12), submitted("cup", "league", "bob", 30)])
     with serving(make_app()) as url:
         yield url
 
@@ -114,6 +117,10 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
            "subscore" in dom
     assert re.findall(r"<td>(\w+)</td><td class=\"num\">([\d /]+)</td>", dom) == [
         ("bob", "70 / 88000"), ("ann", "70 / 91500")]
+    dom = browse(f"{boards_served}/dashboard/boards#product=cup&board=league",
+                 tmp_path / "league")
+    assert "1 player, ranked competition; only the players who joined count" in dom
+    assert "<td>ann</td>" in dom and "<td>bob</td>" not in dom
     # a board that does not exist: the API's error, shown as it said it
     dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=nobody",
                  tmp_path / "missing")

@@ -55,6 +55,14 @@ def test_a_board_in_the_terminal(settings: Settings, products: Products, store: 
     assert cup[0] == "cup cup: 1 player(s), ranked competition; each player's first 3 " \
                      "submission(s) count; the first 50 player(s) are in"
     assert cup[1].split()[:4] == ["1", "ann", "60", "(3"]
+    # a league that counts only the players who joined it says how many did
+    feed(products, store, dead_letters, "cup",
+         [{"product_id": "cup", "type": "join", "board": "league", "user_id": "bob"},
+          submitted("cup", "league", "ann", 5), submitted("cup", "league", "bob", 7)])
+    league = runner.invoke(main, ["board", "cup", "league"]).output.splitlines()
+    assert league[0] == "cup league: 1 player(s), ranked competition; only the 1 player(s) " \
+                        "who joined count"
+    assert league[1].split()[:3] == ["1", "bob", "7"]
 
     # p<i> won 11 - i games: around p6, ordinal ranks, no records on a wins board
     around = runner.invoke(main, ["board", "exrps", "wins", "--around", "p6", "--limit", "3",
