@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests.support.varcade import EXAMPLE, P1, game_over, raw
 from tracker.closing import PeriodResults
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
-from tracker.products import load_products
+from tracker.products import ConfigError, load_products, parse_products
 from tracker.rewards import HookRun, RewardHooks
 from tracker.storage import DeadLetters, Store
 
@@ -91,6 +92,21 @@ def test_reward_hook_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, st
     assert [(u, p) for u, p, _ in rewards.granted] == [
         ("ann", f"{week.id} #1"), ("bob", f"{week.id} #2"), ("cid", f"{week.id} #3")]
     assert all(key.startswith(f"{result.id}:") for _, _, key in rewards.granted)
+
+
+def test_every_whole_products_example_loads() -> None:
+    """Each ```toml block that is a whole configuration (not a fragment with "…", not a
+    bare handler table) is TOML and loads as products, except for the import paths of
+    handlers that live in the user's own package."""
+    whole = [b for b in re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)
+             if "…" not in b and not b.lstrip().startswith("{")]
+    assert len(whole) >= 8
+    for text in whole:
+        config = tomllib.loads(text if text.lstrip().startswith("[") else "[products]\n" + text)
+        try:
+            parse_products(config)
+        except ConfigError as exc:
+            assert "cannot import handler" in str(exc), (text, exc)
 
 
 def test_seasons_example_parses(tmp_path: Path) -> None:
