@@ -208,3 +208,18 @@ def test_forgetting_a_player_takes_its_joins_too(data: redis.Redis) -> None:
     product = arcade()["arcade"]
     store.forget("arcade", "ann", player_boards(product, now))
     assert store.joined("arcade", week) == store.joined("arcade", "league") == 0
+
+
+def test_a_player_gets_its_bucket_when_it_joins(data: redis.Redis) -> None:
+    products = parse_products({"products": {"arcade": {"handlers": [
+        {"use": "score", "board": "cup", "join_required": True, "periods": ["week"],
+         "bucket_size": 2}]}}})
+    now = int(time.time() * 1000)
+    processor = BatchProcessor(products, Store(data), DeadLetters(data))
+    processor.process("arcade", "s", [(f"{now}-{i}", raw(joined(p)))
+                                      for i, p in enumerate(["ann", "bob", "cid"])])
+    week = period_board("cup", Period.containing(PeriodKind.WEEK, now))
+    store = Store(data)
+    # before any score: the first two fill bucket 0, the third begins bucket 1
+    assert [store.bucket_of("arcade", week, p) for p in ("ann", "bob", "cid")] == [0, 0, 1]
+    assert Ranks(data).size("arcade", week).members == 0  # nobody on the board yet
