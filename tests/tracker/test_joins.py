@@ -223,3 +223,36 @@ def test_a_player_gets_its_bucket_when_it_joins(data: redis.Redis) -> None:
     # before any score: the first two fill bucket 0, the third begins bucket 1
     assert [store.bucket_of("arcade", week, p) for p in ("ann", "bob", "cid")] == [0, 0, 1]
     assert Ranks(data).size("arcade", week).members == 0  # nobody on the board yet
+
+
+def test_concurrent_joins_and_attempts_keep_every_limit(data: redis.Redis) -> None:
+    """Four writers each join ten players and submit three scores for each, at once, to
+    a board taking five players and two attempts each: exactly five players join, each
+    of them with exactly two submissions counted, nobody else is on the board, and every
+    other join and submission is refused."""
+    products = parse_products({"products": {"arcade": {"handlers": [
+        {"use": "score", "board": "league", "join_required": True, "max_players": 5,
+         "attempts": 2}]}}})
+    players = [f"p{i}" for i in range(10)]
+
+    def write(writer: int) -> None:
+        processor = BatchProcessor(products, Store(redis.Redis(
+            connection_pool=data.connection_pool)), DeadLetters(data),
+            clock=lambda: T0 / 1000)
+        for n, player in enumerate(players):
+            rows = [joined(player, "league")] + [
+                submitted("arcade", "league", player, 10 * writer + k) for k in range(3)]
+            report = processor.process("arcade", "s", [
+                (f"{T0 + n}-{writer * 100 + k}", raw(row)) for k, row in enumerate(rows)])
+            assert report.applied == 4, report
+
+    at_once(write)
+    store, ranks = Store(data), Ranks(data)
+    members = {p for p in players if store.joined("arcade", "league", p)}
+    on_board = {p: ranks.standing("arcade", "league", p, records="league") for p in players}
+    assert len(members) == 5
+    assert {p for p, s in on_board.items() if s is not None} == members
+    assert all(s.record is not None and s.record.submissions == 2
+               for s in on_board.values() if s is not None)
+    # the others' 4 joins each, and every submission past the 2 counted per member
+    assert store.counters(["arcade"])["arcade"]["refused"] == 5 * 4 + (4 * 10 * 3 - 5 * 2)
