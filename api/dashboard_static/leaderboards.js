@@ -114,6 +114,21 @@ function render(body, player) {
   $("board-view").hidden = false;
 }
 
+// A tournament that players join: who joined (of the period shown), scored or not.
+async function showLobby(product, board, period) {
+  const lobby = $("lobby");
+  lobby.hidden = !(board && board.join_required && (period || !board.periods));
+  if (lobby.hidden) return;
+  const query = new URLSearchParams({ limit: "100" });
+  if (period) query.set("period", period);
+  const body = await ask(`../products/${encodeURIComponent(product)}/boards/` +
+                         `${encodeURIComponent(board.name)}/joined?${query}`);
+  const shown = body.players.map((p) => p.user_id).join(", ");
+  lobby.textContent = `Joined: ${plural(body.size, "player")}` +
+    (shown ? `, the first to join first: ${shown}` : "") +
+    (body.size > body.players.length ? " …" : "");
+}
+
 async function show(cursor) {
   const status = $("status");
   status.className = "";
@@ -133,6 +148,7 @@ async function show(cursor) {
   }
   try {
     render(await ask(`${path}?${query}`), player);
+    await showLobby(product, chosenBoard(), $("period").value);
     status.textContent = "";
   } catch (error) {
     $("board-view").hidden = true;

@@ -98,6 +98,7 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
     assert rows == [("1", "bob", "90", "1"), ("2", "ann", "70", "2")]  # ann's 2 submissions
     assert "{&quot;car&quot;:&quot;red&quot;}" in dom or '{"car":"red"}' in dom
     assert "snake · high_score" in dom and "2 players, ranked competition" in dom
+    assert "Joined:" not in dom  # no lobby on a board that takes no joins
     assert '<option value="2026-W' in dom or "(week)" in dom  # its weekly boards offered
 
     # around a player, dense: the player's row marked, among its neighbours
@@ -121,6 +122,7 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
                  tmp_path / "league")
     assert "1 player, ranked competition; only the players who joined count" in dom
     assert "<td>ann</td>" in dom and "<td>bob</td>" not in dom
+    assert "Joined: 1 player, the first to join first: ann" in dom  # its lobby
     # a board that does not exist: the API's error, shown as it said it
     dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=nobody",
                  tmp_path / "missing")
