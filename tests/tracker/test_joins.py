@@ -173,30 +173,6 @@ def test_a_join_entry_is_validated_as_the_schema_says() -> None:
         parse_entry("1-0", raw({**joined("ann"), "user_id": "undefined"}))
 
 
-def test_concurrent_joins_never_let_in_more_than_max_players(data: redis.Redis) -> None:
-    """Four writers join the same ten players to the league at once, capped at five for
-    this test: exactly five join, and each join of another player is refused."""
-    products = parse_products({"products": {"arcade": {"handlers": [
-        {"use": "score", "board": "league", "join_required": True, "max_players": 5}]}}})
-    players = [f"p{i}" for i in range(10)]
-
-    def write(writer: int) -> None:
-        processor = BatchProcessor(products, Store(redis.Redis(
-            connection_pool=data.connection_pool)), DeadLetters(data),
-            clock=lambda: T0 / 1000)
-        for n, player in enumerate(players):
-            report = processor.process("arcade", "s", [
-                (f"{T0 + n}-{writer}", raw(joined(player, "league")))])
-            assert report.applied == 1, report
-
-    at_once(write)
-    store = Store(data)
-    members = [p for p in players if store.joined("arcade", "league", p)]
-    assert len(members) == store.joined("arcade", "league") == 5
-    # a joined player's other three joins change nothing; the others' four are refused
-    assert store.counters(["arcade"])["arcade"]["refused"] == 4 * 5
-
-
 def test_forgetting_a_player_takes_its_joins_too(data: redis.Redis) -> None:
     processor = BatchProcessor(arcade(), Store(data), DeadLetters(data))
     now = int(time.time() * 1000)
