@@ -194,11 +194,12 @@ def cutoffs(product_id: str, board: str) -> ResponseReturnValue:
     name, period = board_to_read(product, b, args)
     size, found = state().ranks.cutoffs(product.id, name, args["top"], ascending=b.ascending,
                                         earliest=b.earliest)
-    split = bodies.splitter(b)  # none if empty:
+    split = bodies.splitter(b)
     return jsonify(_cutoffs.dump({
         "product_id": product.id, "board": b.name, "size": size,
         **({"period": period} if period else {}),
         "cutoffs": [{"top": top, **bodies.score_fields(score, split), "players": players}
+                    # none if the board is empty
                     for top, (score, players) in zip(args["top"], found, strict=False)]}))
 
 

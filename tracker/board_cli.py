@@ -52,8 +52,8 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
             raise click.ClickException(f"board {board!r} is {exc}") from None
         except ValueError as exc:
             raise click.ClickException(f"no such period: {exc}") from None
-    client = data_client(settings.redis_url, socket_timeout=30)
-    ranks = Ranks(client, Keys(settings.key_prefix))
+    client, keys = data_client(settings.redis_url, socket_timeout=30), Keys(settings.key_prefix)
+    ranks = Ranks(client, keys)
     kept = name if b.records else None
     with redis_errors():
         window = (ranks.around(product.id, name, player, limit, ascending=b.ascending,
@@ -65,7 +65,7 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
     mode = TieMode(ties) if ties else b.ties
     # a tournament's limits hold per period on a board kept per period, else all-time
     limited = period is not None or b.periods is None
-    joined = (Store(client, Keys(settings.key_prefix)).joined(product.id, name)
+    joined = (Store(client, keys).joined(product.id, name)
               if limited and b.join_required else None)
     click.echo(f"{product.id} {name}: {window.size} player(s), ranked {mode.value}"
                + (f"; each player's first {b.attempts} submission(s) count"

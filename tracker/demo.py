@@ -190,13 +190,11 @@ def snake_run(rng: random.Random, player: Player, game_id: str) -> Segment:
     fruit = max(1, round(rng.lognormvariate(math.log(20 * player.skill), 0.45)))
     seconds = round(fruit * rng.uniform(3.0, 6.0), 1)
     metadata = json.dumps({"fruit": fruit, "seconds": seconds}, separators=(",", ":"))
-    run = [{"product_id": SCORE_PRODUCT, "game_id": game_id, "type": "score", "board": board,
-            "user_id": player.id, "score": str(10 * fruit), "metadata": metadata}
-           for board in SCORE_BOARDS]
-    for entry in run:
-        if entry["board"] == TIMED_BOARD:
-            entry["subscore"] = str(round(seconds * 1000))
-    return run
+    timed = {"subscore": str(round(seconds * 1000))}
+    return [{"product_id": SCORE_PRODUCT, "game_id": game_id, "type": "score", "board": board,
+             "user_id": player.id, "score": str(10 * fruit), "metadata": metadata,
+             **(timed if board == TIMED_BOARD else {})}
+            for board in SCORE_BOARDS]
 
 
 def match_entries(rng: random.Random, p1: Player, p2: Player, game_id: str | None = None,
