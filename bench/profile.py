@@ -64,7 +64,7 @@ from tracker.storage.store import sum_batch
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("msgpack", ("msgpack",)),
     ("marshmallow validation", ("marshmallow/",)),
-    ("tracker.events (decode, schema choice)", ("tracker/events.py",)),
+    ("tracker.events (decode, schema choice)", ("tracker/events/",)),
     ("handlers (ops)", ("tracker/handlers/",)),
     ("store/dead letters (pack, EVALSHA)", ("tracker/storage/",)),
     ("processing loop", ("tracker/processing.py",)),
