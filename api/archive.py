@@ -18,6 +18,7 @@ from api.boards import target
 from api.errors import ApiError
 from api.openapi import Operation, operation
 from api.params import parse_query
+from api.products import describe_period
 from api.schemas import ArchivedStandingsSchema, ArchiveListSchema, ArchiveQuerySchema
 from api.state import state
 from tracker.closing import ArchivedPeriod
@@ -42,7 +43,7 @@ def _archived_board(product: Product, b: Board) -> PeriodPolicy:
 
 def _summary(found: ArchivedPeriod) -> dict[str, object]:
     p = found.period
-    return {"id": p.id, "kind": p.kind, "start": p.start, "end": p.end, "size": found.size,
+    return {**describe_period(p), "size": found.size,
             "closed_at": datetime.fromtimestamp(found.closed_at_ms / 1000, UTC)}
 
 

@@ -2,8 +2,8 @@
 
 Every answer is one atomic read (see :mod:`tracker.storage.ranks`), so ranks,
 scores and the board size in it always belong together. ``?ties=`` overrides
-the board's configured tie mode; ``?period=`` reads the board of one day, week
-or month (:mod:`tracker.periods`) instead of the all-time board.
+the board's configured tie mode; ``?period=`` reads the board of one hour, day,
+week or month (:mod:`tracker.periods`) instead of the all-time board.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from api.errors import ApiError
 from api.jsonbody import json_response
 from api.openapi import Operation, operation
 from api.params import parse_query
-from api.products import describe_board, describe_tier
+from api.products import describe_board, describe_period, describe_tier
 from api.schemas import (
     AroundQuerySchema,
     AroundSchema,
@@ -143,7 +143,7 @@ def periods(product_id: str, board: str) -> ResponseReturnValue:
     found = [p for kind in policy.kinds for p in policy.readable(kind, now)] if policy else []
     sizes = state().store.board_sizes(product.id, [period_board(b.name, p) for p in found])
     return jsonify(_periods.dump({"product_id": product.id, "board": b.name, "periods": [
-        {"id": p.id, "kind": p.kind, "start": p.start, "end": p.end, "size": size,
+        {**describe_period(p), "size": size,
          "final": policy is not None and policy.is_final(p, now)}
         for p, size in zip(found, sizes, strict=True)]}))
 

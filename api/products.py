@@ -11,6 +11,7 @@ from api.openapi import Operation, operation
 from api.schemas import ProductListSchema, ProductSchema
 from api.state import state
 from tracker.handlers import Board, Handler
+from tracker.periods import Period
 from tracker.products import Product
 from tracker.tiers import Tier
 
@@ -25,6 +26,12 @@ def handler_name(handler: Handler) -> str:
     return cls.name or f"{cls.__module__}:{cls.__qualname__}"
 
 
+def describe_period(p: Period) -> dict[str, Any]:
+    """A period as PeriodRefSchema has it: its id and kind, its days, and its exact span."""
+    return {"id": p.id, "kind": p.kind, "start": p.start, "end": p.end,
+            "starts_at": p.starts_at, "ends_at": p.ends_at}
+
+
 def describe_board(board: Board) -> dict[str, Any]:
     """``BoardSchema``'s fields of a board."""
     policy = board.periods
@@ -36,8 +43,7 @@ def describe_board(board: Board) -> dict[str, Any]:
                 "kinds": list(policy.kinds), "keep": policy.keep,
                 "grace_seconds": policy.grace_ms // 1000, "bucket_size": policy.bucket_size,
                 "results_top": policy.results_top,
-                "seasons": [{"id": p.id, "kind": p.kind, "start": p.start, "end": p.end}
-                            for p in policy.seasons]},
+                "seasons": [describe_period(p) for p in policy.seasons]},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
             "records": board.records, "attempts": board.attempts,
             "subscore": board.subscore or None, "max_players": board.max_players,

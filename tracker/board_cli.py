@@ -27,8 +27,8 @@ def _when(ms: int) -> str:
               help="Rows to show.")
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
               help="0-based position of the first row.")
-@click.option("--period", help="A period's board (2026-W48, 2026-11, a season id) instead of "
-                                "the all-time board.")
+@click.option("--period", help="A period's board (2026-11-29T14, 2026-W48, 2026-11, a season "
+                                "id) instead of the all-time board.")
 @click.option("--ties", type=click.Choice([m.value for m in TieMode]),
               help="How equal scores rank (default: the board's mode).")
 @click.option("--around", "player", help="The rows around this player instead (marked *).")

@@ -1,5 +1,5 @@
-"""Leaderboard periods: a points (best, latest) board kept per day, ISO week or month as well as
-all-time.
+"""Leaderboard periods: a points (best, latest) board kept per hour, day, ISO week or month as
+well as all-time.
 
 A board configured with ``periods = ["week"]`` gets, beside its all-time
 board, one board per period, named ``<board>:<period id>`` (``wins:2026-W48``).
@@ -10,6 +10,7 @@ every event where it went the first time. Periods are UTC:
 ======= ============== ======================================
 kind    id             span
 ======= ============== ======================================
+hour    ``2026-11-29T14`` the hour from 14:00 to 15:00
 day     ``2026-11-29`` midnight to midnight
 week    ``2026-W48``   ISO week, Monday to Monday
 month   ``2026-11``    the first of the month to the next first
@@ -46,24 +47,28 @@ from datetime import UTC, date, datetime, timedelta
 
 from tracker.handlers.base import RECORD_OPS, Attempt, Join, Op
 
-DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 MAX_KEEP = 1000
 MAX_BUCKET = 1000  # players per bucket
 MAX_RESULTS = 1000  # players in a closed period's published standings
 
 
 class PeriodKind(enum.StrEnum):
+    HOUR = "hour"
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
     SEASON = "season"
 
 
-CALENDAR_KINDS = (PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH)  # kinds without a calendar
-SEASON_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")  # never a day's, week's or month's
+# kinds without a calendar
+CALENDAR_KINDS = (PeriodKind.HOUR, PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH)
+SEASON_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")  # never a calendar period's id
 
 
 _ID = {
+    PeriodKind.HOUR: re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})\Z"),
     PeriodKind.DAY: re.compile(r"^(\d{4})-(\d{2})-(\d{2})\Z"),
     PeriodKind.WEEK: re.compile(r"^(\d{4})-W(\d{2})\Z"),
     PeriodKind.MONTH: re.compile(r"^(\d{4})-(\d{2})\Z"),
@@ -78,6 +83,7 @@ class Period:
     kind: PeriodKind
     label: str = ""  # a season's id
     until: date | None = None  # a season's end (the first day after it)
+    hour: int = 0  # an hour's hour of its day, 0-23 (UTC)
 
     @classmethod
     def season(cls, label: str, start: date, end: date) -> Period:
@@ -96,6 +102,8 @@ class Period:
         if kind is PeriodKind.SEASON:
             raise ValueError("seasons come from their board's calendar")
         day = date(1970, 1, 1) + timedelta(days=ms // DAY_MS)
+        if kind is PeriodKind.HOUR:
+            return cls(day, kind, hour=ms % DAY_MS // HOUR_MS)
         if kind is PeriodKind.WEEK:
             day -= timedelta(days=day.weekday())  # back to Monday
         elif kind is PeriodKind.MONTH:
@@ -111,19 +119,26 @@ class Period:
                 continue
             nums = [int(g) for g in m.groups()]
             try:
+                if kind is PeriodKind.HOUR:
+                    if nums[3] > 23:
+                        raise ValueError
+                    return cls(date(*nums[:3]), kind, hour=nums[3])
                 if kind is PeriodKind.WEEK:
                     return cls(date.fromisocalendar(nums[0], nums[1], 1), kind)
                 return cls(date(nums[0], nums[1], nums[2] if kind is PeriodKind.DAY else 1),
                            kind)
             except ValueError:
                 raise ValueError(f"{text!r} is not a real {kind.value}") from None
-        raise ValueError(f"{text!r} is not a period id: a day (2026-11-29), an ISO week "
-                         "(2026-W48), a month (2026-11) or a season the board has")
+        raise ValueError(f"{text!r} is not a period id: an hour (2026-11-29T14), a day "
+                         "(2026-11-29), an ISO week (2026-W48), a month (2026-11) or a season "
+                         "the board has")
 
     @property
     def id(self) -> str:
         if self.kind is PeriodKind.SEASON:
             return self.label
+        if self.kind is PeriodKind.HOUR:
+            return f"{self.start.isoformat()}T{self.hour:02d}"
         if self.kind is PeriodKind.DAY:
             return self.start.isoformat()
         if self.kind is PeriodKind.WEEK:
@@ -136,6 +151,9 @@ class Period:
         (:meth:`PeriodPolicy.shift`)."""
         if self.kind is PeriodKind.SEASON:
             raise ValueError("a season's neighbours come from its board's calendar")
+        if self.kind is PeriodKind.HOUR:
+            days, hour = divmod(self.hour + n, 24)
+            return Period(self.start + timedelta(days=days), self.kind, hour=hour)
         if self.kind is PeriodKind.DAY:
             return Period(self.start + timedelta(days=n), self.kind)
         if self.kind is PeriodKind.WEEK:
@@ -145,18 +163,32 @@ class Period:
 
     @property
     def end(self) -> date:
-        """The first day after the period."""
+        """The first day that starts at or after the period's end (an hour's: the next)."""
         if self.until is not None:
             return self.until
+        if self.kind is PeriodKind.HOUR:
+            return self.start + timedelta(days=1)
         return self.shift(1).start
 
     @property
     def start_ms(self) -> int:
-        return _ms(self.start)
+        """The period's first instant, in Unix milliseconds."""
+        return _ms(self.start) + self.hour * HOUR_MS
 
     @property
     def end_ms(self) -> int:
+        """The first instant after the period, in Unix milliseconds."""
+        if self.kind is PeriodKind.HOUR:
+            return self.start_ms + HOUR_MS
         return _ms(self.end)
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.fromtimestamp(self.start_ms / 1000, UTC)
+
+    @property
+    def ends_at(self) -> datetime:
+        return datetime.fromtimestamp(self.end_ms / 1000, UTC)
 
 
 def _ms(day: date) -> int:
@@ -236,7 +268,7 @@ class PeriodPolicy:
         return self.seasons[at] if at >= 0 and ms < self.seasons[at].end_ms else None
 
     def parse(self, text: str) -> Period:
-        """The period of this board that ``text`` names: one of its seasons, or a day,
+        """The period of this board that ``text`` names: one of its seasons, or an hour, a day,
         week or month (whether the board keeps that kind or not); ValueError if none."""
         for season in self.seasons:
             if season.id == text:
@@ -294,12 +326,12 @@ class PeriodBoards:
 
     def __init__(self, policies: Mapping[str, PeriodPolicy]):  # board name -> policy
         self.policies = dict(policies)
-        self._periods: dict[tuple[PeriodKind, int], Period] = {}  # (kind, day) -> period
+        self._periods: dict[tuple[PeriodKind, int], Period] = {}  # (kind, hour) -> period
 
     def _period(self, policy: PeriodPolicy, kind: PeriodKind, ms: int) -> Period | None:
         if kind is PeriodKind.SEASON:
             return policy.period_at(kind, ms)
-        key = (kind, ms // DAY_MS)
+        key = (kind, ms // HOUR_MS)
         found = self._periods.get(key)
         if found is None:
             if len(self._periods) > 10_000:

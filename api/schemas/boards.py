@@ -172,7 +172,13 @@ class PeriodRefSchema(Schema):
     id = fields.String(required=True, metadata={"example": "2026-W48"})
     kind = fields.Enum(PeriodKind, by_value=True, required=True)
     start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
-    end = fields.Date(required=True, metadata={"description": "The first day after it."})
+    end = fields.Date(required=True, metadata={
+        "description": "The first day that starts at or after its end (UTC; an hour's: the "
+                       "day after its own)."})
+    starts_at = fields.DateTime(required=True, metadata={
+        "description": "Its first instant (UTC), as RFC 3339."})
+    ends_at = fields.DateTime(required=True, metadata={
+        "description": "The first instant after it (UTC): the period is [starts_at, ends_at)."})
 
 
 class PeriodPolicySchema(Schema):

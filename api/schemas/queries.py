@@ -12,12 +12,11 @@ from api.schemas.common import MAX_OFFSET, MAX_PAGE
 from tracker.events import MAX_ID_LEN
 from tracker.ranking import TieMode
 
-# a day, an ISO week, a month, or a season's id (tracker.periods.SEASON_ID)
-PERIOD_PATTERN = r"^([0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)|[A-Za-z][A-Za-z0-9_-]{0,31})$"
-
-
-PERIOD_ERROR = ("Not a period id: a day (2026-11-29), an ISO week (2026-W48), a month "
-                "(2026-11) or a season's id (s3).")
+# an hour, a day, an ISO week, a month, or a season's id (tracker.periods.SEASON_ID)
+PERIOD_PATTERN = (r"^([0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2}(T[0-9]{2})?)?)"
+                  r"|[A-Za-z][A-Za-z0-9_-]{0,31})$")
+PERIOD_ERROR = ("Not a period id: an hour (2026-11-29T14), a day (2026-11-29), an ISO week "
+                "(2026-W48), a month (2026-11) or a season's id (s3).")
 
 
 class PeriodQuerySchema(Schema):
@@ -28,8 +27,9 @@ class PeriodQuerySchema(Schema):
     # period ("2026-02-30") names a period the board does not have, a 404.
     period = fields.String(validate=validate.Regexp(PERIOD_PATTERN, error=PERIOD_ERROR),
                            metadata={
-        "description": "Read the board of one period instead of the all-time board: a day "
-                       "(2026-11-29), an ISO week (2026-W48) or a month (2026-11), UTC, or "
+        "description": "Read the board of one period instead of the all-time board: an "
+                       "hour (2026-11-29T14, 14:00 to 15:00), a day (2026-11-29), an ISO week "
+                       "(2026-W48) or a month (2026-11), UTC, or "
                        "one of the board's seasons by its id. The board must be kept per "
                        "that kind of period (see its `periods`)."})
 

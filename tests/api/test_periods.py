@@ -8,14 +8,23 @@ of this week and of last week, so the boards are the ones the workers write.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
+from api import create_app
+from api.config import ApiSettings
+from api.state import EXTENSION
 from tests.support.varcade import game_over
+from tracker.closing import PeriodResults
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
-from tracker.products import Products
+from tracker.products import Products, load_products
+from tracker.settings import Settings
 from tracker.storage import DeadLetters, Store
 
 BOARD = "/products/darts/boards/wins"
@@ -23,12 +32,12 @@ WEEK_MS = 7 * 86_400_000
 
 
 def play(products: Products, store: Store, dead_letters: DeadLetters, at_ms: int,
-         games: list[tuple[str, str]]) -> None:
-    """Apply ``games`` with entry IDs at ``at_ms``, processed while their week is open."""
+         games: list[tuple[str, str]], product: str = "darts") -> None:
+    """Apply ``games`` with entry IDs at ``at_ms``, processed while their period is open."""
     processor = BatchProcessor(products, store, dead_letters, clock=lambda: at_ms / 1000)
-    batch = [(f"{at_ms}-{i}", {k.encode(): v.encode() for k, v in game_over("darts", w, lo)
+    batch = [(f"{at_ms}-{i}", {k.encode(): v.encode() for k, v in game_over(product, w, lo)
                                .items()}) for i, (w, lo) in enumerate(games)]
-    report = processor.process("darts", "s", batch)
+    report = processor.process(product, "s", batch)
     assert report.applied == len(games) and report.late == 0
 
 
@@ -98,7 +107,10 @@ def test_the_periods_listing(client: FlaskClient, weeks: tuple[Period, Period]) 
     assert [p["id"] for p in week] == [this_week.id, last_week.id, this_week.shift(-2).id]
     assert [p["size"] for p in week] == [4, 3, 0]
     assert week[0] == {"id": this_week.id, "kind": "week", "start": this_week.start.isoformat(),
-                       "end": this_week.end.isoformat(), "final": False, "size": 4}
+                       "end": this_week.end.isoformat(),
+                       "starts_at": f"{this_week.start.isoformat()}T00:00:00+00:00",
+                       "ends_at": f"{this_week.end.isoformat()}T00:00:00+00:00",
+                       "final": False, "size": 4}
     assert week[2]["final"] is True
     assert client.get("/products/exrps/boards/wins/periods").get_json()["periods"] == []
 
@@ -110,6 +122,8 @@ def test_periods_that_cannot_be_read(client: FlaskClient, weeks: tuple[Period, P
         f"{BOARD}/entries?period={this_week.shift(-3).id}": "is not readable",  # expired
         f"{BOARD}/entries?period={this_week.shift(1).id}": "is not readable",  # not begun
         f"{BOARD}/players/ann?period={day.id}": "not kept per day",
+        f"{BOARD}/players/ann?period={day.id}T09": "not kept per hour",
+        f"{BOARD}/entries?period={day.id}T24": "not a real hour",
         f"/products/exrps/boards/wins/entries?period={this_week.id}": "has no periods",
         f"{BOARD}/entries?period=2026-02-30": "not a real day",
         f"{BOARD}?period=2025-W53": "not a real week",
@@ -122,6 +136,49 @@ def test_periods_that_cannot_be_read(client: FlaskClient, weeks: tuple[Period, P
         assert body["error"] == "unknown_period" and words in body["message"], body
     old = client.get(f"{BOARD}/entries?period={this_week.shift(-3).id}").get_json()
     assert old["periods"] == [this_week.shift(-n).id for n in range(3)]
-    for bad in ("week!", "2026-1", "2026-W1", "26-11-29", "2026-11-29T00", "s" * 33):
+    for bad in ("week!", "2026-1", "2026-W1", "26-11-29", "2026-11-29T9", "2026-11-29T09:00",
+                "s" * 33):
         resp = client.get(f"{BOARD}/entries?period={bad}")
         assert resp.status_code == 422 and "period" in resp.get_json()["errors"], bad
+
+
+def test_hourly_boards(settings: Settings, tmp_path: Path, data: redis.Redis,
+                       store: Store, dead_letters: DeadLetters) -> None:
+    """PlayFab's hourly resets: a board per UTC hour, read, listed, closed and archived."""
+    config = tmp_path / "products.toml"
+    config.write_text('[products]\nblitz = { handlers = [{ use = "wins", periods = ["hour"], '
+                      'keep_periods = 3, grace_seconds = 60 }] }\n')
+    products = load_products(config)
+    now = int(time.time() * 1000)
+    this_hour = Period.containing(PeriodKind.HOUR, now)
+    last_hour = this_hour.shift(-1)
+    play(products, store, dead_letters, last_hour.start_ms + 60_000, [("ann", "bob")], "blitz")
+    play(products, store, dead_letters, now, [("bob", "ann"), ("bob", "cid")], "blitz")
+    app = create_app(replace(settings, products_file=str(config)), ApiSettings(rate_limit="off"))
+    client = app.test_client()
+    board = "/products/blitz/boards/wins"
+    try:
+        current = client.get(f"{board}/entries?period={this_hour.id}").get_json()
+        assert current["period"] == this_hour.id and "T" in this_hour.id
+        assert [(e["user_id"], e["score"]) for e in current["entries"]] == [
+            ("bob", 2.0), ("cid", 0.0), ("ann", 0.0)]
+        past = client.get(f"{board}/players/ann?period={last_hour.id}").get_json()
+        assert (past["rank"], past["score"]) == (1, 1.0)
+        listed = client.get(f"{board}/periods").get_json()["periods"]
+        assert [(p["id"], p["kind"], p["size"]) for p in listed] == [
+            (this_hour.id, "hour", 3), (last_hour.id, "hour", 2),
+            (this_hour.shift(-2).id, "hour", 0), (this_hour.shift(-3).id, "hour", 0)]
+        spans = [(datetime.fromisoformat(p["starts_at"]), datetime.fromisoformat(p["ends_at"]))
+                 for p in listed]
+        assert spans[0] == (this_hour.starts_at, this_hour.starts_at + timedelta(hours=1))
+        assert spans[1][1] == spans[0][0]  # each hour ends where the next begins
+        assert listed[0]["start"] == this_hour.start.isoformat()
+        assert client.get(f"{board}/entries?period={this_hour.shift(-4).id}").status_code == 404
+
+        # the last hour is over (past its grace): closing archives it
+        assert PeriodResults(data).close_due(products["blitz"], now + 3_600_000) >= 1
+        kept = client.get(f"{board}/archive/{last_hour.id}").get_json()
+        assert (kept["kind"], kept["size"]) == ("hour", 2)
+        assert [(e["rank"], e["user_id"]) for e in kept["entries"]] == [(1, "ann"), (2, "bob")]
+    finally:
+        app.extensions[EXTENSION].close()

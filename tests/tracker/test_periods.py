@@ -31,7 +31,7 @@ def ms(*ymd_hms: int) -> int:
     return int(datetime(*ymd_hms, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
 
 
-WEEK, DAY, MONTH = PeriodKind.WEEK, PeriodKind.DAY, PeriodKind.MONTH
+WEEK, DAY, MONTH, HOUR = PeriodKind.WEEK, PeriodKind.DAY, PeriodKind.MONTH, PeriodKind.HOUR
 
 
 @pytest.mark.parametrize("instant, kind, expected, start", [
@@ -42,6 +42,9 @@ WEEK, DAY, MONTH = PeriodKind.WEEK, PeriodKind.DAY, PeriodKind.MONTH
     (ms(2026, 11, 29, 23, 59, 59), DAY, "2026-11-29", date(2026, 11, 29)),
     (ms(2026, 12, 31, 23), MONTH, "2026-12", date(2026, 12, 1)),
     (ms(1970, 1, 1), DAY, "1970-01-01", date(1970, 1, 1)),
+    (ms(2026, 11, 29, 14, 59, 59), HOUR, "2026-11-29T14", date(2026, 11, 29)),
+    (ms(2026, 11, 29, 23, 30), HOUR, "2026-11-29T23", date(2026, 11, 29)),
+    (ms(1970, 1, 1), HOUR, "1970-01-01T00", date(1970, 1, 1)),
 ])
 def test_period_of_an_instant(instant: int, kind: PeriodKind, expected: str,
                               start: date) -> None:
@@ -63,10 +66,28 @@ def test_ids_bounds_and_shifts_agree(instant: int, kind: PeriodKind, n: int) -> 
 
 
 @pytest.mark.parametrize("text", ["2025-W53", "2026-W00", "2026-13", "2026-02-30", "2026-W4",
-                                  "week", "", "2026-11-29T00:00", " 2026-11"])
+                                  "week", "", "2026-11-29T00:00", " 2026-11", "2026-11-29T24",
+                                  "2026-11-29T7", "2026-02-30T01", "2026-11-29T14Z"])
 def test_bad_period_ids(text: str) -> None:
     with pytest.raises(ValueError, match=r"period id|not a real"):
         Period.parse(text)
+
+
+def test_an_hour_and_its_neighbours() -> None:
+    last = Period.parse("2026-12-31T23")
+    assert last.shift(1).id == "2027-01-01T00" and last.shift(-23).id == "2026-12-31T00"
+    assert last.ends_at == datetime(2027, 1, 1, tzinfo=UTC)
+    assert (last.starts_at, last.end) == (datetime(2026, 12, 31, 23, tzinfo=UTC),
+                                          date(2027, 1, 1))
+    assert last.end_ms - last.start_ms == DAY_MS // 24
+    day = Period.parse("2026-12-31")  # a day's exact span too
+    assert (day.starts_at, day.ends_at) == (datetime(2026, 12, 31, tzinfo=UTC), last.ends_at)
+    policy = PeriodPolicy((HOUR,), keep=3, grace_ms=60_000)
+    assert [p.id for p in policy.readable(HOUR, ms(2027, 1, 1, 1, 30))] == [
+        "2027-01-01T01", "2027-01-01T00", "2026-12-31T23", "2026-12-31T22"]
+    assert policy.expires_ms(last) == ms(2027, 1, 1, 3)
+    assert not policy.is_final(last, ms(2027, 1, 1, 0, 0, 59))
+    assert policy.is_final(last, ms(2027, 1, 1, 0, 1))
 
 
 def test_policy_rules() -> None:
@@ -171,6 +192,25 @@ def test_late_events_are_counted_once_in_both_batch_forms(data: redis.Redis,
     store.apply("pong", "s", events, summed=summed)
     store.apply("pong", "s", events, summed=summed)
     assert store.counters(["pong"])["pong"]["late"] == 3
+
+
+def test_a_batch_writes_hourly_boards(data: redis.Redis, dead_letters: DeadLetters) -> None:
+    hourly = parse_products({"products": {"pong": {"handlers": [
+        {"use": "wins", "periods": ["hour", "day"], "keep_periods": 24, "grace_seconds": 60}]}}})
+    now = ms(2026, 11, 30, 0, 0, 30)  # half a minute past midnight: 23:00's grace still runs
+    processor = BatchProcessor(hourly, Store(data), dead_letters, clock=lambda: now / 1000)
+    games = [(ms(2026, 11, 29, 23, 59), "ann", "bob"), (ms(2026, 11, 29, 23, 1), "bob", "ann"),
+             (now, "ann", "cid"), (ms(2026, 11, 29, 22, 59, 59), "cid", "bob")]
+    feed(processor, games)
+    feed(processor, games)  # a replay changes nothing
+    store = Store(data)
+    assert dict(store.top("pong", "wins:2026-11-29T23")) == {"ann": 1, "bob": 1}
+    assert dict(store.top("pong", "wins:2026-11-30T00")) == {"ann": 1, "cid": 0}
+    assert store.top("pong", "wins:2026-11-29T22") == []  # past its grace: all-time only
+    assert dict(store.top("pong", "wins:2026-11-29")) == {"ann": 1, "bob": 1, "cid": 1}
+    assert dict(store.top("pong", "wins")) == {"ann": 2, "bob": 1, "cid": 1}
+    # an hour's board is kept until keep_periods hours after its own end
+    assert data.pexpiretime(Keys().board("pong", "wins:2026-11-29T23")) == ms(2026, 12, 1)
 
 
 def test_late_events_are_reported(data: redis.Redis, dead_letters: DeadLetters) -> None:

@@ -303,7 +303,7 @@ class Board:
     kind: str
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE
-    periods: PeriodPolicy | None = None  # also kept per day, week or month (points, best)
+    periods: PeriodPolicy | None = None  # also kept per hour, day, week, month or season
     history: int = 0  # games kept per player (RecordGame), 0: none
     tiers: tuple[Tier, ...] = ()  # named bands by score, rank or percent (tracker.tiers)
     ascending: bool = False  # the lowest score ranks first (points, best; tracker.order)
