@@ -23,7 +23,7 @@ from tracker.edx.cli import (
     edx_report_command,
 )
 from tracker.edx.erasure import forget_learner_command
-from tracker.erasure import forget_player_command
+from tracker.erasure import delete_records_command, forget_player_command
 from tracker.reindex import convert_ties_command
 from tracker.rewards import run_reward_hooks_command
 from tracker.settings import Settings
@@ -71,6 +71,7 @@ main.add_command(edx_ingest_command)
 main.add_command(edx_analyze_command)
 main.add_command(stack_command)
 main.add_command(forget_player_command)
+main.add_command(delete_records_command)
 main.add_command(forget_learner_command)
 main.add_command(close_periods_command)
 main.add_command(period_results_command)

@@ -1,4 +1,5 @@
-"""Forgetting a player (a right-to-erasure request): ``tracker forget-player``.
+"""Forgetting a player (a right-to-erasure request): ``tracker forget-player``; and
+deleting a player's records on one board (a cheat's scores): ``tracker delete-records``.
 
 Per product, one atomic script (``storage/forget.lua``) takes the player off every
 board, all-time and of every period still kept, keeping each board's tie
@@ -22,34 +23,46 @@ from collections.abc import Callable, Iterable, Sequence
 import click
 
 from tracker.commands import configured_products, redis_errors
+from tracker.handlers import Board
 from tracker.periods import period_board
-from tracker.products import Product
+from tracker.products import PERIODIC_KINDS, Product
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Forgotten, Keys, Store
 from tracker.storage.connect import data_client
 
 
-def player_boards(product: Product, now_ms: int) -> list[str]:
-    """Every board of ``product`` that may hold a player: the all-time boards and the
-    period boards still kept, plus the next period's (a producer's clock ahead)."""
-    names: list[str] = []
-    for board in product.boards:
-        names.append(board.name)
-        if board.periods is None:
-            continue
-        policy = board.periods
-        for kind in policy.kinds:
-            readable = policy.readable(kind, now_ms)
-            ahead = (policy.shift(readable[0], 1) if readable
-                     else policy.seasons[0] if policy.seasons else None)
-            names += [period_board(board.name, period)
-                      for period in [ahead, *readable] if period is not None]
+def kept_boards(board: Board, now_ms: int) -> list[str]:
+    """``board``'s all-time board and its period boards still kept, plus the next
+    period's (a producer's clock ahead)."""
+    names = [board.name]
+    policy = board.periods
+    if policy is None:
+        return names
+    for kind in policy.kinds:
+        readable = policy.readable(kind, now_ms)
+        ahead = (policy.shift(readable[0], 1) if readable
+                 else policy.seasons[0] if policy.seasons else None)
+        names += [period_board(board.name, period)
+                  for period in [ahead, *readable] if period is not None]
     return names
+
+
+def player_boards(product: Product, now_ms: int) -> list[str]:
+    """Every board of ``product`` that may hold a player (:func:`kept_boards` of each)."""
+    return [name for board in product.boards for name in kept_boards(board, now_ms)]
 
 
 def forget_player(store: Store, product: Product, user_id: str, now_ms: int) -> Forgotten:
     """Remove the player's boards entries, stats, ratings and histories in ``product``."""
     return store.forget(product.id, user_id, player_boards(product, now_ms), product.earliest)
+
+
+def delete_records(store: Store, product: Product, board: Board, user_id: str,
+                   now_ms: int) -> Forgotten:
+    """Take the player off ``board`` (all-time and every kept period, buckets included)
+    with its records and archived rows; its stats, other boards, joins and buckets stay."""
+    return store.forget(product.id, user_id, kept_boards(board, now_ms), product.earliest,
+                        records_only=True)
 
 
 def naming(letters: Iterable[DeadLetter], user_ids: Sequence[str]) -> list[DeadLetter]:
@@ -106,3 +119,39 @@ def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
                                           lambda letters: naming(letters, user_ids))
             click.echo(f"dead letters naming them: {removed} deleted")
     click.echo(f"forgot {len(user_ids)} player(s)")
+
+
+@click.command("delete-records")
+@click.argument("product_id", metavar="PRODUCT")
+@click.argument("board_name", metavar="BOARD")
+@click.argument("user_ids", nargs=-1, required=True, metavar="USER_ID...")
+@click.confirmation_option(prompt="Delete these players' records on this board for good?")
+def delete_records_command(product_id: str, board_name: str, user_ids: Sequence[str]) -> None:
+    """Take players off one points, best or latest board (a cheat's scores, as Nakama's
+    record delete): off the all-time board and every kept period's, buckets included,
+    with their records (submissions, metadata) and their rows of the archived periods,
+    each player atomically, tie structures kept right. Their stats, other boards, joins
+    and buckets stay, and a later submission counts again. Reads TRACKER_REDIS_URL and
+    TRACKER_PRODUCTS_FILE; --yes skips the question."""
+    settings = Settings.from_env()
+    products = configured_products(settings)
+    if product_id not in products:
+        raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
+    product = products[product_id]
+    board = next((b for b in product.boards if b.name == board_name), None)
+    if board is None:
+        raise click.BadParameter(f"{product_id} has no board {board_name!r} (it has "
+                                 f"{', '.join(b.name for b in product.boards)})",
+                                 param_hint="BOARD")
+    if board.kind not in PERIODIC_KINDS:
+        raise click.BadParameter(
+            f"{board_name} is a {board.kind} board: each rating or streak came from games "
+            "against others, so it is not deleted alone (forget-player forgets a player "
+            "everywhere)", param_hint="BOARD")
+    store = Store(data_client(settings.redis_url, socket_timeout=30), Keys(settings.key_prefix))
+    now_ms = int(time.time() * 1000)
+    with redis_errors():
+        for user_id in user_ids:
+            gone = delete_records(store, product, board, user_id, now_ms)
+            click.echo(f"{user_id}: off {gone.boards} board(s)" + (
+                f", out of {gone.archived} archived period(s)" if gone.archived else ""))

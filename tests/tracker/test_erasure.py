@@ -17,13 +17,14 @@ from click.testing import CliRunner
 from tasks.cli import main
 from tests.support.pipeline import everything
 from tests.support.processes import settings_env
-from tests.support.varcade import game_over, raw
-from tracker.erasure import forget_player, player_boards
+from tests.support.varcade import game_over, raw, submitted
+from tracker.closing import PeriodResults
+from tracker.erasure import delete_records, forget_player, kept_boards, player_boards
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import Products, parse_products
 from tracker.settings import Settings
-from tracker.storage import DeadLetters, Forgotten, Ranks, Store
+from tracker.storage import DeadLetters, Forgotten, Keys, Ranks, Store
 
 PLAYERS = ["ann", "bob", "cid", "dee", "eve"]
 CONFIG = {"products": {
@@ -175,3 +176,89 @@ def test_the_command_may_keep_dead_letters_and_keep_to_one_product(
     assert "dead letters" not in out.output and dead_letters.count() == 1
     assert Store(data).score("h", "wins", "ann") is None
     assert Store(data).score("g", "wins", "ann") is not None
+
+
+# --- deleting one board's records of a player (tracker delete-records) -------------
+
+def tie_structures_are_right(data: redis.Redis, product: str, boards: list[str]) -> None:
+    """Each board's tie structures equal what a rebuild from the board gives."""
+    keys, ranks = Keys(), Ranks(data)
+    for board in boards:
+        names = [keys.board_scores(product, board), keys.board_counts(product, board)]
+        kept = [everything(data).get(k) for k in names]
+        ranks.reindex(product, board)
+        assert kept == [everything(data).get(k) for k in names], board
+
+
+def test_deleting_records_takes_a_player_off_one_board_only(data: redis.Redis) -> None:
+    products = parse_products(CONFIG)
+    play(data, products)
+    store, now = Store(data), int(time.time() * 1000)
+    g = products["g"]
+    wins = next(b for b in g.boards if b.name == "wins")
+    before = everything(data)
+    gone = delete_records(store, g, wins, "ann", now)
+    assert gone == Forgotten(3, 0, 0)  # wins, its week's and its month's
+    after = everything(data)
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    # only the wins boards changed: their rows, tie structures and bucket boards
+    assert changed and all(":lb:wins" in k and not k.endswith(":buckets") for k in changed)
+    assert without({k: after[k] for k in changed if k in after}, "ann") == without(
+        {k: before[k] for k in changed}, "ann")
+    buckets = [k.split(":lb:", 1)[1] for k in after if re.search(r"wins:[^:]+:b\d+$", k)]
+    assert buckets
+    for board in kept_boards(wins, now) + buckets:
+        assert store.score("g", board, "ann") is None
+    tie_structures_are_right(data, "g", kept_boards(wins, now) + buckets)
+    assert store.score("g", "elo", "ann") is not None and store.player_stats("g", "ann")
+    assert delete_records(store, g, wins, "ann", now) == Forgotten(0, 0, 0)  # idempotent
+
+
+def test_deleted_records_start_over_and_leave_the_archive(data: redis.Redis) -> None:
+    products = parse_products({"products": {"arcade": {"handlers": [
+        {"use": "score", "board": "high", "periods": ["week"]}]}}})
+    product = products["arcade"]
+    high = product.boards[0]
+    now = int(time.time() * 1000)
+    last_week = Period.containing(PeriodKind.WEEK, now).shift(-1)
+
+    def submit(at_ms: int, scores: list[tuple[str, int]]) -> None:
+        processor = BatchProcessor(products, Store(data), DeadLetters(data),
+                                   clock=lambda: at_ms / 1000)
+        report = processor.process("arcade", "s", [
+            (f"{at_ms}-{i}", raw(submitted("arcade", "high", user, score, metadata='{"x":1}')))
+            for i, (user, score) in enumerate(scores)])
+        assert report.applied == len(scores), report.as_dict()
+
+    submit(last_week.start_ms + 60_000, [("cheat", 9999), ("ann", 50), ("bob", 40)])
+    assert PeriodResults(data).close_due(product, now) == 1  # last week's closes
+    submit(now, [("cheat", 9000), ("cheat", 8000), ("ann", 60)])
+    gone = delete_records(Store(data), product, high, "cheat", now)
+    assert (gone.boards, gone.archived) == (3, 1)  # all-time, this week, last week
+    ranks = Ranks(data)
+    assert ranks.standing("arcade", "high", "cheat", records="high") is None
+    closed = PeriodResults(data).archived("arcade", "high", [last_week])[0]
+    assert closed is not None and [(r["rank"], r["user_id"]) for r in closed.top] == [
+        (2, "ann"), (3, "bob")]  # the others keep the ranks they closed with
+    tie_structures_are_right(data, "arcade", kept_boards(high, now))
+    submit(now + 1, [("cheat", 10)])  # a later submission counts again, from scratch
+    found = ranks.standing("arcade", "high", "cheat", records="high")
+    assert found is not None and found.score == 10 and found.record is not None
+    assert found.record.submissions == 1
+
+
+def test_the_command_deletes_records_of_a_points_board_only(
+        runner: CliRunner, data: redis.Redis) -> None:
+    play(data, parse_products(CONFIG))
+    refused = runner.invoke(main, ["delete-records", "g", "elo", "ann", "--yes"])
+    assert refused.exit_code == 2 and "elo is a rating board" in refused.output
+    assert "forget-player" in refused.output
+    unknown = runner.invoke(main, ["delete-records", "g", "laps", "ann", "--yes"])
+    assert unknown.exit_code == 2 and "g has no board 'laps'" in unknown.output
+    assert runner.invoke(main, ["delete-records", "x", "wins", "ann", "--yes"]).exit_code == 2
+    out = runner.invoke(main, ["delete-records", "g", "wins", "ann", "bob", "--yes"])
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines() == ["ann: off 3 board(s)", "bob: off 3 board(s)"]
+    assert Store(data).score("g", "wins", "ann") is None
+    assert Store(data).score("g", "elo", "ann") is not None
+    assert Store(data).score("h", "wins", "ann") is not None

@@ -297,9 +297,8 @@ class Board:
 
     name: str
     # "points" (a sum), "best" (the best score submitted), "latest" (the last one), "streak"
-    # (the longest win
-    # streak), "rating" (Elo), "skill" (OpenSkill: the score is mu - 3 sigma) or
-    # "glicko" (Glicko-2: the score is rating - 2 rd)
+    # (the longest win streak), "rating" (Elo), "skill" (OpenSkill: the score is mu - 3
+    # sigma) or "glicko" (Glicko-2: the score is rating - 2 rd)
     kind: str
     start: float = 0.0  # score a new member gets
     ties: TieMode = DEFAULT_TIE_MODE

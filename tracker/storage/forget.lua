@@ -1,17 +1,20 @@
 -- Forget one player of one product, atomically (tracker/erasure.py): take it off
 -- the boards named and its bucket's board on those split into buckets, keeping
 -- their tie structures right as apply_batch.lua does, and its records' metadata;
--- delete its stats and, per board, its rating and game history; and take its rows
--- out of the boards' archives.
+-- delete its stats and, per board, its rating, game history, joins and bucket; and
+-- take its rows out of the boards' archives. In mode "records" (an operator deleting
+-- a cheat's records) only its places, records and archived rows go: its stats, joins
+-- and bucket stay.
 --
 -- KEYS[1]  the product's key prefix "<prefix>:{<product>}:" (every key below
 --          shares its hash tag, so this runs on Redis Cluster too)
 -- ARGV[1]  the user id; ARGV[2] the comma-separated names of the boards that break
 --          ties by time (they keep score * 2^32 + time, tracker/tiebreak.py);
---          ARGV[3..] board names, all-time and period ("wins:2026-W48")
+--          ARGV[3] "player" (forget it) or "records"; ARGV[4..] board names, all-time
+--          and period ("wins:2026-W48")
 --
 -- Returns { boards the player was on, keys deleted, archived periods it was taken out of }.
-local p, user = KEYS[1], ARGV[1]
+local p, user, whole = KEYS[1], ARGV[1], ARGV[3] == 'player'
 local timed = {}
 for name in string.gmatch(ARGV[2], '[^,]+') do timed[name] = true end
 
@@ -36,26 +39,27 @@ local function off(key, name)
 end
 
 local boards, deleted = 0, 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local key, name = p .. 'lb:' .. ARGV[i], string.match(ARGV[i], '^[^:]+')
   if off(key, name) then boards = boards + 1 end
   redis.call('HDEL', key .. ':meta', user)  -- its record: metadata, submissions
   redis.call('HDEL', key .. ':subs', user)
-  redis.call('ZREM', key .. ':joined', user)  -- a tournament it joined
   local bucket = redis.call('HGET', key .. ':buckets', user)  -- a period board's buckets
-  if bucket then
-    off(key .. ':b' .. bucket, name)
-    redis.call('HDEL', key .. ':buckets', user)  -- its place stays taken: buckets keep their size
+  if bucket then off(key .. ':b' .. bucket, name) end
+  if whole then
+    redis.call('ZREM', key .. ':joined', user)  -- a tournament it joined
+    -- its place in the bucket stays taken: buckets keep their size
+    if bucket then redis.call('HDEL', key .. ':buckets', user) end
+    deleted = deleted + redis.call('DEL', p .. 'rating:' .. ARGV[i] .. ':' .. user,
+                                   p .. 'history:' .. ARGV[i] .. ':' .. user)
   end
-  deleted = deleted + redis.call('DEL', p .. 'rating:' .. ARGV[i] .. ':' .. user,
-                                 p .. 'history:' .. ARGV[i] .. ':' .. user)
 end
-deleted = deleted + redis.call('DEL', p .. 'stats:' .. user)
+if whole then deleted = deleted + redis.call('DEL', p .. 'stats:' .. user) end
 
 -- The archives of the all-time boards named (tracker/closing.py): the player's rows
 -- leave each closed period's standings; the others keep the ranks they closed with.
 local archived = 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   if not string.find(ARGV[i], ':', 1, true) then
     local archive = p .. 'archive:' .. ARGV[i]
     local all = redis.call('HGETALL', archive)

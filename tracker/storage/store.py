@@ -262,14 +262,16 @@ class Store:
         return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
 
     def forget(self, product_id: str, user_id: str, boards: Sequence[str],
-               earliest: Collection[str] = ()) -> Forgotten:
+               earliest: Collection[str] = (), *, records_only: bool = False) -> Forgotten:
         """Take the player off ``boards`` (all-time and period board names) and delete
-        its stats, ratings and game histories there, and its rows of the all-time
-        boards' archives, in one atomic script. ``earliest``: the boards among them
-        that break ties by time."""
+        its stats, ratings, game histories, joins and buckets there, and its rows of the
+        all-time boards' archives, in one atomic script. ``earliest``: the boards among
+        them that break ties by time. ``records_only``: take it off the boards and the
+        archives, delete its records, and keep the rest."""
         on_boards, deleted, archived = self._forget(
             keys=[self.keys.product(product_id)],
-            args=[user_id, ",".join(sorted(earliest)), *boards])
+            args=[user_id, ",".join(sorted(earliest)),
+                  "records" if records_only else "player", *boards])
         return Forgotten(int(on_boards), int(deleted), int(archived))
 
     # --- reads ----------------------------------------------------------------
