@@ -41,11 +41,8 @@ import bisect
 import enum
 import itertools
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-
-from tracker.handlers.base import RECORD_OPS, Attempt, Join, Op
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -307,70 +304,3 @@ def kept_period(policy: PeriodPolicy | None, text: str) -> Period:
     if policy is None or period.kind not in policy.kinds:
         raise NotKept(period, policy)
     return period
-
-
-@dataclass
-class PeriodOps:
-    """What :meth:`PeriodBoards.expand` made of a batch's ops."""
-
-    expires: dict[str, int]  # period board -> Unix ms when Redis drops it
-    late: int = 0  # events too late for a period they belong to (all-time only)
-    # period board split into buckets -> (players per bucket, the members written there
-    # in event order: the batch script assigns their buckets in this order)
-    buckets: dict[str, tuple[int, dict[str, None]]] = field(default_factory=dict)
-
-
-class PeriodBoards:
-    """Copies a product's points, best and latest ops onto the period boards of their event time
-    (a best on a period board is the best of that period)."""
-
-    def __init__(self, policies: Mapping[str, PeriodPolicy]):  # board name -> policy
-        self.policies = dict(policies)
-        self._periods: dict[tuple[PeriodKind, int], Period] = {}  # (kind, hour) -> period
-
-    def _period(self, policy: PeriodPolicy, kind: PeriodKind, ms: int) -> Period | None:
-        if kind is PeriodKind.SEASON:
-            return policy.period_at(kind, ms)
-        key = (kind, ms // HOUR_MS)
-        found = self._periods.get(key)
-        if found is None:
-            if len(self._periods) > 10_000:
-                self._periods.clear()
-            found = self._periods[key] = Period.containing(kind, ms)
-        return found
-
-    def expand(self, entry_id: str, ops: Iterable[Op], now_ms: int,
-               into: PeriodOps) -> tuple[list[Op], bool]:
-        """``ops`` plus their copies on the period boards of the entry's time, and whether
-        the event is late: a period past its grace gets no copy."""
-        ms = int(entry_id.split("-", 1)[0])
-        out: list[Op] = []
-        late = False
-        for op in ops:
-            if not isinstance(op, RECORD_OPS):
-                out.append(op)
-                continue
-            policy = self.policies.get(op.board)
-            if policy is None:
-                out.append(op)
-                continue
-            # a board kept per period limits attempts and players per period, and players
-            # join each period's: all-time takes every submission, and needs no joins
-            if type(op) is Attempt:
-                out.append(replace(op, limit=0, capacity=0, joined=0))
-            elif type(op) is not Join:
-                out.append(op)
-            for kind in policy.kinds:
-                period = self._period(policy, kind, ms)
-                if period is None:  # between two seasons: all-time only
-                    continue
-                if policy.is_final(period, now_ms):
-                    late = True
-                    continue
-                name = period_board(op.board, period)
-                out.append(replace(op, board=name))
-                into.expires[name] = policy.expires_ms(period)
-                if policy.bucket_size:
-                    into.buckets.setdefault(name, (policy.bucket_size, {}))[1][op.member] = None
-        into.late += late
-        return out, late

@@ -22,7 +22,7 @@ from tracker.events import BOARD_EVENTS, Event, InvalidEvent, RawFields, product
 from tracker.handlers import BUILTIN
 from tracker.handlers.base import Handler, Op, check_op
 from tracker.order import stored_ops
-from tracker.periods import PeriodBoards, PeriodOps
+from tracker.period_ops import PeriodBoards, PeriodOps
 from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
 from tracker.tiebreak import check_ops
