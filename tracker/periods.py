@@ -79,18 +79,25 @@ class Period:
     start: date  # its first day
     kind: PeriodKind
     label: str = ""  # a season's id
-    until: date | None = None  # a season's end (the first day after it)
+    until: date | None = None  # a season's end: the first day that starts at or after it
     hour: int = 0  # an hour's hour of its day, 0-23 (UTC)
+    span: tuple[int, int] | None = None  # a season's [start, end) in Unix ms
 
     @classmethod
     def season(cls, label: str, start: date, end: date) -> Period:
-        """A season; ValueError for a bad id or an empty window."""
+        """A season from ``start`` to ``end`` (excluded), each a day (from its midnight,
+        UTC) or an instant (a date-time with its UTC offset, for a tournament from Friday
+        18:00); ValueError for a bad id, a date-time without an offset, or an empty
+        window."""
         if not SEASON_ID.match(label):
             raise ValueError(f"a season id is a letter then up to 31 of [A-Za-z0-9_-], got "
                              f"{label!r}")
-        if not start < end:
+        first, last = _instant(start, label), _instant(end, label)
+        if not first < last:
             raise ValueError(f"season {label!r} ends ({end}) before it starts ({start})")
-        return cls(start, PeriodKind.SEASON, label, end)
+        epoch = date(1970, 1, 1)
+        return cls(epoch + timedelta(days=first // DAY_MS), PeriodKind.SEASON, label,
+                   epoch + timedelta(days=-(-last // DAY_MS)), span=(first, last))
 
     @classmethod
     def containing(cls, kind: PeriodKind, ms: int) -> Period:
@@ -170,11 +177,15 @@ class Period:
     @property
     def start_ms(self) -> int:
         """The period's first instant, in Unix milliseconds."""
+        if self.span is not None:
+            return self.span[0]
         return _ms(self.start) + self.hour * HOUR_MS
 
     @property
     def end_ms(self) -> int:
         """The first instant after the period, in Unix milliseconds."""
+        if self.span is not None:
+            return self.span[1]
         if self.kind is PeriodKind.HOUR:
             return self.start_ms + HOUR_MS
         return _ms(self.end)
@@ -190,6 +201,16 @@ class Period:
 
 def _ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
+
+
+def _instant(moment: date, label: str) -> int:
+    """A season's start or end in Unix ms: a day's midnight (UTC), or an aware date-time."""
+    if not isinstance(moment, datetime):
+        return _ms(moment)
+    if moment.utcoffset() is None:
+        raise ValueError(f"season {label!r}: {moment.isoformat()} says no UTC offset (write "
+                         f"{moment.isoformat()}Z, or +01:00, ...)")
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def bucket_board(board: str, bucket: int) -> str:
@@ -222,7 +243,7 @@ class PeriodPolicy:
             raise ValueError('"season" in periods goes with a list of seasons, and seasons '
                              'with "season" in periods')
         for before, after in itertools.pairwise(self.seasons):
-            if after.start < before.end:
+            if after.start_ms < before.end_ms:
                 raise ValueError(f"seasons are in order and do not overlap: {after.id!r} "
                                  f"starts before {before.id!r} ends")
         ids = [season.id for season in self.seasons]

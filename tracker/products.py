@@ -156,7 +156,8 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
 def parse_seasons(specs: Any, where: str) -> tuple[Period, ...]:
     """A handler table's ``seasons``: ``[{ id = "s1", start = 2026-09-01, end =
     2026-12-01 }, …]`` (dates as TOML dates or ``YYYY-MM-DD`` text; ``end`` is the first
-    day after the season)."""
+    day after the season), or instants as TOML offset date-times or their ISO text
+    (``start = 2026-12-04T18:00:00Z``; ``end`` is then the first instant after it)."""
     if not isinstance(specs, list):
         raise ConfigError(f"{where}: seasons is a list of {{ id, start, end }}, got {specs!r}")
     seasons = []
@@ -164,19 +165,22 @@ def parse_seasons(specs: Any, where: str) -> tuple[Period, ...]:
         if not isinstance(spec, Mapping) or set(spec) != {"id", "start", "end"}:
             raise ConfigError(f"{where}: a season is {{ id, start, end }}, got {spec!r}")
         try:
-            seasons.append(Period.season(str(spec["id"]), _day(spec["start"]),
-                                         _day(spec["end"])))
+            seasons.append(Period.season(str(spec["id"]), _moment(spec["start"]),
+                                         _moment(spec["end"])))
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return tuple(seasons)
 
 
-def _day(value: Any) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
+def _moment(value: Any) -> date:
+    """A season's start or end: a date, or a date-time (its offset is checked by
+    :meth:`Period.season`)."""
+    if isinstance(value, date):
         return value
-    if isinstance(value, str):
-        return date.fromisoformat(value)  # ValueError names the text
-    raise ValueError(f"a season's start and end are dates (2026-09-01), got {value!r}")
+    if isinstance(value, str):  # ValueError names the text
+        return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    raise ValueError(f"a season's start and end are dates (2026-09-01) or date-times with "
+                     f"their offset (2026-12-04T18:00:00Z), got {value!r}")
 
 
 def parse_order(spec: Mapping[str, Any], boards: tuple[Board, ...], where: str) -> bool:

@@ -68,6 +68,7 @@ def test_a_season_is_read_like_any_period(client: FlaskClient) -> None:
     assert [(p["id"], p["kind"], p["final"]) for p in listed] == [
         ("summer", "season", False), ("spring", "season", True)]
     assert listed[0]["start"] == NOW[1].isoformat() and listed[0]["end"] == NOW[2].isoformat()
+    assert listed[0]["starts_at"] == f"{NOW[1].isoformat()}T00:00:00+00:00"
     described = client.get("/products/pong").get_json()["boards"][0]["periods"]
     assert [s["id"] for s in described["seasons"]] == ["spring", "summer", "autumn"]
     # not begun yet, not a season of the board

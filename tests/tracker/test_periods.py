@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import redis
@@ -234,6 +234,34 @@ def test_seasons_come_from_the_calendar() -> None:
         S1.shift(1)
 
 
+def test_a_season_may_start_and_end_at_any_instant() -> None:
+    """A weekend tournament: from Friday 18:00 UTC to Monday 01:30 at +02:00."""
+    cup = Period.season("cup", datetime(2026, 12, 4, 18, tzinfo=UTC),
+                        datetime(2026, 12, 7, 1, 30, tzinfo=timezone(timedelta(hours=2))))
+    assert (cup.start_ms, cup.end_ms) == (ms(2026, 12, 4, 18), ms(2026, 12, 6, 23, 30))
+    assert (cup.start, cup.end) == (date(2026, 12, 4), date(2026, 12, 7))  # the days it spans
+    assert (cup.starts_at, cup.ends_at) == (datetime(2026, 12, 4, 18, tzinfo=UTC),
+                                            datetime(2026, 12, 6, 23, 30, tzinfo=UTC))
+    # a season of whole days ends at a midnight, the first day after it
+    friday = Period.season("fri", date(2026, 12, 4), datetime(2026, 12, 4, 18, tzinfo=UTC))
+    assert friday.end == date(2026, 12, 5)
+    policy = PeriodPolicy((PeriodKind.SEASON,), keep=1, grace_ms=0, seasons=(friday, cup))
+    at = policy.period_at
+    assert at(PeriodKind.SEASON, ms(2026, 12, 4, 17, 59, 59)) == friday
+    assert at(PeriodKind.SEASON, ms(2026, 12, 4, 18)) == cup  # the same day, back to back
+    assert at(PeriodKind.SEASON, ms(2026, 12, 6, 23, 29, 59)) == cup
+    assert at(PeriodKind.SEASON, ms(2026, 12, 6, 23, 30)) is None
+    assert policy.is_final(cup, ms(2026, 12, 6, 23, 30))
+    with pytest.raises(ValueError, match="in order and do not overlap"):
+        PeriodPolicy((PeriodKind.SEASON,), seasons=(cup, Period.season(
+            "late", datetime(2026, 12, 6, 23, 29, tzinfo=UTC), date(2026, 12, 8))))
+    with pytest.raises(ValueError, match="no UTC offset"):
+        Period.season("local", datetime(2026, 12, 4, 18), date(2026, 12, 8))
+    with pytest.raises(ValueError, match="before it starts"):
+        Period.season("none", datetime(2026, 12, 4, 18, tzinfo=UTC),
+                      datetime(2026, 12, 4, 19, tzinfo=timezone(timedelta(hours=1))))
+
+
 def test_readable_seasons_and_when_their_boards_expire() -> None:
     assert SEASONED.readable(PeriodKind.SEASON, ms(2026, 8, 1)) == []  # none begun
     assert SEASONED.readable(PeriodKind.SEASON, ms(2026, 11, 5)) == [S1]  # between: the last
@@ -278,9 +306,27 @@ handlers = [{ use = "wins", periods = ["week", "season"], keep_periods = 1, seas
     (wins,) = parse_products(config)["pong"].boards
     assert wins.periods is not None and wins.periods.seasons == (S1, S2)
     assert wins.periods.kinds == (WEEK, PeriodKind.SEASON)
+    timed = tomllib.loads('''
+[products.pong]
+handlers = [{ use = "wins", periods = ["season"], seasons = [
+    { id = "cup", start = 2026-12-04T18:00:00Z, end = "2026-12-07T01:30:00+02:00" },
+] }]
+''')
+    (wins,) = parse_products(timed)["pong"].boards
+    assert wins.periods is not None and [(s.start_ms, s.end_ms) for s in wins.periods.seasons] \
+        == [(ms(2026, 12, 4, 18), ms(2026, 12, 6, 23, 30))]
+    local = tomllib.loads('''
+[products.pong]
+handlers = [{ use = "wins", periods = ["season"], seasons = [
+    { id = "cup", start = 2026-12-04T18:00:00, end = 2026-12-08 },
+] }]
+''')
+    with pytest.raises(ConfigError, match="no UTC offset"):
+        parse_products(local)
     for bad in ([{"id": "s1", "start": "2026-09-01"}], [{"id": "s1", "start": "2026-13-01",
                                                         "end": "2027-01-01"}],
-                [{"id": "s1", "start": 20260901, "end": "2027-01-01"}], "s1"):
+                [{"id": "s1", "start": 20260901, "end": "2027-01-01"}], "s1",
+                [{"id": "s1", "start": "2026-09-01T25:00Z", "end": "2027-01-01"}]):
         with pytest.raises(ConfigError):
             parse_products({"products": {"pong": {"handlers": [
                 {"use": "wins", "periods": ["season"], "seasons": bad}]}}})
@@ -302,3 +348,19 @@ def test_an_event_counts_in_its_season_and_not_between_two(data: redis.Redis,
     assert store.top("pong", "wins:s1") == []
     assert store.counters(["pong"])["pong"]["late"] == 1
     assert data.pexpiretime(Keys().board("pong", "wins:s2")) == S3.end_ms  # a season later
+
+
+def test_a_timed_season_takes_events_from_its_first_instant_to_its_end(
+        data: redis.Redis, dead_letters: DeadLetters) -> None:
+    products = parse_products({"products": {"pong": {"handlers": [
+        {"use": "wins", "periods": ["season"], "grace_seconds": 60, "seasons": [
+            {"id": "cup", "start": "2026-12-04T18:00:00Z", "end": "2026-12-06T23:30:00Z"}]}]}}})
+    now = ms(2026, 12, 6, 23, 30, 30)  # inside the grace after the cup's end
+    processor = BatchProcessor(products, Store(data), dead_letters, clock=lambda: now / 1000)
+    feed(processor, [(ms(2026, 12, 4, 17, 59, 59), "ann", "bob"),  # a second early
+                     (ms(2026, 12, 4, 18), "bob", "ann"),
+                     (ms(2026, 12, 6, 23, 29, 59), "cid", "ann"),
+                     (ms(2026, 12, 6, 23, 30), "ann", "cid")])  # over
+    store = Store(data)
+    assert dict(store.top("pong", "wins:cup")) == {"bob": 1, "cid": 1, "ann": 0}
+    assert dict(store.top("pong", "wins")) == {"ann": 2, "bob": 1, "cid": 1}
