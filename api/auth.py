@@ -1,13 +1,16 @@
 """Bearer JWT authentication (PyJWT) and the authorization rules of the routes.
 
-Tokens are verified with an HS256 secret (``TRACKER_JWT_SECRET``) or an RS256
-public key (``TRACKER_JWT_PUBLIC_KEY``), plus the issuer and audience when
-configured; ``exp`` is required. Scopes come from ``scope`` (space-separated,
+Tokens are verified with an HS256 secret (``TRACKER_JWT_SECRET``), an RS256
+public key (``TRACKER_JWT_PUBLIC_KEY``), or the key that the token's ``kid`` names
+in an identity provider's key set (``TRACKER_JWT_JWKS_URL``: RS256 or ES256, fetched
+and cached by PyJWT's ``PyJWKClient``, so rotated keys are picked up), plus the issuer
+and audience when configured; ``exp`` is required. Scopes come from ``scope`` (space-separated,
 as in OAuth 2) or from ``scopes`` / ``scp`` (a list or a string).
 
 * 401 + ``WWW-Authenticate: Bearer ...``: no token, or one that does not verify
   (bad signature, expired, wrong issuer or audience, malformed).
 * 403 ``insufficient_scope``: a valid token that does not grant the read.
+* 503 ``keys_unavailable``: the key set cannot be fetched (or holds no signing key).
 
 A token is never logged, nor echoed in an answer.
 """
@@ -58,21 +61,60 @@ def _scopes(claims: dict[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
+JWKS_LIFESPAN = 300  # seconds a fetched key set is used before it is fetched again
+JWKS_TIMEOUT = 5  # seconds to wait for the key set; a request waits that long at most
+
+
 class Authenticator:
     def __init__(self, settings: ApiSettings):
         self.settings = settings
-        if settings.jwt_secret and settings.jwt_public_key:
-            raise ValueError("set TRACKER_JWT_SECRET or TRACKER_JWT_PUBLIC_KEY, not both")
+        chosen = [name for name, value in (("TRACKER_JWT_SECRET", settings.jwt_secret),
+                                           ("TRACKER_JWT_PUBLIC_KEY", settings.jwt_public_key),
+                                           ("TRACKER_JWT_JWKS_URL", settings.jwt_jwks_url))
+                  if value]
+        if len(chosen) > 1:
+            raise ValueError(f"set one way to verify tokens, not {' and '.join(chosen)}")
         self.key: str = ""
         self.algorithms: list[str] = []
+        self.jwks: jwt.PyJWKClient | None = None
         if settings.jwt_secret:
             self.key, self.algorithms = settings.jwt_secret, ["HS256"]
         elif settings.jwt_public_key:
             self.key, self.algorithms = settings.public_key_pem(), ["RS256"]
+        elif settings.jwt_jwks_url:
+            # an unknown kid refetches the set, at most every 30 s (PyJWT's cooldown)
+            self.jwks = jwt.PyJWKClient(settings.jwt_jwks_url, lifespan=JWKS_LIFESPAN,
+                                        timeout=JWKS_TIMEOUT)
+            self.algorithms = ["RS256", "ES256"]
 
     @property
     def configured(self) -> bool:
-        return bool(self.key)
+        return bool(self.key or self.jwks)
+
+    def _key(self, token: str) -> Any:
+        """The key that verifies ``token``: the configured one, or its kid's in the key set."""
+        if self.jwks is None:
+            return self.key
+        try:
+            self.jwks.get_signing_keys()  # fetched (or cached): the set itself is usable
+        except (jwt.PyJWKClientError, jwt.PyJWKSetError, ValueError) as exc:
+            raise self._keys_unavailable(exc) from None
+        try:
+            # the PyJWK itself, not its .key: PyJWT then holds the token to the key's own
+            # algorithm (an RS256 token under an EC key's kid is a 401, not a TypeError)
+            return self.jwks.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as exc:  # refetched for an unknown kid
+            raise self._keys_unavailable(exc) from None
+        except jwt.PyJWKClientError:
+            raise self._invalid("No key of the issuer's key set matches the token's "
+                                "'kid'.") from None
+
+    @staticmethod
+    def _keys_unavailable(exc: Exception) -> ApiError:
+        current_app.logger.warning("token key set unavailable: %s", exc)
+        return ApiError(503, "keys_unavailable", "The keys that verify tokens cannot be "
+                        "fetched from TRACKER_JWT_JWKS_URL now; try again later.",
+                        headers={"Retry-After": "30"})
 
     def verify(self, token: str) -> Principal:
         """The token's principal; raises 401 when it does not verify."""
@@ -80,7 +122,7 @@ class Authenticator:
         require = ["exp"] + (["iss"] if s.jwt_issuer else []) + (["aud"] if s.jwt_audience else [])
         try:
             claims = jwt.decode(
-                token, self.key, algorithms=self.algorithms,
+                token, self._key(token), algorithms=self.algorithms,
                 audience=s.jwt_audience or None, issuer=s.jwt_issuer or None,
                 options={"require": require, "verify_aud": bool(s.jwt_audience)},
             )
@@ -115,7 +157,8 @@ class Authenticator:
                            "(Authorization: Bearer <JWT>).", headers=_challenge())
         if not self.configured:
             raise ApiError(401, "invalid_token", "This server has no token key configured "
-                           "(TRACKER_JWT_SECRET or TRACKER_JWT_PUBLIC_KEY).",
+                           "(TRACKER_JWT_SECRET, TRACKER_JWT_PUBLIC_KEY or "
+                           "TRACKER_JWT_JWKS_URL).",
                            headers=_challenge("invalid_token"))
         return self.verify(token.strip())
 

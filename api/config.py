@@ -57,6 +57,7 @@ class ApiSettings:
 
     jwt_secret: str = ""  # HS256 shared secret
     jwt_public_key: str = ""  # RS256 public key: PEM text, or the path of a PEM file
+    jwt_jwks_url: str = ""  # an identity provider's key set (RS256, ES256), by the token's kid
     jwt_issuer: str = ""  # required "iss" when set
     jwt_audience: str = ""  # required "aud" when set
     public_leaderboards: bool = True  # products and boards readable without a token
@@ -80,6 +81,7 @@ class ApiSettings:
         return cls(
             jwt_secret=env.get("TRACKER_JWT_SECRET", ""),
             jwt_public_key=text("JWT_PUBLIC_KEY"),
+            jwt_jwks_url=text("JWT_JWKS_URL"),
             jwt_issuer=text("JWT_ISSUER"),
             jwt_audience=text("JWT_AUDIENCE"),
             public_leaderboards=_flag(env, "TRACKER_PUBLIC_LEADERBOARDS", "true") in TRUE,
@@ -93,7 +95,7 @@ class ApiSettings:
 
     @property
     def jwt_configured(self) -> bool:
-        return bool(self.jwt_secret or self.jwt_public_key)
+        return bool(self.jwt_secret or self.jwt_public_key or self.jwt_jwks_url)
 
     @property
     def legacy_stats_is_public(self) -> bool:

@@ -84,7 +84,8 @@ ERROR_TEXT = {
     404: "Unknown product, board or player.",
     422: "Invalid query parameters; `errors` says which and why.",
     429: "Rate limit exceeded; see Retry-After and X-RateLimit-* headers.",
-    503: "Redis is not reachable; retry later.",
+    503: "Redis is not reachable, or (on a route that needs a token) the key set of "
+         "TRACKER_JWT_JWKS_URL cannot be fetched; retry later (see Retry-After).",
 }
 
 RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -129,7 +130,7 @@ def _operation(view: Callable[..., Any], op: Operation, names: list[str],
     codes = set(op.errors)
     secured = _needs_token(op.auth, settings)
     if secured:
-        codes |= {401, 403}
+        codes |= {401, 403} | ({503} if settings.jwt_jwks_url else set())
     if op.rate_limited and settings.rate_limited:
         codes.add(429)
     if op.query is not None:

@@ -82,7 +82,7 @@ def demo_secret(env: dict[str, str]) -> None:
     """With the demo and no key of the user's: a fresh HS256 secret for this run, so that
     the course dashboard can be opened with a token. The Varcade stats route stays
     public, as it is without a key."""
-    if env.get("TRACKER_JWT_SECRET") or env.get("TRACKER_JWT_PUBLIC_KEY"):
+    if any(env.get(f"TRACKER_JWT_{name}") for name in ("SECRET", "PUBLIC_KEY", "JWKS_URL")):
         return
     env["TRACKER_JWT_SECRET"] = secrets.token_urlsafe(32)
     env.setdefault("TRACKER_LEGACY_STATS_PUBLIC", "true")
