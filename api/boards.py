@@ -43,7 +43,7 @@ from api.schemas import (
 )
 from api.state import check_user_id, state
 from tracker.handlers import Board
-from tracker.periods import NotKept, kept_period, period_board
+from tracker.periods import NotKept, Period, kept_period, period_board
 from tracker.products import Product
 from tracker.ranking import Slice, TieMode
 from tracker.tiers import Tier
@@ -139,13 +139,21 @@ def periods(product_id: str, board: str) -> ResponseReturnValue:
     """
     product, b = target(product_id, board)
     now = int(time.time() * 1000)
-    policy = b.periods
-    found = [p for kind in policy.kinds for p in policy.readable(kind, now)] if policy else []
+    found = readable_periods(b, now)
     sizes = state().store.board_sizes(product.id, [period_board(b.name, p) for p in found])
     return jsonify(_periods.dump({"product_id": product.id, "board": b.name, "periods": [
-        {**describe_period(p), "size": size,
-         "final": policy is not None and policy.is_final(p, now)}
+        {**describe_period(p), "size": size, "final": is_final(b, p, now)}
         for p, size in zip(found, sizes, strict=True)]}))
+
+
+def readable_periods(b: Board, now_ms: int) -> list[Period]:
+    """The board's periods that can be read, per kind: the current one, then the kept ones."""
+    policy = b.periods
+    return [p for kind in policy.kinds for p in policy.readable(kind, now_ms)] if policy else []
+
+
+def is_final(b: Board, period: Period, now_ms: int) -> bool:
+    return b.periods is not None and b.periods.is_final(period, now_ms)
 
 
 @bp.get("/tiers")

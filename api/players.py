@@ -1,5 +1,5 @@
 """A player across products: its typed statistics (one product, or every product in
-one call) and its standings on every board.
+one call), its standings on every board, and on each readable period of one board.
 
 Counters are JSON integers here (the Varcade route keeps strings). Reading
 them needs a token with ``stats:read``, or one whose ``sub`` is the player;
@@ -8,20 +8,26 @@ standings are leaderboard reads (public by default).
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from api import bodies
-from api.boards import records_of
+from api.boards import is_final, readable_periods, records_of, target
 from api.openapi import Auth, Operation, operation
 from api.params import parse_query
+from api.products import describe_period
 from api.schemas import (
     PlayerAllStatsSchema,
     PlayerBoardsQuerySchema,
     PlayerBoardsSchema,
+    PlayerPeriodsSchema,
     PlayerStatsSchema,
+    TiesQuerySchema,
 )
 from api.state import check_user_id, state
+from tracker.periods import period_board
 from tracker.ranking import TieMode
 from tracker.storage import BoardRead
 
@@ -29,6 +35,7 @@ bp = Blueprint("players", __name__)
 
 _one, _all = PlayerStatsSchema(), PlayerAllStatsSchema()
 _boards_query, _boards = PlayerBoardsQuerySchema(), PlayerBoardsSchema()
+_ties_query, _periods = TiesQuerySchema(), PlayerPeriodsSchema()
 
 
 @bp.get("/products/<product_id>/players/<user_id>/stats")
@@ -92,3 +99,33 @@ def boards_of_player(user_id: str) -> ResponseReturnValue:
                      **({"tier": bodies.player_tier(b.tiers, standing)} if b.tiers else {}),
                      **bodies.record(standing.record)})
     return jsonify(_boards.dump({"user_id": user_id, "boards": rows}))
+
+
+@bp.get("/products/<product_id>/boards/<board>/players/<user_id>/periods")
+@operation(Operation(tag="leaderboards", response=PlayerPeriodsSchema, query=TiesQuerySchema,
+                     errors=(400,)))
+def periods_of_player(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
+    """A player's score, rank and percentile in each period of the board that can still be
+    read, in one call: this week's and the kept weeks' before it (a profile's "my weeks").
+
+    Only the periods the player is on are listed; none on a board kept all-time only.
+    Each period's board is read atomically, all in one round trip to Redis.
+    """
+    check_user_id(user_id)
+    product, b = target(product_id, board, owner=user_id)
+    ties: TieMode = parse_query(_ties_query).get("ties") or b.ties
+    now = int(time.time() * 1000)
+    found = readable_periods(b, now)
+    names = [period_board(b.name, p) for p in found]
+    standings = state().ranks.standings_of(user_id, [
+        BoardRead(product.id, name, b.ascending, b.earliest, records_of(b, name))
+        for name in names])
+    split = bodies.splitter(b)
+    rows = [{**describe_period(p), "final": is_final(b, p, now), "size": s.size,
+             **bodies.score_fields(s.score, split), "rank": s.rank(ties),
+             "percentile": s.percentile,
+             **({"tier": bodies.player_tier(b.tiers, s)} if b.tiers else {}),
+             **bodies.record(s.record)}
+            for p, s in zip(found, standings, strict=True) if s is not None]
+    return jsonify(_periods.dump({"product_id": product.id, "board": b.name,
+                                  "user_id": user_id, "ties": ties, "periods": rows}))

@@ -330,6 +330,27 @@ class PeriodSchema(PeriodRefSchema):
     size = fields.Integer(required=True, metadata={"description": "Members on its board."})
 
 
+class PlayerPeriodSchema(PeriodSchema):
+    score = fields.Float(required=True)
+    subscore = subscore_field()
+    rank = fields.Integer(required=True)
+    percentile = percentile_field()
+    tier = fields.String(metadata={"description": TIER_TEXT})
+    submissions, first_at, last_at, metadata = record_fields()
+
+
+class PlayerPeriodsSchema(Schema):
+    product_id = fields.String(required=True)
+    board = fields.String(required=True)
+    user_id = fields.String(required=True)
+    ties = fields.Enum(TieMode, by_value=True, required=True,
+                       metadata={"description": "The tie mode of each `rank`."})
+    periods = fields.Nested(PlayerPeriodSchema, many=True, required=True, metadata={
+        "description": "The readable periods the player is on, in the order of `…/periods` "
+                       "(per kind, the current one first), each period's board read "
+                       "atomically."})
+
+
 class BucketListSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)

@@ -115,6 +115,37 @@ def test_the_periods_listing(client: FlaskClient, weeks: tuple[Period, Period]) 
     assert client.get("/products/exrps/boards/wins/periods").get_json()["periods"] == []
 
 
+def test_a_players_periods(client: FlaskClient, weeks: tuple[Period, Period]) -> None:
+    this_week, last_week = weeks
+    body = client.get(f"{BOARD}/players/ann/periods?ties=dense").get_json()
+    assert (body["product_id"], body["board"], body["user_id"], body["ties"]) == (
+        "darts", "wins", "ann", "dense")
+    listed = [(p["id"], p["kind"], p["score"], p["rank"], p["size"]) for p in body["periods"]]
+    # per kind, the current period first, then the kept ones the player is on
+    assert listed[:2] == [(this_week.id, "week", 0.0, 3, 4), (last_week.id, "week", 2.0, 1, 3)]
+    now = int(time.time() * 1000)
+    month = Period.containing(PeriodKind.MONTH, now)
+    played = {Period.containing(PeriodKind.MONTH, at).id
+              for at in (last_week.start_ms + 3_600_000, now)}  # the two weeks' games
+    assert [(row[0], row[1]) for row in listed[2:]] == [
+        (m.id, "month") for m in (month, month.shift(-1)) if m.id in played]
+    first = body["periods"][0]
+    assert first["tier"] and first["final"] is False and first["percentile"] == 0.0
+    assert first["starts_at"] == f"{this_week.start.isoformat()}T00:00:00+00:00"
+    # every row is the period's own standing
+    for row in body["periods"]:
+        alone = client.get(f"{BOARD}/players/ann?period={row['id']}&ties=dense").get_json()
+        assert (alone["rank"], alone["score"], alone["size"]) == (
+            row["rank"], row["score"], row["size"])
+    assert client.get(f"{BOARD}/players/dee/periods").get_json()["periods"][0]["id"] == \
+        this_week.id  # dee played this week only
+    assert client.get(f"{BOARD}/players/zed/periods").get_json()["periods"] == []
+    assert client.get("/products/exrps/boards/wins/players/ann/periods").get_json()[
+        "periods"] == []  # kept all-time only
+    bad = client.get(f"{BOARD}/players/ann/periods?ties=best")
+    assert bad.status_code == 422 and "ties" in bad.get_json()["errors"]
+
+
 def test_periods_that_cannot_be_read(client: FlaskClient, weeks: tuple[Period, Period]) -> None:
     this_week, _ = weeks
     day = Period.containing(PeriodKind.DAY, int(time.time() * 1000))
