@@ -24,7 +24,6 @@ from api.schemas.archive import (
     ArchiveQuerySchema,
 )
 from api.schemas.boards import (
-    TIER_TEXT,
     AroundSchema,
     BoardDetailSchema,
     BoardRefSchema,
@@ -41,14 +40,9 @@ from api.schemas.boards import (
     JoinedListSchema,
     JoinedPlayerSchema,
     PageSchema,
-    PeriodListSchema,
-    PeriodPolicySchema,
-    PeriodSchema,
     PlayerBoardSchema,
     PlayerBoardsSchema,
     PlayerBucketSchema,
-    PlayerPeriodSchema,
-    PlayerPeriodsSchema,
     PlayersSchema,
     ProductListSchema,
     ProductSchema,
@@ -65,6 +59,13 @@ from api.schemas.common import (
     ErrorSchema,
     HealthSchema,
     ReadySchema,
+)
+from api.schemas.periods import (
+    PeriodListSchema,
+    PeriodPolicySchema,
+    PeriodSchema,
+    PlayerPeriodSchema,
+    PlayerPeriodsSchema,
 )
 from api.schemas.players import (
     LegacyStatsSchema,
@@ -86,6 +87,7 @@ from api.schemas.queries import (
     PlayersQuerySchema,
     TiesQuerySchema,
 )
+from api.schemas.shared import TIER_TEXT
 from api.schemas.userstate import (
     BLOCK_TEXT,
     MAX_BLOCK_KEY,

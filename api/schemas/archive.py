@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from api.schemas.boards import PeriodRefSchema
 from api.schemas.common import MAX_PAGE
+from api.schemas.periods import PeriodRefSchema
 from api.schemas.queries import PERIOD_ERROR, PERIOD_PATTERN
 
 

@@ -1,11 +1,13 @@
-"""Leaderboards: the pages, standings, windows, periods, tiers, cutoffs and product
-listings the board routes answer (their queries: :mod:`api.schemas.queries`)."""
+"""Leaderboards: the pages, standings, windows, tiers, cutoffs, buckets and product
+listings the board routes answer (periods: :mod:`api.schemas.periods`; the queries:
+:mod:`api.schemas.queries`)."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from tracker.periods import PeriodKind
+from api.schemas.periods import PeriodPolicySchema
+from api.schemas.shared import TIER_TEXT, percentile_field, record_fields, subscore_field
 from tracker.ranking import TieMode
 
 
@@ -31,38 +33,6 @@ class HistorySchema(Schema):
     kept = fields.Integer(required=True, metadata={
         "description": "How many games the board keeps per player."})
     games = fields.Nested(GameSchema, many=True, required=True)
-
-
-TIER_TEXT = "The player's tier; only on boards with tiers."
-
-
-def percentile_field() -> fields.Float:
-    return fields.Float(required=True, metadata={
-        "description": "Share of the board with a strictly worse score (lower; higher on an "
-                       "ascending board), in percent."})
-
-
-def subscore_field() -> fields.Integer:
-    return fields.Integer(metadata={
-        "description": "The second column of a board with a `subscore` (equal scores rank "
-                       "by it); absent on other boards."})
-
-
-def record_fields() -> tuple[fields.Integer, fields.Integer, fields.Integer, fields.Dict]:
-    """The fields of a player's record on a board that keeps records (score boards; on a
-    period's board, the period's), after a row's or standing's own; absent on other
-    boards: submissions, first_at, last_at, metadata."""
-    return (
-        fields.Integer(metadata={
-            "description": "The player's submissions to the board (in the period, on a "
-                           "period's board); only on boards that keep records."}),
-        fields.Integer(metadata={
-            "description": "When the first of them was made (Unix ms, its entry's time)."}),
-        fields.Integer(metadata={"description": "When the last was made (Unix ms)."}),
-        fields.Dict(keys=fields.String(), metadata={
-            "description": "The JSON object submitted with the score the record holds "
-                           "(`metadata` of a score entry); absent when it had none."}),
-    )
 
 
 class EntrySchema(Schema):
@@ -166,35 +136,6 @@ class AroundSchema(BoardRefSchema):
     user_id = fields.String(required=True)
     offset = fields.Integer(required=True)
     entries = fields.Nested(EntrySchema, many=True, required=True)
-
-
-class PeriodRefSchema(Schema):
-    id = fields.String(required=True, metadata={"example": "2026-W48"})
-    kind = fields.Enum(PeriodKind, by_value=True, required=True)
-    start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
-    end = fields.Date(required=True, metadata={
-        "description": "The first day that starts at or after its end (UTC; an hour's: the "
-                       "day after its own)."})
-    starts_at = fields.DateTime(required=True, metadata={
-        "description": "Its first instant (UTC), as RFC 3339."})
-    ends_at = fields.DateTime(required=True, metadata={
-        "description": "The first instant after it (UTC): the period is [starts_at, ends_at)."})
-
-
-class PeriodPolicySchema(Schema):
-    kinds = fields.List(fields.Enum(PeriodKind, by_value=True), required=True, metadata={
-        "description": "The kinds of period the board is also kept for."})
-    keep = fields.Integer(required=True, metadata={
-        "description": "Past periods of each kind that stay readable, ranks included."})
-    grace_seconds = fields.Integer(required=True, metadata={
-        "description": "How long after its end a period still takes events."})
-    bucket_size = fields.Integer(required=True, metadata={
-        "description": "Players per bucket of each period's board (…/buckets); 0: none."})
-    results_top = fields.Integer(required=True, metadata={
-        "description": "How many of the best, of the board and of each bucket, are published "
-                       "to the product's results stream when a period is over; 0: none."})
-    seasons = fields.Nested(PeriodRefSchema, many=True, required=True, metadata={
-        "description": "The board's seasons (kind `season`), in order; empty without."})
 
 
 class TierSchema(Schema):
@@ -324,33 +265,6 @@ class CutoffListSchema(BoardSummarySchema):
         "description": "One per `top`, in the order asked; empty when the board is."})
 
 
-class PeriodSchema(PeriodRefSchema):
-    final = fields.Boolean(required=True, metadata={
-        "description": "True once its grace has passed: it takes no more events."})
-    size = fields.Integer(required=True, metadata={"description": "Members on its board."})
-
-
-class PlayerPeriodSchema(PeriodSchema):
-    score = fields.Float(required=True)
-    subscore = subscore_field()
-    rank = fields.Integer(required=True)
-    percentile = percentile_field()
-    tier = fields.String(metadata={"description": TIER_TEXT})
-    submissions, first_at, last_at, metadata = record_fields()
-
-
-class PlayerPeriodsSchema(Schema):
-    product_id = fields.String(required=True)
-    board = fields.String(required=True)
-    user_id = fields.String(required=True)
-    ties = fields.Enum(TieMode, by_value=True, required=True,
-                       metadata={"description": "The tie mode of each `rank`."})
-    periods = fields.Nested(PlayerPeriodSchema, many=True, required=True, metadata={
-        "description": "The readable periods the player is on, in the order of `…/periods` "
-                       "(per kind, the current one first), each period's board read "
-                       "atomically."})
-
-
 class BucketListSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
@@ -370,13 +284,6 @@ class PlayerBucketSchema(StandingSchema):
     bucket = fields.Integer(required=True, metadata={
         "description": "The player's bucket: its score, rank, percentile and size are the "
                        "bucket's."})
-
-
-class PeriodListSchema(Schema):
-    product_id = fields.String(required=True)
-    board = fields.String(required=True)
-    periods = fields.Nested(PeriodSchema, many=True, required=True, metadata={
-        "description": "The readable periods of each kind, the current one first."})
 
 
 class HandlerSchema(Schema):
