@@ -129,6 +129,24 @@ async function showLobby(product, board, period) {
     (body.size > body.players.length ? " …" : "");
 }
 
+// Around a player on a board kept per period: its rank in each period still readable.
+async function showPlayerPeriods(product, board, player, ties) {
+  const line = $("player-periods");
+  line.hidden = !(player && board && board.periods);
+  if (line.hidden) return;
+  const query = new URLSearchParams();
+  if (ties) query.set("ties", ties);
+  const body = await ask(`../products/${encodeURIComponent(product)}/boards/` +
+                         `${encodeURIComponent(board.name)}/players/` +
+                         `${encodeURIComponent(player)}/periods?${query}`);
+  const shown = body.periods.map((p) => {
+    const score = p.subscore === undefined ? p.score : `${p.score} / ${p.subscore}`;
+    return `${p.id} (${p.kind}): ${p.rank} of ${p.size}, ${score}`;
+  });
+  line.textContent = shown.length ? `${player} by period: ${shown.join("; ")}`
+                                  : `${player} is on none of its periods still kept`;
+}
+
 async function show(cursor) {
   const status = $("status");
   status.className = "";
@@ -149,6 +167,7 @@ async function show(cursor) {
   try {
     render(await ask(`${path}?${query}`), player);
     await showLobby(product, chosenBoard(), $("period").value);
+    await showPlayerPeriods(product, chosenBoard(), cursor ? "" : player, $("ties").value);
     status.textContent = "";
   } catch (error) {
     $("board-view").hidden = true;

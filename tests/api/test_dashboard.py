@@ -69,12 +69,13 @@ def test_the_leaderboards_page_and_its_files(client: FlaskClient) -> None:
 
 
 @pytest.fixture
-def boards_served(make_app: MakeApp, feed: Feed) -> Iterator[str]:
-    """The public API on a real HTTP server, with exrps, snake and cup boards filled."""
+def boards_served(make_app: MakeApp, feed: Feed, feed_now: Feed) -> Iterator[str]:
+    """The public API on a real HTTP server, with exrps, snake and cup boards filled (snake
+    this week, so that its weekly board has them too)."""
     # p0 beats everyone, p1 everyone after it ... : p<i> has 30 - i wins (p30: none)
     feed("exrps", [game_over("exrps", f"p{i}", f"p{j}") for i in range(31)
                    for j in range(i + 1, 31)])
-    feed("snake", [submitted("snake", "high_score", "ann", 70, metadata='{"car": "red"}'),
+    feed_now("snake", [submitted("snake", "high_score", "ann", 70, metadata='{"car": "red"}'),
                    submitted("snake", "high_score", "bob", 90),
                    submitted("snake", "high_score", "ann", 50),
                    # equal bests on fastest: the quicker run first
@@ -100,6 +101,13 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
     assert "snake · high_score" in dom and "2 players, ranked competition" in dom
     assert "Joined:" not in dom  # no lobby on a board that takes no joins
     assert '<option value="2026-W' in dom or "(week)" in dom  # its weekly boards offered
+
+    # around a player on a weekly board: the player's rank in each week still kept
+    dom = browse(f"{boards_served}/dashboard/boards#product=snake&board=high_score&player=ann",
+                 tmp_path / "weeks")
+    assert re.search(r"ann by period: \d{4}-W\d\d \(week\): 2 of 2, 70<", dom), dom
+    assert "by period" not in browse(f"{boards_served}/dashboard/boards#product=exrps&board="
+                                     "wins&player=p3", tmp_path / "all-time")  # no periods
 
     # around a player, dense: the player's row marked, among its neighbours
     dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=p15"
