@@ -124,9 +124,8 @@ class Period:
             nums = [int(g) for g in m.groups()]
             try:
                 if kind is PeriodKind.HOUR:
-                    if nums[3] > 23:
-                        raise ValueError
-                    return cls(date(*nums[:3]), kind, hour=nums[3])
+                    moment = datetime(nums[0], nums[1], nums[2], nums[3])  # 24h: ValueError
+                    return cls(moment.date(), kind, hour=moment.hour)
                 if kind is PeriodKind.WEEK:
                     return cls(date.fromisocalendar(nums[0], nums[1], 1), kind)
                 return cls(date(nums[0], nums[1], nums[2] if kind is PeriodKind.DAY else 1),
