@@ -102,6 +102,8 @@ def banner(ports: Ports, products: Products, var: Path, children: Sequence[Child
         f"           {api}/products/{product}/boards/elo/entries?ties=dense",
         f"           {api}/products/{product}/boards/elo/players/{star}/history",
         f"           {api}/products/{product}/boards/wins/periods   (weekly, monthly boards)",
+        f"           {api}/products/{product}/boards/wins/players/{star}/periods   (that "
+        "player's weeks and months)",
         f"           {api}/products/{product}/boards/wins/buckets   (this week's buckets)",
         f"           {api}/products/{product}/boards/wins/archive   (closed weeks' and months' "
         "final standings)",
