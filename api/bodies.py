@@ -131,6 +131,18 @@ def player_tier(tiers: Sequence[Tier], found: Standing) -> str:
     return tier_of(tiers, found.score, found.rank(TieMode.COMPETITION), found.size)
 
 
+def standing_row(board: Board, found: Standing, ties: TieMode) -> Body:
+    """A standing's fields in a list of a player's standings (``PlayerBoardSchema``,
+    ``PlayerPeriodSchema``): the board's size, the score, rank, percentile, tier and
+    record, each when the board has them."""
+    body: Body = {"size": found.size, **score_fields(found.score, splitter(board)),
+                  "rank": found.rank(ties), "percentile": found.percentile}
+    if board.tiers:
+        body["tier"] = player_tier(board.tiers, found)
+    body.update(record(found.record))
+    return body
+
+
 def around(product_id: str, board: str, period: str | None, ties: TieMode, user_id: str,
            window: Slice, tiers: Sequence[Tier] = (), split: Split | None = None) -> Body:
     """``AroundSchema``: the window of rows around a player."""

@@ -93,11 +93,7 @@ def boards_of_player(user_id: str) -> ResponseReturnValue:
             continue
         ties: TieMode = args.get("ties") or b.ties
         rows.append({"product_id": product.id, "board": b.name, "kind": b.kind, "ties": ties,
-                     "size": standing.size,
-                     **bodies.score_fields(standing.score, bodies.splitter(b)),
-                     "rank": standing.rank(ties), "percentile": standing.percentile,
-                     **({"tier": bodies.player_tier(b.tiers, standing)} if b.tiers else {}),
-                     **bodies.record(standing.record)})
+                     **bodies.standing_row(b, standing, ties)})
     return jsonify(_boards.dump({"user_id": user_id, "boards": rows}))
 
 
@@ -120,12 +116,8 @@ def periods_of_player(product_id: str, board: str, user_id: str) -> ResponseRetu
     standings = state().ranks.standings_of(user_id, [
         BoardRead(product.id, name, b.ascending, b.earliest, records_of(b, name))
         for name in names])
-    split = bodies.splitter(b)
-    rows = [{**describe_period(p), "final": is_final(b, p, now), "size": s.size,
-             **bodies.score_fields(s.score, split), "rank": s.rank(ties),
-             "percentile": s.percentile,
-             **({"tier": bodies.player_tier(b.tiers, s)} if b.tiers else {}),
-             **bodies.record(s.record)}
+    rows = [{**describe_period(p), "final": is_final(b, p, now),
+             **bodies.standing_row(b, s, ties)}
             for p, s in zip(found, standings, strict=True) if s is not None]
     return jsonify(_periods.dump({"product_id": product.id, "board": b.name,
                                   "user_id": user_id, "ties": ties, "periods": rows}))
