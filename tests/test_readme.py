@@ -168,6 +168,9 @@ def test_limits_table_states_the_code_s_limits() -> None:
     assert rows["kept periods per kind (`keep_periods`)"] == \
         f"1{DASH}{n(periods.MAX_KEEP)} (default 8)"
     assert rows["bucket size (`bucket_size`)"] == f"2{DASH}{n(periods.MAX_BUCKET)} players"
+    assert periods.MAX_OFFSET_MS == 14 * 3_600_000
+    assert rows["a board's clock (`utc_offset`)"] == \
+        "`-14:00` to `+14:00`, in quarter hours (default `+00:00`)"
     assert rows["published standings per closed period (`results_top`)"] == \
         f"0{DASH}{n(periods.MAX_RESULTS)} players (default 10)"
     assert rows["games kept per player on a rating or streak board (`history`)"] == \

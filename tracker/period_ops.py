@@ -29,17 +29,18 @@ class PeriodBoards:
 
     def __init__(self, policies: Mapping[str, PeriodPolicy]):  # board name -> policy
         self.policies = dict(policies)
-        self._periods: dict[tuple[PeriodKind, int], Period] = {}  # (kind, hour) -> period
+        # (kind, clock, hour of that clock) -> period
+        self._periods: dict[tuple[PeriodKind, int, int], Period] = {}
 
     def _period(self, policy: PeriodPolicy, kind: PeriodKind, ms: int) -> Period | None:
         if kind is PeriodKind.SEASON:
             return policy.period_at(kind, ms)
-        key = (kind, ms // HOUR_MS)
+        key = (kind, policy.offset_ms, (ms + policy.offset_ms) // HOUR_MS)
         found = self._periods.get(key)
         if found is None:
             if len(self._periods) > 10_000:
                 self._periods.clear()
-            found = self._periods[key] = Period.containing(kind, ms)
+            found = self._periods[key] = Period.containing(kind, ms, policy.offset_ms)
         return found
 
     def expand(self, entry_id: str, ops: Iterable[Op], now_ms: int,

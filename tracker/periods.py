@@ -5,17 +5,18 @@ A board configured with ``periods = ["week"]`` gets, beside its all-time
 board, one board per period, named ``<board>:<period id>`` (``wins:2026-W48``).
 Which period an event counts in comes from the **event time**, the stream
 entry ID's milliseconds, never from when it is processed, so a replay puts
-every event where it went the first time. Periods are UTC:
+every event where it went the first time. Periods are UTC, unless the board's
+``utc_offset`` gives them the clock of a fixed offset (days from midnight in Tokyo):
 
-======= ============== ======================================
-kind    id             span
-======= ============== ======================================
+======= ================= ======================================
+kind    id                span
+======= ================= ======================================
 hour    ``2026-11-29T14`` the hour from 14:00 to 15:00
-day     ``2026-11-29`` midnight to midnight
-week    ``2026-W48``   ISO week, Monday to Monday
-month   ``2026-11``    the first of the month to the next first
-season  ``s3``         the dates the board's calendar gives it
-======= ============== ======================================
+day     ``2026-11-29``    midnight to midnight
+week    ``2026-W48``      ISO week, Monday to Monday
+month   ``2026-11``       the first of the month to the next first
+season  ``s3``            the dates (or instants) its calendar gives
+======= ================= ======================================
 
 Seasons are listed with their board (``seasons = [{ id = "s3", start = 2026-09-01,
 end = 2026-12-01 }, …]``): windows of any length, in order, without overlaps; an
@@ -41,7 +42,7 @@ import bisect
 import enum
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 HOUR_MS = 3_600_000
@@ -49,6 +50,7 @@ DAY_MS = 24 * HOUR_MS
 MAX_KEEP = 1000
 MAX_BUCKET = 1000  # players per bucket
 MAX_RESULTS = 1000  # players in a closed period's published standings
+MAX_OFFSET_MS = 14 * HOUR_MS  # a board's utc_offset: as far as time zones go
 
 
 class PeriodKind(enum.StrEnum):
@@ -80,43 +82,47 @@ class Period:
     kind: PeriodKind
     label: str = ""  # a season's id
     until: date | None = None  # a season's end: the first day that starts at or after it
-    hour: int = 0  # an hour's hour of its day, 0-23 (UTC)
+    hour: int = 0  # an hour's hour of its day, 0-23 (on its clock)
     span: tuple[int, int] | None = None  # a season's [start, end) in Unix ms
+    # the clock its days (and hours) are of: ms east of UTC (a board's utc_offset)
+    offset: int = 0
 
     @classmethod
-    def season(cls, label: str, start: date, end: date) -> Period:
+    def season(cls, label: str, start: date, end: date, offset: int = 0) -> Period:
         """A season from ``start`` to ``end`` (excluded), each a day (from its midnight,
-        UTC) or an instant (a date-time with its UTC offset, for a tournament from Friday
-        18:00); ValueError for a bad id, a date-time without an offset, or an empty
-        window."""
+        on the clock ``offset`` ms east of UTC) or an instant (a date-time with its UTC
+        offset, for a tournament from Friday 18:00); ValueError for a bad id, a date-time
+        without an offset, or an empty window."""
         if not SEASON_ID.match(label):
             raise ValueError(f"a season id is a letter then up to 31 of [A-Za-z0-9_-], got "
                              f"{label!r}")
-        first, last = _instant(start, label), _instant(end, label)
+        first, last = _instant(start, label, offset), _instant(end, label, offset)
         if not first < last:
             raise ValueError(f"season {label!r} ends ({end}) before it starts ({start})")
-        epoch = date(1970, 1, 1)
-        return cls(epoch + timedelta(days=first // DAY_MS), PeriodKind.SEASON, label,
-                   epoch + timedelta(days=-(-last // DAY_MS)), span=(first, last))
+        return cls(_day(first + offset), PeriodKind.SEASON, label,
+                   _day(last + offset - 1) + timedelta(days=1), span=(first, last),
+                   offset=offset)
 
     @classmethod
-    def containing(cls, kind: PeriodKind, ms: int) -> Period:
-        """The period of ``kind`` that holds the instant ``ms`` (Unix milliseconds); not
-        for seasons (:meth:`PeriodPolicy.period_at`)."""
+    def containing(cls, kind: PeriodKind, ms: int, offset: int = 0) -> Period:
+        """The period of ``kind`` that holds the instant ``ms`` (Unix milliseconds), on the
+        clock ``offset`` ms east of UTC; not for seasons (:meth:`PeriodPolicy.period_at`)."""
         if kind is PeriodKind.SEASON:
             raise ValueError("seasons come from their board's calendar")
-        day = date(1970, 1, 1) + timedelta(days=ms // DAY_MS)
+        local = ms + offset
+        day = _day(local)
         if kind is PeriodKind.HOUR:
-            return cls(day, kind, hour=ms % DAY_MS // HOUR_MS)
+            return cls(day, kind, hour=local % DAY_MS // HOUR_MS, offset=offset)
         if kind is PeriodKind.WEEK:
             day -= timedelta(days=day.weekday())  # back to Monday
         elif kind is PeriodKind.MONTH:
             day = day.replace(day=1)
-        return cls(day, kind)
+        return cls(day, kind, offset=offset)
 
     @classmethod
-    def parse(cls, text: str) -> Period:
-        """The period an id names; ValueError says what is wrong."""
+    def parse(cls, text: str, offset: int = 0) -> Period:
+        """The period an id names (its days on the clock ``offset`` ms east of UTC);
+        ValueError says what is wrong."""
         for kind, pattern in _ID.items():
             m = pattern.match(text)
             if m is None:
@@ -125,11 +131,11 @@ class Period:
             try:
                 if kind is PeriodKind.HOUR:
                     moment = datetime(nums[0], nums[1], nums[2], nums[3])  # 24h: ValueError
-                    return cls(moment.date(), kind, hour=moment.hour)
+                    return cls(moment.date(), kind, hour=moment.hour, offset=offset)
                 if kind is PeriodKind.WEEK:
-                    return cls(date.fromisocalendar(nums[0], nums[1], 1), kind)
+                    return cls(date.fromisocalendar(nums[0], nums[1], 1), kind, offset=offset)
                 return cls(date(nums[0], nums[1], nums[2] if kind is PeriodKind.DAY else 1),
-                           kind)
+                           kind, offset=offset)
             except ValueError:
                 raise ValueError(f"{text!r} is not a real {kind.value}") from None
         raise ValueError(f"{text!r} is not a period id: an hour (2026-11-29T14), a day "
@@ -156,13 +162,13 @@ class Period:
             raise ValueError("a season's neighbours come from its board's calendar")
         if self.kind is PeriodKind.HOUR:
             days, hour = divmod(self.hour + n, 24)
-            return Period(self.start + timedelta(days=days), self.kind, hour=hour)
+            return replace(self, start=self.start + timedelta(days=days), hour=hour)
         if self.kind is PeriodKind.DAY:
-            return Period(self.start + timedelta(days=n), self.kind)
+            return replace(self, start=self.start + timedelta(days=n))
         if self.kind is PeriodKind.WEEK:
-            return Period(self.start + timedelta(weeks=n), self.kind)
+            return replace(self, start=self.start + timedelta(weeks=n))
         months = self.start.year * 12 + self.start.month - 1 + n
-        return Period(date(months // 12, months % 12 + 1, 1), self.kind)
+        return replace(self, start=date(months // 12, months % 12 + 1, 1))
 
     @property
     def end(self) -> date:
@@ -178,7 +184,7 @@ class Period:
         """The period's first instant, in Unix milliseconds."""
         if self.span is not None:
             return self.span[0]
-        return _ms(self.start) + self.hour * HOUR_MS
+        return _ms(self.start) + self.hour * HOUR_MS - self.offset
 
     @property
     def end_ms(self) -> int:
@@ -187,7 +193,7 @@ class Period:
             return self.span[1]
         if self.kind is PeriodKind.HOUR:
             return self.start_ms + HOUR_MS
-        return _ms(self.end)
+        return _ms(self.end) - self.offset
 
     @property
     def starts_at(self) -> datetime:
@@ -202,10 +208,16 @@ def _ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
 
 
-def _instant(moment: date, label: str) -> int:
-    """A season's start or end in Unix ms: a day's midnight (UTC), or an aware date-time."""
+def _day(ms: int) -> date:
+    """The day (of the clock ``ms`` is read on) that holds ``ms``."""
+    return date(1970, 1, 1) + timedelta(days=ms // DAY_MS)
+
+
+def _instant(moment: date, label: str, offset: int) -> int:
+    """A season's start or end in Unix ms: a day's midnight (on the clock ``offset`` ms
+    east of UTC), or an aware date-time."""
     if not isinstance(moment, datetime):
-        return _ms(moment)
+        return _ms(moment) - offset
     if moment.utcoffset() is None:
         raise ValueError(f"season {label!r}: {moment.isoformat()} says no UTC offset (write "
                          f"{moment.isoformat()}Z, or +01:00, ...)")
@@ -233,6 +245,7 @@ class PeriodPolicy:
     bucket_size: int = 0  # players per bucket of a period board; 0: no buckets
     results_top: int = 10  # standings published when a period closes (tracker.closing)
     seasons: tuple[Period, ...] = ()  # the board's seasons, in order (kind "season")
+    offset_ms: int = 0  # its periods follow the clock this far east of UTC (utc_offset)
     _starts: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -257,6 +270,9 @@ class PeriodPolicy:
             raise ValueError(f"bucket_size is 2-{MAX_BUCKET} players")
         if not 0 <= self.results_top <= MAX_RESULTS:
             raise ValueError(f"results_top is 0-{MAX_RESULTS} players")
+        if abs(self.offset_ms) > MAX_OFFSET_MS or self.offset_ms % (15 * 60_000):
+            raise ValueError("utc_offset is a whole number of quarter hours from -14:00 to "
+                             "+14:00")
 
     def expires_ms(self, period: Period) -> int:
         """When the period's board is dropped: ``keep`` periods after its own end (for a
@@ -280,7 +296,7 @@ class PeriodPolicy:
     def period_at(self, kind: PeriodKind, ms: int) -> Period | None:
         """The period of ``kind`` holding the instant ``ms``; None between seasons."""
         if kind is not PeriodKind.SEASON:
-            return Period.containing(kind, ms)
+            return Period.containing(kind, ms, self.offset_ms)
         at = bisect.bisect_right(self._starts, ms) - 1
         return self.seasons[at] if at >= 0 and ms < self.seasons[at].end_ms else None
 
@@ -290,7 +306,7 @@ class PeriodPolicy:
         for season in self.seasons:
             if season.id == text:
                 return season
-        return Period.parse(text)
+        return Period.parse(text, self.offset_ms)
 
     def readable(self, kind: PeriodKind, now_ms: int) -> list[Period]:
         """The periods of ``kind`` whose boards can still be read, newest first: the
@@ -299,7 +315,7 @@ class PeriodPolicy:
         if kind is PeriodKind.SEASON:
             begun = bisect.bisect_right(self._starts, now_ms)
             return list(self.seasons[max(0, begun - self.keep - 1):begun][::-1])
-        current = Period.containing(kind, now_ms)
+        current = Period.containing(kind, now_ms, self.offset_ms)
         return [current.shift(-n) for n in range(self.keep + 1)]
 
     def is_final(self, period: Period, now_ms: int) -> bool:

@@ -24,8 +24,9 @@ from tracker.ranking import DEFAULT_TIE_MODE, TieMode
 from tracker.tiebreak import TIE_BREAKS, TIMED_KINDS
 from tracker.tiers import Tier, parse_tiers
 
-PERIOD_KEYS = frozenset({"keep_periods", "grace_seconds", "bucket_size", "results_top",
-                         "seasons"})
+PERIOD_INTEGERS = ("keep_periods", "grace_seconds", "bucket_size", "results_top")
+PERIOD_KEYS = frozenset({*PERIOD_INTEGERS, "seasons", "utc_offset"})
+UTC_OFFSET_RE = re.compile(r"^([+-])([0-9]{2}):([0-5][0-9])\Z")
 BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order", "tie_break"})  # of its boards
 PERIODIC_KINDS = frozenset({"points", "best", "latest"})  # made of a period's events alone
 
@@ -128,7 +129,7 @@ def parse_ties(value: Any, where: str) -> TieMode:
 def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
                   where: str) -> PeriodPolicy | None:
     """A handler table's ``periods`` (with ``keep_periods``, ``grace_seconds``,
-    ``bucket_size`` and ``results_top``)."""
+    ``bucket_size``, ``results_top``, ``seasons`` and ``utc_offset``)."""
     if "periods" not in spec:
         if PERIOD_KEYS & spec.keys():
             raise ConfigError(f"{where}: {', '.join(sorted(PERIOD_KEYS))} go with periods")
@@ -141,22 +142,35 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
         raise ConfigError(f"{where}: periods is a list of {allowed}, got {kinds!r}")
     if not all(isinstance(n, int) and not isinstance(n, bool)
                for n in (keep, grace, bucket, top)):
-        raise ConfigError(f"{where}: {', '.join(sorted(PERIOD_KEYS))} are integers")
+        raise ConfigError(f"{where}: {', '.join(PERIOD_INTEGERS)} are integers")
+    offset = parse_utc_offset(spec.get("utc_offset", "+00:00"), where)
     rated = [b.name for b in boards if b.kind not in PERIODIC_KINDS]
     if rated:  # a rating or a streak is not made of a period's events alone
         raise ConfigError(f"{where}: only points, best and latest boards have periods, not "
                           f"{rated}")
     try:
         return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000, bucket,
-                            top, parse_seasons(spec.get("seasons", []), where))
+                            top, parse_seasons(spec.get("seasons", []), where, offset),
+                            offset_ms=offset)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def parse_seasons(specs: Any, where: str) -> tuple[Period, ...]:
+def parse_utc_offset(value: Any, where: str) -> int:
+    """A handler table's ``utc_offset`` ("+09:00"): the clock its periods follow, in ms
+    east of UTC (its range is :class:`PeriodPolicy`'s to check)."""
+    m = UTC_OFFSET_RE.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise ConfigError(f'{where}: utc_offset is "+HH:MM" or "-HH:MM" (such as "+09:00"), '
+                          f"got {value!r}")
+    return (-1 if m[1] == "-" else 1) * (int(m[2]) * 60 + int(m[3])) * 60_000
+
+
+def parse_seasons(specs: Any, where: str, offset: int = 0) -> tuple[Period, ...]:
     """A handler table's ``seasons``: ``[{ id = "s1", start = 2026-09-01, end =
-    2026-12-01 }, …]`` (dates as TOML dates or ``YYYY-MM-DD`` text; ``end`` is the first
-    day after the season), or instants as TOML offset date-times or their ISO text
+    2026-12-01 }, …]`` (dates as TOML dates or ``YYYY-MM-DD`` text, from midnight on the
+    board's clock, ``offset`` ms east of UTC; ``end`` is the first day after the season), or
+    instants as TOML offset date-times or their ISO text
     (``start = 2026-12-04T18:00:00Z``; ``end`` is then the first instant after it)."""
     if not isinstance(specs, list):
         raise ConfigError(f"{where}: seasons is a list of {{ id, start, end }}, got {specs!r}")
@@ -166,7 +180,7 @@ def parse_seasons(specs: Any, where: str) -> tuple[Period, ...]:
             raise ConfigError(f"{where}: a season is {{ id, start, end }}, got {spec!r}")
         try:
             seasons.append(Period.season(str(spec["id"]), _moment(spec["start"]),
-                                         _moment(spec["end"])))
+                                         _moment(spec["end"]), offset))
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return tuple(seasons)

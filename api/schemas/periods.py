@@ -13,10 +13,11 @@ from tracker.ranking import TieMode
 class PeriodRefSchema(Schema):
     id = fields.String(required=True, metadata={"example": "2026-W48"})
     kind = fields.Enum(PeriodKind, by_value=True, required=True)
-    start = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
+    start = fields.Date(required=True, metadata={
+        "description": "Its first day, on the board's clock (UTC, or its `utc_offset`)."})
     end = fields.Date(required=True, metadata={
-        "description": "The first day that starts at or after its end (UTC; an hour's: the "
-                       "day after its own)."})
+        "description": "The first day that starts at or after its end, on the same clock "
+                       "(an hour's: the day after its own)."})
     starts_at = fields.DateTime(required=True, metadata={
         "description": "Its first instant (UTC), as RFC 3339."})
     ends_at = fields.DateTime(required=True, metadata={
@@ -37,6 +38,9 @@ class PeriodPolicySchema(Schema):
                        "to the product's results stream when a period is over; 0: none."})
     seasons = fields.Nested(PeriodRefSchema, many=True, required=True, metadata={
         "description": "The board's seasons (kind `season`), in order; empty without."})
+    utc_offset = fields.String(required=True, metadata={
+        "example": "+09:00", "description": "The clock the board's hours, days, weeks and "
+                                           "months follow: UTC (+00:00) or this offset."})
 
 
 class PeriodSchema(PeriodRefSchema):

@@ -8,10 +8,12 @@ of this week and of last week, so the boards are the ones the workers write.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import flask
 import pytest
 import redis
 from flask.testing import FlaskClient
@@ -80,7 +82,8 @@ def test_period_boards_are_read_like_all_time_ones(client: FlaskClient,
     detail = client.get(f"{BOARD}?period={this_week.id}").get_json()
     assert (detail["period"], detail["size"], detail["distinct_scores"]) == (this_week.id, 4, 3)
     assert detail["periods"] == {"kinds": ["week", "month"], "keep": 2, "grace_seconds": 600,
-                                 "bucket_size": 0, "results_top": 10, "seasons": []}
+                                 "bucket_size": 0, "results_top": 10, "seasons": [],
+                                 "utc_offset": "+00:00"}
     assert [t["name"] for t in detail["tiers"]] == ["gold", "silver", "bronze", "wood"]
     month = Period.containing(PeriodKind.MONTH, int(time.time() * 1000))
     assert client.get(f"{BOARD}?period={month.id}").get_json()["size"] == 4  # all played now
@@ -173,43 +176,76 @@ def test_periods_that_cannot_be_read(client: FlaskClient, weeks: tuple[Period, P
         assert resp.status_code == 422 and "period" in resp.get_json()["errors"], bad
 
 
-def test_hourly_boards(settings: Settings, tmp_path: Path, data: redis.Redis,
-                       store: Store, dead_letters: DeadLetters) -> None:
+Blitz = Callable[[str], tuple[Products, FlaskClient]]
+
+
+@pytest.fixture
+def blitz(settings: Settings, tmp_path: Path) -> Iterator[Blitz]:
+    """``blitz(table)``: the product blitz with a wins handler of ``table`` (TOML keys), and
+    a client of the app configured so."""
+    apps: list[flask.Flask] = []
+
+    def configure(table: str) -> tuple[Products, FlaskClient]:
+        config = tmp_path / "products.toml"
+        config.write_text(f'[products]\nblitz = {{ handlers = [{{ use = "wins", {table} }}] }}\n')
+        apps.append(create_app(replace(settings, products_file=str(config)),
+                               ApiSettings(rate_limit="off")))
+        return load_products(config), apps[-1].test_client()
+
+    yield configure
+    for app in apps:
+        app.extensions[EXTENSION].close()
+
+
+BLITZ = "/products/blitz/boards/wins"
+
+
+def test_hourly_boards(blitz: Blitz, data: redis.Redis, store: Store,
+                       dead_letters: DeadLetters) -> None:
     """PlayFab's hourly resets: a board per UTC hour, read, listed, closed and archived."""
-    config = tmp_path / "products.toml"
-    config.write_text('[products]\nblitz = { handlers = [{ use = "wins", periods = ["hour"], '
-                      'keep_periods = 3, grace_seconds = 60 }] }\n')
-    products = load_products(config)
+    products, client = blitz('periods = ["hour"], keep_periods = 3, grace_seconds = 60')
     now = int(time.time() * 1000)
     this_hour = Period.containing(PeriodKind.HOUR, now)
     last_hour = this_hour.shift(-1)
     play(products, store, dead_letters, last_hour.start_ms + 60_000, [("ann", "bob")], "blitz")
     play(products, store, dead_letters, now, [("bob", "ann"), ("bob", "cid")], "blitz")
-    app = create_app(replace(settings, products_file=str(config)), ApiSettings(rate_limit="off"))
-    client = app.test_client()
-    board = "/products/blitz/boards/wins"
-    try:
-        current = client.get(f"{board}/entries?period={this_hour.id}").get_json()
-        assert current["period"] == this_hour.id and "T" in this_hour.id
-        assert [(e["user_id"], e["score"]) for e in current["entries"]] == [
-            ("bob", 2.0), ("cid", 0.0), ("ann", 0.0)]
-        past = client.get(f"{board}/players/ann?period={last_hour.id}").get_json()
-        assert (past["rank"], past["score"]) == (1, 1.0)
-        listed = client.get(f"{board}/periods").get_json()["periods"]
-        assert [(p["id"], p["kind"], p["size"]) for p in listed] == [
-            (this_hour.id, "hour", 3), (last_hour.id, "hour", 2),
-            (this_hour.shift(-2).id, "hour", 0), (this_hour.shift(-3).id, "hour", 0)]
-        spans = [(datetime.fromisoformat(p["starts_at"]), datetime.fromisoformat(p["ends_at"]))
-                 for p in listed]
-        assert spans[0] == (this_hour.starts_at, this_hour.starts_at + timedelta(hours=1))
-        assert spans[1][1] == spans[0][0]  # each hour ends where the next begins
-        assert listed[0]["start"] == this_hour.start.isoformat()
-        assert client.get(f"{board}/entries?period={this_hour.shift(-4).id}").status_code == 404
+    current = client.get(f"{BLITZ}/entries?period={this_hour.id}").get_json()
+    assert current["period"] == this_hour.id and "T" in this_hour.id
+    assert [(e["user_id"], e["score"]) for e in current["entries"]] == [
+        ("bob", 2.0), ("cid", 0.0), ("ann", 0.0)]
+    past = client.get(f"{BLITZ}/players/ann?period={last_hour.id}").get_json()
+    assert (past["rank"], past["score"]) == (1, 1.0)
+    listed = client.get(f"{BLITZ}/periods").get_json()["periods"]
+    assert [(p["id"], p["kind"], p["size"]) for p in listed] == [
+        (this_hour.id, "hour", 3), (last_hour.id, "hour", 2),
+        (this_hour.shift(-2).id, "hour", 0), (this_hour.shift(-3).id, "hour", 0)]
+    spans = [(datetime.fromisoformat(p["starts_at"]), datetime.fromisoformat(p["ends_at"]))
+             for p in listed]
+    assert spans[0] == (this_hour.starts_at, this_hour.starts_at + timedelta(hours=1))
+    assert spans[1][1] == spans[0][0]  # each hour ends where the next begins
+    assert listed[0]["start"] == this_hour.start.isoformat()
+    assert client.get(f"{BLITZ}/entries?period={this_hour.shift(-4).id}").status_code == 404
 
-        # the last hour is over (past its grace): closing archives it
-        assert PeriodResults(data).close_due(products["blitz"], now + 3_600_000) >= 1
-        kept = client.get(f"{board}/archive/{last_hour.id}").get_json()
-        assert (kept["kind"], kept["size"]) == ("hour", 2)
-        assert [(e["rank"], e["user_id"]) for e in kept["entries"]] == [(1, "ann"), (2, "bob")]
-    finally:
-        app.extensions[EXTENSION].close()
+    # the last hour is over (past its grace): closing archives it
+    assert PeriodResults(data).close_due(products["blitz"], now + 3_600_000) >= 1
+    kept = client.get(f"{BLITZ}/archive/{last_hour.id}").get_json()
+    assert (kept["kind"], kept["size"]) == ("hour", 2)
+    assert [(e["rank"], e["user_id"]) for e in kept["entries"]] == [(1, "ann"), (2, "bob")]
+
+
+def test_days_on_the_boards_clock(blitz: Blitz, store: Store,
+                                  dead_letters: DeadLetters) -> None:
+    """utc_offset: a Tokyo game's days begin at midnight in Tokyo, 15:00 UTC."""
+    products, client = blitz('periods = ["day"], keep_periods = 1, utc_offset = "+09:00"')
+    now = int(time.time() * 1000)
+    today = Period.containing(PeriodKind.DAY, now, 9 * 3_600_000)
+    play(products, store, dead_letters, now, [("ann", "bob")], "blitz")
+    described = client.get("/products/blitz").get_json()["boards"][0]["periods"]
+    assert described["utc_offset"] == "+09:00"
+    listed = client.get(f"{BLITZ}/periods").get_json()["periods"]
+    assert [(p["id"], p["size"]) for p in listed] == [(today.id, 2), (today.shift(-1).id, 0)]
+    starts = datetime.fromisoformat(listed[0]["starts_at"])
+    assert starts == today.starts_at and (starts.hour, starts.minute) == (15, 0)
+    assert listed[0]["start"] == today.start.isoformat()
+    page = client.get(f"{BLITZ}/entries?period={today.id}").get_json()
+    assert [(e["user_id"], e["score"]) for e in page["entries"]] == [("ann", 1.0), ("bob", 0.0)]

@@ -51,16 +51,27 @@ def test_period_of_an_instant(instant: int, kind: PeriodKind, expected: str,
     assert period.start_ms <= instant < period.end_ms
 
 
+HOUR_MS = DAY_MS // 24
+TOKYO = 9 * HOUR_MS
+# clocks east and west of UTC, half and three-quarter hours included
+OFFSETS = [0, TOKYO, -5 * HOUR_MS, 5 * HOUR_MS + HOUR_MS // 2, -(9 * HOUR_MS + HOUR_MS // 2),
+           5 * HOUR_MS + 3 * HOUR_MS // 4, 14 * HOUR_MS, -12 * HOUR_MS]
+
+
 @given(instant=st.integers(0, ms(2200, 1, 1)), kind=st.sampled_from(CALENDAR_KINDS),
-       n=st.integers(-300, 300))
-def test_ids_bounds_and_shifts_agree(instant: int, kind: PeriodKind, n: int) -> None:
-    period = Period.containing(kind, instant)
-    assert Period.parse(period.id) == period
+       n=st.integers(-300, 300), offset=st.sampled_from(OFFSETS))
+def test_ids_bounds_and_shifts_agree(instant: int, kind: PeriodKind, n: int,
+                                     offset: int) -> None:
+    period = Period.containing(kind, instant, offset)
+    assert Period.parse(period.id, offset) == period
     assert period.start_ms <= instant < period.end_ms
-    assert Period.containing(kind, period.end_ms) == period.shift(1)
-    assert Period.containing(kind, period.start_ms - 1) == period.shift(-1)
+    assert Period.containing(kind, period.end_ms, offset) == period.shift(1)
+    assert Period.containing(kind, period.start_ms - 1, offset) == period.shift(-1)
     assert period.shift(n).shift(-n) == period
     assert (period.shift(n) > period) == (n > 0)
+    # on its own clock, a period starts at a midnight (an hour's: at its hour)
+    local = datetime.fromtimestamp((period.start_ms + offset) / 1000, UTC)
+    assert (local.date(), local.hour, local.minute) == (period.start, period.hour, 0)
 
 
 @pytest.mark.parametrize("text", ["2025-W53", "2026-W00", "2026-13", "2026-02-30", "2026-W4",
@@ -86,6 +97,32 @@ def test_an_hour_and_its_neighbours() -> None:
     assert policy.expires_ms(last) == ms(2027, 1, 1, 3)
     assert not policy.is_final(last, ms(2027, 1, 1, 0, 0, 59))
     assert policy.is_final(last, ms(2027, 1, 1, 0, 1))
+
+
+def test_periods_on_a_clock_east_of_utc() -> None:
+    """utc_offset = "+09:00": a Tokyo game's days begin at midnight in Tokyo."""
+    day = Period.containing(DAY, ms(2026, 11, 30, 15, 30), TOKYO)  # 00:30 on 1 December there
+    assert (day.id, day.start_ms, day.end_ms) == ("2026-12-01", ms(2026, 11, 30, 15),
+                                                  ms(2026, 12, 1, 15))
+    assert day.starts_at == datetime(2026, 11, 30, 15, tzinfo=UTC)
+    assert Period.containing(DAY, ms(2026, 11, 30, 14, 59, 59), TOKYO).id == "2026-11-30"
+    assert Period.containing(WEEK, ms(2026, 11, 29, 15), TOKYO).id == "2026-W49"  # Monday
+    assert Period.containing(MONTH, ms(2026, 11, 30, 15), TOKYO).id == "2026-12"
+    india = 5 * HOUR_MS + HOUR_MS // 2
+    hour = Period.containing(HOUR, ms(2026, 11, 30, 15, 45), india)
+    assert (hour.id, hour.start_ms) == ("2026-11-30T21", ms(2026, 11, 30, 15, 30))
+    policy = PeriodPolicy((DAY,), keep=1, offset_ms=TOKYO)
+    assert policy.parse("2026-12-01") == day and policy.period_at(DAY, day.start_ms) == day
+    assert [p.id for p in policy.readable(DAY, ms(2026, 11, 30, 15, 30))] == [
+        "2026-12-01", "2026-11-30"]
+    assert policy.expires_ms(day) == ms(2026, 12, 2, 15)
+    # a season of whole days begins and ends at midnights of the board's clock
+    week = Period.season("w", date(2026, 12, 1), date(2026, 12, 8), TOKYO)
+    assert (week.start_ms, week.end_ms, week.end) == (ms(2026, 11, 30, 15), ms(2026, 12, 7, 15),
+                                                      date(2026, 12, 8))
+    for bad in (15 * HOUR_MS, -15 * HOUR_MS, 7 * 60_000):
+        with pytest.raises(ValueError, match="quarter hours from -14:00 to"):
+            PeriodPolicy((DAY,), offset_ms=bad)
 
 
 def test_policy_rules() -> None:
@@ -189,6 +226,22 @@ def test_a_batch_writes_hourly_boards(data: redis.Redis, dead_letters: DeadLette
     assert dict(store.top("pong", "wins")) == {"ann": 2, "bob": 1, "cid": 1}
     # an hour's board is kept until keep_periods hours after its own end
     assert data.pexpiretime(Keys().board("pong", "wins:2026-11-29T23")) == ms(2026, 12, 1)
+
+
+def test_a_batch_writes_the_days_of_the_boards_clock(data: redis.Redis,
+                                                      dead_letters: DeadLetters) -> None:
+    tokyo = parse_products({"products": {"pong": {"handlers": [
+        {"use": "wins", "periods": ["day"], "keep_periods": 2, "grace_seconds": 60,
+         "utc_offset": "+09:00"}]}}})
+    now = ms(2026, 11, 30, 15, 0, 30)  # half a minute into 1 December in Tokyo
+    processor = BatchProcessor(tokyo, Store(data), dead_letters, clock=lambda: now / 1000)
+    feed(processor, [(ms(2026, 11, 30, 14, 59, 59), "ann", "bob"),  # 23:59:59 on the 30th
+                     (ms(2026, 11, 30, 15), "bob", "ann"), (now, "bob", "cid")])
+    store = Store(data)
+    assert dict(store.top("pong", "wins:2026-11-30")) == {"ann": 1, "bob": 0}
+    assert dict(store.top("pong", "wins:2026-12-01")) == {"bob": 2, "ann": 0, "cid": 0}
+    # kept until two of its days after its own end, at midnight in Tokyo
+    assert data.pexpiretime(Keys().board("pong", "wins:2026-12-01")) == ms(2026, 12, 3, 15)
 
 
 def test_late_events_are_reported(data: redis.Redis, dead_letters: DeadLetters) -> None:
@@ -315,6 +368,14 @@ handlers = [{ use = "wins", periods = ["season"], seasons = [
     (wins,) = parse_products(timed)["pong"].boards
     assert wins.periods is not None and [(s.start_ms, s.end_ms) for s in wins.periods.seasons] \
         == [(ms(2026, 12, 4, 18), ms(2026, 12, 6, 23, 30))]
+    tokyo = parse_products({"products": {"pong": {"handlers": [
+        {"use": "wins", "periods": ["day"], "utc_offset": "+09:00"}]}}})
+    (wins,) = tokyo["pong"].boards
+    assert wins.periods is not None and wins.periods.offset_ms == TOKYO
+    for offset in ("+9:00", "+09:60", "+15:00", "UTC+9", 9, "+09:07", "09:00"):
+        with pytest.raises(ConfigError, match="utc_offset"):
+            parse_products({"products": {"pong": {"handlers": [
+                {"use": "wins", "periods": ["day"], "utc_offset": offset}]}}})
     local = tomllib.loads('''
 [products.pong]
 handlers = [{ use = "wins", periods = ["season"], seasons = [
