@@ -3,7 +3,8 @@ standings once, for whatever grants weekly or monthly rewards.
 
 Each close adds to the product's results stream (``<prefix>:{<product>}:period_results``)
 one entry for the period's board and one per bucket (:mod:`tracker.periods`):
-``product_id``, ``board``, ``period``, ``size`` and ``top``, the JSON list of the
+``product_id``, ``board``, ``period`` with its span (``start_ms``, ``end_ms``: Unix ms),
+``size`` and ``top``, the JSON list of the
 ``results_top`` best ``{rank, user_id, score}`` (competition ranks; and ``subscore``
 on a board with one, :mod:`tracker.subscore`), plus ``bucket``.
 A game backend reads it with ``XREAD`` or a consumer group and grants its rewards.
@@ -53,6 +54,10 @@ class PeriodResult:
     size: int
     top: list[dict[str, Any]]  # [{rank, user_id, score[, subscore]}], best first
     bucket: int | None = None
+    # the period's span, [start_ms, end_ms) in Unix ms (None in entries published before
+    # results carried it)
+    start_ms: int | None = None
+    end_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class PeriodResults:
             product_id, board.name, period.id, period_board(board.name, period),
             policy.results_top, "1" if board.ascending else "0", policy.expires_ms(period),
             policy.bucket_size, STREAM_MAXLEN, "1" if board.earliest else "0",
-            board.subscore]
+            board.subscore, period.start_ms, period.end_ms]
         return int(self._close(keys=[self.keys.product(product_id)], args=args))
 
     def close_due(self, product: Product, now_ms: int) -> int:
@@ -142,10 +147,11 @@ class PeriodResults:
 def parse_result(entry_id: bytes, fields: dict[bytes, bytes]) -> PeriodResult:
     """The result a stream entry holds."""
     text = {k.decode(): v.decode() for k, v in fields.items()}
-    bucket = text.get("bucket")
+    bucket, start, end = (text.get(name) for name in ("bucket", "start_ms", "end_ms"))
     return PeriodResult(entry_id.decode(), text["product_id"], text["board"], text["period"],
                         int(text["size"]), json.loads(text["top"]),
-                        None if bucket is None else int(bucket))
+                        None if bucket is None else int(bucket),
+                        None if start is None else int(start), None if end is None else int(end))
 
 
 def _archived(period: Period, text: bytes) -> ArchivedPeriod:

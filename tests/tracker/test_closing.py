@@ -23,7 +23,7 @@ from tests.support.handlers import (
     race_entries,
 )
 from tests.support.processes import settings_env
-from tracker.closing import PeriodResults, due
+from tracker.closing import PeriodResults, due, parse_result
 from tracker.erasure import forget_player
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
@@ -46,6 +46,7 @@ def test_a_period_closes_once_with_its_final_standings(data: redis.Redis) -> Non
     laps = [r for r in published if r.board == "laps"]
     assert [(r.period, r.bucket, r.size) for r in laps] == [
         (RACE_WEEK.id, None, 5), (RACE_WEEK.id, 0, 2), (RACE_WEEK.id, 1, 2), (RACE_WEEK.id, 2, 1)]
+    assert {(r.start_ms, r.end_ms) for r in published} == {(RACE_WEEK.start_ms, RACE_WEEK.end_ms)}
     assert laps[0].top == [  # lowest first; competition ranks
         {"rank": 1, "user_id": "d4", "score": 57.0}, {"rank": 1, "user_id": "d0", "score": 57.0},
         {"rank": 3, "user_id": "d2", "score": 58.0}]
@@ -92,6 +93,13 @@ def test_a_forgotten_player_leaves_the_archive_and_the_others_keep_their_ranks(
     assert forget_player(Store(data), product, "d0", RACE_AFTER_GRACE).archived == 0
     # the results stream, read by whatever grants rewards, is not rewritten
     assert "d0" in {t["user_id"] for r in results.read("race") for t in r.top}
+
+
+def test_a_result_published_before_results_had_spans_still_reads() -> None:
+    old = parse_result(b"1-0", {b"product_id": b"race", b"board": b"laps",
+                                b"period": b"2026-W48", b"size": b"2", b"top": b"[]"})
+    assert (old.period, old.size, old.bucket, old.start_ms, old.end_ms) == (
+        "2026-W48", 2, None, None, None)
 
 
 def test_an_empty_period_publishes_nothing_nor_does_results_top_0(data: redis.Redis) -> None:

@@ -189,6 +189,7 @@ def test_the_webhook_gets_each_result_signed_and_again_after_a_failure(
     assert len(Receiver.received) == 8
     headers, body = Receiver.received[-1]
     assert json.loads(body) == dataclasses.asdict(laps)
+    assert json.loads(body)["end_ms"] - json.loads(body)["start_ms"] == 7 * 86_400_000  # a week
     assert headers["Content-Type"] == "application/json"
     assert headers["Idempotency-Key"] == f"race/{laps.id}"
     expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()

@@ -9,13 +9,14 @@
 --          the stream's approximate maximum length, "1" if the board breaks ties by
 --          time (it keeps score * 2^32 + time, tracker/tiebreak.py), the board's
 --          subscore direction ("desc" or "asc"; "": none; it keeps score * 2^32 + a
---          low part, tracker/subscore.py)
+--          low part, tracker/subscore.py), the period's first instant and the first
+--          after it (Unix ms)
 --
 -- The mark "<period board>:closed" (expiring with the board) makes a second
 -- close a no-op, so any number of schedulers may run it. Each stream entry:
--- product_id, board, period, size, top = JSON [{rank, user_id, score}] (ranks
--- in competition mode; and subscore on a board with one), and bucket on a
--- bucket's entry.
+-- product_id, board, period, start_ms, end_ms (its span), size, top = JSON
+-- [{rank, user_id, score}] (ranks in competition mode; and subscore on a board with
+-- one), and bucket on a bucket's entry.
 -- The board's own entry is also kept in the board's archive <p>archive:<board>,
 -- a hash: period id -> JSON {size, top, closed_at (Unix ms)}, which the read API
 -- serves for as long as anyone wants (results_top rows per period).
@@ -25,7 +26,7 @@ local p = KEYS[1]
 local product, board, period, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local top, ascending, expires = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
 local bucket_size, maxlen, timed = tonumber(ARGV[8]), ARGV[9], ARGV[10] == '1'
-local sub = ARGV[11] or ''
+local sub, start_ms, end_ms = ARGV[11], ARGV[12], ARGV[13]
 local UNIT = 4294967296
 local key = p .. 'lb:' .. name
 
@@ -56,7 +57,7 @@ local function publish(board_key, bucket)
   end
   local size, standings = redis.call('ZCARD', board_key), '[' .. table.concat(out, ',') .. ']'
   local fields = { 'product_id', product, 'board', board, 'period', period,
-                   'size', size, 'top', standings }
+                   'start_ms', start_ms, 'end_ms', end_ms, 'size', size, 'top', standings }
   if bucket then
     fields[#fields + 1] = 'bucket'
     fields[#fields + 1] = bucket
