@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import jwt
 from flask import current_app, request
@@ -61,6 +62,7 @@ def _scopes(claims: dict[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 JWKS_LIFESPAN = 300  # seconds a fetched key set is used before it is fetched again
 JWKS_TIMEOUT = 5  # seconds to wait for the key set; a request waits that long at most
 
@@ -82,6 +84,12 @@ class Authenticator:
         elif settings.jwt_public_key:
             self.key, self.algorithms = settings.public_key_pem(), ["RS256"]
         elif settings.jwt_jwks_url:
+            url = urlparse(settings.jwt_jwks_url)
+            if url.scheme != "https" and not (url.scheme == "http"
+                                              and url.hostname in LOOPBACK_HOSTS):
+                # keys fetched in the clear could be swapped: anyone could sign tokens
+                raise ValueError("TRACKER_JWT_JWKS_URL is an https:// address (http:// only "
+                                 "to this host)")
             # an unknown kid refetches the set, at most every 30 s (PyJWT's cooldown)
             self.jwks = jwt.PyJWKClient(settings.jwt_jwks_url, lifespan=JWKS_LIFESPAN,
                                         timeout=JWKS_TIMEOUT)

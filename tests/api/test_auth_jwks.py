@@ -156,3 +156,12 @@ def test_a_malformed_token_is_a_401_before_any_fetch(client: FlaskClient,
 def test_one_way_to_verify_tokens(make_app: MakeApp, provider: Provider) -> None:
     with pytest.raises(ValueError, match="TRACKER_JWT_SECRET and TRACKER_JWT_JWKS_URL"):
         make_app(jwt_secret="s" * 40, jwt_jwks_url=provider.url)
+
+
+@pytest.mark.parametrize("url", ["http://idp.example/.well-known/jwks.json",
+                                 "file:///etc/jwks.json", "ftp://idp.example/jwks"])
+def test_keys_come_over_https_but_to_this_host(make_app: MakeApp, url: str) -> None:
+    with pytest.raises(ValueError, match="https://"):
+        make_app(jwt_jwks_url=url)
+    assert make_app(jwt_jwks_url="https://idp.example/.well-known/jwks.json")
+    assert make_app(jwt_jwks_url="http://localhost:8080/jwks.json")
