@@ -44,10 +44,12 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
     if b is None:
         names = ", ".join(x.name for x in product.boards) or "none"
         raise click.ClickException(f"{product_id!r} has no board {board!r} (boards: {names})")
-    name = board
+    name, span = board, ""
     if period is not None:
         try:
-            name = period_board(board, kept_period(b.periods, period))
+            read = kept_period(b.periods, period)
+            name = period_board(board, read)
+            span = f" ({_when(read.start_ms)[:16]} to {_when(read.end_ms)[:16]} UTC)"
         except NotKept as exc:
             raise click.ClickException(f"board {board!r} is {exc}") from None
         except ValueError as exc:
@@ -67,7 +69,7 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
     limited = period is not None or b.periods is None
     joined = (Store(client, keys).joined(product.id, name)
               if limited and b.join_required else None)
-    click.echo(f"{product.id} {name}: {window.size} player(s), ranked {mode.value}"
+    click.echo(f"{product.id} {name}{span}: {window.size} player(s), ranked {mode.value}"
                + (f"; each player's first {b.attempts} submission(s) count"
                   if limited and b.attempts else "")
                + (f"; the first {b.max_players} player(s) "

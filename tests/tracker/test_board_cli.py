@@ -41,11 +41,14 @@ def test_a_board_in_the_terminal(settings: Settings, products: Products, store: 
     assert lines[2].split()[:3] == ["2", "ann", "70"] and '{"car": "red"})' in lines[2]
     assert lines[3].split()[:3] == ["2", "cid", "70"]  # tied with ann, who was first
 
-    week = Period.containing(PeriodKind.WEEK, int(time.time() * 1000)).id
+    this_week = Period.containing(PeriodKind.WEEK, int(time.time() * 1000))
+    week, monday = this_week.id, this_week.start.isoformat()
+    next_monday = this_week.end.isoformat()
     weekly = runner.invoke(main, ["board", "snake", "high_score", "--period", week,
                                   "--ties", "dense", "--limit", "2"])
     assert weekly.exit_code == 0 and weekly.output.splitlines()[0] == \
-        f"snake high_score:{week}: 3 player(s), ranked dense"
+        f"snake high_score:{week} ({monday} 00:00 to {next_monday} 00:00 UTC): 3 player(s), " \
+        "ranked dense"
     assert len(weekly.output.splitlines()) == 3
 
     # a tournament: ann's fourth attempt (99) was refused
