@@ -148,8 +148,7 @@ def periods(product_id: str, board: str) -> ResponseReturnValue:
 
 def readable_periods(b: Board, now_ms: int) -> list[Period]:
     """The board's periods that can be read, per kind: the current one, then the kept ones."""
-    policy = b.periods
-    return [p for kind in policy.kinds for p in policy.readable(kind, now_ms)] if policy else []
+    return b.periods.all_readable(now_ms) if b.periods else []
 
 
 def is_final(b: Board, period: Period, now_ms: int) -> bool:

@@ -76,10 +76,9 @@ def due(product: Product, now_ms: int) -> Iterator[tuple[Board, Period]]:
         policy = board.periods
         if policy is None or not policy.results_top:
             continue
-        for kind in policy.kinds:
-            for period in policy.readable(kind, now_ms):
-                if policy.is_final(period, now_ms):
-                    yield board, period
+        for period in policy.all_readable(now_ms):
+            if policy.is_final(period, now_ms):
+                yield board, period
 
 
 class PeriodResults:

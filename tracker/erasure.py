@@ -138,7 +138,7 @@ def delete_records_command(product_id: str, board_name: str, user_ids: Sequence[
     if product_id not in products:
         raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
     product = products[product_id]
-    board = next((b for b in product.boards if b.name == board_name), None)
+    board = product.board(board_name)
     if board is None:
         raise click.BadParameter(f"{product_id} has no board {board_name!r} (it has "
                                  f"{', '.join(b.name for b in product.boards)})",

@@ -318,6 +318,10 @@ class PeriodPolicy:
         current = Period.containing(kind, now_ms, self.offset_ms)
         return [current.shift(-n) for n in range(self.keep + 1)]
 
+    def all_readable(self, now_ms: int) -> list[Period]:
+        """:meth:`readable` of every kind the board is kept per, kind after kind."""
+        return [period for kind in self.kinds for period in self.readable(kind, now_ms)]
+
     def is_final(self, period: Period, now_ms: int) -> bool:
         """True once the period takes no more events."""
         return now_ms >= period.end_ms + self.grace_ms
