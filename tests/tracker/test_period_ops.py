@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from tests.support.periods import ms
 from tracker.handlers import EloResult, EnsureOnBoard, IncrScore, IncrStat
 from tracker.period_ops import PeriodBoards, PeriodOps
 from tracker.periods import DAY_MS, Period, PeriodKind, PeriodPolicy
 
 DAY, WEEK = PeriodKind.DAY, PeriodKind.WEEK
-
-
-def ms(*ymd_hms: int) -> int:
-    return int(datetime(*ymd_hms, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
 
 
 def test_expand_copies_points_ops_of_the_event_time() -> None:
