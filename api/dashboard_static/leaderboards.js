@@ -45,8 +45,7 @@ async function listPeriods(chosen) {
   const board = chosenBoard();
   const periods = [["", "all-time"]];
   if (board && board.periods) {
-    const path = `../products/${encodeURIComponent($("product").value)}/boards/` +
-                 `${encodeURIComponent(board.name)}/periods`;
+    const path = `${boardPath($("product").value, board.name)}/periods`;
     for (const p of (await ask(path)).periods) periods.push([p.id, `${p.id} (${p.kind})`]);
   }
   options($("period"), periods, chosen || "");
@@ -57,6 +56,11 @@ function cell(row, text, numeric) {
   td.textContent = text;
   if (numeric) td.className = "num";
   row.appendChild(td);
+}
+
+// The API address of a product's board, relative to this page.
+function boardPath(product, board) {
+  return `../products/${encodeURIComponent(product)}/boards/${encodeURIComponent(board)}`;
 }
 
 function plural(n, noun) {
@@ -121,8 +125,7 @@ async function showLobby(product, board, period) {
   if (lobby.hidden) return;
   const query = new URLSearchParams({ limit: "100" });
   if (period) query.set("period", period);
-  const body = await ask(`../products/${encodeURIComponent(product)}/boards/` +
-                         `${encodeURIComponent(board.name)}/joined?${query}`);
+  const body = await ask(`${boardPath(product, board.name)}/joined?${query}`);
   const shown = body.players.map((p) => p.user_id).join(", ");
   lobby.textContent = `Joined: ${plural(body.size, "player")}` +
     (shown ? `, the first to join first: ${shown}` : "") +
@@ -136,8 +139,7 @@ async function showPlayerPeriods(product, board, player, ties) {
   if (line.hidden) return;
   const query = new URLSearchParams();
   if (ties) query.set("ties", ties);
-  const body = await ask(`../products/${encodeURIComponent(product)}/boards/` +
-                         `${encodeURIComponent(board.name)}/players/` +
+  const body = await ask(`${boardPath(product, board.name)}/players/` +
                          `${encodeURIComponent(player)}/periods?${query}`);
   const shown = body.periods.map((p) => {
     const score = p.subscore === undefined ? p.score : `${p.score} / ${p.subscore}`;
@@ -156,7 +158,7 @@ async function show(cursor) {
   const query = new URLSearchParams();
   if ($("ties").value) query.set("ties", $("ties").value);
   if ($("period").value) query.set("period", $("period").value);
-  let path = `../products/${encodeURIComponent(product)}/boards/${encodeURIComponent(board)}`;
+  let path = boardPath(product, board);
   if (player && !cursor) {
     path += `/players/${encodeURIComponent(player)}/around`;
   } else {

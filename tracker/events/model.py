@@ -16,6 +16,7 @@ class TextFields(dict[str, str]):
 
     __slots__ = ()
 
+
 # \Z, not $: "$" also matches before a trailing newline ("exrps\n" is no product id).
 PRODUCT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 ENTRY_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}\Z", re.ASCII)
