@@ -21,7 +21,7 @@ from tracker.storage import DeadLetters, Keys, Ranks, Store
 FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
 RACE = f"{RaceTimes.__module__}:{RaceTimes.__name__}"
 DRIVERS = [f"d{i}" for i in range(9)]
-T0 = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday
+T0 = int(datetime(2037, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday
 
 
 def config(**table: object) -> dict[str, object]:

@@ -24,7 +24,7 @@ from tracker.tiers import Tier, tier_of
 FIXTURES = [HealthCheck.function_scoped_fixture]  # the DB is flushed in each example
 RACE = f"{RaceTimes.__module__}:{RaceTimes.__name__}"
 DRIVERS = ["ann", "bob", "cid", "dee", "eve", "fay"]
-T0 = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday
+T0 = int(datetime(2037, 11, 27, tzinfo=UTC).timestamp() * 1000)  # a Friday
 TIERS = [{"name": "podium", "rank": 3}, {"name": "quick", "score": 60},
          {"name": "half", "percent": 50}, {"name": "rest"}]
 
