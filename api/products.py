@@ -32,12 +32,6 @@ def describe_period(p: Period) -> dict[str, Any]:
             "starts_at": p.starts_at, "ends_at": p.ends_at}
 
 
-def utc_offset(ms: int) -> str:
-    """``ms`` east of UTC as an offset: "+09:00", "-03:30", "+00:00"."""
-    minutes = abs(ms) // 60_000
-    return f"{'-' if ms < 0 else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def describe_board(board: Board) -> dict[str, Any]:
     """``BoardSchema``'s fields of a board."""
     policy = board.periods
@@ -50,7 +44,8 @@ def describe_board(board: Board) -> dict[str, Any]:
                 "grace_seconds": policy.grace_ms // 1000, "bucket_size": policy.bucket_size,
                 "results_top": policy.results_top,
                 "seasons": [describe_period(p) for p in policy.seasons],
-                "utc_offset": utc_offset(policy.offset_ms)},
+                **({"time_zone": policy.clock.zone} if policy.clock.zone
+                   else {"utc_offset": policy.clock.name})},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
             "records": board.records, "attempts": board.attempts,
             "subscore": board.subscore or None, "max_players": board.max_players,

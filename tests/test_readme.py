@@ -132,7 +132,7 @@ def test_limits_table_states_the_code_s_limits() -> None:
     from api.schemas.common import MAX_OFFSET, MAX_PAGE
     from api.schemas.queries import MAX_CUTOFFS
     from api.schemas.userstate import MAX_BLOCK_KEY
-    from tracker import events, periods
+    from tracker import clock, events, periods, products
     from tracker.handlers.base import MAX_HISTORY
     from tracker.settings import Settings
     from tracker.subscore import SUBSCORE_LIMIT
@@ -168,9 +168,12 @@ def test_limits_table_states_the_code_s_limits() -> None:
     assert rows["kept periods per kind (`keep_periods`)"] == \
         f"1{DASH}{n(periods.MAX_KEEP)} (default 8)"
     assert rows["bucket size (`bucket_size`)"] == f"2{DASH}{n(periods.MAX_BUCKET)} players"
-    assert periods.MAX_OFFSET_MS == 14 * 3_600_000
+    assert clock.MAX_OFFSET_MS == 14 * 3_600_000
     assert rows["a board's clock (`utc_offset`)"] == \
         "`-14:00` to `+14:00`, in quarter hours (default `+00:00`)"
+    assert "time_zone" in products.PERIOD_KEYS and clock.Clock(zone="Europe/Berlin")
+    assert rows["a board's time zone (`time_zone`)"] == \
+        "an IANA name (`Europe/Berlin`), instead of `utc_offset`"
     assert rows["published standings per closed period (`results_top`)"] == \
         f"0{DASH}{n(periods.MAX_RESULTS)} players (default 10)"
     assert rows["games kept per player on a rating or streak board (`history`)"] == \

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from tracker.handlers.base import RECORD_OPS, Attempt, Join, Op
-from tracker.periods import HOUR_MS, Period, PeriodKind, PeriodPolicy, period_board
+from tracker.periods import Period, PeriodKind, PeriodPolicy, period_board
 
 
 @dataclass
@@ -29,19 +29,25 @@ class PeriodBoards:
 
     def __init__(self, policies: Mapping[str, PeriodPolicy]):  # board name -> policy
         self.policies = dict(policies)
-        # (kind, clock, hour of that clock) -> period
-        self._periods: dict[tuple[PeriodKind, int, int], Period] = {}
+        # (board, kind) -> the last period found: [start, end) in Unix ms, the period,
+        # when it is final and when its board expires. A batch's events mostly share
+        # their periods, and working these out cost more than the rest of a batch.
+        self._last: dict[tuple[str, PeriodKind], tuple[int, int, Period, int, int]] = {}
 
-    def _period(self, policy: PeriodPolicy, kind: PeriodKind, ms: int) -> Period | None:
-        if kind is PeriodKind.SEASON:
-            return policy.period_at(kind, ms)
-        key = (kind, policy.offset_ms, (ms + policy.offset_ms) // HOUR_MS)
-        found = self._periods.get(key)
-        if found is None:
-            if len(self._periods) > 10_000:
-                self._periods.clear()
-            found = self._periods[key] = Period.containing(kind, ms, policy.offset_ms)
-        return found
+    def _period(self, board: str, policy: PeriodPolicy, kind: PeriodKind,
+                ms: int) -> tuple[Period, int, int] | None:
+        """The period of ``kind`` holding ``ms`` (None: between seasons), when it is final
+        (Unix ms) and when its board expires."""
+        last = self._last.get((board, kind))
+        if last is not None and last[0] <= ms < last[1]:
+            return last[2], last[3], last[4]
+        period = policy.period_at(kind, ms)
+        if period is None:
+            return None
+        start, end = period.start_ms, period.end_ms
+        found = (start, end, period, end + policy.grace_ms, policy.expires_ms(period))
+        self._last[board, kind] = found
+        return period, found[3], found[4]
 
     def expand(self, entry_id: str, ops: Iterable[Op], now_ms: int,
                into: PeriodOps) -> tuple[list[Op], bool]:
@@ -65,15 +71,16 @@ class PeriodBoards:
             elif type(op) is not Join:
                 out.append(op)
             for kind in policy.kinds:
-                period = self._period(policy, kind, ms)
-                if period is None:  # between two seasons: all-time only
+                found = self._period(op.board, policy, kind, ms)
+                if found is None:  # between two seasons: all-time only
                     continue
-                if policy.is_final(period, now_ms):
+                period, final_at, expires = found
+                if now_ms >= final_at:  # policy.is_final
                     late = True
                     continue
                 name = period_board(op.board, period)
                 out.append(replace(op, board=name))
-                into.expires[name] = policy.expires_ms(period)
+                into.expires[name] = expires
                 if policy.bucket_size:
                     into.buckets.setdefault(name, (policy.bucket_size, {}))[1][op.member] = None
         into.late += late

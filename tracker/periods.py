@@ -6,7 +6,8 @@ board, one board per period, named ``<board>:<period id>`` (``wins:2026-W48``).
 Which period an event counts in comes from the **event time**, the stream
 entry ID's milliseconds, never from when it is processed, so a replay puts
 every event where it went the first time. Periods are UTC, unless the board's
-``utc_offset`` gives them the clock of a fixed offset (days from midnight in Tokyo):
+``utc_offset`` or ``time_zone`` gives them another clock (days from midnight in
+Tokyo, or in Berlin with its daylight saving: :mod:`tracker.clock`):
 
 ======= ================= ======================================
 kind    id                span
@@ -45,12 +46,12 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-HOUR_MS = 3_600_000
+from tracker.clock import HOUR_MS, UTC_CLOCK, Clock
+
 DAY_MS = 24 * HOUR_MS
 MAX_KEEP = 1000
 MAX_BUCKET = 1000  # players per bucket
 MAX_RESULTS = 1000  # players in a closed period's published standings
-MAX_OFFSET_MS = 14 * HOUR_MS  # a board's utc_offset: as far as time zones go
 
 
 class PeriodKind(enum.StrEnum):
@@ -76,7 +77,7 @@ _ID = {
 
 @dataclass(frozen=True, slots=True, order=True)
 class Period:
-    """One period: ``[start, end)`` in UTC, identified by ``id``."""
+    """One period: ``[start, end)`` of its clock's days (and hours), identified by ``id``."""
 
     start: date  # its first day
     kind: PeriodKind
@@ -84,45 +85,44 @@ class Period:
     until: date | None = None  # a season's end: the first day that starts at or after it
     hour: int = 0  # an hour's hour of its day, 0-23 (on its clock)
     span: tuple[int, int] | None = None  # a season's [start, end) in Unix ms
-    # the clock its days (and hours) are of: ms east of UTC (a board's utc_offset)
-    offset: int = 0
+    clock: Clock = UTC_CLOCK  # the clock its days (and hours) are of
 
     @classmethod
-    def season(cls, label: str, start: date, end: date, offset: int = 0) -> Period:
+    def season(cls, label: str, start: date, end: date, clock: Clock = UTC_CLOCK) -> Period:
         """A season from ``start`` to ``end`` (excluded), each a day (from its midnight,
-        on the clock ``offset`` ms east of UTC) or an instant (a date-time with its UTC
+        on ``clock``) or an instant (a date-time with its UTC
         offset, for a tournament from Friday 18:00); ValueError for a bad id, a date-time
         without an offset, or an empty window."""
         if not SEASON_ID.match(label):
             raise ValueError(f"a season id is a letter then up to 31 of [A-Za-z0-9_-], got "
                              f"{label!r}")
-        first, last = _instant(start, label, offset), _instant(end, label, offset)
+        first, last = _instant(start, label, clock), _instant(end, label, clock)
         if not first < last:
             raise ValueError(f"season {label!r} ends ({end}) before it starts ({start})")
-        return cls(_day(first + offset), PeriodKind.SEASON, label,
-                   _day(last + offset - 1) + timedelta(days=1), span=(first, last),
-                   offset=offset)
+        return cls(_day(clock.local_ms(first)), PeriodKind.SEASON, label,
+                   _day(clock.local_ms(last - 1)) + timedelta(days=1), span=(first, last),
+                   clock=clock)
 
     @classmethod
-    def containing(cls, kind: PeriodKind, ms: int, offset: int = 0) -> Period:
-        """The period of ``kind`` that holds the instant ``ms`` (Unix milliseconds), on the
-        clock ``offset`` ms east of UTC; not for seasons (:meth:`PeriodPolicy.period_at`)."""
+    def containing(cls, kind: PeriodKind, ms: int, clock: Clock = UTC_CLOCK) -> Period:
+        """The period of ``kind`` that holds the instant ``ms`` (Unix milliseconds), on
+        ``clock``; not for seasons (:meth:`PeriodPolicy.period_at`)."""
         if kind is PeriodKind.SEASON:
             raise ValueError("seasons come from their board's calendar")
-        local = ms + offset
+        local = clock.local_ms(ms)
         day = _day(local)
         if kind is PeriodKind.HOUR:
-            return cls(day, kind, hour=local % DAY_MS // HOUR_MS, offset=offset)
+            return cls(day, kind, hour=local % DAY_MS // HOUR_MS, clock=clock)
         if kind is PeriodKind.WEEK:
             day -= timedelta(days=day.weekday())  # back to Monday
         elif kind is PeriodKind.MONTH:
             day = day.replace(day=1)
-        return cls(day, kind, offset=offset)
+        return cls(day, kind, clock=clock)
 
     @classmethod
-    def parse(cls, text: str, offset: int = 0) -> Period:
-        """The period an id names (its days on the clock ``offset`` ms east of UTC);
-        ValueError says what is wrong."""
+    def parse(cls, text: str, clock: Clock = UTC_CLOCK) -> Period:
+        """The period an id names (its days on ``clock``); ValueError says what is
+        wrong."""
         for kind, pattern in _ID.items():
             m = pattern.match(text)
             if m is None:
@@ -131,11 +131,11 @@ class Period:
             try:
                 if kind is PeriodKind.HOUR:
                     moment = datetime(nums[0], nums[1], nums[2], nums[3])  # 24h: ValueError
-                    return cls(moment.date(), kind, hour=moment.hour, offset=offset)
+                    return cls(moment.date(), kind, hour=moment.hour, clock=clock)
                 if kind is PeriodKind.WEEK:
-                    return cls(date.fromisocalendar(nums[0], nums[1], 1), kind, offset=offset)
+                    return cls(date.fromisocalendar(nums[0], nums[1], 1), kind, clock=clock)
                 return cls(date(nums[0], nums[1], nums[2] if kind is PeriodKind.DAY else 1),
-                           kind, offset=offset)
+                           kind, clock=clock)
             except ValueError:
                 raise ValueError(f"{text!r} is not a real {kind.value}") from None
         raise ValueError(f"{text!r} is not a period id: an hour (2026-11-29T14), a day "
@@ -184,16 +184,18 @@ class Period:
         """The period's first instant, in Unix milliseconds."""
         if self.span is not None:
             return self.span[0]
-        return _ms(self.start) + self.hour * HOUR_MS - self.offset
+        return self.clock.instant(self.start, self.hour)
 
     @property
     def end_ms(self) -> int:
         """The first instant after the period, in Unix milliseconds."""
         if self.span is not None:
             return self.span[1]
-        if self.kind is PeriodKind.HOUR:
-            return self.start_ms + HOUR_MS
-        return _ms(self.end) - self.offset
+        if self.kind is PeriodKind.HOUR:  # the next hour's start: 2 h when clocks go back
+            if self.hour < 23:
+                return self.clock.instant(self.start, self.hour + 1)
+            return self.clock.instant(self.start + timedelta(days=1))
+        return self.clock.instant(self.end)
 
     @property
     def starts_at(self) -> datetime:
@@ -204,20 +206,16 @@ class Period:
         return datetime.fromtimestamp(self.end_ms / 1000, UTC)
 
 
-def _ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
-
-
 def _day(ms: int) -> date:
     """The day (of the clock ``ms`` is read on) that holds ``ms``."""
     return date(1970, 1, 1) + timedelta(days=ms // DAY_MS)
 
 
-def _instant(moment: date, label: str, offset: int) -> int:
-    """A season's start or end in Unix ms: a day's midnight (on the clock ``offset`` ms
-    east of UTC), or an aware date-time."""
+def _instant(moment: date, label: str, clock: Clock) -> int:
+    """A season's start or end in Unix ms: a day's midnight (on ``clock``), or an aware
+    date-time."""
     if not isinstance(moment, datetime):
-        return _ms(moment) - offset
+        return clock.instant(moment)
     if moment.utcoffset() is None:
         raise ValueError(f"season {label!r}: {moment.isoformat()} says no UTC offset (write "
                          f"{moment.isoformat()}Z, or +01:00, ...)")
@@ -245,7 +243,7 @@ class PeriodPolicy:
     bucket_size: int = 0  # players per bucket of a period board; 0: no buckets
     results_top: int = 10  # standings published when a period closes (tracker.closing)
     seasons: tuple[Period, ...] = ()  # the board's seasons, in order (kind "season")
-    offset_ms: int = 0  # its periods follow the clock this far east of UTC (utc_offset)
+    clock: Clock = UTC_CLOCK  # the clock its periods follow (utc_offset or time_zone)
     _starts: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -270,9 +268,6 @@ class PeriodPolicy:
             raise ValueError(f"bucket_size is 2-{MAX_BUCKET} players")
         if not 0 <= self.results_top <= MAX_RESULTS:
             raise ValueError(f"results_top is 0-{MAX_RESULTS} players")
-        if abs(self.offset_ms) > MAX_OFFSET_MS or self.offset_ms % (15 * 60_000):
-            raise ValueError("utc_offset is a whole number of quarter hours from -14:00 to "
-                             "+14:00")
 
     def expires_ms(self, period: Period) -> int:
         """When the period's board is dropped: ``keep`` periods after its own end (for a
@@ -296,7 +291,7 @@ class PeriodPolicy:
     def period_at(self, kind: PeriodKind, ms: int) -> Period | None:
         """The period of ``kind`` holding the instant ``ms``; None between seasons."""
         if kind is not PeriodKind.SEASON:
-            return Period.containing(kind, ms, self.offset_ms)
+            return Period.containing(kind, ms, self.clock)
         at = bisect.bisect_right(self._starts, ms) - 1
         return self.seasons[at] if at >= 0 and ms < self.seasons[at].end_ms else None
 
@@ -306,7 +301,7 @@ class PeriodPolicy:
         for season in self.seasons:
             if season.id == text:
                 return season
-        return Period.parse(text, self.offset_ms)
+        return Period.parse(text, self.clock)
 
     def readable(self, kind: PeriodKind, now_ms: int) -> list[Period]:
         """The periods of ``kind`` whose boards can still be read, newest first: the
@@ -315,7 +310,7 @@ class PeriodPolicy:
         if kind is PeriodKind.SEASON:
             begun = bisect.bisect_right(self._starts, now_ms)
             return list(self.seasons[max(0, begun - self.keep - 1):begun][::-1])
-        current = Period.containing(kind, now_ms, self.offset_ms)
+        current = Period.containing(kind, now_ms, self.clock)
         return [current.shift(-n) for n in range(self.keep + 1)]
 
     def all_readable(self, now_ms: int) -> list[Period]:

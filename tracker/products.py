@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from tracker.clock import UTC_CLOCK, Clock
 from tracker.events import BOARD_NAME_RE, PRODUCT_ID_RE
 from tracker.handlers import BUILTIN, Board, Handler, TrackingLogs
 from tracker.periods import Period, PeriodKind, PeriodPolicy
@@ -25,7 +26,7 @@ from tracker.tiebreak import TIE_BREAKS, TIMED_KINDS
 from tracker.tiers import Tier, parse_tiers
 
 PERIOD_INTEGERS = ("keep_periods", "grace_seconds", "bucket_size", "results_top")
-PERIOD_KEYS = frozenset({*PERIOD_INTEGERS, "seasons", "utc_offset"})
+PERIOD_KEYS = frozenset({*PERIOD_INTEGERS, "seasons", "utc_offset", "time_zone"})
 UTC_OFFSET_RE = re.compile(r"^([+-])([0-9]{2}):([0-5][0-9])\Z")
 BOARD_KEYS = frozenset({"ties", "periods", "tiers", "order", "tie_break"})  # of its boards
 PERIODIC_KINDS = frozenset({"points", "best", "latest"})  # made of a period's events alone
@@ -129,7 +130,7 @@ def parse_ties(value: Any, where: str) -> TieMode:
 def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
                   where: str) -> PeriodPolicy | None:
     """A handler table's ``periods`` (with ``keep_periods``, ``grace_seconds``,
-    ``bucket_size``, ``results_top``, ``seasons`` and ``utc_offset``)."""
+    ``bucket_size``, ``results_top``, ``seasons``, and ``utc_offset`` or ``time_zone``)."""
     if "periods" not in spec:
         if PERIOD_KEYS & spec.keys():
             raise ConfigError(f"{where}: {', '.join(sorted(PERIOD_KEYS))} go with periods")
@@ -143,22 +144,40 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
     if not all(isinstance(n, int) and not isinstance(n, bool)
                for n in (keep, grace, bucket, top)):
         raise ConfigError(f"{where}: {', '.join(PERIOD_INTEGERS)} are integers")
-    offset = parse_utc_offset(spec.get("utc_offset", "+00:00"), where)
+    clock = parse_clock(spec, where)
     rated = [b.name for b in boards if b.kind not in PERIODIC_KINDS]
     if rated:  # a rating or a streak is not made of a period's events alone
         raise ConfigError(f"{where}: only points, best and latest boards have periods, not "
                           f"{rated}")
     try:
         return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000, bucket,
-                            top, parse_seasons(spec.get("seasons", []), where, offset),
-                            offset_ms=offset)
+                            top, parse_seasons(spec.get("seasons", []), where, clock),
+                            clock=clock)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_clock(spec: Mapping[str, Any], where: str) -> Clock:
+    """The clock a handler table's periods follow: its ``utc_offset`` ("+09:00"), its
+    ``time_zone`` ("Europe/Berlin"), or UTC."""
+    if "utc_offset" in spec and "time_zone" in spec:
+        raise ConfigError(f"{where}: utc_offset or time_zone, not both (a time zone has its "
+                          "own offsets)")
+    zone = spec.get("time_zone")
+    if zone is not None and not (isinstance(zone, str) and zone):
+        raise ConfigError(f'{where}: time_zone is an IANA name such as "Europe/Berlin", got '
+                          f"{zone!r}")
+    try:
+        if zone is not None:
+            return Clock(zone=zone)
+        return Clock(parse_utc_offset(spec.get("utc_offset", "+00:00"), where))
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
 def parse_utc_offset(value: Any, where: str) -> int:
-    """A handler table's ``utc_offset`` ("+09:00"): the clock its periods follow, in ms
-    east of UTC (its range is :class:`PeriodPolicy`'s to check)."""
+    """A handler table's ``utc_offset`` ("+09:00") in ms east of UTC (its range is
+    :class:`~tracker.clock.Clock`'s to check)."""
     m = UTC_OFFSET_RE.match(value) if isinstance(value, str) else None
     if m is None:
         raise ConfigError(f'{where}: utc_offset is "+HH:MM" or "-HH:MM" (such as "+09:00"), '
@@ -166,10 +185,10 @@ def parse_utc_offset(value: Any, where: str) -> int:
     return (-1 if m[1] == "-" else 1) * (int(m[2]) * 60 + int(m[3])) * 60_000
 
 
-def parse_seasons(specs: Any, where: str, offset: int = 0) -> tuple[Period, ...]:
+def parse_seasons(specs: Any, where: str, clock: Clock = UTC_CLOCK) -> tuple[Period, ...]:
     """A handler table's ``seasons``: ``[{ id = "s1", start = 2026-09-01, end =
     2026-12-01 }, …]`` (dates as TOML dates or ``YYYY-MM-DD`` text, from midnight on the
-    board's clock, ``offset`` ms east of UTC; ``end`` is the first day after the season), or
+    board's ``clock``; ``end`` is the first day after the season), or
     instants as TOML offset date-times or their ISO text
     (``start = 2026-12-04T18:00:00Z``; ``end`` is then the first instant after it)."""
     if not isinstance(specs, list):
@@ -180,7 +199,7 @@ def parse_seasons(specs: Any, where: str, offset: int = 0) -> tuple[Period, ...]
             raise ConfigError(f"{where}: a season is {{ id, start, end }}, got {spec!r}")
         try:
             seasons.append(Period.season(str(spec["id"]), _moment(spec["start"]),
-                                         _moment(spec["end"]), offset))
+                                         _moment(spec["end"]), clock))
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return tuple(seasons)

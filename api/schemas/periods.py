@@ -14,7 +14,8 @@ class PeriodRefSchema(Schema):
     id = fields.String(required=True, metadata={"example": "2026-W48"})
     kind = fields.Enum(PeriodKind, by_value=True, required=True)
     start = fields.Date(required=True, metadata={
-        "description": "Its first day, on the board's clock (UTC, or its `utc_offset`)."})
+        "description": "Its first day, on the board's clock (UTC, its `utc_offset` or its "
+                       "`time_zone`)."})
     end = fields.Date(required=True, metadata={
         "description": "The first day that starts at or after its end, on the same clock "
                        "(an hour's: the day after its own)."})
@@ -38,9 +39,16 @@ class PeriodPolicySchema(Schema):
                        "to the product's results stream when a period is over; 0: none."})
     seasons = fields.Nested(PeriodRefSchema, many=True, required=True, metadata={
         "description": "The board's seasons (kind `season`), in order; empty without."})
-    utc_offset = fields.String(required=True, metadata={
+    utc_offset = fields.String(metadata={
         "example": "+09:00", "description": "The clock the board's hours, days, weeks and "
-                                           "months follow: UTC (+00:00) or this offset."})
+                                           "months follow: UTC (+00:00) or this fixed "
+                                           "offset. Absent when the board has `time_zone`."})
+    time_zone = fields.String(metadata={
+        "example": "Europe/Berlin",
+        "description": "The IANA time zone whose wall clock the board's periods follow, "
+                       "daylight saving included (a day is 23 or 25 hours when the clocks "
+                       "change). Only on a board configured with one; then there is no "
+                       "`utc_offset`."})
 
 
 class PeriodSchema(PeriodRefSchema):

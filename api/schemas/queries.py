@@ -30,9 +30,9 @@ class PeriodQuerySchema(Schema):
         "description": "Read the board of one period instead of the all-time board: an "
                        "hour (2026-11-29T14, 14:00 to 15:00), a day (2026-11-29), an ISO week "
                        "(2026-W48) or a month (2026-11), on the board's clock (UTC unless "
-                       "its `utc_offset` says otherwise), or one of the board's seasons by "
-                       "its id. The board must be kept per "
-                       "that kind of period (see its `periods`)."})
+                       "its `utc_offset` or `time_zone` says otherwise), or one of the "
+                       "board's seasons by its id. The board must be kept per that kind of "
+                       "period (see its `periods`)."})
 
 
 def ties_query() -> fields.Enum[TieMode]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import flask
 import pytest
@@ -21,7 +22,9 @@ from flask.testing import FlaskClient
 from api import create_app
 from api.config import ApiSettings
 from api.state import EXTENSION
+from tests.support.periods import TOKYO
 from tests.support.varcade import game_over
+from tracker.clock import Clock
 from tracker.closing import PeriodResults
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
@@ -238,7 +241,7 @@ def test_days_on_the_boards_clock(blitz: Blitz, store: Store,
     """utc_offset: a Tokyo game's days begin at midnight in Tokyo, 15:00 UTC."""
     products, client = blitz('periods = ["day"], keep_periods = 1, utc_offset = "+09:00"')
     now = int(time.time() * 1000)
-    today = Period.containing(PeriodKind.DAY, now, 9 * 3_600_000)
+    today = Period.containing(PeriodKind.DAY, now, TOKYO)
     play(products, store, dead_letters, now, [("ann", "bob")], "blitz")
     described = client.get("/products/blitz").get_json()["boards"][0]["periods"]
     assert described["utc_offset"] == "+09:00"
@@ -249,3 +252,22 @@ def test_days_on_the_boards_clock(blitz: Blitz, store: Store,
     assert listed[0]["start"] == today.start.isoformat()
     page = client.get(f"{BLITZ}/entries?period={today.id}").get_json()
     assert [(e["user_id"], e["score"]) for e in page["entries"]] == [("ann", 1.0), ("bob", 0.0)]
+
+
+def test_days_of_the_boards_time_zone(blitz: Blitz, store: Store,
+                                      dead_letters: DeadLetters) -> None:
+    """time_zone: a New York game's days begin at midnight in New York, EST or EDT."""
+    products, client = blitz('periods = ["day"], keep_periods = 1, '
+                             'time_zone = "America/New_York"')
+    now = int(time.time() * 1000)
+    new_york = Clock(zone="America/New_York")
+    today = Period.containing(PeriodKind.DAY, now, new_york)
+    play(products, store, dead_letters, now, [("ann", "bob")], "blitz")
+    described = client.get("/products/blitz").get_json()["boards"][0]["periods"]
+    assert described["time_zone"] == "America/New_York" and "utc_offset" not in described
+    listed = client.get(f"{BLITZ}/periods").get_json()["periods"]
+    assert [(p["id"], p["size"]) for p in listed] == [(today.id, 2), (today.shift(-1).id, 0)]
+    starts = datetime.fromisoformat(listed[0]["starts_at"]).astimezone(ZoneInfo(new_york.zone))
+    assert (starts.date().isoformat(), starts.hour, starts.minute) == (listed[0]["start"], 0, 0)
+    assert datetime.fromisoformat(listed[1]["ends_at"]) == datetime.fromisoformat(
+        listed[0]["starts_at"])

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tests.support.varcade import game_over
+from tracker.clock import Clock
 from tracker.processing import BatchProcessor
 
-TOKYO = 9 * 3_600_000  # a board's utc_offset of +09:00, in ms
+TOKYO = Clock(9 * 3_600_000)  # a board's utc_offset of +09:00
+BERLIN = Clock(zone="Europe/Berlin")  # a board's time_zone: CET, and CEST in summer
 
 
 def ms(*ymd_hms: int) -> int:
