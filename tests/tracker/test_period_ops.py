@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.support.periods import ms
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.support.periods import BERLIN, TOKYO, ms
+from tracker.clock import HOUR_MS, UTC_CLOCK, Clock
 from tracker.handlers import EloResult, EnsureOnBoard, IncrScore, IncrStat
 from tracker.period_ops import PeriodBoards, PeriodOps
 from tracker.periods import DAY_MS, Period, PeriodKind, PeriodPolicy
@@ -28,3 +34,53 @@ def test_expand_copies_points_ops_of_the_event_time() -> None:
     late, late_now = boards.expand(f"{at}-4", ops[:1], now_ms=at + DAY_MS, into=into)
     assert late == [ops[0], IncrScore("wins:2026-W48", "a", 1.0)]
     assert into.late == 1 and late_now
+
+
+SEASONS = (Period.season("s1", date(2026, 10, 20), date(2026, 10, 26), BERLIN),
+           Period.season("s2", date(2026, 10, 27), date(2026, 11, 3), BERLIN))
+
+
+FROM = ms(2026, 10, 18)
+GRACE_MS = 60_000
+
+
+@given(first=st.integers(0, 18 * 24 - 3), data=st.data(),
+       clock=st.sampled_from([UTC_CLOCK, TOKYO, BERLIN]))
+def test_the_period_found_from_the_last_ones_span_is_the_period_of_the_event(
+        first: int, data: st.DataObject, clock: Clock) -> None:
+    """PeriodBoards keeps the last period of each board and kind: events in any order,
+    across midnights and the night Berlin's clocks go back (25 October 2026), get the
+    period boards, expiries and lateness that working each out anew gives."""
+    # A millisecond either side of (or on) one of three hours' starts, where periods of
+    # every clock here begin and end (a day, a week), so that one event's period is often
+    # the next one's neighbour; or anywhere in those 18 days. Now: a millisecond from the
+    # end of the grace of one of those hours, or any time.
+    near = st.builds(lambda hour, step: FROM + hour * HOUR_MS + step,
+                     st.integers(first, first + 2), st.sampled_from([-1, 0, 1]))
+    times = data.draw(st.lists(st.one_of(near, st.integers(FROM, ms(2026, 11, 5))),
+                               min_size=1, max_size=60))
+    now_ms = data.draw(st.one_of(st.builds(lambda at: at + GRACE_MS, near),
+                                 st.integers(FROM, ms(2026, 11, 5))))
+    seasonal = PeriodPolicy((PeriodKind.SEASON,), keep=1, seasons=SEASONS, clock=BERLIN)
+    policies = {"wins": PeriodPolicy((PeriodKind.HOUR, DAY, WEEK), keep=2, grace_ms=GRACE_MS,
+                                     clock=clock), "cup": seasonal}
+    boards, into = PeriodBoards(policies), PeriodOps({})
+    for i, at in enumerate(times):
+        ops = [IncrScore("wins", "a", 1.0), IncrScore("cup", "b", 2.0)]
+        out, late = boards.expand(f"{at}-{i}", ops, now_ms, into)
+        want: list[IncrScore] = []
+        want_late = False
+        for op in ops:
+            want.append(op)
+            policy = policies[op.board]
+            for kind in policy.kinds:
+                period = policy.period_at(kind, at)
+                if period is None:
+                    continue
+                if policy.is_final(period, now_ms):
+                    want_late = True
+                    continue
+                name = f"{op.board}:{period.id}"
+                want.append(IncrScore(name, op.member, op.delta))
+                assert into.expires[name] == policy.expires_ms(period)
+        assert (out, late) == (want, want_late)
