@@ -46,7 +46,11 @@ async function listPeriods(chosen) {
   const periods = [["", "all-time"]];
   if (board && board.periods) {
     const path = `${boardPath($("product").value, board.name)}/periods`;
-    for (const p of (await ask(path)).periods) periods.push([p.id, `${p.id} (${p.kind})`]);
+    // a board on another clock than UTC says which: its days are that clock's days
+    const { time_zone: zone, utc_offset: offset } = board.periods;
+    const clock = zone || (offset && offset !== "+00:00" ? `UTC${offset}` : "");
+    const of = clock ? `, ${clock}` : "";
+    for (const p of (await ask(path)).periods) periods.push([p.id, `${p.id} (${p.kind}${of})`]);
   }
   options($("period"), periods, chosen || "");
 }

@@ -9,17 +9,27 @@ page's script has asked the API with the token given in the URL fragment.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
 
+from api import create_app
+from api.config import ApiSettings
 from tests.api.conftest import SECURED, Feed, MakeApp, Token
 from tests.support.browser import browse, needs_chromium, serving
 from tests.support.varcade import game_over, submitted
 from tests.tracker.edx.logs_gen import COURSE
+from tracker.clock import Clock
+from tracker.periods import Period, PeriodKind
+from tracker.processing import BatchProcessor
+from tracker.products import load_products
+from tracker.settings import Settings
+from tracker.storage import DeadLetters, Store
 
 
 def test_the_page_and_its_files(secured: FlaskClient) -> None:
@@ -135,3 +145,34 @@ def test_anyone_browses_the_leaderboards(boards_served: str, tmp_path: Path) -> 
     dom = browse(f"{boards_served}/dashboard/boards#product=exrps&board=wins&player=nobody",
                  tmp_path / "missing")
     assert "is not on board" in dom
+
+
+@needs_chromium
+def test_periods_on_a_boards_own_clock_say_which(settings: Settings, store: Store,
+                                                  dead_letters: DeadLetters,
+                                                  tmp_path: Path) -> None:
+    """A board on a time zone or an offset labels its periods with that clock."""
+    config = tmp_path / "products.toml"
+    config.write_text('[products]\n'
+                      'derby = { handlers = [{ use = "wins", periods = ["day"], '
+                      'time_zone = "America/New_York" }] }\n'
+                      'sumo = { handlers = [{ use = "wins", periods = ["week"], '
+                      'utc_offset = "+09:00" }] }\n'
+                      'pong = { handlers = [{ use = "wins", periods = ["week"] }] }\n')
+    local = replace(settings, products_file=str(config))
+    now = int(time.time() * 1000)
+    processor = BatchProcessor(load_products(local.products_path), store, dead_letters)
+    for product in ("derby", "sumo", "pong"):
+        processor.process(product, "s", [(f"{now}-0", {
+            k.encode(): v.encode() for k, v in game_over(product, "ann", "bob").items()})])
+    app = create_app(local, ApiSettings(rate_limit="off"))
+    day = Period.containing(PeriodKind.DAY, now, Clock(zone="America/New_York"))
+    week = Period.containing(PeriodKind.WEEK, now, Clock(9 * 3_600_000))
+    utc_week = Period.containing(PeriodKind.WEEK, now)
+    with serving(app) as url:
+        shown = {product: browse(f"{url}/dashboard/boards#product={product}&board=wins",
+                                 tmp_path / product) for product in ("derby", "sumo", "pong")}
+    assert f'<option value="{day.id}">{day.id} (day, America/New_York)</option>' in \
+        shown["derby"], shown["derby"]
+    assert f'<option value="{week.id}">{week.id} (week, UTC+09:00)</option>' in shown["sumo"]
+    assert f'<option value="{utc_week.id}">{utc_week.id} (week)</option>' in shown["pong"]
