@@ -12,6 +12,10 @@ from tracker.handlers.base import RECORD_OPS, Attempt, Join, Op
 from tracker.periods import Period, PeriodKind, PeriodPolicy, period_board
 
 
+class NoPeriod(ValueError):
+    """An entry whose time no period holds (an entry ID past the year 9999)."""
+
+
 @dataclass
 class PeriodOps:
     """What :meth:`PeriodBoards.expand` made of a batch's ops."""
@@ -52,10 +56,14 @@ class PeriodBoards:
     def expand(self, entry_id: str, ops: Iterable[Op], now_ms: int,
                into: PeriodOps) -> tuple[list[Op], bool]:
         """``ops`` plus their copies on the period boards of the entry's time, and whether
-        the event is late: a period past its grace gets no copy."""
+        the event is late: a period past its grace gets no copy. :class:`NoPeriod` if the
+        time has no period (``into`` is then unchanged)."""
         ms = int(entry_id.split("-", 1)[0])
         out: list[Op] = []
         late = False
+        # what the copies add to ``into``: (board, expiry, bucket size, member), added
+        # once every period is known, so that an entry refused leaves nothing behind
+        writes: list[tuple[str, int, int, str]] = []
         for op in ops:
             if not isinstance(op, RECORD_OPS):
                 out.append(op)
@@ -71,7 +79,12 @@ class PeriodBoards:
             elif type(op) is not Join:
                 out.append(op)
             for kind in policy.kinds:
-                found = self._period(op.board, policy, kind, ms)
+                try:
+                    found = self._period(op.board, policy, kind, ms)
+                except (OverflowError, ValueError):  # past what datetime counts: year 9999
+                    raise NoPeriod(f"its time ({ms} ms since 1970, from the entry ID) has "
+                                   f"no {kind.value} of board {op.board!r}: the calendar "
+                                   "ends with the year 9999") from None
                 if found is None:  # between two seasons: all-time only
                     continue
                 period, final_at, expires = found
@@ -80,8 +93,10 @@ class PeriodBoards:
                     continue
                 name = period_board(op.board, period)
                 out.append(replace(op, board=name))
-                into.expires[name] = expires
-                if policy.bucket_size:
-                    into.buckets.setdefault(name, (policy.bucket_size, {}))[1][op.member] = None
+                writes.append((name, expires, policy.bucket_size, op.member))
+        for name, expires, size, member in writes:
+            into.expires[name] = expires
+            if size:
+                into.buckets.setdefault(name, (size, {}))[1][member] = None
         into.late += late
         return out, late

@@ -22,7 +22,7 @@ from tracker.events import BOARD_EVENTS, Event, InvalidEvent, RawFields, product
 from tracker.handlers import BUILTIN
 from tracker.handlers.base import Handler, Op, check_op
 from tracker.order import stored_ops
-from tracker.period_ops import PeriodBoards, PeriodOps
+from tracker.period_ops import NoPeriod, PeriodBoards, PeriodOps
 from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
 from tracker.tiebreak import check_ops
@@ -174,7 +174,11 @@ class BatchProcessor:
                 ops = stored_ops(ops, product.ascending, product.subscored)
             late = False
             if periodic is not None:
-                ops, late = periodic.expand(entry_id, ops, now_ms, period_ops)
+                try:
+                    ops, late = periodic.expand(entry_id, ops, now_ms, period_ops)
+                except NoPeriod as exc:  # an explicit entry ID far in the future
+                    reject(entry_id, raw, "bad_entry_id", str(exc))
+                    continue
             game = (event.game_id or "") if event.type == "game_over" else ""
             prepared.append(PreparedEvent(entry_id, game, ops, late))
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
+import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.periods import BERLIN, TOKYO, ms
+from tests.support.varcade import game_over, raw
 from tracker.clock import HOUR_MS, UTC_CLOCK, Clock
 from tracker.handlers import EloResult, EnsureOnBoard, IncrScore, IncrStat
 from tracker.period_ops import PeriodBoards, PeriodOps
 from tracker.periods import DAY_MS, Period, PeriodKind, PeriodPolicy
+from tracker.processing import BatchProcessor
+from tracker.products import parse_products
+from tracker.storage import DeadLetters, Store
 
 DAY, WEEK = PeriodKind.DAY, PeriodKind.WEEK
 
@@ -84,3 +90,30 @@ def test_the_period_found_from_the_last_ones_span_is_the_period_of_the_event(
                 want.append(IncrScore(name, op.member, op.delta))
                 assert into.expires[name] == policy.expires_ms(period)
         assert (out, late) == (want, want_late)
+
+
+def test_an_entry_whose_time_has_no_period_is_dead_lettered_and_the_rest_applied(
+        data: redis.Redis, dead_letters: DeadLetters) -> None:
+    """An entry ID may be written explicitly (XADD 253402300800000-0 …): past the year 9999,
+    no period holds its time. That entry is dead-lettered, not its whole part."""
+    products = parse_products({"products": {
+        "pong": {"handlers": [{"use": "wins", "periods": ["day"], "keep_periods": 30}]},
+        "chess": {"handlers": ["wins"]}}})  # no periods: any time will do
+    processor = BatchProcessor(products, Store(data), dead_letters)
+    now = int(time.time() * 1000)
+    year_10000, late_9999 = 253_402_300_800_000, ms(9999, 12, 20)  # its board's expiry: 10000
+    entries = [(f"{at}-0", raw(game_over("pong", winner, "zed")))
+               for at, winner in ((now, "ann"), (year_10000, "bob"), (late_9999, "cid"))]
+    report = processor.process("pong", "s", entries)
+    assert (report.applied, report.dead_lettered) == (1, {"bad_entry_id": 2})
+    assert set(report.rejected) == {f"{year_10000}-0", f"{late_9999}-0"}
+    letters = dead_letters.list()
+    assert {letter.entry_id for letter in letters} == set(report.rejected)
+    assert all("the calendar ends with the year 9999" in letter.detail for letter in letters)
+    store = Store(data)
+    today = Period.containing(DAY, now).id
+    assert dict(store.top("pong", "wins")) == dict(store.top("pong", f"wins:{today}")) == {
+        "ann": 1.0, "zed": 0.0}
+    chess = processor.process("chess", "s", [(f"{year_10000}-1", raw(game_over("chess", "a",
+                                                                              "b")))])
+    assert chess.applied == 1
