@@ -33,10 +33,10 @@ class PeriodBoards:
 
     def __init__(self, policies: Mapping[str, PeriodPolicy]):  # board name -> policy
         self.policies = dict(policies)
-        # (board, kind) -> the last period found: [start, end) in Unix ms, the period,
-        # when it is final and when its board expires. A batch's events mostly share
-        # their periods, and working these out cost more than the rest of a batch.
-        self._last: dict[tuple[str, PeriodKind], tuple[int, int, Period, int, int]] = {}
+        # (board, kind) -> the last period found, by its [start, end) in Unix ms, with when
+        # it is final and when its board expires. A batch's events mostly share their
+        # periods, and working these out cost more than the rest of a batch.
+        self._last: dict[tuple[str, PeriodKind], tuple[int, int, tuple[Period, int, int]]] = {}
 
     def _period(self, board: str, policy: PeriodPolicy, kind: PeriodKind,
                 ms: int) -> tuple[Period, int, int] | None:
@@ -44,14 +44,13 @@ class PeriodBoards:
         (Unix ms) and when its board expires."""
         last = self._last.get((board, kind))
         if last is not None and last[0] <= ms < last[1]:
-            return last[2], last[3], last[4]
+            return last[2]
         period = policy.period_at(kind, ms)
         if period is None:
             return None
-        start, end = period.start_ms, period.end_ms
-        found = (start, end, period, end + policy.grace_ms, policy.expires_ms(period))
-        self._last[board, kind] = found
-        return period, found[3], found[4]
+        found = (period, policy.final_at(period), policy.expires_ms(period))
+        self._last[board, kind] = (period.start_ms, period.end_ms, found)
+        return found
 
     def expand(self, entry_id: str, ops: Iterable[Op], now_ms: int,
                into: PeriodOps) -> tuple[list[Op], bool]:
@@ -88,7 +87,7 @@ class PeriodBoards:
                 if found is None:  # between two seasons: all-time only
                     continue
                 period, final_at, expires = found
-                if now_ms >= final_at:  # policy.is_final
+                if now_ms >= final_at:
                     late = True
                     continue
                 name = period_board(op.board, period)

@@ -317,9 +317,13 @@ class PeriodPolicy:
         """:meth:`readable` of every kind the board is kept per, kind after kind."""
         return [period for kind in self.kinds for period in self.readable(kind, now_ms)]
 
+    def final_at(self, period: Period) -> int:
+        """The first instant (Unix ms) at which the period takes no more events."""
+        return period.end_ms + self.grace_ms
+
     def is_final(self, period: Period, now_ms: int) -> bool:
         """True once the period takes no more events."""
-        return now_ms >= period.end_ms + self.grace_ms
+        return now_ms >= self.final_at(period)
 
 
 class NotKept(ValueError):
