@@ -7,7 +7,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.schemas.periods import PeriodPolicySchema
-from api.schemas.shared import TIER_TEXT, percentile_field, record_fields, subscore_field
+from api.schemas.shared import (
+    TIER_TEXT,
+    percentile_field,
+    record_fields,
+    standing_fields,
+    subscore_field,
+)
 from tracker.ranking import TieMode
 
 
@@ -110,11 +116,7 @@ class PlayerBoardSchema(Schema):
     ties = fields.Enum(TieMode, by_value=True, required=True,
                        metadata={"description": "The tie mode of `rank`."})
     size = fields.Integer(required=True, metadata={"description": "Members on the board."})
-    score = fields.Float(required=True)
-    subscore = subscore_field()
-    rank = fields.Integer(required=True)
-    percentile = percentile_field()
-    tier = fields.String(metadata={"description": TIER_TEXT})
+    score, subscore, rank, percentile, tier = standing_fields()
     submissions, first_at, last_at, metadata = record_fields()
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from api.schemas.shared import TIER_TEXT, percentile_field, record_fields, subscore_field
+from api.schemas.shared import (
+    record_fields,
+    standing_fields,
+)
 from tracker.periods import PeriodKind
 from tracker.ranking import TieMode
 
@@ -58,11 +61,7 @@ class PeriodSchema(PeriodRefSchema):
 
 
 class PlayerPeriodSchema(PeriodSchema):
-    score = fields.Float(required=True)
-    subscore = subscore_field()
-    rank = fields.Integer(required=True)
-    percentile = percentile_field()
-    tier = fields.String(metadata={"description": TIER_TEXT})
+    score, subscore, rank, percentile, tier = standing_fields()
     submissions, first_at, last_at, metadata = record_fields()
 
 

@@ -1,5 +1,5 @@
 """Fields that a player's row or standing has on every kind of board read: its
-percentile, subscore, tier and record (:mod:`api.schemas.boards`,
+standing (score, subscore, rank, percentile, tier) and record (:mod:`api.schemas.boards`,
 :mod:`api.schemas.periods`)."""
 
 from __future__ import annotations
@@ -19,6 +19,15 @@ def subscore_field() -> fields.Integer:
     return fields.Integer(metadata={
         "description": "The second column of a board with a `subscore` (equal scores rank "
                        "by it); absent on other boards."})
+
+
+def standing_fields() -> tuple[fields.Float, fields.Integer, fields.Integer, fields.Float,
+                               fields.String]:
+    """A player's standing in a list of its standings (on every board, in every period of
+    one), as :func:`api.bodies.standing_row` builds it: score, subscore, rank, percentile,
+    tier."""
+    return (fields.Float(required=True), subscore_field(), fields.Integer(required=True),
+            percentile_field(), fields.String(metadata={"description": TIER_TEXT}))
 
 
 def record_fields() -> tuple[fields.Integer, fields.Integer, fields.Integer, fields.Dict]:
