@@ -140,6 +140,13 @@ def _operation(view: Callable[..., Any], op: Operation, names: list[str],
     if op.reads_redis:
         codes.add(503)
     responses: dict[str, Any] = {"200": ok}
+    if not secured and op.tag != "operations":  # a public read: see api.caching
+        ok["headers"] = {"ETag": {
+            "description": "A hash of the body; send it back in If-None-Match to get 304 "
+                           "while the answer is unchanged.",
+            "schema": {"type": "string"}}}
+        responses["304"] = {"description": "Not Modified: If-None-Match named this "
+                                           "answer's ETag, so no body is sent."}
     for code in sorted(codes):
         responses[str(code)] = {"description": ERROR_TEXT.get(code, "Error."),
                                 "content": {"application/json": {"schema": "Error"}}}

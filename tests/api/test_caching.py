@@ -1,5 +1,6 @@
-"""Cache-Control on every answer: public reads may be cached (for TRACKER_CACHE_SECONDS),
-anything read with a token, errors, probes and metrics never are."""
+"""Cache-Control on every answer: public reads may be cached (for TRACKER_CACHE_SECONDS)
+and revalidated by their ETag; anything read with a token, errors, probes and metrics
+never are."""
 
 from __future__ import annotations
 
@@ -25,6 +26,42 @@ def test_public_reads_revalidate_or_are_cached_for_the_configured_time(
         for path in ("/health", "/metrics", "/products/exrps/boards/nope/entries",
                      "/products/exrps/boards/wins/entries?limit=0"):
             assert client.get(path).headers["Cache-Control"] == "no-store", path
+
+
+def test_a_public_read_asked_again_unchanged_gets_304_without_a_body(
+        make_app: MakeApp, feed: Feed) -> None:
+    feed("exrps", [game_over("exrps", "ann", "bob")])
+    client = make_app().test_client()
+    path = "/products/exrps/boards/wins/entries"
+    first = client.get(path)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and first.json["entries"]
+
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == etag and again.headers["Cache-Control"] == "no-cache"
+    weak = client.get(path, headers={"If-None-Match": f'"other", W/{etag}'})
+    assert weak.status_code == 304  # If-None-Match compares weakly (RFC 9110)
+    assert client.get("/leaderboards/top_ten/exrps").headers["ETag"] != etag
+
+    feed("exrps", [game_over("exrps", "bob", "ann"), game_over("exrps", "bob", "cid")])
+    moved = client.get(path, headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    assert moved.json["entries"][0]["user_id"] == "bob"
+
+
+def test_errors_and_answers_to_a_token_carry_no_etag(make_app: MakeApp, feed: Feed,
+                                                     token: Token) -> None:
+    feed("exrps", [game_over("exrps", "ann", "bob")])
+    client = make_app(SECURED).test_client()
+    for path, headers, status in [
+            ("/products/exrps/boards/wins/entries", bearer(token()), 200),
+            ("/products/exrps/players/ann/stats", bearer(token(sub="ann")), 200),
+            ("/products/exrps/boards/nope/entries", {}, 404),
+            ("/health", {}, 200)]:
+        answer = client.get(path, headers={**headers, "If-None-Match": "*"})
+        assert answer.status_code == status, path
+        assert "ETag" not in answer.headers, path
 
 
 def test_anything_read_with_a_token_is_never_stored(make_app: MakeApp, feed: Feed,

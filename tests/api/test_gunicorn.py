@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -122,6 +123,19 @@ def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:
             resp.read().decode())
     with urllib.request.urlopen(f"{gunicorn}/docs/", timeout=5) as resp:
         assert resp.status == 200 and b"swagger-ui" in resp.read()
+    # a portal polling the top ten: 304 with no body while the board is unchanged
+    host, port = gunicorn.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("GET", "/leaderboards/top_ten/pong")
+    first = conn.getresponse()
+    etag, _ = first.getheader("ETag"), first.read()
+    conn.close()
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("GET", "/leaderboards/top_ten/pong", headers={"If-None-Match": etag})
+    again = conn.getresponse()
+    assert (again.status, again.read(), again.getheader("ETag")) == (304, b"", etag)
+    assert again.getheader("Content-Type") is None
+    conn.close()
     status, ctype, body = get(f"{gunicorn}/leaderboards/top_ten/nope")
     assert (status, ctype) == (404, "application/json")
     assert isinstance(body, dict) and body["error"] == "unknown_product"

@@ -175,10 +175,17 @@ def test_openapi_document(client: FlaskClient) -> None:
     entries = paths["/products/{product_id}/boards/{board}/entries"]["get"]
     names = {p["name"] for p in entries["parameters"]}
     assert names == {"product_id", "board", "limit", "cursor", "offset", "ties", "period"}
-    assert set(entries["responses"]) >= {"200", "404", "422", "503"}
+    assert set(entries["responses"]) >= {"200", "304", "404", "422", "503"}
+    assert "ETag" in entries["responses"]["200"]["headers"]
     stats = paths["/players/{user_id}/stats"]["get"]
     assert stats["security"] == [{"bearerAuth": []}]
     assert set(stats["responses"]) >= {"200", "401", "403"}
+    # 304 and ETag are documented where they are sent: public reads, not probes or tokens
+    for path, documented in [("/products", True), ("/health", False), ("/metrics", False),
+                             ("/players/{user_id}/stats", False)]:
+        assert ("304" in paths[path]["get"]["responses"]) is documented, path
+    assert "ETag" in client.get("/products").headers
+    assert "ETag" not in client.get("/health").headers
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert {"Page", "Standing", "Error", "Entry"} <= set(spec["components"]["schemas"])
 
