@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -34,7 +35,7 @@ import redis
 
 from tracker.commands import configured_products, redis_errors
 from tracker.handlers import Board
-from tracker.periods import Period, period_board
+from tracker.periods import Period, PeriodKind, period_board
 from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys
@@ -79,6 +80,26 @@ def due(product: Product, now_ms: int) -> Iterator[tuple[Board, Period]]:
         for period in policy.all_readable(now_ms):
             if policy.is_final(period, now_ms):
                 yield board, period
+
+
+def next_to_close(product: Product, now_ms: int) -> list[tuple[Board, Period, int]]:
+    """Per board and kind, the next period that will close and when (Unix ms, its end
+    plus grace), soonest first: what a product with no results yet waits for."""
+    upcoming = []
+    for board in product.boards:
+        policy = board.periods
+        if policy is None or not policy.results_top:
+            continue
+        for kind in policy.kinds:
+            if kind is PeriodKind.SEASON:
+                candidates: Iterable[Period] = policy.seasons
+            else:  # the one before, while in its grace, then the current one
+                current = Period.containing(kind, now_ms, policy.clock)
+                candidates = (current.shift(-1), current)
+            period = next((p for p in candidates if not policy.is_final(p, now_ms)), None)
+            if period is not None:
+                upcoming.append((board, period, policy.final_at(period)))
+    return sorted(upcoming, key=lambda row: row[2])
 
 
 class PeriodResults:
@@ -184,9 +205,23 @@ def close_periods_command() -> None:
               help="The latest this many results.")
 def period_results_command(product_id: str, limit: int) -> None:
     """Show the latest closed periods' standings of a product, oldest first."""
-    results, _ = results_store()
+    results, products = results_store()
+    product = products.get(product_id)
+    if product is None:
+        raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
     with redis_errors():
         latest = results.latest(product_id, limit)
+    if not latest:
+        upcoming = next_to_close(product, int(time.time() * 1000))
+        if not upcoming:
+            click.echo(f"{product_id} keeps no board per period with results_top > 0: "
+                       "it has no period results.")
+            return
+        click.echo(f"No period of {product_id} has closed yet. Next to close:")
+        for board, period, final_ms in upcoming:
+            when = datetime.fromtimestamp(final_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+            click.echo(f"  {board.name} {period.id} at {when} UTC (its end plus grace)")
+        return
     for r in latest:
         where = f"{r.board} {r.period}" + ("" if r.bucket is None else f" bucket {r.bucket}")
         best = ", ".join(f"{t['rank']}. {t['user_id']} ({t['score']:g}"

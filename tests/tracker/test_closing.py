@@ -23,7 +23,7 @@ from tests.support.handlers import (
     race_entries,
 )
 from tests.support.processes import settings_env
-from tracker.closing import PeriodResults, due, parse_result
+from tracker.closing import PeriodResults, due, next_to_close, parse_result
 from tracker.erasure import forget_player
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
@@ -139,3 +139,53 @@ def test_the_commands_close_periods_and_show_their_results(
     assert lines[0].endswith(f"laps {then.id}: 5 player(s); 1. d4 (57), 1. d0 (57), "
                              "3. d2 (58)")
     assert lines[1].endswith(f"laps {then.id} bucket 0: 2 player(s); 1. d0 (57), 2. d1 (58)")
+
+
+SEASONED = '''
+[products.pong]
+handlers = [{ use = "wins", periods = ["week", "season"], grace_seconds = 60, seasons = [
+    { id = "s1", start = 2037-09-01, end = 2037-11-01 },
+    { id = "s2", start = 2037-11-15, end = 2038-01-01 },
+] }]
+[products.chess]
+handlers = ["elo"]
+'''
+
+
+def test_next_to_close_names_each_kinds_next_period_soonest_first() -> None:
+    pong = parse_products(tomllib.loads(SEASONED))["pong"]
+    wins = pong.boards[0]
+    assert wins.periods is not None
+    s1, s2 = wins.periods.seasons
+    in_s1 = s1.start_ms + 86_400_000
+    week = Period.containing(PeriodKind.WEEK, in_s1)
+    assert [(b.name, p, at) for b, p, at in next_to_close(pong, in_s1)] == [
+        ("wins", week, week.end_ms + 60_000), ("wins", s1, s1.end_ms + 60_000)]
+    # in the grace of a week, that week is next, not the one just begun
+    assert next_to_close(pong, week.end_ms + 59_999)[0][1] == week
+    assert next_to_close(pong, week.end_ms + 60_000)[0][1] == week.shift(1)
+    # in s1's grace, s1 is still next; between the seasons, s2; after the last, none
+    def seasons(now_ms: int) -> list[Period]:
+        return [p for _, p, _ in next_to_close(pong, now_ms) if p.kind is PeriodKind.SEASON]
+    assert seasons(s1.end_ms + 59_999) == [s1]
+    assert seasons(s1.end_ms + 60_000) == [s2]
+    last = next_to_close(pong, s2.end_ms + 60_000)
+    assert [p.kind for _, p, _ in last] == [PeriodKind.WEEK]
+
+
+def test_period_results_says_what_is_next_before_any_period_closed(
+        settings: Settings, tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text(SEASONED)
+    runner = CliRunner(env=settings_env(settings, TRACKER_PRODUCTS_FILE=str(config)))
+    waiting = runner.invoke(main, ["period-results", "pong"])
+    assert waiting.exit_code == 0, waiting.output
+    lines = waiting.output.splitlines()
+    assert lines[0] == "No period of pong has closed yet. Next to close:"
+    week = Period.containing(PeriodKind.WEEK, int(time.time() * 1000) - 60_000)  # grace
+    assert lines[1].startswith(f"  wins {week.id} at {week.end:%Y-%m-%d} 00:01 UTC")
+    assert lines[2].startswith("  wins s1 at 2037-11-01 00:01 UTC")
+    none = runner.invoke(main, ["period-results", "chess"])
+    assert none.exit_code == 0 and "chess keeps no board per period" in none.output
+    unknown = runner.invoke(main, ["period-results", "tetris"])
+    assert unknown.exit_code == 2 and "'tetris' is not configured" in unknown.output
