@@ -121,14 +121,15 @@ def follow_up(part: Part, count: int, source: str, entries: Sequence[Entry]) -> 
 
     The retry part is recorded before this one is forgotten (one atomic step),
     so if its task is lost, a bridge publishes it again."""
-    nxt = part.retry(entries[0][0])
-    delay = retry_delay(nxt.attempt)
+    retry = part.retry(entries[0][0])
+    delay = retry_delay(retry.attempt)
     due_ms = delay * 1000 + settings().claim_idle_ms
-    if inflight().finish(part, count, (nxt, entries), due_in_ms=due_ms):
+    recorded = inflight().hand_on(part, count, (retry, entries), due_in_ms=due_ms)
+    if recorded is not None:
         try:
-            publish_part(nxt, source, countdown=delay)
+            publish_part(recorded, source, countdown=delay)
         except Exception as exc:  # it stays in flight: a bridge publishes it when due
-            log.warning("could not publish retry part %s (%s); a bridge will", nxt, exc)
+            log.warning("could not publish retry part %s (%s); a bridge will", recorded, exc)
 
 
 @app.task(bind=True, name=APPLY_PART)

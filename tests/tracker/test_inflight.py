@@ -120,12 +120,12 @@ def test_finishing_is_idempotent_and_a_follow_up_is_recorded_with_it(
     retry = part.retry(ids[2])
     assert retry == Part(ids[2], 1, "pong")
 
-    assert flight.finish(part, size, (retry, entries[2:3]), due_in_ms=IDLE)
+    assert flight.hand_on(part, size, (retry, entries[2:3]), due_in_ms=IDLE) == retry
     assert flight.entries(part) is None
     assert flight.entries(retry) == entries[2:3]
     assert flight.count() == 1
     # a second delivery of the same task: nothing changes, no second follow-up
-    assert not flight.finish(part, size, (part.retry(ids[0]), entries), due_in_ms=IDLE)
+    assert flight.hand_on(part, size, (part.retry(ids[0]), entries), due_in_ms=IDLE) is None
     assert flight.part_names() == [str(retry)] and flight.count() == 1
     assert flight.finish(retry, 1)
     assert flight.part_names() == [] and flight.count() == 0
@@ -156,6 +156,9 @@ def test_a_part_put_by_hand_is_read_back_like_a_claimed_one(flight: InFlight) ->
 
 def test_part_names_round_trip() -> None:
     assert Part.parse("1700000000000-3/2/exrps") == Part("1700000000000-3", 2, "exrps")
+    assert Part.parse("1-0~2/0/pong") == Part("1-0", 0, "pong", copy=2)
+    assert str(Part("1-0", 1, "pong", copy=3)) == "1-0~3/1/pong"
+    assert Part("1-0", 0, "pong", copy=3).retry("1-5") == Part("1-5", 1, "pong")
     assert Part.parse(b"1-0/0/") == Part("1-0", 0, "")
     assert str(Part("1-0", 0, "a.b-c")) == "1-0/0/a.b-c"
 
@@ -243,3 +246,54 @@ def test_split_by_product_routes_as_group_by_product() -> None:
     assert split == grouped == {
         "1-0": "exrps", "1-1": "pong", "1-2": "exrps", "1-3": "", "1-4": "", "1-5": "",
         "1-6": "exrps", "1-7": "pong", "1-8": "", "1-9": "pong"}
+
+
+def in_flight_entries(flight: InFlight) -> int:
+    """Entries held by the parts now in flight (what the counter must say)."""
+    return sum(len(flight.entries(Part.parse(name)) or []) for name in flight.part_names())
+
+
+def test_a_replay_while_parts_are_in_flight_loses_nothing(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    """The replay of the README (the group moved back with XGROUP SETID) while the parts of
+    the first read are still in flight: the second read of the same entries, in a longer
+    part of the same first entry, is kept beside the first one, not written over it."""
+    ids = add(stream, settings.stream_key, [{"product_id": "pong", "n": str(i)}
+                                            for i in range(6)])
+    [(first, n1)] = flight.claim("c1", count=3, part_size=10, max_in_flight=100,
+                                 idle_ms=IDLE).parts
+    taken = flight.entries(first)  # a worker fetched it and is applying it
+    assert taken is not None and n1 == 3
+
+    stream.xgroup_setid(settings.stream_key, settings.stream_group, id="0")
+    [(second, n2)] = flight.claim("c1", count=10, part_size=10, max_in_flight=100,
+                                  idle_ms=IDLE).parts
+    assert n2 == 6 and second == Part(ids[0], 0, "pong", copy=1)  # ~1: a copy
+    assert [e for e, _ in flight.entries(second) or []] == ids
+    assert flight.count() == in_flight_entries(flight) == 9
+
+    assert flight.finish(first, len(taken))  # the worker of the first part is done
+    assert [e for e, _ in flight.entries(second) or []] == ids  # still there, whole
+    assert flight.count() == in_flight_entries(flight) == 6
+    assert flight.finish(second, n2)
+    assert flight.part_names() == [] and flight.count() == 0
+
+
+def test_a_follow_up_named_like_a_part_in_flight_is_kept_beside_it(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    ids = add(stream, settings.stream_key, [{"product_id": "pong", "n": str(i)}
+                                            for i in range(3)])
+    [(part, size)] = flight.claim("c1", count=10, part_size=10, max_in_flight=100,
+                                  idle_ms=IDLE).parts
+    entries = flight.entries(part)
+    assert entries is not None
+    other = Part(ids[1], 1, "pong")  # another part's retry, from an overlapping read
+    flight.put(other, entries[1:], idle_ms=IDLE)
+
+    retry = flight.hand_on(part, size, (part.retry(ids[1]), entries[1:2]), due_in_ms=IDLE)
+    assert retry is not None and retry != other and retry.attempt == 1
+    assert flight.entries(retry) == entries[1:2] and flight.entries(other) == entries[1:]
+    assert flight.count() == in_flight_entries(flight) == 3
+    # a second delivery of the task: nothing changes
+    assert flight.hand_on(part, size, (part.retry(ids[1]), entries[1:2]), IDLE) is None
+    assert flight.count() == in_flight_entries(flight) == 3

@@ -54,8 +54,10 @@ def _source(name: str) -> str:
     return resources.files("tracker.storage").joinpath(name).read_text()
 
 
-def _script(client: redis.Redis, name: str) -> Any:
-    return client.register_script(_source(name))
+def _script(client: redis.Redis, name: str, names: bool = False) -> Any:
+    """A script; with ``names``, after inflight_names.lua (for one that records parts)."""
+    return client.register_script((_source("inflight_names.lua") if names else "")
+                                  + _source(name))
 
 
 def _text(value: bytes | str) -> str:
@@ -68,19 +70,24 @@ class Part:
 
     ``attempt`` counts earlier failed attempts at these entries: a retry is a
     new part (of the entries that failed), with the next attempt number.
+    ``copy`` tells apart a part read again by a replay while the first read of the
+    same first entry is still in flight (``<first entry id>~<copy>/...``).
     """
 
     first_id: str
     attempt: int
     product_id: str
+    copy: int = 0
 
     def __str__(self) -> str:
-        return f"{self.first_id}/{self.attempt}/{self.product_id}"
+        first = f"{self.first_id}~{self.copy}" if self.copy else self.first_id
+        return f"{first}/{self.attempt}/{self.product_id}"
 
     @classmethod
     def parse(cls, name: str | bytes) -> Part:
-        first_id, attempt, product_id = _text(name).split("/", 2)
-        return cls(first_id, int(attempt), product_id)
+        first, attempt, product_id = _text(name).split("/", 2)
+        first_id, _, copy = first.partition("~")
+        return cls(first_id, int(attempt), product_id, int(copy or 0))
 
     def retry(self, first_id: str) -> Part:
         """The follow-up part of entries from this one, starting at ``first_id``."""
@@ -137,15 +144,15 @@ class InFlight:
         self.parts_key, self.due_key, self.entries_key, self.reader_key = (
             f"{base}:parts", f"{base}:due", f"{base}:entries", f"{base}:reader")
         self._begin = _script(client, "inflight_begin.lua")
-        self._commit = _script(client, "inflight_commit.lua")
-        self._adopt = _script(client, "inflight_adopt.lua")
+        self._commit = _script(client, "inflight_commit.lua", names=True)
+        self._adopt = _script(client, "inflight_adopt.lua", names=True)
         self._release = client.register_script(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end")
         # XRANGE replies as hiredis builds them (lists of bytes): redis-py's own
         # parsing into a dict per entry cost the bridge more than all the rest
         self._raw = redis.Redis(connection_pool=client.connection_pool)
         self._raw.set_response_callback("XRANGE", lambda reply, **_: reply)
-        self._finish = _script(client, "inflight_finish.lua")
+        self._finish = _script(client, "inflight_finish.lua", names=True)
         self._stale = _script(client, "inflight_stale.lua")
 
     @classmethod
@@ -179,11 +186,14 @@ class InFlight:
                                idle_ms]
             for part, part_rows in parts:
                 args += [str(part), msgpack.packb(part_rows, use_bin_type=False)]
-            done = self._commit(keys=[self.stream_key, self.parts_key, self.due_key,
-                                      self.entries_key, self.reader_key], args=args)
+            done: Any = self._commit(keys=[self.stream_key, self.parts_key, self.due_key,
+                                           self.entries_key, self.reader_key], args=args)
             if done:
-                return Claim("ok", last, len(rows),
-                             tuple((part, len(part_rows)) for part, part_rows in parts))
+                made = [(part, len(part_rows)) for part, part_rows in parts]
+                for i in range(1, len(done), 2):  # recorded as copies (a replay)
+                    at = int(done[i]) - 1
+                    made[at] = (Part.parse(done[i + 1]), made[at][1])
+                return Claim("ok", last, len(rows), tuple(made))
         return Claim("wait")
 
     def adopt_pending(self, consumer: str, part_size: int) -> int:
@@ -215,18 +225,24 @@ class InFlight:
         pipe.incrby(self.entries_key, len(entries))
         pipe.execute()
 
-    def finish(self, part: Part, count: int,
-               follow_up: tuple[Part, Sequence[tuple[str, RawFields]]] | None = None,
-               due_in_ms: int = 0) -> bool:
-        """Forget ``part`` (of ``count`` entries); with ``follow_up``, record that part in
-        the same step, due again in ``due_in_ms``. False if the part was finished already
-        (then no follow-up is recorded: the first finish made it)."""
-        keys = [self.parts_key, self.due_key, self.entries_key]
-        args: list[Any] = [str(part), count]
-        if follow_up is not None:
-            nxt, entries = follow_up
-            args += [str(nxt), pack_entries(entries), len(entries), due_in_ms]
-        return bool(self._finish(keys=keys, args=args))
+    def finish(self, part: Part, count: int) -> bool:
+        """Forget ``part`` (of ``count`` entries); False if it was finished already."""
+        return bool(self._finish(keys=[self.parts_key, self.due_key, self.entries_key],
+                                 args=[str(part), count]))
+
+    def hand_on(self, part: Part, count: int,
+                follow_up: tuple[Part, Sequence[tuple[str, RawFields]]],
+                due_in_ms: int) -> Part | None:
+        """Forget ``part`` (of ``count`` entries) and record ``follow_up`` in the same step,
+        due in ``due_in_ms``: the follow-up as recorded (a copy of it if a part of its
+        name is in flight), or None if ``part`` was finished already (then no follow-up
+        is recorded: the first finish made it)."""
+        nxt, entries = follow_up
+        name: Any = self._finish(
+            keys=[self.parts_key, self.due_key, self.entries_key],
+            args=[str(part), count, str(nxt), pack_entries(entries), len(entries),
+                  due_in_ms])
+        return None if name == 0 else Part.parse(name)
 
     def stale(self, idle_ms: int, limit: int = 100) -> list[Part]:
         """Parts that are due, each pushed back by ``idle_ms`` as it is returned."""

@@ -43,8 +43,7 @@ for _, entry in ipairs(entries) do
   part[#part + 1] = entry
 end
 for _, p in ipairs(parts) do
-  local name = p[2][1][1] .. '/0/' .. p[1]
-  redis.call('HSET', KEYS[2], name, cmsgpack.pack(p[2]))
+  local name = record_part(KEYS[2], p[2][1][1] .. '/0/' .. p[1], cmsgpack.pack(p[2]))
   redis.call('ZADD', KEYS[3], 0, name)  -- due at once
 end
 redis.call('INCRBY', KEYS[4], #entries)

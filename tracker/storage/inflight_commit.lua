@@ -13,7 +13,9 @@
 -- ARGV[7]  ms after which an unfinished part is published again
 -- ARGV[8], ARGV[9], ... : part name, msgpack entries, part name, ...
 --
--- Returns 1, or 0 if the group moved meanwhile (nothing is written: read again).
+-- Returns {1, i, name, ...}: the parts recorded under another name than their own
+-- (i: the part's place among ARGV's, from 1; see inflight_names.lua), usually none;
+-- or 0 if the group moved meanwhile (nothing is written: read again).
 local position
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local info = {}
@@ -31,10 +33,15 @@ else
 end
 local t = redis.call('TIME')
 local due = t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[7])
+local renamed = {1}
 for i = 8, #ARGV, 2 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[3], due, ARGV[i])
+  local name = record_part(KEYS[2], ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', KEYS[3], due, name)
+  if name ~= ARGV[i] then
+    renamed[#renamed + 1] = (i - 6) / 2
+    renamed[#renamed + 1] = name
+  end
 end
 redis.call('INCRBY', KEYS[4], ARGV[5])
 if redis.call('GET', KEYS[5]) == ARGV[2] then redis.call('DEL', KEYS[5]) end
-return 1
+return renamed
