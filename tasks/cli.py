@@ -25,6 +25,7 @@ from tracker.edx.cli import (
 from tracker.edx.erasure import forget_learner_command
 from tracker.erasure import delete_records_command, forget_player_command
 from tracker.reindex import convert_ties_command
+from tracker.replay import replay_command
 from tracker.rewards import run_reward_hooks_command
 from tracker.settings import Settings
 
@@ -79,3 +80,4 @@ main.add_command(run_reward_hooks_command)
 main.add_command(convert_ties_command)
 main.add_command(board_command)
 main.add_command(status_command)
+main.add_command(replay_command)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from click.testing import CliRunner
 
 from api import create_app
+from tasks.cli import main
 from tests.support.pipeline import (
     expected_stats,
     expected_wins,
@@ -19,7 +21,13 @@ from tests.support.pipeline import (
     snapshot,
     wait_for_pipeline,
 )
-from tests.support.processes import Process, start_bridge, start_worker, wait_until
+from tests.support.processes import (
+    Process,
+    settings_env,
+    start_bridge,
+    start_worker,
+    wait_until,
+)
 from tests.support.varcade import EXAMPLE, game_over, submitted, xadd_all
 from tracker.products import Products
 from tracker.settings import Settings
@@ -117,7 +125,8 @@ def test_stream_to_redis_matches_an_independent_count(
 def test_replaying_the_stream_changes_nothing(
         running: list[Process], settings: Settings, products: Products, stream: redis.Redis,
         data: redis.Redis) -> None:
-    xadd_all(stream, traffic(seed=11) + submissions(seed=3) + BAD, key=settings.stream_key)
+    rows = traffic(seed=11) + submissions(seed=3) + BAD
+    xadd_all(stream, rows, key=settings.stream_key)
     wait_for_pipeline(settings, products.queues)
     before = snapshot(data)
     assert len(before) > 20
@@ -125,8 +134,14 @@ def test_replaying_the_stream_changes_nothing(
     applied = sum(t.get("applied", 0) for t in totals.values())
     assert applied > 0 and not any(t.get("duplicates") for t in totals.values())
 
-    # the group's cursor back at 0, as after losing it: every entry comes again
-    stream.xgroup_setid(settings.stream_key, settings.stream_group, id="0")
+    # every entry read again, as after losing the data: `tracker replay` from the start
+    replay = CliRunner(env=settings_env(settings)).invoke(
+        main, ["replay", "--since", "start", "--yes", "--wait"])
+    assert replay.exit_code == 0, replay.output
+    assert f"{len(rows):,} entries from the start on will be read again" in replay.output
+    assert "read again;" in replay.output  # --wait followed the bridge back to the end
+    lag = stream.xinfo_groups(settings.stream_key)[0]["lag"]
+    assert lag == 0  # the group's count of entries read was kept right
     wait_for_pipeline(settings, products.queues)
     after = snapshot(data)
     assert after == before
