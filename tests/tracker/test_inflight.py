@@ -13,6 +13,7 @@ from tracker.events import TextFields
 from tracker.processing import group_by_product
 from tracker.settings import Settings
 from tracker.storage.inflight import (
+    Entry,
     InFlight,
     Part,
     pack_entries,
@@ -109,14 +110,22 @@ def test_an_empty_claim_says_where_the_group_stands(
     assert (empty.status, empty.last_id, empty.parts) == ("empty", ids[-1], ())
 
 
-def test_finishing_is_idempotent_and_a_follow_up_is_recorded_with_it(
-        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+def one_part(flight: InFlight, stream: redis.Redis, settings: Settings,
+             n: int) -> tuple[list[str], Part, list[Entry]]:
+    """``n`` pong entries claimed as one part: their ids, the part and its entries."""
     ids = add(stream, settings.stream_key, [{"product_id": "pong", "n": str(i)}
-                                            for i in range(4)])
+                                            for i in range(n)])
     [(part, size)] = flight.claim("c1", count=10, part_size=10, max_in_flight=100,
                                   idle_ms=IDLE).parts
     entries = flight.entries(part)
-    assert entries is not None and size == 4
+    assert entries is not None and size == n == len(entries)
+    return ids, part, entries
+
+
+def test_finishing_is_idempotent_and_a_follow_up_is_recorded_with_it(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    ids, part, entries = one_part(flight, stream, settings, 4)
+    size = len(entries)
     retry = part.retry(ids[2])
     assert retry == Part(ids[2], 1, "pong")
 
@@ -281,12 +290,8 @@ def test_a_replay_while_parts_are_in_flight_loses_nothing(
 
 def test_a_follow_up_named_like_a_part_in_flight_is_kept_beside_it(
         flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
-    ids = add(stream, settings.stream_key, [{"product_id": "pong", "n": str(i)}
-                                            for i in range(3)])
-    [(part, size)] = flight.claim("c1", count=10, part_size=10, max_in_flight=100,
-                                  idle_ms=IDLE).parts
-    entries = flight.entries(part)
-    assert entries is not None
+    ids, part, entries = one_part(flight, stream, settings, 3)
+    size = len(entries)
     other = Part(ids[1], 1, "pong")  # another part's retry, from an overlapping read
     flight.put(other, entries[1:], idle_ms=IDLE)
 
