@@ -9,7 +9,7 @@ CORS preflights are not limited. If the limiter's Redis fails, requests are let 
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -25,6 +25,12 @@ def _exempt() -> bool:
     return request.blueprint not in LIMITED or request.method == "OPTIONS"
 
 
+def _retry_after_only_when_refused(response: Response) -> Response:
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def storage_uri(redis_url: str) -> str:
     """The limits library's name for a Redis URL: it spells a unix socket ``redis+unix://``."""
     return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
@@ -34,6 +40,10 @@ def init_limiter(app: Flask, settings: ApiSettings, redis_url: str,
                  key_prefix: str) -> Limiter | None:
     if not settings.rate_limited:
         return None
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in
+    # reverse): flask-limiter puts Retry-After on every answer, where it says "wait
+    # before asking again" to whoever honours it; it belongs to 429 (and 503) only.
+    app.after_request(_retry_after_only_when_refused)
     return Limiter(
         get_remote_address,
         app=app,

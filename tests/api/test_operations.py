@@ -118,6 +118,7 @@ def test_rate_limit_per_client_in_redis(make_app: MakeApp, data: redis.Redis) ->
         assert resp.headers["X-RateLimit-Limit"] == "3"
         assert resp.headers["X-RateLimit-Remaining"] == str(2 - i)
         assert int(resp.headers["X-RateLimit-Reset"]) > 0
+        assert "Retry-After" not in resp.headers  # only when refused
     resp = client.get("/leaderboards/top_ten/pong")
     assert resp.status_code == 429 and resp.mimetype == "application/json"
     body = resp.get_json()
