@@ -11,7 +11,9 @@ are mixed in, some twice) equal to one built from the good lines, every entry
 acknowledged, none pending, and the dead letter holding exactly the deliberately
 malformed entries. A table of expected versus found is printed.
 
-- Redis broker: 200,000 entries; the data Redis and the broker Redis restart once.
+- Redis broker: 200,000 entries; the data Redis and the broker Redis restart once,
+  and the stream is replayed from the start once (``tracker replay``), while the
+  parts of the first reading are still in flight.
 - RabbitMQ (quorum queues, publisher confirms): 60,000 entries; the data Redis
   restarts once and RabbitMQ drops every connection of the test's vhost once.
 """
@@ -35,6 +37,7 @@ from tests.support.redis_server import RedisServer
 from tests.support.traffic import mixed_traffic
 from tests.tasks.conftest import ServerFactory
 from tracker.products import load_products
+from tracker.replay import plan_rewind, rewind
 from tracker.settings import Settings
 
 QUEUES = load_products(TEST_PRODUCTS).queues
@@ -70,6 +73,13 @@ def chaos(settings: Settings, events: int, rate: float,
     assert not run.died, f"processes exited on their own: {run.died}\n{fleet.logs()}"
 
 
+def replay(settings: Settings) -> None:
+    """``tracker replay --since start --yes``: every entry read so far is read again."""
+    stream = redis.Redis.from_url(settings.stream_url, socket_timeout=5)
+    key, group = settings.stream_key, settings.stream_group
+    rewind(stream, key, group, plan_rewind(stream, key, group, "0-0"))
+
+
 def report(title: str, entries: int, run: ChaosRun) -> str:
     return (f"chaos ({title}): {entries:,} entries in {run.seconds:.0f} s (writing "
             f"{run.produce_seconds:.0f} s, draining {run.drain_seconds:.0f} s after the chaos); "
@@ -85,6 +95,7 @@ def test_chaos_with_a_redis_broker(redis_servers: ServerFactory, tmp_path: Path,
     broker_client = redis.Redis.from_url(settings.broker_url, socket_timeout=5)
     chaos(settings, 200_000, REDIS_RATE,
           lambda fleet: [Outage(10, "restart data Redis", lambda: data.restart(down_for=2)),
+                         Outage(16, "replay from the start", lambda: replay(settings)),
                          Outage(22, "restart broker Redis", lambda: broker.restart(down_for=2))],
           lambda: broker_idle(broker_client, QUEUES), "Redis broker", tmp_path, capsys)
 
