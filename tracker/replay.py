@@ -120,7 +120,8 @@ def _when(entry_id: str) -> str:
                    "offset), Unix ms, an entry id, or 'start' for the whole stream")
 @click.option("--yes", is_flag=True, help="do not ask before moving the group")
 @click.option("--wait/--no-wait", default=False, show_default=True,
-              help="follow the bridges reading it again, with a progress bar")
+              help="follow the bridges reading it again, with a progress bar (Ctrl-C "
+                   "stops following, not the replay)")
 def replay_command(since: str, yes: bool, wait: bool) -> None:
     """Read the event stream again from WHEN, after a crash of the data Redis lost writes
     (entries applied before change nothing). Moves the consumer group back; running
