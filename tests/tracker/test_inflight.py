@@ -302,3 +302,24 @@ def test_a_follow_up_named_like_a_part_in_flight_is_kept_beside_it(
     # a second delivery of the task: nothing changes
     assert flight.hand_on(part, size, (part.retry(ids[1]), entries[1:2]), IDLE) is None
     assert flight.count() == in_flight_entries(flight) == 3
+
+
+def test_each_reading_of_the_same_entries_in_flight_gets_its_own_copy(
+        flight: InFlight, stream: redis.Redis, settings: Settings) -> None:
+    ids = add(stream, settings.stream_key, [{"product_id": p} for p in
+                                            ("pong", "chess", "pong", "chess")])
+    readings = []
+    for count in (2, 4, 3):  # three replays from the start, each reading further or not
+        stream.xgroup_setid(settings.stream_key, settings.stream_group, id="0")
+        claim = flight.claim("c1", count=count, part_size=10, max_in_flight=100,
+                             idle_ms=IDLE)
+        readings.append([(str(part), n) for part, n in claim.parts])
+    assert readings == [[(f"{ids[0]}/0/pong", 1), (f"{ids[1]}/0/chess", 1)],
+                        [(f"{ids[0]}~1/0/pong", 2), (f"{ids[1]}~1/0/chess", 2)],
+                        [(f"{ids[0]}~2/0/pong", 2), (f"{ids[1]}~2/0/chess", 1)]]
+    assert flight.count() == in_flight_entries(flight) == 9
+    assert len(flight.stale(idle_ms=IDLE, limit=100)) == 0  # each due in IDLE, as claimed
+    for reading in readings:
+        for name, n in reading:
+            assert flight.finish(Part.parse(name), n)
+    assert flight.count() == 0 and flight.part_names() == []
