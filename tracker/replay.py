@@ -119,16 +119,28 @@ def _when(entry_id: str) -> str:
               help="the first entry to read again: a date-time (UTC unless it has an "
                    "offset), Unix ms, an entry id, or 'start' for the whole stream")
 @click.option("--yes", is_flag=True, help="do not ask before moving the group")
+@click.option("--past-dedupe-ttl", is_flag=True,
+              help="replay entries older than TRACKER_DEDUPE_TTL, whose dedupe records may "
+                   "be gone: only when their effects are gone too (an empty data Redis)")
 @click.option("--wait/--no-wait", default=False, show_default=True,
               help="follow the bridges reading it again, with a progress bar (Ctrl-C "
                    "stops following, not the replay)")
-def replay_command(since: str, yes: bool, wait: bool) -> None:
+def replay_command(since: str, yes: bool, past_dedupe_ttl: bool, wait: bool) -> None:
     """Read the event stream again from WHEN, after a crash of the data Redis lost writes
     (entries applied before change nothing). Moves the consumer group back; running
     bridges read on from there. Reads TRACKER_STREAM_URL, TRACKER_STREAM_KEY and
     TRACKER_STREAM_GROUP."""
     settings = Settings.from_env()
     first = parse_since(since)
+    if settings.dedupe_ttl and not past_dedupe_ttl:
+        # a dedupe record of an entry of time T lives until at least T + the TTL
+        safe_ms = int(time.time() * 1000) - settings.dedupe_ttl * 1000
+        if _id(first)[0] < safe_ms:
+            raise click.ClickException(
+                f"entries before {_when(f'{safe_ms}-0')} may have no dedupe record any more "
+                f"(TRACKER_DEDUPE_TTL={settings.dedupe_ttl} s): those already applied would "
+                "count twice. Replay from a later moment, or pass --past-dedupe-ttl if their "
+                "effects are gone too (an empty data Redis)")
     stream = redis.Redis.from_url(settings.stream_url, socket_timeout=30)
     key, group = settings.stream_key, settings.stream_group
     with redis_errors():

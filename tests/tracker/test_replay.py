@@ -97,3 +97,17 @@ def test_the_command_says_when_there_is_nothing_to_replay(
     assert nothing.exit_code == 0 and "nothing to read again" in nothing.output
     bad = runner.invoke(main, ["replay", "--since", "soon"])
     assert bad.exit_code == 2 and "is not a time" in bad.output
+
+
+def test_with_a_dedupe_ttl_it_refuses_to_replay_what_may_count_twice(
+        read_stream: redis.Redis, settings: Settings) -> None:
+    """The entries (of 2025) are older than the dedupe records' hour: already applied,
+    they would be applied again."""
+    runner = CliRunner(env=settings_env(settings, TRACKER_DEDUPE_TTL="3600"))
+    refused = runner.invoke(main, ["replay", "--since", "2025-12-01T12:00:05", "--yes"])
+    assert refused.exit_code == 1 and "may have no dedupe record any more" in refused.output
+    assert "TRACKER_DEDUPE_TTL=3600 s" in refused.output
+    assert group(read_stream, settings)["last-delivered-id"] == IDS[9]
+    forced = runner.invoke(main, ["replay", "--since", "2025-12-01T12:00:05", "--yes",
+                                  "--past-dedupe-ttl"])
+    assert forced.exit_code == 0 and group(read_stream, settings)["lag"] == 5
