@@ -17,6 +17,7 @@ from tests.support.traffic import (
     ATTEMPTS,
     COURSE_LOGS,
     ELO,
+    LEAGUE,
     PERIODS,
     PRODUCTS,
     SCORES,
@@ -139,12 +140,27 @@ def compare(settings: Settings, traffic: Traffic, producer: Producer) -> list[Ch
     want = {p: min(len(s), ATTEMPTS) for p, s in sent.items()}
     checks.append(Check(f"{TOURNAMENT} attempts counted", sum(want.values()),
                         sum(kept.values()), kept == want))
-    refused = sum(max(0, len(s) - ATTEMPTS) for s in sent.values())
-    got = store.counters([TOURNAMENT])[TOURNAMENT].get("refused", 0)
-    checks.append(Check(f"{TOURNAMENT} attempts refused", refused, got, got == refused))
     cup = {m: int(s) for m, s in store.top(TOURNAMENT, TOURNAMENT, count=100_000)}
     checks.append(Check(f"{TOURNAMENT} players, each with a score it sent", len(sent), len(cup),
                         set(cup) == set(sent) and all(cup[p] in sent[p] for p in cup)))
+    # its league: every join kept once; a submission counts only from a player who joined
+    # (one applied before its player's join, after a redelivery, is refused); each
+    # submission counted once or refused once
+    joined = {m.decode() for m in data.zrange(keys.board(TOURNAMENT, LEAGUE) + ":joined", 0, -1)}
+    checks.append(Check(f"{TOURNAMENT} {LEAGUE} joins", len(count.joined), len(joined),
+                        joined == count.joined))
+    league = {m: int(s) for m, s in store.top(TOURNAMENT, LEAGUE, count=100_000)}
+    checks.append(Check(f"{TOURNAMENT} {LEAGUE} players, all joined, each with a score it sent",
+                        len(count.joined & set(count.league)), len(league),
+                        set(league) <= count.joined
+                        and all(league[p] in count.league[p] for p in league)))
+    counted = sum(int(v.split()[0]) for v in
+                  data.hvals(keys.board_submissions(TOURNAMENT, LEAGUE)))
+    refused = (sum(max(0, len(s) - ATTEMPTS) for s in sent.values())
+               + sum(map(len, count.league.values())) - counted)
+    got = store.counters([TOURNAMENT])[TOURNAMENT].get("refused", 0)
+    checks.append(Check(f"{TOURNAMENT} refused: attempts past {ATTEMPTS}, league scores not "
+                        "counted", refused, got, got == refused))
     for product in SKILL:
         rated = {m for m, _ in store.top(product, "openskill", count=100_000)}
         with_ratings = sum(1 for m in rated

@@ -5,7 +5,9 @@ Matches come from the demo generator (all event types, in wire order, several
 matches interleaved); a share of them is re-labelled ``pong``, ``chess`` or
 ``darts``. Between them go the demo's ``snake`` runs (``type = "score"``, to a
 best board kept per week too and a sum board), each best also sent to ``cup``, a
-tournament that counts each player's first three. A demo course's log lines
+tournament that counts each player's first three, and to its ``league``, which counts
+only the players who joined it: two players in three send a ``join`` before their
+first run, the others never do. A demo course's log lines
 (``tracker.edx.demo``) are spread among them, some sent twice (a file ingested
 again: they count once).
 Among them, at known places, go deliberately malformed entries, each with the
@@ -41,6 +43,7 @@ SCORES = "snake"  # the product of score submissions (demo.SCORE_PRODUCT)
 EDX_SHARE = 0.02  # of the rows, tracking-log lines (until the demo course's are all sent)
 SCORE_SHARE = 0.03  # of the segments, snake runs (one score entry per board)
 TOURNAMENT, ATTEMPTS = "cup", 3  # snake's bests sent again to a tournament's board
+LEAGUE, JOIN_SHARE = "league", 2 / 3  # cup's board for players who joined, and how many do
 
 
 @dataclass
@@ -112,6 +115,7 @@ def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
                       concurrency=12, game_ids=lambda: f"{seed:08x}{next(counter):024x}",
                       score_share=SCORE_SHARE)
     relabel: dict[str, str] = {}
+    in_league: dict[str, bool] = {}  # player -> whether it joins the league
     traffic = Traffic([])
     results: list[Row] = []
     while len(traffic.rows) < events:
@@ -126,6 +130,13 @@ def mixed_traffic(events: int, seed: int = 4, bad_rate: float = 0.0025,
             traffic.rows.append(row)
             if row["type"] == "score" and row["board"] == "high_score":
                 traffic.rows.append({**row, "product_id": TOURNAMENT, "board": TOURNAMENT})
+                player = str(row["user_id"])
+                if player not in in_league:
+                    in_league[player] = rng.random() < JOIN_SHARE
+                    if in_league[player]:
+                        traffic.rows.append({"product_id": TOURNAMENT, "type": "join",
+                                             "board": LEAGUE, "user_id": player})
+                traffic.rows.append({**row, "product_id": TOURNAMENT, "board": LEAGUE})
             if row["type"] == "game_over":
                 results.append(row)
         if rng.random() < bad_rate * len(segment):
@@ -157,6 +168,8 @@ class Tally:
     scores: dict[str, dict[str, int]]  # snake's board -> player -> best or sum of scores
     submissions: dict[str, Counter[str]]  # snake's board -> player -> submissions
     attempts: dict[str, list[int]]  # cup's player -> the scores it sent, in order
+    joined: set[str]  # players who joined cup's league
+    league: dict[str, list[int]]  # player -> the scores it sent to the league
     fastest: dict[str, tuple[int, int]]  # snake's player -> its best (score, ms): most, least
 
 
@@ -173,9 +186,16 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
     submissions: dict[str, Counter[str]] = {b: Counter() for b in SCORE_BOARDS}
     attempts: dict[str, list[int]] = {}
     fastest: dict[str, tuple[int, int]] = {}
+    joined: set[str] = set()
+    league: dict[str, list[int]] = {}
     for row in rows:
         if row.get("product_id") == TOURNAMENT:
-            attempts.setdefault(row["user_id"], []).append(int(row["score"]))
+            if row["type"] == "join":
+                joined.add(row["user_id"])
+            elif row["board"] == LEAGUE:
+                league.setdefault(row["user_id"], []).append(int(row["score"]))
+            else:
+                attempts.setdefault(row["user_id"], []).append(int(row["score"]))
         if row.get("product_id") == SCORES:
             player, score = row["user_id"], int(row["score"])
             submissions[row["board"]][player] += 1
@@ -188,4 +208,5 @@ def tally(good: Iterable[Mapping[str, str]]) -> Tally:
                 old = fastest.get(player, run)
                 fastest[player] = max(old, run, key=lambda r: (r[0], -r[1]))
     return Tally(wins, stats, rated, skilled, {c: r.as_dict() for c, r in reports.items()},
-                 {"high_score": best, "total": dict(total)}, submissions, attempts, fastest)
+                 {"high_score": best, "total": dict(total)}, submissions, attempts, joined,
+                 league, fastest)

@@ -6,7 +6,8 @@ a random worker or bridge is SIGKILLed and a new one started. At the end,
 everything must match an independent count of the entries written: wins and
 stats (weapon counts included) exact, darts' weekly and monthly boards adding
 up to its all-time board, its OpenSkill and Glicko-2 boards holding every
-player, Elo totals conserved, the demo course's report (its tracking-log lines
+player, Elo totals conserved, the tournament's attempts and its league's joins and
+scores each counted or refused once, the demo course's report (its tracking-log lines
 are mixed in, some twice) equal to one built from the good lines, every entry
 acknowledged, none pending, and the dead letter holding exactly the deliberately
 malformed entries. A table of expected versus found is printed.
