@@ -27,6 +27,7 @@ from tracker.storage.inflight import InFlight
 
 ENTRY_ID = re.compile(r"^(\d+)(?:-(\d+))?$")
 COUNT_PAGE = 10_000  # entries per XRANGE while counting what will be read again
+STALL_SECONDS = 10.0  # --wait says so when the group has not moved for this long
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _follow(stream: redis.Redis, settings: Settings, plan: Rewind) -> None:
     """A progress bar of the entries read again, until the group is back where it was."""
     key, group = settings.stream_key, settings.stream_group
     start, target = _id(plan.after)[0], _id(plan.before)
-    shown = 0
+    shown, last, moved_at, warned = 0, _id(plan.after), time.monotonic(), False
     with click.progressbar(length=plan.again, label="read again") as bar:
         while True:
             info = _group(stream, key, group)
@@ -171,6 +172,12 @@ def _follow(stream: redis.Redis, settings: Settings, plan: Rewind) -> None:
             if position >= target:
                 bar.update(plan.again - shown)
                 break
+            if position != last:
+                last, moved_at = position, time.monotonic()
+            elif not warned and time.monotonic() - moved_at > STALL_SECONDS:
+                warned = True  # once: the bar goes on when a bridge comes
+                click.echo(f"\nno bridge has read for {STALL_SECONDS:.0f} s: is one running "
+                           "(tracker bridge)? The replay waits for it.", err=True)
             read = info.get("entries-read")
             if read is not None and plan.entries_read is not None:
                 now = int(read) - plan.entries_read

@@ -4,13 +4,17 @@ real bridges and workers (tests/tasks/test_pipeline.py)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import click
 import pytest
 import redis
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from tasks.cli import main
 from tests.support.processes import settings_env
+from tracker import replay
 from tracker.replay import parse_since, plan_rewind, rewind
 from tracker.settings import Settings
 
@@ -111,3 +115,24 @@ def test_with_a_dedupe_ttl_it_refuses_to_replay_what_may_count_twice(
     forced = runner.invoke(main, ["replay", "--since", "2025-12-01T12:00:05", "--yes",
                                   "--past-dedupe-ttl"])
     assert forced.exit_code == 0 and group(read_stream, settings)["lag"] == 5
+
+
+def test_wait_says_when_no_bridge_reads_and_ends_when_one_has(
+        read_stream: redis.Redis, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay, "STALL_SECONDS", 0.3)
+    result: list[Result] = []
+    runner = CliRunner(env=settings_env(settings))
+    waiting = threading.Thread(target=lambda: result.append(runner.invoke(
+        main, ["replay", "--since", "2025-12-01T12:00:06", "--yes", "--wait"])))
+    waiting.start()
+    time.sleep(1.5)  # no bridge: the group stays where the replay put it
+    assert waiting.is_alive()
+    # a bridge reads the 4 entries again (as its commit does)
+    read_stream.xgroup_setid(settings.stream_key, settings.stream_group, IDS[9],
+                             entries_read=10)
+    waiting.join(10)
+    assert not waiting.is_alive() and result[0].exit_code == 0, result[0].output
+    output = result[0].output
+    assert output.count("no bridge has read for 0 s: is one running (tracker bridge)?") == 1
+    assert "read again; 0 entries in flight" in output
