@@ -33,7 +33,7 @@ from typing import Any
 import click
 import redis
 
-from tracker.commands import configured_products, redis_errors
+from tracker.commands import configured_product, configured_products, redis_errors
 from tracker.handlers import Board
 from tracker.periods import Period, PeriodKind, period_board
 from tracker.products import Product, Products
@@ -206,9 +206,7 @@ def close_periods_command() -> None:
 def period_results_command(product_id: str, limit: int) -> None:
     """Show the latest closed periods' standings of a product, oldest first."""
     results, products = results_store()
-    product = products.get(product_id)
-    if product is None:
-        raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
+    product = configured_product(products, product_id)
     with redis_errors():
         latest = results.latest(product_id, limit)
     if not latest:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import click
 import redis
 
-from tracker.products import ConfigError, Products, load_products
+from tracker.products import ConfigError, Product, Products, load_products
 from tracker.settings import Settings
 
 
@@ -19,6 +19,14 @@ def configured_products(settings: Settings) -> Products:
         return load_products(settings.products_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def configured_product(products: Products, product_id: str) -> Product:
+    """The command's PRODUCT argument as configured; an unknown one is a usage error."""
+    product = products.get(product_id)
+    if product is None:
+        raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
+    return product
 
 
 @contextmanager

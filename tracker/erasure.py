@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import click
 
-from tracker.commands import configured_products, redis_errors
+from tracker.commands import configured_product, configured_products, redis_errors
 from tracker.handlers import Board
 from tracker.periods import period_board
 from tracker.products import PERIODIC_KINDS, Product
@@ -134,10 +134,7 @@ def delete_records_command(product_id: str, board_name: str, user_ids: Sequence[
     and buckets stay, and a later submission counts again. Reads TRACKER_REDIS_URL and
     TRACKER_PRODUCTS_FILE; --yes skips the question."""
     settings = Settings.from_env()
-    products = configured_products(settings)
-    if product_id not in products:
-        raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
-    product = products[product_id]
+    product = configured_product(configured_products(settings), product_id)
     board = product.board(board_name)
     if board is None:
         raise click.BadParameter(f"{product_id} has no board {board_name!r} (it has "

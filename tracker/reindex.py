@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from tracker.commands import configured_products, redis_errors
+from tracker.commands import configured_product, configured_products, redis_errors
 from tracker.products import load_products
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks
@@ -51,9 +51,7 @@ def convert_ties_command(product_id: str, board_name: str, mode: str) -> None:
     their scores at the earliest time. Reads TRACKER_REDIS_URL and
     TRACKER_PRODUCTS_FILE."""
     settings = Settings.from_env()
-    product = configured_products(settings).get(product_id)
-    if product is None:
-        raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
+    product = configured_product(configured_products(settings), product_id)
     board = product.board(board_name)
     if board is not None and board.subscore:  # its numbers hold a subscore, not a time
         raise click.BadParameter(f"{product_id}/{board_name} ranks equal scores by its "

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from api.schemas.shared import (
-    record_fields,
-    standing_fields,
-)
+from api.schemas.shared import record_fields, standing_fields
 from tracker.periods import PeriodKind
 from tracker.ranking import TieMode
 
