@@ -72,7 +72,7 @@ def stream_state(inflight: InFlight) -> StreamState:
     """The event stream's length, backlog and entries in flight (``inflight``'s client is
     the stream's Redis)."""
     client = inflight.client
-    info = _group(client, inflight.stream_key, inflight.group)
+    info = group_info(client, inflight.stream_key, inflight.group)
     lag = info.get("lag") if info is not None else None
     return StreamState(int(client.xlen(inflight.stream_key)), inflight.count(),
                        None if lag is None else int(lag))
@@ -88,13 +88,13 @@ def _timelines(store: Store, products: Products) -> dict[str, int]:
 
 def _hooks(store: Store, product_id: str) -> HookBacklog:
     client, stream = store.client, store.keys.period_results(product_id)
-    info = _group(client, stream, HOOKS_GROUP)
+    info = group_info(client, stream, HOOKS_GROUP)
     unread = info.get("lag") if info else client.xlen(stream)
     return HookBacklog(int(info["pending"]) if info else 0,
                        None if unread is None else int(unread))
 
 
-def _group(client: redis.Redis, stream: str, name: str) -> dict[str, Any] | None:
+def group_info(client: redis.Redis, stream: str, name: str) -> dict[str, Any] | None:
     """``XINFO GROUPS`` of consumer group ``name`` of ``stream``; None when the group, or
     the stream itself (nothing written yet), does not exist."""
     try:

@@ -22,6 +22,7 @@ import click
 import redis
 
 from tracker.commands import redis_errors
+from tracker.pipeline_state import group_info
 from tracker.settings import Settings
 from tracker.storage.inflight import InFlight
 
@@ -70,15 +71,11 @@ def _id(value: bytes | str) -> tuple[int, int]:
 
 
 def _group(stream: redis.Redis, key: str, group: str) -> dict[str, Any]:
-    try:
-        groups: Any = stream.xinfo_groups(key)
-    except redis.ResponseError:
-        groups = []
-    for info in groups:
-        if _text(info["name"]) == group:
-            return dict(info)
-    raise click.ClickException(f"the stream {key!r} has no consumer group {group!r}: "
-                               "nothing has read it yet, so there is nothing to replay")
+    info = group_info(stream, key, group)
+    if info is None:
+        raise click.ClickException(f"the stream {key!r} has no consumer group {group!r}: "
+                                   "nothing has read it yet, so there is nothing to replay")
+    return info
 
 
 def plan_rewind(stream: redis.Redis, key: str, group: str, since: str) -> Rewind:
