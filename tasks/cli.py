@@ -24,6 +24,7 @@ from tracker.edx.cli import (
 )
 from tracker.edx.erasure import forget_learner_command
 from tracker.erasure import delete_records_command, forget_player_command
+from tracker.rebuild import rebuild_board_command
 from tracker.reindex import convert_ties_command
 from tracker.replay import replay_command
 from tracker.rewards import run_reward_hooks_command
@@ -81,3 +82,4 @@ main.add_command(convert_ties_command)
 main.add_command(board_command)
 main.add_command(status_command)
 main.add_command(replay_command)
+main.add_command(rebuild_board_command)

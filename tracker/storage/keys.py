@@ -21,6 +21,8 @@
     <prefix>:{<product>}:timelines           hash: timeline -> changes not yet analysed
     <prefix>:{<product>}:timelines:due       string: an analysis of the timelines is scheduled
     <prefix>:{<product>}:timelines:lock      string: held by the analysis running now
+    <prefix>:{<product>}:rebuild:<board>     string: a rebuild of the board is running (a lock)
+    <prefix>:rebuild:<board>:{<product>}:…   the board being rebuilt (tracker.rebuild), staged
     <prefix>:{periodic}:runs                 hash: periodic task -> when it last ran (Unix s)
     <prefix>:{deadletter}:stream             stream: rejected entries (all products)
     <prefix>:{deadletter}:seen               set: "<src>/<entry id>" already dead-lettered

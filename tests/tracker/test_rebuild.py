@@ -1,0 +1,294 @@
+"""``tracker rebuild-board``: a board built again from the event stream equals the board the
+pipeline built, with its periods, buckets, records, ratings and histories; it follows a
+changed configuration; it leaves out what no worker applied yet, so a worker applying it
+later counts it once; it never replaces a board a worker wrote to meanwhile. Real Redis;
+the pipeline's own steps (claim, apply, finish) run in process, as a bridge and a worker
+run them."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner, Result
+
+from tasks.cli import main
+from tests.conftest import TEST_PRODUCTS
+from tests.support.processes import settings_env
+from tests.support.varcade import game_over, submitted, xadd_all
+from tracker.processing import BatchProcessor
+from tracker.products import Products, load_products
+from tracker.rebuild import BoardRebuild, Interrupted, Rebuilt, owned
+from tracker.settings import Settings
+from tracker.storage import DeadLetters, Keys, Store
+from tracker.storage.inflight import InFlight, Part
+
+PLAYERS = [f"p{i}" for i in range(12)]
+OLD_MS = 1_759_000_000_000  # 2025-09-27: its week and month closed long ago
+
+
+def games(product: str, n: int, seed: int = 1) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        winner, loser = rng.sample(PLAYERS, 2)
+        out.append(game_over(product, winner, loser))
+    return out
+
+
+def traffic(rng: random.Random) -> list[dict[str, str]]:
+    """Games of darts and tennis; snake's scores with metadata and subscores; cup's league
+    with joins; race's laps (lowest first, a week's buckets of 3)."""
+    scores = [submitted("snake", board, rng.choice(PLAYERS), rng.randint(1, 500),
+                        subscore=rng.randint(0, 9) if board == "fastest" else None,
+                        metadata='{"run": 1}' if board == "high_score" else None)
+              for board in ("high_score", "fastest") for _ in range(60)]
+    joins = [{"product_id": "cup", "type": "join", "board": "league", "user_id": p}
+             for p in PLAYERS[:6]]
+    league = [submitted("cup", "league", rng.choice(PLAYERS), rng.randint(1, 99))
+              for _ in range(40)]
+    laps = [{"product_id": "race", "game_id": "g", "type": "gameplay",
+             "event_name": "progression", "progress_event": "round_started",
+             "p1_id": rng.choice(PLAYERS), "p2_id": "x", "lap": str(rng.randint(40_000, 90_000)),
+             "penalty": str(rng.randint(0, 5))} for _ in range(40)]
+    return games("darts", 150) + games("tennis", 150, seed=2) + scores + joins + league + laps
+
+
+def claim_all(stream: redis.Redis, settings: Settings) -> list[tuple[Part, int]]:
+    """What bridges do: read the whole stream into parts in flight."""
+    flight = InFlight.of(stream, settings)
+    parts: list[tuple[Part, int]] = []
+    while (claim := flight.claim("bridge", count=200, part_size=50, max_in_flight=10**6,
+                                 idle_ms=600_000)).status == "ok":
+        parts += claim.parts
+    return parts
+
+
+def work(stream: redis.Redis, data: redis.Redis, settings: Settings, products: Products,
+         parts: list[tuple[Part, int]], finish: bool = True) -> None:
+    """What workers do: apply each part, then finish it."""
+    flight, keys = InFlight.of(stream, settings), Keys(settings.key_prefix)
+    processor = BatchProcessor(products, Store(data, keys), DeadLetters(data, keys))
+    for part, count in parts:
+        entries = flight.entries(part)
+        assert entries is not None
+        processor.process(part.product_id, settings.stream_key, entries)
+        if finish:
+            flight.finish(part, count)
+
+
+def pipeline(stream: redis.Redis, data: redis.Redis, settings: Settings,
+             products: Products, entries: list[dict[str, str]]) -> None:
+    if not stream.exists(settings.stream_key):
+        stream.xgroup_create(settings.stream_key, settings.stream_group, id="0", mkstream=True)
+    xadd_all(stream, entries, settings.stream_key)
+    work(stream, data, settings, products, claim_all(stream, settings))
+
+
+def dump(data: redis.Redis, product: str, board: str) -> dict[str, Any]:
+    """Every key of ``board`` (:func:`owned`) with its value, and whether it expires."""
+    prefix = Keys().product(product)
+    found: dict[str, Any] = {}
+    for raw in data.scan_iter(match=f"{prefix}*", count=1000):
+        key = raw.decode()
+        if not owned(key[len(prefix):], board):
+            continue
+        found[key[len(prefix):]] = (value_of(data, key), data.pttl(key) > 0)
+    return found
+
+
+def value_of(data: redis.Redis, key: str) -> Any:
+    kind = data.type(key).decode()  # type: ignore[union-attr]
+    if kind == "zset":
+        return data.zrange(key, 0, -1, withscores=True)
+    if kind == "hash":
+        return data.hgetall(key)
+    if kind == "list":
+        return data.lrange(key, 0, -1)
+    if kind == "set":
+        return sorted(data.smembers(key))  # type: ignore[arg-type]
+    return data.get(key)
+
+
+def rebuild(settings: Settings, product: str, board: str, *args: str,
+            products_file: Path | None = None) -> Result:
+    env = settings_env(settings)
+    if products_file is not None:
+        env["TRACKER_PRODUCTS_FILE"] = str(products_file)
+    return CliRunner(env=env).invoke(main, ["rebuild-board", product, board, "--yes", *args])
+
+
+def wreck(data: redis.Redis, product: str, board: str) -> None:
+    """Delete the board's keys and leave a stale player behind, as a bad deploy could."""
+    prefix = Keys().product(product)
+    for raw in data.scan_iter(match=f"{prefix}*"):
+        if owned(raw.decode()[len(prefix):], board):
+            data.delete(raw)
+    data.zadd(f"{prefix}lb:{board}", {"ghost": 99})
+    data.hset(f"{prefix}rating:{board}:ghost", "mu", "1")
+
+
+@pytest.mark.parametrize(("product", "board"), [
+    ("darts", "wins"), ("darts", "openskill"), ("darts", "glicko2"),
+    ("tennis", "wins"), ("tennis", "elo"), ("tennis", "streak"),
+    ("snake", "high_score"), ("snake", "fastest"), ("cup", "league"), ("race", "laps"),
+])
+def test_a_rebuilt_board_is_the_board_the_pipeline_built(
+        settings: Settings, products: Products, stream: redis.Redis, data: redis.Redis,
+        product: str, board: str) -> None:
+    entries = traffic(random.Random(7))
+    # an old week and month, closed long before: counted all-time only, by both
+    stream.xgroup_create(settings.stream_key, settings.stream_group, id="0", mkstream=True)
+    for i, fields in enumerate(games(product, 5, seed=3)):
+        stream.xadd(settings.stream_key, fields, id=f"{OLD_MS + i}-0")  # type: ignore[arg-type]
+    pipeline(stream, data, settings, products, entries)
+    built = dump(data, product, board)
+    assert len(built[f"lb:{board}"][0]) >= 6  # players are on it
+    wreck(data, product, board)
+
+    out = rebuild(settings, product, board)
+
+    assert out.exit_code == 0, out.output
+    assert f"rebuilt {product}/{board}" in out.output and "left out: none" in out.output
+    assert dump(data, product, board) == built
+    assert not list(data.scan_iter(match="st:rebuild:*")) and not data.exists(
+        f"st:{{{product}}}:rebuild:{board}")  # staging and lock gone
+
+
+def test_it_follows_a_changed_configuration(settings: Settings, products: Products,
+                                            stream: redis.Redis, data: redis.Redis,
+                                            tmp_path: Path) -> None:
+    pipeline(stream, data, settings, products, games("exrps", 200))
+    # elo's k goes from 32 to 16, and a Glicko-2 board that exrps did not have is added
+    changed = tmp_path / "products.toml"
+    changed.write_text(TEST_PRODUCTS.read_text().replace(
+        '{ use = "elo", k = 32, start = 1500 }',
+        '{ use = "elo", k = 16, start = 1500 }, { use = "glicko2" }'))
+    for board in ("elo", "glicko2"):
+        assert rebuild(settings, "exrps", board, products_file=changed).exit_code == 0
+    rebuilt = {b: dump(data, "exrps", b) for b in ("elo", "glicko2")}
+
+    # the same stream, applied from the start with the new configuration
+    stream.delete(settings.stream_key)
+    data.flushdb()
+    pipeline(stream, data, settings, load_products(changed), games("exrps", 200))
+    assert rebuilt == {b: dump(data, "exrps", b) for b in ("elo", "glicko2")}
+    assert rebuilt["glicko2"]["lb:glicko2"][0]  # players are on it
+
+
+def test_entries_in_flight_count_once_whether_a_worker_applied_them_or_not(
+        settings: Settings, products: Products, stream: redis.Redis,
+        data: redis.Redis) -> None:
+    entries = games("exrps", 300)
+    stream.xgroup_create(settings.stream_key, settings.stream_group, id="0", mkstream=True)
+    xadd_all(stream, entries, settings.stream_key)
+    parts = claim_all(stream, settings)
+    work(stream, data, settings, products, parts[:-2])
+    # a worker died after applying this part, before finishing it; the last waits
+    work(stream, data, settings, products, parts[-2:-1], finish=False)
+
+    out = rebuild(settings, "exrps", "elo")
+    assert out.exit_code == 0, out.output
+    assert f"{parts[-1][1]} entries in flight are left to the workers" in out.output
+    assert f"left out: {parts[-1][1]} in flight, not applied yet" in out.output
+
+    work(stream, data, settings, products, parts[-2:])  # the workers come back
+    rebuilt = dump(data, "exrps", "elo")
+    stream.delete(settings.stream_key)
+    data.flushdb()
+    pipeline(stream, data, settings, products, entries)
+    assert rebuilt == dump(data, "exrps", "elo")  # each game rated once, in order
+
+
+def test_without_a_cheat_every_rating_is_as_if_its_games_never_were(
+        settings: Settings, products: Products, stream: redis.Redis,
+        data: redis.Redis) -> None:
+    entries = games("exrps", 200) + [game_over("exrps", "cheat", p)
+                                     for p in PLAYERS for _ in range(3)]
+    random.Random(5).shuffle(entries)
+    pipeline(stream, data, settings, products, entries)
+    assert data.zscore("st:{exrps}:lb:elo", "cheat")
+
+    out = rebuild(settings, "exrps", "elo", "--without", "cheat")
+    assert out.exit_code == 0, out.output
+    assert "36 naming a player of --without" in out.output
+    rebuilt = dump(data, "exrps", "elo")
+    stream.delete(settings.stream_key)
+    data.flushdb()
+    pipeline(stream, data, settings, products,
+             [e for e in entries if "cheat" not in e.values()])
+    assert rebuilt == dump(data, "exrps", "elo")
+    assert sum(s for _, s in rebuilt["lb:elo"][0]) == pytest.approx(1500 * len(PLAYERS))
+
+
+def test_closed_periods_and_entries_held_in_the_dead_letter_stay_as_they_are(
+        settings: Settings, products: Products, stream: redis.Redis,
+        data: redis.Redis) -> None:
+    pipeline(stream, data, settings, products, games("darts", 100))
+    closed = "st:{darts}:lb:wins:2025-W39"  # a closed week's board, still kept
+    data.zadd(closed, {"p1": 4, "p2": 1})
+    # a result the pipeline rejected (dead-lettered), whose letter is still held
+    letters = DeadLetters(data, Keys())
+    bad = {"product_id": "darts", "type": "game_over", "game_id": "g", "winner_id": "p1",
+           "loser_id": "p1"}
+    pipeline(stream, data, settings, products, [bad])
+    assert letters.count() == 1
+    before = dump(data, "darts", "wins")
+
+    out = rebuild(settings, "darts", "wins")
+
+    assert out.exit_code == 0 and "1 held in the dead letter" in out.output
+    assert dump(data, "darts", "wins") == before
+    assert data.zrange(closed, 0, -1, withscores=True) == [(b"p2", 1.0), (b"p1", 4.0)]
+    assert letters.count() == 1
+
+
+def test_a_worker_writing_meanwhile_stops_the_swap(
+        settings: Settings, products: Products, stream: redis.Redis,
+        data: redis.Redis) -> None:
+    pipeline(stream, data, settings, products, games("exrps", 100))
+    before = dump(data, "exrps", "elo")
+    product = products["exrps"]
+    job = BoardRebuild(settings, data, stream, product, product.board("elo"))  # type: ignore[arg-type]
+    cut, counter = job.begin()
+    done = Rebuilt()
+    job.apply(cut, done, lambda _n: None)
+    pipeline(stream, data, settings, products, games("exrps", 3, seed=9))  # a worker
+    after_worker = dump(data, "exrps", "elo")
+    assert after_worker != before
+    with pytest.raises(Interrupted, match=r"the live board is unchanged\. Stop the workers "
+                                          r"of queue 'exrps'"):
+        job.swap(counter, done)
+    job.end()
+    assert dump(data, "exrps", "elo") == after_worker
+    assert not list(data.scan_iter(match="st:rebuild:*"))
+    assert rebuild(settings, "exrps", "elo").exit_code == 0  # the lock is free again
+
+
+def test_the_command_asks_first_refuses_a_second_run_and_unknown_boards(
+        settings: Settings, products: Products, stream: redis.Redis,
+        data: redis.Redis) -> None:
+    runner = CliRunner(env=settings_env(settings))
+    nothing = runner.invoke(main, ["rebuild-board", "exrps", "elo", "--yes"])
+    assert nothing.exit_code == 1 and "has read 'game_event_stream' yet" in nothing.output
+    pipeline(stream, data, settings, products, games("exrps", 20))
+    before = dump(data, "exrps", "elo")
+    data.zadd("st:{exrps}:lb:elo", {"ghost": 1})
+
+    declined = runner.invoke(main, ["rebuild-board", "exrps", "elo"], input="n\n")
+    assert declined.exit_code == 1 and "Rebuild it, and replace the live board?" in (
+        declined.output)
+    assert data.zscore("st:{exrps}:lb:elo", "ghost") == 1  # unchanged
+    data.set("st:{exrps}:rebuild:elo", "another")  # a rebuild running elsewhere
+    busy = runner.invoke(main, ["rebuild-board", "exrps", "elo", "--yes"])
+    assert busy.exit_code == 1 and "being rebuilt already" in busy.output
+    data.delete("st:{exrps}:rebuild:elo")
+    assert runner.invoke(main, ["rebuild-board", "exrps", "elo", "--yes"]).exit_code == 0
+    assert dump(data, "exrps", "elo") == before
+
+    unknown = runner.invoke(main, ["rebuild-board", "exrps", "nope", "--yes"])
+    assert unknown.exit_code == 2 and "exrps has no board 'nope'" in unknown.output
+    assert runner.invoke(main, ["rebuild-board", "nope", "elo"]).exit_code == 2
