@@ -6,6 +6,7 @@ API's included, answers the same. Nothing here is cluster-specific code but the 
 from __future__ import annotations
 
 import dataclasses
+import random
 import re
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from tests.support.processes import start_bridge, start_worker
 from tests.support.redis_cluster import RedisClusterServers
 from tests.support.traffic import as_bytes, mixed_traffic
 from tests.support.varcade import game_over, raw, xadd_all
+from tests.tracker.test_rebuild import dump, pipeline, rebuild, traffic, wreck
 from tracker.closing import PeriodResults
 from tracker.edx.erasure import forget_learner_analytics
 from tracker.edx.ingest import CourseAnalysis
@@ -209,6 +211,21 @@ def test_workers_and_bridge_fill_a_cluster(cluster: RedisClusterServers,
     board = dict(Ranks(on_cluster).page("exrps", "wins", 0, 100).rows)
     assert board == {p: float(n) for p, n in expected_wins(rows, "exrps").items()}
     assert Store(on_cluster).player_stats("exrps", "p0")["games"] == 89
+
+
+def test_a_board_is_rebuilt_on_a_cluster(cluster: RedisClusterServers,
+                                         on_cluster: redis.Redis, settings: Settings,
+                                         products: Products, stream: redis.Redis) -> None:
+    clustered = dataclasses.replace(settings, redis_url=cluster.url)
+    pipeline(stream, on_cluster, clustered, products, traffic(random.Random(3)))
+    boards = [("darts", "glicko2"), ("tennis", "wins"), ("snake", "fastest")]
+    built = {board: dump(on_cluster, *board) for board in boards}
+    for product, board in boards:
+        wreck(on_cluster, product, board)
+        out = rebuild(clustered, product, board)
+        assert out.exit_code == 0, out.output
+    assert {board: dump(on_cluster, *board) for board in boards} == built
+    assert all(len(keys) > 1 for keys in built.values())
 
 
 def test_data_client_picks_the_client(cluster: RedisClusterServers, tmp_path: Path) -> None:
