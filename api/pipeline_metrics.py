@@ -65,8 +65,9 @@ class PipelineCollector(Collector):
             labels=["product"])
         refused = CounterMetricFamily(
             "tracker_scores_refused",
-            "Tournament submissions and joins refused (past a board's attempts or players, "
-            "or from a player who did not join): counted, not kept.",
+            "Score submissions and joins refused (past a tournament's attempts or players, "
+            "from a player who did not join, or past a board's rate limit): counted, not "
+            "kept.",
             labels=["product"])
         for product, totals in state.products.items():
             applied.add_metric([product], totals.applied)

@@ -49,7 +49,9 @@ def describe_board(board: Board) -> dict[str, Any]:
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
             "records": board.records, "attempts": board.attempts,
             "subscore": board.subscore or None, "max_players": board.max_players,
-            "join_required": board.join_required}
+            "join_required": board.join_required,
+            "rate_limit": ({"submissions": board.rate_limit[0], "seconds": board.rate_limit[1]}
+                           if board.rate_limit[0] else None)}
 
 
 def describe_tier(tier: Tier) -> dict[str, Any]:

@@ -134,6 +134,7 @@ def test_limits_table_states_the_code_s_limits() -> None:
     from api.schemas.userstate import MAX_BLOCK_KEY
     from tracker import clock, events, periods, products
     from tracker.handlers.base import MAX_HISTORY
+    from tracker.handlers.scores import MAX_RATE
     from tracker.settings import Settings
     from tracker.subscore import SUBSCORE_LIMIT
     from tracker.tiebreak import SCORE_LIMIT
@@ -159,6 +160,9 @@ def test_limits_table_states_the_code_s_limits() -> None:
     assert SUBSCORE_LIMIT == events.MAX_SUBSCORE + 1 == 2**32
     assert rows["score metadata"] == (f"a JSON object of at most {n(events.MAX_METADATA_LEN)} "
                                       f"characters, {events.MAX_METADATA_DEPTH} levels deep")
+    assert rows["submissions of a player counted per window (`rate_limit`)"] == (
+        f"1{DASH}{n(MAX_RATE[0])} per 1{DASH}{n(MAX_RATE[1])} seconds of event time "
+        "(default: no limit)")
     assert rows["tracking-log lines"] == f"at most {n(events.MAX_LOG_LINE_LEN)} characters"
     assert rows["rows per page, window around a player, players per id list, games of a "
                 "history read"] == f"1{DASH}{MAX_PAGE}"

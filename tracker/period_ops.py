@@ -91,7 +91,10 @@ class PeriodBoards:
                     late = True
                     continue
                 name = period_board(op.board, period)
-                out.append(replace(op, board=name))
+                if type(op) is Attempt and op.rate:  # the all-time op decides the rate
+                    out.append(replace(op, board=name, rate=0, window_ms=0, follows=1))
+                else:
+                    out.append(replace(op, board=name))
                 writes.append((name, expires, policy.bucket_size, op.member))
         for name, expires, size, member in writes:
             into.expires[name] = expires

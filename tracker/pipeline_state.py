@@ -24,7 +24,7 @@ class ProductTotals:
     applied: int  # stream entries applied, exactly once each
     duplicates: int  # entries delivered again after they were applied, and skipped
     late: int  # entries applied after their period's grace: all-time only
-    refused: int  # tournament submissions and joins refused (limits, or not joined)
+    refused: int  # score submissions and joins refused (limits, rates, or not joined)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from tracker.storage.inflight import InFlight, Part, unpack_entries
 PAGE = 4000  # stream entries per read, and at most per batch script
 SWAP_CHUNK = 10_000  # keys moved (and deleted) per swap script: ratings are a key per player
 LOCK_SECONDS = 3600  # one rebuild of a board at a time; a killed one's lock lapses
-ALL_TIME_PARTS = frozenset({"scores", "counts", "meta", "subs", "joined", "buckets"})
+ALL_TIME_PARTS = frozenset({"scores", "counts", "meta", "subs", "joined", "buckets", "rate"})
 
 
 class Interrupted(click.ClickException):

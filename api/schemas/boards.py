@@ -140,6 +140,16 @@ class AroundSchema(BoardRefSchema):
     entries = fields.Nested(EntrySchema, many=True, required=True)
 
 
+class RateLimitSchema(Schema):
+    """A score board's write limit per player, as PlayFab's and Unity's."""
+
+    submissions = fields.Integer(required=True, metadata={
+        "description": "Submissions of one player that count in each window."})
+    seconds = fields.Integer(required=True, metadata={
+        "description": "The window's length: windows follow each other from the Unix "
+                       "epoch, by the submissions' event time."})
+
+
 class TierSchema(Schema):
     name = fields.String(required=True)
     score = fields.Float(metadata={"description": "In it with a score of at least this (at "
@@ -184,6 +194,10 @@ class BoardSchema(Schema):
                        "board kept per period; the all-time board takes them all), a "
                        "tournament's attempts: those left are this less the player's "
                        "submissions. 0: any number."})
+    rate_limit = fields.Nested(RateLimitSchema, required=True, allow_none=True, metadata={
+        "description": "At most this many submissions of a player per window of event "
+                       "time count (on the all-time board and each period's alike); the "
+                       "others are refused. Null: any number."})
     subscore = fields.String(required=True, allow_none=True,
                              validate=validate.OneOf(["desc", "asc"]), metadata={
         "description": "How equal scores rank by the subscore each submission carries: "

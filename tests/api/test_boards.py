@@ -148,7 +148,7 @@ def test_board_detail(client: FlaskClient, feed: Feed) -> None:
         "name": "wins", "kind": "points", "order": "desc", "ties": "competition",
         "tie_break": "member", "start": 0.0, "periods": None, "tiers": [], "history": 0,
         "records": False, "attempts": 0, "subscore": None, "max_players": 0,
-        "join_required": False,
+        "join_required": False, "rate_limit": None,
         "product_id": "exrps", "size": 4, "distinct_scores": 3}
     body = client.get("/products/exrps/boards/elo").get_json()
     assert (body["kind"], body["start"], body["size"]) == ("rating", 1500.0, 4)

@@ -16,11 +16,11 @@ EXRPS = {
         {"name": "wins", "kind": "points", "order": "desc", "ties": "competition",
          "tie_break": "member", "start": 0.0, "periods": None, "tiers": [], "history": 0,
          "records": False, "attempts": 0, "subscore": None, "max_players": 0,
-         "join_required": False},
+         "join_required": False, "rate_limit": None},
         {"name": "elo", "kind": "rating", "order": "desc", "ties": "competition",
          "tie_break": "member", "start": 1500.0, "periods": None, "tiers": [], "history": 0,
          "records": False, "attempts": 0, "subscore": None, "max_players": 0,
-         "join_required": False},
+         "join_required": False, "rate_limit": None},
     ],
     "handlers": [
         {"name": "wins", "boards": ["wins"]},
@@ -45,7 +45,7 @@ def test_list_products(client: FlaskClient) -> None:
         {"name": "elo", "kind": "rating", "order": "desc", "ties": "dense", "tie_break": "member",
          "start": 1200.0, "periods": None, "tiers": [], "history": 0,
          "records": False, "attempts": 0, "subscore": None, "max_players": 0,
-         "join_required": False}]
+         "join_required": False, "rate_limit": None}]
     assert by_id["darts"]["boards"][0]["periods"] == {
         "kinds": ["week", "month"], "keep": 2, "grace_seconds": 600, "bucket_size": 0,
         "results_top": 10, "seasons": [], "utc_offset": "+00:00"}

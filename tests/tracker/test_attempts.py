@@ -62,9 +62,9 @@ def test_the_configuration_and_the_op() -> None:
     with pytest.raises(ValueError, match="max_players is a whole number"):
         ScoreLeaderboard("cup", max_players=-5)
     assert ScoreLeaderboard("cup", max_players=8).boards[0].max_players == 8
-    with pytest.raises(ValueError, match="best or the latest"):
-        check_op(Attempt("cup", "ann", 5.0, "sum", 3, 1, ""))
-    with pytest.raises(ValueError, match="best or the latest"):
+    with pytest.raises(ValueError, match="the best, the latest or the sum"):
+        check_op(Attempt("cup", "ann", 5.0, "decr", 3, 1, ""))
+    with pytest.raises(ValueError, match="integers >= 0"):
         check_op(Attempt("cup", "ann", 5.0, "best", -1, 1, ""))
     # the API lists the limit with the board
     board = cup()["cup"].board("cup")

@@ -158,6 +158,23 @@ def test_a_rebuilt_board_is_the_board_the_pipeline_built(
         f"st:{{{product}}}:rebuild:{board}")  # staging and lock gone
 
 
+def test_a_rate_limited_board_is_rebuilt_with_the_same_refusals(
+        settings: Settings, stream: redis.Redis, data: redis.Redis, tmp_path: Path) -> None:
+    limited = tmp_path / "products.toml"
+    limited.write_text(TEST_PRODUCTS.read_text() + (
+        'arcade = { handlers = [{ use = "score", board = "total", operator = "sum", periods '
+        '= ["week"], rate_limit = { submissions = 3, seconds = 60 } }] }\n'))
+    products = load_products(limited)
+    flood = [submitted("arcade", "total", PLAYERS[i % 3], i) for i in range(40)]
+    pipeline(stream, data, settings, products, flood)
+    built = dump(data, "arcade", "total")
+    assert built["lb:total"][0] == [(p.encode(), float(s)) for p, s in
+                                    (("p0", 0 + 3 + 6), ("p1", 1 + 4 + 7), ("p2", 2 + 5 + 8))]
+    wreck(data, "arcade", "total")
+    assert rebuild(settings, "arcade", "total", products_file=limited).exit_code == 0
+    assert dump(data, "arcade", "total") == built
+
+
 def test_it_follows_a_changed_configuration(settings: Settings, products: Products,
                                             stream: redis.Redis, data: redis.Redis,
                                             tmp_path: Path) -> None:

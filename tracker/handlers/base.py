@@ -100,13 +100,14 @@ class Submitted:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """A submission of ``member`` to ``board``, a tournament's board: it takes at most
-    ``limit`` of each member's submissions (its attempts; 0: any number) and at most
-    ``capacity`` members (0: any number). Unless the member has made ``limit`` there
-    already, or is not there and ``capacity`` members are, it is kept as ``mode`` says
-    ("best" or "latest", with ``metadata``, "" for none, as :class:`KeepBest` and
-    :class:`SetScore` keep theirs) and counted with its time ``at_ms``, as
-    :class:`Submitted` counts; else it changes nothing on the board and is counted as
+    """A submission of ``member`` to ``board``, a board that limits them (a tournament's,
+    or one with a rate limit): it takes at most ``limit`` of each member's submissions
+    (its attempts; 0: any number), at most ``capacity`` members (0: any number) and at
+    most ``rate`` submissions of a member per window (0: any number). Unless one of
+    those is reached, it is kept as ``mode`` says ("best" or "latest", with
+    ``metadata``, "" for none, as :class:`KeepBest` and :class:`SetScore` keep theirs;
+    "sum" adds it, keeping ``metadata`` unless "") and counted with its time ``at_ms``,
+    as :class:`Submitted` counts; else it changes nothing on the board and is counted as
     refused for the product."""
 
     board: str
@@ -118,9 +119,16 @@ class Attempt:
     metadata: str = ""
     capacity: int = 0
     joined: int = 0  # 1: refused too unless the member joined the board (Join)
+    # refused too past ``rate`` of the member's submissions in the same window of
+    # ``window_ms`` (Unix time in windows of that length, by ``at_ms``); 0: any number
+    rate: int = 0
+    window_ms: int = 0
+    # 1: a period board's copy of the all-time attempt just before it, refused when that
+    # one was refused by its rate (decided once per submission, counted refused once)
+    follows: int = 0
 
 
-ATTEMPT_MODES = ("best", "latest")
+ATTEMPT_MODES = ("best", "latest", "sum")
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,10 +282,13 @@ def check_op(op: object) -> Op:
                                                           and 0 <= op.at_ms < 2**53):
         raise TypeError(f"{type(op).__name__}.at_ms must be an integer of [0, 2^53): {op!r}")
     if isinstance(op, Attempt) and not (
-            op.mode in ATTEMPT_MODES and op.joined in (0, 1)
-            and all(isinstance(n, int) and n >= 0 for n in (op.limit, op.capacity))):
-        raise ValueError(f"an attempt keeps the best or the latest, limit and capacity are "
-                         f"integers >= 0, joined 0 or 1: {op!r}")
+            op.mode in ATTEMPT_MODES and op.joined in (0, 1) and op.follows in (0, 1)
+            and all(isinstance(n, int) and n >= 0
+                    for n in (op.limit, op.capacity, op.rate, op.window_ms))
+            and (op.rate == 0 or op.window_ms > 0)):
+        raise ValueError(f"an attempt keeps the best, the latest or the sum; limit, "
+                         f"capacity, rate and window_ms are integers >= 0 (a window with a "
+                         f"rate), joined and follows 0 or 1: {op!r}")
     if isinstance(op, Join) and not (isinstance(op.capacity, int) and op.capacity >= 0):
         raise ValueError(f"a join's capacity is an integer >= 0: {op!r}")
     return op
@@ -314,6 +325,9 @@ class Board:
     # a member's submissions count only once it joined (a "join" event; then max_players
     # caps the players who join), as Nakama's join_required tournaments
     join_required: bool = False
+    # at most rate_limit[0] submissions of a member per rate_limit[1] seconds count (score
+    # boards; PlayFab's and Unity's write limits); (0, 0): any number
+    rate_limit: tuple[int, int] = (0, 0)
     # "desc" or "asc": equal scores rank by a subscore, the highest or the lowest first; its
     # numbers pack both (tracker.subscore); "": none
     subscore: str = ""

@@ -19,6 +19,12 @@ later one changes nothing and is counted as refused (``tracker_scores_refused_to
 first (``type = "join"`` entries, Nakama's ``JoinTournament``); then ``max_players`` caps
 the players who join.
 
+``rate_limit = { submissions = 30, seconds = 120 }`` counts at most 30 submissions of
+a player in each 120 seconds (windows of event time from the Unix epoch), as PlayFab's
+and Unity's write limits: a flood from one account (a cheat's script through the game
+server) is counted as refused rather than summed. It goes with the operators best,
+latest and sum, and with a tournament's limits.
+
 ``subscore = "asc"`` (or ``"desc"``) ranks equal scores by a second column each
 submission carries, the lowest (highest) first: laps, then race time. A submission
 beats the record when it wins on the score or ties on it and wins on the subscore
@@ -55,6 +61,8 @@ OPERATORS: dict[str, str] = {
 assert tuple(OPERATORS) == SCORE_OPERATORS
 SCORE_EVENTS: frozenset[tuple[str, str | None]] = frozenset({("score", None), ("join", None)})
 LIMITED = ("best", "latest")  # the operators of a board that counts attempts
+RATED = ("best", "latest", "sum")  # the operators of a board with a rate limit
+MAX_RATE = (10_000, 86_400)  # the most submissions per window, and the longest window (s)
 
 
 class ScoreLeaderboard(Handler):
@@ -70,7 +78,8 @@ class ScoreLeaderboard(Handler):
     events = SCORE_EVENTS
 
     def __init__(self, board: str = "score", operator: str = "best", attempts: int = 0,
-                 max_players: int = 0, subscore: str = "", join_required: bool = False):
+                 max_players: int = 0, subscore: str = "", join_required: bool = False,
+                 rate_limit: dict[str, int] | None = None):
         if not isinstance(board, str) or not BOARD_NAME_RE.match(board):
             raise ValueError(f"board is a board name (1-64 of A-Z a-z 0-9 _ . -), got {board!r}")
         if operator not in OPERATORS:
@@ -90,6 +99,10 @@ class ScoreLeaderboard(Handler):
         if subscore and operator not in LIMITED:
             raise ValueError(f"a board with a subscore keeps one submission per player, with "
                              f"the operators {list(LIMITED)}, not {operator!r}")
+        self.rate_limit = _rate_limit(rate_limit)
+        if self.rate_limit[0] and operator not in RATED:
+            raise ValueError(f"rate_limit goes with the operators {list(RATED)}, not "
+                             f"{operator!r}")
         self.board = board
         self.operator = operator
         self.subscore = subscore
@@ -102,7 +115,7 @@ class ScoreLeaderboard(Handler):
     def boards(self) -> tuple[Board, ...]:
         return (Board(self.board, self._kind, records=True, attempts=self.attempts,
                       max_players=self.max_players, subscore=self.subscore,
-                      join_required=self.join_required),)
+                      join_required=self.join_required, rate_limit=self.rate_limit),)
 
     def ops(self, event: Event) -> Iterable[Op]:
         if event["board"] != self.board:
@@ -114,14 +127,21 @@ class ScoreLeaderboard(Handler):
         # a submission may say what it does instead (a correction: "latest" sets the score)
         does = event.get("operator") or self.operator
         score = self._score(event, does)
-        if self.attempts or self.max_players or self.join_required:  # checked, kept, one step
-            if does not in LIMITED:
+        if self.attempts or self.max_players or self.join_required or self.rate_limit[0]:
+            # checked, kept and counted in one step
+            if (self.attempts or self.max_players or self.join_required) \
+                    and does not in LIMITED:
                 raise ValueError(f"board {self.board!r} is a tournament's: a submission keeps "
                                  f"the best or the latest, not {does!r}")
+            if does not in RATED:
+                raise ValueError(f"board {self.board!r} has a rate limit: a submission keeps "
+                                 f"the best or the latest, or adds up, not {does!r}")
             # players who must join are counted as they join, not as they submit
             capacity = 0 if self.join_required else self.max_players
+            rate, seconds = self.rate_limit
             return (Attempt(self.board, user, score, does, self.attempts, counted.at_ms,
-                            metadata or "", capacity, int(self.join_required)),)
+                            metadata or "", capacity, int(self.join_required), rate,
+                            seconds * 1000),)
         if does == "best" or does == "latest":
             # the record is one submission: its score with its metadata, or none
             keep = KeepBest if does == "best" else SetScore
@@ -164,4 +184,22 @@ class ScoreLeaderboard(Handler):
             f", max_players={self.max_players}" if self.max_players else "")
         limit += f", subscore={self.subscore!r}" if self.subscore else ""
         limit += ", join_required=True" if self.join_required else ""
+        if self.rate_limit[0]:
+            limit += (f", rate_limit={{'submissions': {self.rate_limit[0]}, "
+                      f"'seconds': {self.rate_limit[1]}}}")
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r}{limit})"
+
+
+def _rate_limit(spec: object) -> tuple[int, int]:
+    """``{ submissions = n, seconds = s }`` as ``(n, s)``; None as ``(0, 0)``, no limit."""
+    if spec is None:
+        return (0, 0)
+    most, longest = MAX_RATE
+    if isinstance(spec, dict) and set(spec) == {"submissions", "seconds"}:
+        n, seconds = spec["submissions"], spec["seconds"]
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in (n, seconds)) \
+                and 1 <= n <= most and 1 <= seconds <= longest:
+            return (n, seconds)
+    raise ValueError(f"rate_limit is {{ submissions = 1-{most:,}, seconds = 1-{longest:,} }} "
+                     f"(at most that many submissions of a player per that many seconds), "
+                     f"got {spec!r}")

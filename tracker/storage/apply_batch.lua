@@ -19,10 +19,14 @@
 --                 the first and last at those Unix ms (<board>:subs, member ->
 --                 "<n> <first> <last>", summed, least first, greatest last)
 --               { "att", board, member, score, mode, limit, at, metadata, capacity,
---                 joined }  a submission to a board taking at most `limit` per member
---                 and `capacity` members (0: any), and (joined 1) only from members
---                 that joined it: kept as "best" or "latest" says and counted as a
---                 "sub" of 1 at `at`; past a limit, counted in <p>counters "refused"
+--                 joined, rate, window, follows }  a submission to a board taking at
+--                 most `limit` per member, `capacity` members and `rate` per member and
+--                 window of `window` ms (0: any), and (joined 1) only from members that
+--                 joined it: kept as "best" or "latest" says, or added ("sum"), and
+--                 counted as a "sub" of 1 at `at`; past a limit, counted in <p>counters
+--                 "refused" (a window's counts: <board>:rate:<at // window>, member -> n).
+--                 follows 1: a period board's copy of the "att" just before it, dropped
+--                 (not counted again) when that one's rate refused it
 --               { "join", board, member, capacity, at }  the member joins the board
 --                 (<board>:joined, a sorted set: member by when, Unix ms) unless
 --                 `capacity` members have (0: any); then counted in <p>counters
@@ -432,9 +436,15 @@ end
 -- (its attempts) and `capacity` members (0: any number): kept as `mode` says and
 -- counted, unless the member's record there counts `limit` submissions already, or the
 -- member has none and `capacity` members have one; then the board is left alone and
--- the product counts it refused. Counted in the order parts are applied.
-local function attempt(board, member, score, mode, limit, at, metadata, capacity, joined, t)
+-- the product counts it refused. Likewise past `rate` submissions of the member in
+-- its window of `window` ms, by event time: the window's counts live two windows from
+-- their last write (from now, so a backlog of old events still counts them). Counted
+-- in the order parts are applied.
+local rate_ok = true  -- the verdict of the latest rate check, for the copies that follow
+local function attempt(board, member, score, mode, limit, at, metadata, capacity, joined,
+                       rate_n, window, follows, t)
   local key = p .. 'lb:' .. board
+  if follows == 1 and not rate_ok then return end
   if joined == 1 and not redis.call('ZSCORE', key .. ':joined', member) then
     redis.call('HINCRBY', p .. 'counters', 'refused', 1)
     return
@@ -447,10 +457,24 @@ local function attempt(board, member, score, mode, limit, at, metadata, capacity
       return
     end
   end
+  if rate_n > 0 then
+    local counts = string.format('%s:rate:%d', key, math.floor(at / window))
+    rate_ok = (tonumber(redis.call('HGET', counts, member)) or 0) < rate_n
+    if not rate_ok then
+      redis.call('HINCRBY', p .. 'counters', 'refused', 1)
+      return
+    end
+    redis.call('HINCRBY', counts, member, 1)
+    redis.call('PEXPIRE', counts, 2 * window)
+  end
   if mode == 'best' then
     keep_best(board, member, score, t, metadata)
-  else
+  elseif mode == 'latest' then
     set_latest(board, member, score, t, metadata)
+  else
+    flush_board(key)
+    incr_score(key, member, score, t or 0, score ~= 0)
+    if metadata ~= '' then keep_metadata(key, member, metadata) end
   end
   count_submissions(key, member, 1, at, at)
 end
@@ -513,7 +537,8 @@ local function rate(op, t)
   elseif op[1] == 'sub' then
     count_submissions(p .. 'lb:' .. op[2], op[3], op[4], op[5], op[6])
   elseif op[1] == 'att' then
-    attempt(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], op[10], t)
+    attempt(op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], op[10], op[11], op[12],
+            op[13], t)
   elseif op[1] == 'join' then
     join(op[2], op[3], op[4], op[5])
   elseif op[1] == 'streak' then
@@ -600,7 +625,7 @@ local function refuse_unholdable(ensure, incr, ordered)
   end
   for _, op in ipairs(ordered) do
     if (op[1] == 'best' or op[1] == 'set' or op[1] == 'att')
-        and not holds(op[2], op[3], op[4], false) then
+        and not holds(op[2], op[3], op[4], op[1] == 'att' and op[5] == 'sum') then
       bad = op[2]
     end
   end

@@ -89,9 +89,10 @@ def encode_op(op: Op) -> list[Any]:
             return ["meta", board, member, metadata]
         case Submitted(board, member, at_ms):
             return ["sub", board, member, 1, at_ms, at_ms]
-        case Attempt(board, member, score, mode, limit, at_ms, metadata, capacity, joined):
+        case Attempt(board, member, score, mode, limit, at_ms, metadata, capacity, joined,
+                     rate, window_ms, follows):
             return ["att", board, member, float(score), mode, int(limit), int(at_ms), metadata,
-                    int(capacity), int(joined)]
+                    int(capacity), int(joined), int(rate), int(window_ms), int(follows)]
         case Join(board, member, capacity, at_ms):
             return ["join", board, member, int(capacity), int(at_ms)]
         case WinStreak(board, winner, loser):
