@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import click
 import redis
 
+from tracker.handlers import Board
 from tracker.products import ConfigError, Product, Products, load_products
 from tracker.settings import Settings
 
@@ -27,6 +28,18 @@ def configured_product(products: Products, product_id: str) -> Product:
     if product is None:
         raise click.BadParameter(f"{product_id!r} is not configured", param_hint="PRODUCT")
     return product
+
+
+def configured_board(products: Products, product_id: str, board_name: str) -> tuple[Product, Board]:
+    """The command's PRODUCT and BOARD arguments as configured; unknown ones are usage
+    errors (an unknown board's names the product's boards)."""
+    product = configured_product(products, product_id)
+    board = product.board(board_name)
+    if board is None:
+        raise click.BadParameter(f"{product_id} has no board {board_name!r} (it has "
+                                 f"{', '.join(b.name for b in product.boards)})",
+                                 param_hint="BOARD")
+    return product, board
 
 
 @contextmanager

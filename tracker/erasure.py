@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import click
 
-from tracker.commands import configured_product, configured_products, redis_errors
+from tracker.commands import configured_board, configured_products, redis_errors
 from tracker.handlers import Board
 from tracker.periods import period_board
 from tracker.products import PERIODIC_KINDS, Product
@@ -134,12 +134,7 @@ def delete_records_command(product_id: str, board_name: str, user_ids: Sequence[
     and buckets stay, and a later submission counts again. Reads TRACKER_REDIS_URL and
     TRACKER_PRODUCTS_FILE; --yes skips the question."""
     settings = Settings.from_env()
-    product = configured_product(configured_products(settings), product_id)
-    board = product.board(board_name)
-    if board is None:
-        raise click.BadParameter(f"{product_id} has no board {board_name!r} (it has "
-                                 f"{', '.join(b.name for b in product.boards)})",
-                                 param_hint="BOARD")
+    product, board = configured_board(configured_products(settings), product_id, board_name)
     if board.kind not in PERIODIC_KINDS:
         raise click.BadParameter(
             f"{board_name} is a {board.kind} board: each rating or streak came from games "

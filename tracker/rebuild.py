@@ -34,7 +34,7 @@ from typing import Any
 import click
 import redis
 
-from tracker.commands import configured_product, configured_products, redis_errors
+from tracker.commands import configured_board, configured_products, redis_errors
 from tracker.handlers import Board
 from tracker.processing import BatchProcessor, group_by_product
 from tracker.products import Product, Products
@@ -298,12 +298,7 @@ def rebuild_board_command(product_id: str, board_name: str, without: Sequence[st
     rebuild refuses to replace the board when one applied entries meanwhile). Reads the
     TRACKER_* settings."""
     settings = Settings.from_env()
-    product = configured_product(configured_products(settings), product_id)
-    board = product.board(board_name)
-    if board is None:
-        raise click.BadParameter(f"{product_id} has no board {board_name!r} (it has "
-                                 f"{', '.join(b.name for b in product.boards)})",
-                                 param_hint="BOARD")
+    product, board = configured_board(configured_products(settings), product_id, board_name)
     client = data_client(settings.redis_url, socket_timeout=60)
     stream = redis.Redis.from_url(settings.stream_url, socket_timeout=60)
     job = BoardRebuild(settings, client, stream, product, board, without=without)

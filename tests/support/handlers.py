@@ -125,6 +125,26 @@ class EventsForm(Store):
         return super().apply(*args, **{**kwargs, "summed": False})
 
 
+def redelivered_changes_nothing(data: redis.Redis, processor: BatchProcessor, product: str,
+                                entries: Sequence[tuple[str, dict[bytes, bytes]]],
+                                batch: int, refused: int) -> None:
+    """Apply ``entries`` again in batches of ``batch`` (a redelivery of every part): the
+    product's boards do not change, and its count of refused submissions stays
+    ``refused``."""
+    def boards() -> dict[bytes, bytes | None]:
+        return {k: data.dump(k) for k in data.keys(f"st:{{{product}}}:lb:*")}  # type: ignore[misc]
+
+    def refusals() -> int:
+        return Store(data).counters([product])[product].get("refused", 0)
+
+    assert refusals() == refused
+    before = boards()
+    for i in range(0, len(entries), batch):
+        processor.process(product, "s", entries[i:i + batch])
+    assert boards() == before
+    assert refusals() == refused
+
+
 # A week of race, closed at RACE_AFTER_GRACE (tests of closing, archives and hooks)
 RACE_HANDLER = f"{RaceTimes.__module__}:{RaceTimes.__name__}"
 # a Friday of 2037-W48: far ahead, since Redis drops its boards a week after it

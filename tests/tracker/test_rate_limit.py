@@ -14,7 +14,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.handlers import EventsForm
+from tests.support.handlers import EventsForm, redelivered_changes_nothing
 from tests.support.threads import at_once
 from tests.support.varcade import raw, submitted
 from tracker.handlers import ScoreLeaderboard
@@ -118,14 +118,7 @@ def test_at_most_the_rate_counts_as_brute_force_says(
     for week in WEEKS:  # the week's board keeps what the all-time board let through
         assert read(data, period_board("total", week), False, False) == brute_force(
             subs, "total", week)[0]
-    assert Store(data).counters(["arcade"])["arcade"].get("refused", 0) == refused
-
-    # a redelivery changes nothing and refuses nothing more
-    before = {k: data.dump(k) for k in data.keys("st:{arcade}:lb:*")}
-    for i in range(0, len(entries), batch):
-        processor.process("arcade", "s", entries[i:i + batch])
-    assert {k: data.dump(k) for k in data.keys("st:{arcade}:lb:*")} == before
-    assert Store(data).counters(["arcade"])["arcade"].get("refused", 0) == refused
+    redelivered_changes_nothing(data, processor, "arcade", entries, batch, refused)
 
 
 def test_the_configuration_and_the_op() -> None:
