@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from tasks.cli import main
+from tests.conftest import TEST_PRODUCTS
 from tests.support.processes import settings_env
 from tests.support.varcade import game_over, raw, submitted
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
-from tracker.products import Products
+from tracker.products import Products, load_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Store
 
@@ -82,3 +84,20 @@ def test_a_board_in_the_terminal(settings: Settings, products: Products, store: 
                        (["board", "exrps", "wins", "--around", "nobody"], "is not on board")]:
         failed = runner.invoke(main, args)
         assert failed.exit_code == 1 and says in failed.output, (args, failed.output)
+
+
+def test_a_rate_limited_board_says_its_limit(settings: Settings, store: Store,
+                                             dead_letters: DeadLetters, tmp_path: Path) -> None:
+    limited = tmp_path / "products.toml"
+    limited.write_text(TEST_PRODUCTS.read_text() + (
+        'arcade = { handlers = [{ use = "score", board = "total", operator = "sum", '
+        'rate_limit = { submissions = 2, seconds = 3600 } }] }\n'))
+    products = load_products(limited)
+    entries = [(f"{int(time.time() * 1000) // 3_600_000 * 3_600_000 + i}-0",
+                raw(submitted("arcade", "total", "ann", 5))) for i in range(4)]
+    BatchProcessor(products, store, dead_letters).process("arcade", "s", entries)
+    shown = CliRunner(env=settings_env(settings, TRACKER_PRODUCTS_FILE=str(limited))).invoke(
+        main, ["board", "arcade", "total"]).output.splitlines()
+    assert shown[0] == "arcade total: 1 player(s), ranked competition; at most 2 " \
+                       "submission(s) of a player per 3600 s count"
+    assert shown[1].split()[:4] == ["1", "ann", "10", "(2"]  # two of four counted
