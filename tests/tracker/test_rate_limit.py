@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tests.support.handlers import EventsForm, redelivered_changes_nothing
 from tests.support.threads import at_once
 from tests.support.varcade import raw, submitted
+from tracker.erasure import delete_records, forget_player
 from tracker.handlers import ScoreLeaderboard
 from tracker.handlers.base import Attempt, check_op
 from tracker.periods import Period, PeriodKind, period_board
@@ -177,3 +178,25 @@ def test_concurrent_writers_never_let_more_than_the_rate_through(data: redis.Red
     assert read(data, "total", False, False) == {p: (3, 3) for p in PLAYERS}
     assert read(data, week, False, False) == {p: (3, 3) for p in PLAYERS}
     assert Store(data).counters(["arcade"])["arcade"]["refused"] == (4 * 20 - 3) * len(PLAYERS)
+
+
+def test_erasure_takes_the_player_out_of_the_windows_counts(data: redis.Redis) -> None:
+    products = arcade()
+    now = int(time.time() * 1000) // 60_000 * 60_000
+    entries = [(f"{now + i}-0", raw(submitted("arcade", board, p, 1)))
+               for i, (board, p) in enumerate([("total", "ann"), ("total", "bob"),
+                                               ("lap", "ann"), ("high", "ann")])]
+    BatchProcessor(products, Store(data), DeadLetters(data)).process("arcade", "s", entries)
+    windows = sorted(k.decode() for k in data.keys("st:{arcade}:lb:*:rate:*"))
+    assert [w.split(":")[3] for w in windows] == ["high", "lap", "total"]
+    assert data.hgetall(windows[2]) == {b"ann": b"1", b"bob": b"1"}
+
+    # a cheat's records on one board: its count there goes, and a later submission counts
+    total = products["arcade"].board("total")
+    assert total is not None
+    delete_records(Store(data), products["arcade"], total, "ann", now)
+    assert data.hgetall(windows[2]) == {b"bob": b"1"} and data.hget(windows[1], "ann")
+    # a right-to-erasure request: every window forgets the player
+    forget_player(Store(data), products["arcade"], "ann", now)
+    assert [data.hget(w, "ann") for w in windows] == [None, None, None]
+    assert data.hgetall(windows[2]) == {b"bob": b"1"}

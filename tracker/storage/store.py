@@ -275,6 +275,18 @@ class Store:
                   "records" if records_only else "player", *boards])
         return Forgotten(int(on_boards), int(deleted), int(archived))
 
+    def forget_rate_counts(self, product_id: str, boards: Sequence[str], user_id: str) -> int:
+        """Take the player out of the rate-limit counts of ``boards`` (configured boards
+        with a ``rate_limit``): in how many windows it was counted."""
+        found = [key for board in boards for key in self.client.scan_iter(
+            match=f"{self.keys.board(product_id, board)}:rate:*", count=1000)]
+        if not found:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for key in found:
+            pipe.hdel(key, user_id)
+        return sum(pipe.execute())
+
     # --- reads ----------------------------------------------------------------
 
     def top(self, product_id: str, board: str, count: int = 10, *,
