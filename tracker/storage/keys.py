@@ -6,6 +6,8 @@
     <prefix>:{<product>}:lb:<board>:buckets  hash: member -> its bucket, on a period board
                                              split into buckets (<board>:b<k> are boards);
                                              :buckets:n counts the members assigned
+    <prefix>:{<product>}:lb:<board>:rate:<w>  hash: member -> submissions counted in window w
+                                             of a board with a rate_limit (tracker.handlers.scores)
     <prefix>:{<product>}:stats:<user>        hash: stat -> integer counter
     <prefix>:{<product>}:lb:<board>:<period>:closed  string: the period's results are published
     <prefix>:{<product>}:period_results      stream: final standings of closed periods
