@@ -87,6 +87,14 @@ function attempts(board, period) {
          (board.join_required ? "; only the players who joined count" : "");
 }
 
+// A board's write rate limit, which holds on every period's board alike.
+function rateNote(board) {
+  if (!board || !board.rate_limit) return "";
+  const limit = board.rate_limit;
+  return `; at most ${plural(limit.submissions, "submission")} of a player per ` +
+         `${limit.seconds} s count`;
+}
+
 function subscoreNote(board) {
   if (!board || !board.subscore) return "";
   const first = board.subscore === "asc" ? "lowest" : "highest";
@@ -112,7 +120,8 @@ function render(body, player) {
   const period = body.period ? `, ${body.period}` : "";
   $("board-title").textContent = `${body.product_id} · ${body.board}${period}`;
   $("board-about").textContent = `${plural(body.size, "player")}, ranked ${body.ties}` +
-    attempts(chosenBoard(), body.period) + subscoreNote(chosenBoard()) +
+    attempts(chosenBoard(), body.period) + rateNote(chosenBoard()) +
+    subscoreNote(chosenBoard()) +
     (body.entries.length ? `; rows ${body.offset + 1} to ${body.offset + body.entries.length}`
                          : "; no rows");
   for (const [id, cursor] of [["prev", body.prev_cursor], ["next", body.next_cursor]]) {

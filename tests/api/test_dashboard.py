@@ -16,13 +16,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from api import create_app
 from api.config import ApiSettings
-from tests.api.conftest import SECURED, Feed, MakeApp, Token
+from api.state import EXTENSION
+from tests.api.conftest import PLAIN, SECURED, Feed, MakeApp, Token
+from tests.conftest import TEST_PRODUCTS
 from tests.support.browser import browse, needs_chromium, serving
-from tests.support.varcade import game_over, submitted
+from tests.support.varcade import game_over, raw, submitted
 from tests.tracker.edx.logs_gen import COURSE
 from tracker.clock import Clock
 from tracker.periods import Period, PeriodKind
@@ -176,3 +179,26 @@ def test_periods_on_a_boards_own_clock_say_which(settings: Settings, store: Stor
         shown["derby"], shown["derby"]
     assert f'<option value="{week.id}">{week.id} (week, UTC+09:00)</option>' in shown["sumo"]
     assert f'<option value="{utc_week.id}">{utc_week.id} (week)</option>' in shown["pong"]
+
+
+@needs_chromium
+def test_a_rate_limited_board_says_its_limit(settings: Settings, tmp_path: Path) -> None:
+    limited = tmp_path / "products.toml"
+    limited.write_text(TEST_PRODUCTS.read_text() + (
+        'arcade = { handlers = [{ use = "score", board = "total", operator = "sum", '
+        'rate_limit = { submissions = 2, seconds = 3600 } }] }\n'))
+    chosen = replace(settings, products_file=str(limited))
+    hour = int(time.time() * 1000) // 3_600_000 * 3_600_000
+    store = Store(redis.Redis.from_url(settings.redis_url))
+    BatchProcessor(load_products(limited), store, DeadLetters(store.client)).process(
+        "arcade", "s", [(f"{hour + i}-0", raw(submitted("arcade", "total", "ann", 5)))
+                        for i in range(4)])
+    app = create_app(chosen, PLAIN)
+    try:
+        with serving(app) as url:
+            dom = browse(f"{url}/dashboard/boards#product=arcade&board=total", tmp_path / "b")
+    finally:
+        app.extensions[EXTENSION].close()
+    assert "1 player, ranked competition; at most 2 submissions of a player per 3600 s " \
+           "count" in dom
+    assert '<td>ann</td><td class="num">10</td><td class="num">2</td>' in dom  # 2 of 4
