@@ -309,3 +309,20 @@ def test_the_command_asks_first_refuses_a_second_run_and_unknown_boards(
     unknown = runner.invoke(main, ["rebuild-board", "exrps", "nope", "--yes"])
     assert unknown.exit_code == 2 and "exrps has no board 'nope'" in unknown.output
     assert runner.invoke(main, ["rebuild-board", "nope", "elo"]).exit_code == 2
+
+
+def test_a_staged_key_that_expired_before_the_swap_is_gone_live_too(data: redis.Redis) -> None:
+    swap = data.register_script(
+        (Path(__file__).parents[2] / "tracker/storage/swap_board.lua").read_text())
+    data.hset("st:{x}:counters", "applied", 5)
+    data.zadd("st:rebuild:b:{x}:lb:b", {"ann": 1})
+    data.zadd("st:{x}:lb:b", {"old": 1})
+    data.hset("st:{x}:lb:b:rate:7", "ann", 1)  # its staged copy expired meanwhile
+    data.hset("st:{x}:lb:b:meta", "old", "{}")  # no counterpart: stale
+    keys = ["st:{x}:counters", "st:rebuild:b:{x}:lb:b", "st:rebuild:b:{x}:lb:b:rate:7",
+            "st:{x}:lb:b", "st:{x}:lb:b:rate:7", "st:{x}:lb:b:meta"]
+    assert swap(keys=keys, args=["4", 2]) == -1  # a worker applied one more meanwhile
+    assert data.zrange("st:{x}:lb:b", 0, -1) == [b"old"] and data.exists("st:{x}:lb:b:meta")
+    assert swap(keys=keys, args=["5", 2]) == 1
+    assert data.zrange("st:{x}:lb:b", 0, -1) == [b"ann"]
+    assert not data.exists("st:{x}:lb:b:rate:7", "st:{x}:lb:b:meta", "st:rebuild:b:{x}:lb:b")

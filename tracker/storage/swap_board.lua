@@ -11,5 +11,11 @@ if (redis.call('HGET', KEYS[1], 'applied') or '') ~= ARGV[1] then return -1 end
 local n = tonumber(ARGV[2])
 local deleted = 0
 for i = 2 * n + 2, #KEYS do deleted = deleted + redis.call('DEL', KEYS[i]) end
-for i = 2, n + 1 do redis.call('RENAME', KEYS[i], KEYS[i + n]) end
+for i = 2, n + 1 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('RENAME', KEYS[i], KEYS[i + n])
+  else  -- expired since it was listed (a short rate window's counts): gone in both
+    redis.call('DEL', KEYS[i + n])
+  end
+end
 return deleted
