@@ -274,6 +274,15 @@ class BoardRebuild:
             self.client.delete(*keys[at:at + 500])
 
 
+def trimmed(stream: redis.Redis, key: str) -> int:
+    """How many entries written to stream ``key`` it no longer holds (XTRIM, XDEL, MAXLEN)."""
+    try:
+        info: Any = stream.xinfo_stream(key)
+    except redis.ResponseError:  # no stream yet
+        return 0
+    return max(0, int(info.get("entries-added", info["length"])) - int(info["length"]))
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -290,8 +299,11 @@ def _when(entry_id: str) -> str:
               help="leave out every entry that names this player (a cheat's games); "
                    "repeatable")
 @click.option("--yes", is_flag=True, help="do not ask before replacing the board")
+@click.option("--trimmed-ok", is_flag=True,
+              help="rebuild from a stream that lost entries (trimmed or deleted): the "
+                   "board then loses what they counted")
 def rebuild_board_command(product_id: str, board_name: str, without: Sequence[str],
-                          yes: bool) -> None:
+                          yes: bool, trimmed_ok: bool) -> None:
     """Build BOARD of PRODUCT again from the event stream, with the product's configuration
     as it is now: all-time and its open periods, with records, ratings and histories, then
     put it in place of the live one. Stop the workers of the product's queue first (the
@@ -304,6 +316,12 @@ def rebuild_board_command(product_id: str, board_name: str, without: Sequence[st
     job = BoardRebuild(settings, client, stream, product, board, without=without)
     done = Rebuilt()
     with redis_errors():
+        lost = trimmed(stream, settings.stream_key)
+        if lost and not trimmed_ok:
+            raise click.ClickException(
+                f"{settings.stream_key} has lost {lost:,} of the entries written to it "
+                "(trimmed or deleted): the rebuilt board would not count them. Pass "
+                "--trimmed-ok to rebuild from what is left")
         cut, counter = job.begin()
         try:
             click.echo(f"{product_id}/{board_name}: from {settings.stream_key} up to "

@@ -306,6 +306,14 @@ def test_the_command_asks_first_refuses_a_second_run_and_unknown_boards(
     assert runner.invoke(main, ["rebuild-board", "exrps", "elo", "--yes"]).exit_code == 0
     assert dump(data, "exrps", "elo") == before
 
+    # entries trimmed away: refused, unless asked for
+    stream.xtrim(settings.stream_key, maxlen=15, approximate=False)
+    refused = runner.invoke(main, ["rebuild-board", "exrps", "elo", "--yes"])
+    assert refused.exit_code == 1 and "has lost 5 of the entries written to it" in (
+        refused.output)
+    trimmed = runner.invoke(main, ["rebuild-board", "exrps", "elo", "--yes", "--trimmed-ok"])
+    assert trimmed.exit_code == 0 and dump(data, "exrps", "elo") != before  # 15 games left
+
     unknown = runner.invoke(main, ["rebuild-board", "exrps", "nope", "--yes"])
     assert unknown.exit_code == 2 and "exrps has no board 'nope'" in unknown.output
     assert runner.invoke(main, ["rebuild-board", "nope", "elo"]).exit_code == 2
