@@ -314,8 +314,22 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
                                    records=records_of(b, name))
     if found is None:
         raise player_not_on_board(product, b, user_id, name)
-    return json_response(bodies.standing(product.id, b.name, period, ties, found, b.tiers,
-                                         rating_as, bodies.splitter(b)))
+    body = bodies.standing(product.id, b.name, period, ties, found, b.tiers, rating_as,
+                           bodies.splitter(b))
+    if b.rate_limit[0]:
+        body["rate"] = rate_window(product.id, b, user_id)
+    return json_response(body)
+
+
+def rate_window(product_id: str, board: Board, user_id: str) -> dict[str, int]:
+    """``RateWindowSchema``: the player's current window of the board's ``rate_limit``
+    (windows go by event time; the server's clock says which one is current)."""
+    rate, seconds = board.rate_limit
+    length = seconds * 1000
+    window = int(time.time() * 1000) // length
+    counted = state().ranks.counted_in_window(product_id, board.name, user_id, window)
+    return {"window_start": window * length, "window_end": (window + 1) * length,
+            "counted": counted, "left": max(0, rate - counted)}
 
 
 @bp.get("/players/<user_id>/around")

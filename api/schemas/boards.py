@@ -70,6 +70,18 @@ class StreakSchema(Schema):
                        "score is the longest."})
 
 
+class RateWindowSchema(Schema):
+    window_start = fields.Integer(required=True, metadata={
+        "description": "When the current window of the board's `rate_limit` began (Unix ms, "
+                       "by the server's clock; submissions fall in windows by event time)."})
+    window_end = fields.Integer(required=True, metadata={
+        "description": "When it ends (Unix ms): then the player may submit again."})
+    counted = fields.Integer(required=True, metadata={
+        "description": "The player's submissions counted in it so far (as applied)."})
+    left = fields.Integer(required=True, metadata={
+        "description": "Submissions it still counts; later ones are refused."})
+
+
 class BoardRefSchema(Schema):
     product_id = fields.String(required=True)
     board = fields.String(required=True)
@@ -103,6 +115,8 @@ class StandingSchema(BoardRefSchema):
     streak = fields.Nested(StreakSchema, metadata={
         "description": "The player's current win streak; only on streak boards."})
     submissions, first_at, last_at, metadata = record_fields()
+    rate = fields.Nested(RateWindowSchema, metadata={
+        "description": "On a board with a `rate_limit`: the player's current window."})
 
 
 class RankedPlayerSchema(EntrySchema):

@@ -312,6 +312,13 @@ class Ranks:
         return int(size), [(flip(float(score)) if ascending else float(score), int(members))
                            for score, members in found]
 
+    def counted_in_window(self, product_id: str, board: str, user_id: str,
+                          window: int) -> int:
+        """The player's submissions counted in window ``window`` (Unix ms // its length)
+        of a board with a ``rate_limit``."""
+        found = self.client.hget(f"{self.keys.board(product_id, board)}:rate:{window}", user_id)
+        return int(found or 0)  # type: ignore[arg-type]
+
     def size(self, product_id: str, board: str) -> BoardSize:
         members, distinct = self._call(product_id, board, "size")
         return BoardSize(int(members), int(distinct))
