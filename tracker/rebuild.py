@@ -27,7 +27,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -38,6 +37,7 @@ from tracker.commands import configured_board, configured_products, redis_errors
 from tracker.handlers import Board
 from tracker.processing import BatchProcessor, group_by_product
 from tracker.products import Product, Products
+from tracker.replay import when
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Keys, Store
 from tracker.storage.connect import data_client
@@ -287,11 +287,6 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _when(entry_id: str) -> str:
-    ms = int(entry_id.split("-", 1)[0])
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 @click.command("rebuild-board")
 @click.argument("product_id", metavar="PRODUCT")
 @click.argument("board_name", metavar="BOARD")
@@ -325,7 +320,7 @@ def rebuild_board_command(product_id: str, board_name: str, without: Sequence[st
         cut, counter = job.begin()
         try:
             click.echo(f"{product_id}/{board_name}: from {settings.stream_key} up to "
-                       f"{cut.last} ({_when(cut.last)}); {len(cut.unapplied):,} entries in "
+                       f"{cut.last} ({when(cut.last)}); {len(cut.unapplied):,} entries in "
                        "flight are left to the workers")
             if not yes:
                 click.confirm("Rebuild it, and replace the live board?", abort=True)

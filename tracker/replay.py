@@ -106,7 +106,8 @@ def rewind(stream: redis.Redis, key: str, group: str, plan: Rewind) -> None:
     stream.xgroup_setid(key, group, plan.after, entries_read=plan.entries_read)
 
 
-def _when(entry_id: str) -> str:
+def when(entry_id: str) -> str:
+    """The time of an entry id, as the commands print it (UTC)."""
     ms = _id(entry_id)[0]
     return "the start" if ms == 0 else \
         datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -135,7 +136,7 @@ def replay_command(since: str, yes: bool, past_dedupe_ttl: bool, wait: bool) -> 
         safe_ms = int(time.time() * 1000) - settings.dedupe_ttl * 1000
         if _id(first)[0] < safe_ms:
             raise click.ClickException(
-                f"entries before {_when(f'{safe_ms}-0')} may have no dedupe record any more "
+                f"entries before {when(f'{safe_ms}-0')} may have no dedupe record any more "
                 f"(TRACKER_DEDUPE_TTL={settings.dedupe_ttl} s): those already applied would "
                 "count twice. Replay from a later moment, or pass --past-dedupe-ttl if their "
                 "effects are gone too (an empty data Redis)")
@@ -144,11 +145,11 @@ def replay_command(since: str, yes: bool, past_dedupe_ttl: bool, wait: bool) -> 
     with redis_errors():
         plan = plan_rewind(stream, key, group, first)
         if plan.again == 0:
-            click.echo(f"nothing to read again: no entry of {key} from {_when(first)} on "
+            click.echo(f"nothing to read again: no entry of {key} from {when(first)} on "
                        f"has been read by {group}")
             return
-        click.echo(f"{group} has read {key} up to {plan.before} ({_when(plan.before)}); "
-                   f"{plan.again:,} entries from {_when(first)} on will be read again")
+        click.echo(f"{group} has read {key} up to {plan.before} ({when(plan.before)}); "
+                   f"{plan.again:,} entries from {when(first)} on will be read again")
         if not yes:
             click.confirm("Move the group back?", abort=True)
         rewind(stream, key, group, plan)
