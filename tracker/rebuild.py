@@ -39,7 +39,7 @@ from tracker.processing import BatchProcessor, group_by_product
 from tracker.products import Product, Products
 from tracker.replay import when
 from tracker.settings import Settings
-from tracker.storage import DeadLetter, DeadLetters, Keys, Store
+from tracker.storage import DeadLetter, DeadLetters, Keys, Ranks, Store
 from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight, Part, unpack_entries
 
@@ -74,6 +74,28 @@ class Rebuilt:
     def leave_out(self, why: str, n: int = 1) -> None:
         if n:
             self.left_out[why] = self.left_out.get(why, 0) + n
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A rebuilt all-time board against the live one."""
+
+    players_now: int
+    players_after: int
+    changed: int  # players on both with another score
+    new: int  # players only on the rebuilt board
+    gone: int  # players only on the live board
+    top_now: list[tuple[str, float]]
+    top_after: list[tuple[str, float]]
+
+    def lines(self) -> list[str]:
+        def top(rows: list[tuple[str, float]]) -> str:
+            return ", ".join(f"{i}. {user} ({score:g})" for i, (user, score) in
+                             enumerate(rows, 1)) or "nobody"
+
+        return [f"{self.players_now:,} players now, {self.players_after:,} after; "
+                f"{self.changed:,} with another score, {self.new:,} new, {self.gone:,} gone",
+                f"  top now:   {top(self.top_now)}", f"  top after: {top(self.top_after)}"]
 
 
 class _NoLetters(DeadLetters):
@@ -222,6 +244,24 @@ class BoardRebuild:
             done.moved += len(chunk)
             done.deleted += deleted
 
+    def compare(self) -> Comparison:
+        """The staged all-time board against the live one (before :meth:`swap`)."""
+        def scores(keys: Keys) -> dict[bytes, float]:
+            rows: Any = self.client.zrange(keys.board(self.product.id, self.board.name), 0, -1,
+                                           withscores=True)
+            return dict(rows)
+
+        def top(keys: Keys) -> list[tuple[str, float]]:
+            return list(Ranks(self.client, keys).page(
+                self.product.id, self.board.name, 0, 3, ascending=self.board.ascending,
+                earliest=self.board.earliest).rows)
+
+        now, after = scores(self.live), scores(self.stage)
+        return Comparison(len(now), len(after),
+                          sum(1 for m, x in after.items() if m in now and now[m] != x),
+                          len(after.keys() - now.keys()), len(now.keys() - after.keys()),
+                          top(self.live), top(self.stage))
+
     def end(self) -> None:
         """Drop the staging keys left (the other boards' and the counters) and the lock."""
         self._delete(self._scan(self.stage.product(self.product.id) + "*"))
@@ -297,8 +337,11 @@ def _text(value: bytes | str) -> str:
 @click.option("--trimmed-ok", is_flag=True,
               help="rebuild from a stream that lost entries (trimmed or deleted): the "
                    "board then loses what they counted")
+@click.option("--dry-run", is_flag=True,
+              help="rebuild aside and say what would change, replacing nothing (the "
+                   "workers may run)")
 def rebuild_board_command(product_id: str, board_name: str, without: Sequence[str],
-                          yes: bool, trimmed_ok: bool) -> None:
+                          yes: bool, trimmed_ok: bool, dry_run: bool) -> None:
     """Build BOARD of PRODUCT again from the event stream, with the product's configuration
     as it is now: all-time and its open periods, with records, ratings and histories, then
     put it in place of the live one. Stop the workers of the product's queue first (the
@@ -322,11 +365,16 @@ def rebuild_board_command(product_id: str, board_name: str, without: Sequence[st
             click.echo(f"{product_id}/{board_name}: from {settings.stream_key} up to "
                        f"{cut.last} ({when(cut.last)}); {len(cut.unapplied):,} entries in "
                        "flight are left to the workers")
-            if not yes:
+            if not (yes or dry_run):
                 click.confirm("Rebuild it, and replace the live board?", abort=True)
             total = cut.entries_read or int(stream.xlen(settings.stream_key))
             with click.progressbar(length=total, label="entries", file=sys.stderr) as bar:
                 job.apply(cut, done, bar.update)
+            if dry_run:
+                for line in job.compare().lines():
+                    click.echo(line)
+                click.echo(f"dry run: {product_id}/{board_name} not replaced")
+                return
             job.swap(counter, done)
         finally:
             job.end()

@@ -220,6 +220,28 @@ def test_entries_in_flight_count_once_whether_a_worker_applied_them_or_not(
     assert rebuilt == dump(data, "exrps", "elo")  # each game rated once, in order
 
 
+def test_a_dry_run_says_what_would_change_and_replaces_nothing(
+        settings: Settings, products: Products, stream: redis.Redis, data: redis.Redis,
+        tmp_path: Path) -> None:
+    pipeline(stream, data, settings, products, games("exrps", 200))
+    before = dump(data, "exrps", "elo")
+    changed = tmp_path / "products.toml"
+    changed.write_text(TEST_PRODUCTS.read_text().replace("k = 32, start = 1500",
+                                                         "k = 16, start = 1500"))
+    out = rebuild(settings, "exrps", "elo", "--dry-run", products_file=changed)
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[-4] == "12 players now, 12 after; 12 with another score, 0 new, 0 gone"
+    assert lines[-3].startswith("  top now:   1. p") and lines[-2].startswith(
+        "  top after: 1. p")
+    assert lines[-1] == "dry run: exrps/elo not replaced"
+    assert dump(data, "exrps", "elo") == before
+    assert not list(data.scan_iter(match="st:rebuild:*"))
+    # the same configuration: nothing would change
+    same = rebuild(settings, "exrps", "elo", "--dry-run")
+    assert "12 players now, 12 after; 0 with another score, 0 new, 0 gone" in same.output
+
+
 def test_without_a_cheat_every_rating_is_as_if_its_games_never_were(
         settings: Settings, products: Products, stream: redis.Redis,
         data: redis.Redis) -> None:
