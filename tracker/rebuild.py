@@ -224,10 +224,9 @@ class BoardRebuild:
                         if owned(k[len(stage):], self.board.name)),
                        key=lambda move: not move[1].startswith(f"{live}lb:"))  # boards first
         taken = {dst for _, dst in moves}
-        stale = [k for pattern in (f"lb:{self.board.name}", f"lb:{self.board.name}:*",
-                                   f"rating:{self.board.name}:*", f"history:{self.board.name}:*")
-                 for k in self._scan(live + pattern)
-                 if k not in taken and replaceable(k[len(live):], self.board, self.now_ms)]
+        stale = [k for k in self._scan(live + "*")  # one pass over the product's keys
+                 if k not in taken and owned(k[len(live):], self.board.name)
+                 and replaceable(k[len(live):], self.board, self.now_ms)]
         counters = self.live.counters(self.product.id)
         for at in range(0, max(len(moves), len(stale), 1), SWAP_CHUNK):
             chunk, gone = moves[at:at + SWAP_CHUNK], stale[at:at + SWAP_CHUNK]
