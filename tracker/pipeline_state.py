@@ -101,6 +101,11 @@ def group_info(client: redis.Redis, stream: str, name: str) -> dict[str, Any] | 
         groups: list[dict[str, Any]] = client.xinfo_groups(stream)  # type: ignore[assignment]
     except redis.ResponseError:  # no stream yet
         return None
+    return named_group(groups, name)
+
+
+def named_group(groups: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """Consumer group ``name`` of an ``XINFO GROUPS`` reply (read in a transaction, say)."""
     return next((g for g in groups if _text(g["name"]) == name), None)
 
 

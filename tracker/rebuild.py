@@ -35,6 +35,7 @@ import redis
 
 from tracker.commands import configured_board, configured_products, redis_errors
 from tracker.handlers import Board
+from tracker.pipeline_state import named_group
 from tracker.processing import BatchProcessor, group_by_product
 from tracker.products import Product, Products
 from tracker.replay import when
@@ -122,7 +123,7 @@ def take_cut(stream: redis.Redis, flight: InFlight, product_id: str,
             groups, parts = pipe.execute()
         except redis.ResponseError:  # no stream yet
             groups, parts = [], {}
-    info = next((g for g in groups if _text(g["name"]) == flight.group), None)
+    info = named_group(groups, flight.group)
     if info is None:
         raise click.ClickException(f"no consumer group {flight.group!r} has read "
                                    f"{flight.stream_key!r} yet: there is nothing to rebuild from")
