@@ -110,6 +110,9 @@ class ScoreLeaderboard(Handler):
         self.max_players = max_players
         self.join_required = join_required
         self._kind = OPERATORS[operator]
+        # whether submissions are checked, kept and counted in one step (an Attempt)
+        self._tournament = bool(attempts or max_players or join_required)
+        self._limited = self._tournament or bool(self.rate_limit[0])
 
     @property
     def boards(self) -> tuple[Board, ...]:
@@ -127,10 +130,8 @@ class ScoreLeaderboard(Handler):
         # a submission may say what it does instead (a correction: "latest" sets the score)
         does = event.get("operator") or self.operator
         score = self._score(event, does)
-        if self.attempts or self.max_players or self.join_required or self.rate_limit[0]:
-            # checked, kept and counted in one step
-            if (self.attempts or self.max_players or self.join_required) \
-                    and does not in LIMITED:
+        if self._limited:
+            if self._tournament and does not in LIMITED:
                 raise ValueError(f"board {self.board!r} is a tournament's: a submission keeps "
                                  f"the best or the latest, not {does!r}")
             if does not in RATED:
