@@ -278,8 +278,13 @@ class Store:
     def forget_rate_counts(self, product_id: str, boards: Sequence[str], user_id: str) -> int:
         """Take the player out of the rate-limit counts of ``boards`` (configured boards
         with a ``rate_limit``): in how many windows it was counted."""
-        found = [key for board in boards for key in self.client.scan_iter(
-            match=f"{self.keys.board(product_id, board)}:rate:*", count=1000)]
+        if not boards:
+            return 0
+        prefixes = tuple(f"{self.keys.board(product_id, board)}:rate:" for board in boards)
+        # one pass over the keys for every board (SCAN walks the whole keyspace each time)
+        found = [key for key in self.client.scan_iter(
+            match=f"{self.keys.board(product_id, '*')}:rate:*", count=1000)
+            if _text(key).startswith(prefixes)]
         if not found:
             return 0
         pipe = self.client.pipeline(transaction=False)
