@@ -65,7 +65,6 @@ class Cut:
 
 @dataclass
 class Rebuilt:
-    read: int = 0  # stream entries read (every product's)
     applied: int = 0  # the product's entries applied to the rebuilt board
     late: int = 0  # of them, too late for their (closed) period: all-time only
     left_out: dict[str, int] = field(default_factory=dict)  # by why
@@ -205,7 +204,6 @@ class BoardRebuild:
             Store(self.client, self.stage), _NoLetters(self.client, self.stage),
             clock=lambda: self.now_ms / 1000)
         for rows in self._pages(cut.last):
-            done.read += len(rows)
             mine = group_by_product(rows).get(self.product.id, [])
             entries = self._kept(mine, cut, done)
             report = processor.process(self.product.id, self.source, entries)
