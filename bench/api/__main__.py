@@ -6,7 +6,8 @@
    rebuild the API's ``python -m tracker.reindex`` runs (equal to what the batch
    script keeps; tests/tracker/test_ranks.py checks that), and records memory again.
 3. Starts the API under gunicorn and runs wrk against a bare endpoint that
-   touches no Redis (``/health``), top-10, rank-of-player and around-me, in
+   touches no Redis (``/health``), one that makes a single Redis round trip and
+   nothing else (``/ready``: a PING), top-10, rank-of-player and around-me, in
    interleaved rounds; reports the median requests/s, p50, p99 and the ratio
    to the bare endpoint.
 4. Does step 3 once per ``--redis-transport``: the API reaching Redis over
@@ -47,6 +48,8 @@ PRODUCT, BOARD = "bench", "wins"
 TRANSPORTS = {"tcp": "loopback TCP", "unix": "a unix socket (co-located Redis)"}
 ENDPOINTS = {
     "bare (/health, no Redis)": "/health",
+    # The cost of one Redis round trip alone: what every data route pays at least.
+    "one round trip (/ready: PING)": "/ready",
     "top-10": f"/products/{PRODUCT}/boards/{BOARD}/entries?limit=10",
     "rank of a player": f"/products/{PRODUCT}/boards/{BOARD}/players/{{user}}",
     "around a player (11 rows)": f"/products/{PRODUCT}/boards/{BOARD}/players/{{user}}/around",

@@ -22,6 +22,7 @@ def test_api_benchmark_smoke(tmp_path: Path) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "| rank of a player |" in proc.stdout and "over a unix socket" in proc.stdout
+    assert "| one round trip (/ready: PING) |" in proc.stdout
     result = json.loads(out.read_text())
     assert result["players"] == 3000 and result["memory"]["per_member"] > 0
     assert set(result["transports"]) == {"tcp", "unix"}
