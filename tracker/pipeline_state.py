@@ -17,6 +17,7 @@ from tracker.products import Products
 from tracker.rewards import HOOKS_GROUP, has_hooks
 from tracker.storage import DeadLetters, Store
 from tracker.storage.inflight import InFlight
+from tracker.text import as_text
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def read_state(store: Store, products: Products, inflight: InFlight) -> Pipeline
                                      t.get("late", 0), t.get("refused", 0))
                   for pid, t in totals.items()},
         timelines_changed=_timelines(store, products),
-        periodic_runs={_text(task): int(at) for task, at in sorted(
+        periodic_runs={as_text(task): int(at) for task, at in sorted(
             store.client.hgetall(store.keys.periodic_runs).items())},  # type: ignore[union-attr]
         reward_hooks={pid: _hooks(store, pid) for pid in sorted(products)
                       if has_hooks(products[pid])},
@@ -106,8 +107,4 @@ def group_info(client: redis.Redis, stream: str, name: str) -> dict[str, Any] | 
 
 def named_group(groups: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     """Consumer group ``name`` of an ``XINFO GROUPS`` reply (read in a transaction, say)."""
-    return next((g for g in groups if _text(g["name"]) == name), None)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return next((g for g in groups if as_text(g["name"]) == name), None)

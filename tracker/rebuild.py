@@ -43,6 +43,7 @@ from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Keys, Ranks, Store
 from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight, Part, unpack_entries
+from tracker.text import as_text
 
 PAGE = 4000  # stream entries per read, and at most per batch script
 SWAP_CHUNK = 10_000  # keys moved (and deleted) per swap script: ratings are a key per player
@@ -132,7 +133,7 @@ def take_cut(stream: redis.Redis, flight: InFlight, product_id: str,
             ids = [entry_id for entry_id, _ in unpack_entries(blob)]
             unapplied.update(i for i, done in zip(ids, applied(ids), strict=True) if not done)
     read = info.get("entries-read")
-    return Cut(_text(info["last-delivered-id"]), frozenset(unapplied),
+    return Cut(as_text(info["last-delivered-id"]), frozenset(unapplied),
                None if read is None else int(read))
 
 
@@ -195,7 +196,7 @@ class BoardRebuild:
         except BaseException:
             self.end()
             raise
-        return cut, _text(counter or "")
+        return cut, as_text(counter or "")
 
     def apply(self, cut: Cut, done: Rebuilt, progress: Callable[[int], None]) -> None:
         """Apply the product's applied entries up to the cut to the staging keys."""
@@ -263,7 +264,7 @@ class BoardRebuild:
     def end(self) -> None:
         """Drop the staging keys left (the other boards' and the counters) and the lock."""
         self._delete(self._scan(self.stage.product(self.product.id) + "*"))
-        if _text(self.client.get(self.lock) or b"") == self._token:
+        if as_text(self.client.get(self.lock) or b"") == self._token:
             self.client.delete(self.lock)
 
     # --- helpers ------------------------------------------------------------------
@@ -280,10 +281,10 @@ class BoardRebuild:
             rows: Any = self.stream.xrange(self.settings.stream_key, start, last, count=PAGE)
             if not rows:
                 return
-            yield [(_text(entry_id), raw) for entry_id, raw in rows]
+            yield [(as_text(entry_id), raw) for entry_id, raw in rows]
             if len(rows) < PAGE:
                 return
-            start = f"({_text(rows[-1][0])}"
+            start = f"({as_text(rows[-1][0])}"
 
     def _kept(self, entries: list[tuple[str, Any]], cut: Cut,
               done: Rebuilt) -> list[tuple[str, Any]]:
@@ -305,7 +306,7 @@ class BoardRebuild:
         return kept
 
     def _scan(self, pattern: str) -> list[str]:
-        return [_text(k) for k in self.client.scan_iter(match=pattern, count=1000)]
+        return [as_text(k) for k in self.client.scan_iter(match=pattern, count=1000)]
 
     def _delete(self, keys: list[str]) -> None:
         for at in range(0, len(keys), 500):
@@ -319,10 +320,6 @@ def trimmed(stream: redis.Redis, key: str) -> int:
     except redis.ResponseError:  # no stream yet
         return 0
     return max(0, int(info.get("entries-added", info["length"])) - int(info["length"]))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @click.command("rebuild-board")

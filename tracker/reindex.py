@@ -21,6 +21,7 @@ from tracker.products import load_products
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks
 from tracker.storage.connect import data_client
+from tracker.text import as_text
 from tracker.tiebreak import TIE_BREAKS, TIMED_KINDS
 
 
@@ -68,7 +69,7 @@ def convert_ties_command(product_id: str, board_name: str, mode: str) -> None:
     with redis_errors():
         # the board, and its period and bucket boards (not their tie structures)
         prefix = keys.board(product_id, "")
-        scanned = (k.decode() if isinstance(k, bytes) else k for k in client.scan_iter(
+        scanned = (as_text(k) for k in client.scan_iter(
             match=keys.board(product_id, board_name) + ":*", _type="zset"))
         found = [keys.board(product_id, board_name),
                  *sorted(k for k in scanned if not k.endswith(":scores"))]

@@ -25,6 +25,7 @@ from tracker.commands import redis_errors
 from tracker.pipeline_state import group_info
 from tracker.settings import Settings
 from tracker.storage.inflight import InFlight
+from tracker.text import as_text
 
 ENTRY_ID = re.compile(r"^(\d+)(?:-(\d+))?$")
 COUNT_PAGE = 10_000  # entries per XRANGE while counting what will be read again
@@ -61,12 +62,8 @@ def parse_since(text: str) -> str:
     return f"{int(moment.timestamp() * 1000)}-0"
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _id(value: bytes | str) -> tuple[int, int]:
-    ms, _, seq = _text(value).partition("-")
+    ms, _, seq = as_text(value).partition("-")
     return int(ms), int(seq or 0)
 
 
@@ -81,11 +78,11 @@ def _group(stream: redis.Redis, key: str, group: str) -> dict[str, Any]:
 def plan_rewind(stream: redis.Redis, key: str, group: str, since: str) -> Rewind:
     """Where a replay from ``since`` (the first entry id to read again) moves the group."""
     info = _group(stream, key, group)
-    before = _text(info["last-delivered-id"])
+    before = as_text(info["last-delivered-id"])
     after = "0-0"
     if since != "0-0":
         previous: Any = stream.xrevrange(key, f"({since}", "-", count=1)
-        after = _text(previous[0][0]) if previous else "0-0"
+        after = as_text(previous[0][0]) if previous else "0-0"
     if _id(after) > _id(before):
         raise click.ClickException(
             f"the group has read only up to {before}: a replay from {since} would skip the "
@@ -96,7 +93,7 @@ def plan_rewind(stream: redis.Redis, key: str, group: str, since: str) -> Rewind
         again += len(page)
         if len(page) < COUNT_PAGE:
             break
-        cursor = _text(page[-1][0])
+        cursor = as_text(page[-1][0])
     read = info.get("entries-read")  # None when Redis lost count (an earlier SETID)
     return Rewind(before, after, again, None if read is None else int(read) - again)
 

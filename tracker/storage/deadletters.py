@@ -16,6 +16,7 @@ import msgpack
 import redis
 
 from tracker.storage.keys import Keys
+from tracker.text import as_text
 
 ORIGINAL_PREFIX = b"orig."
 
@@ -71,7 +72,7 @@ class DeadLetter:
         return cls(
             source=text(b"source"), entry_id=text(b"entry_id"), reason=text(b"reason"),
             detail=text(b"detail"), product_id=text(b"product_id"), fields=original,
-            id=stream_id.decode() if isinstance(stream_id, bytes) else stream_id,
+            id=as_text(stream_id),
         )
 
 

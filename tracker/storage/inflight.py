@@ -39,6 +39,7 @@ import redis
 
 from tracker.events import RawFields, TextFields, product_key
 from tracker.settings import Settings
+from tracker.text import as_text
 
 Entry = tuple[str, RawFields]
 PRODUCT_ID = b"product_id"
@@ -58,10 +59,6 @@ def _script(client: redis.Redis, name: str, names: bool = False) -> Any:
     """A script; with ``names``, after inflight_names.lua (for one that records parts)."""
     return client.register_script((_source("inflight_names.lua") if names else "")
                                   + _source(name))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +82,7 @@ class Part:
 
     @classmethod
     def parse(cls, name: str | bytes) -> Part:
-        first, attempt, product_id = _text(name).split("/", 2)
+        first, attempt, product_id = as_text(name).split("/", 2)
         first_id, _, copy = first.partition("~")
         return cls(first_id, int(attempt), product_id, int(copy or 0))
 
@@ -171,17 +168,17 @@ class InFlight:
             began: Any = self._begin(
                 keys=[self.stream_key, self.entries_key, self.reader_key],
                 args=[self.group, consumer, LEASE_MS, max_in_flight])
-            status = _text(began[0])
+            status = as_text(began[0])
             if status != "ok":
                 return Claim(status)
-            position = _text(began[1])
+            position = as_text(began[1])
             entries_read = "" if began[2] in (b"", "") else str(int(began[2]))  # "": unknown
             rows: Any = self._raw.execute_command(  # type: ignore[no-untyped-call]
                 "XRANGE", self.stream_key, f"({position}", "+", "COUNT", count)
             if not rows:
                 return Claim("empty", position)
             parts = split_by_product(rows, part_size)
-            last = _text(rows[-1][0])
+            last = as_text(rows[-1][0])
             args: list[Any] = [self.group, consumer, position, last, len(rows), entries_read,
                                idle_ms]
             for part, part_rows in parts:
@@ -254,7 +251,7 @@ class InFlight:
         return int(self.client.get(self.entries_key) or 0)
 
     def part_names(self) -> list[str]:
-        return sorted(_text(n) for n in self.client.hkeys(self.parts_key))
+        return sorted(as_text(n) for n in self.client.hkeys(self.parts_key))
 
 
 def split_by_product(rows: Sequence[list[Any]],
@@ -283,7 +280,7 @@ def split_by_product(rows: Sequence[list[Any]],
         part = current.get(product)
         if part is None or len(part) >= part_size:
             part = current[product] = []
-            parts.append((Part(_text(row[0]), 0, product), part))
+            parts.append((Part(as_text(row[0]), 0, product), part))
         part.append(row)
     return parts
 

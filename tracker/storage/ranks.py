@@ -19,6 +19,7 @@ import redis
 from tracker.order import flip
 from tracker.ranking import BoardSize, Position, Record, Slice, Standing
 from tracker.storage.keys import Keys
+from tracker.text import as_text
 from tracker.tiebreak import score_of, stored
 from tracker.tiers import Tier
 
@@ -72,16 +73,12 @@ class BoardRead:
     records: str | None = None
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
 def _record(metadata: bytes | str | None, submissions: bytes | str | None) -> Record | None:
     """A record from what ``ranks.lua`` read of it: its metadata and "<n> <first> <last>"."""
     if submissions is None:
         return None  # (a member written before its board kept records)
-    n, first, last = _text(submissions).split()
-    return Record(int(n), int(first), int(last), None if metadata is None else _text(metadata))
+    n, first, last = as_text(submissions).split()
+    return Record(int(n), int(first), int(last), None if metadata is None else as_text(metadata))
 
 
 def _standing(user_id: str, place: Sequence[Any], size: int, ascending: bool,
@@ -103,7 +100,7 @@ def _placed(user_id: str, reply: Sequence[Any], ascending: bool, earliest: bool,
 def _slice(reply: Any, ascending: bool, earliest: bool) -> Slice:
     size, start, above, dense_above, flat, *read = reply
     records = [_record(m, n) for m, n in zip(read[0], read[1], strict=True)] if read else None
-    members = [_text(m) for m in flat[0::2]]
+    members = [as_text(m) for m in flat[0::2]]
     first_key = last_key = None
     if earliest:  # stored numbers: scores with their times; paging resumes at either end
         numbers = [float(x) for x in flat[1::2]]
@@ -217,7 +214,7 @@ class Ranks:
         found = _placed(user_id, reply, ascending, earliest, records)
         if rating is not None and reply[6]:
             pairs = iter(reply[6])
-            detail = tuple((_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
+            detail = tuple((as_text(k), float(v)) for k, v in zip(pairs, pairs, strict=True))
             return dataclasses.replace(found, rating=detail)
         return found
 
@@ -228,7 +225,7 @@ class Ranks:
         (best first); players not on the board are left out."""
         size, *found = self._call(product_id, board, "standings", *user_ids, earliest=earliest,
                                   records=records)
-        places = [_standing(_text(member), place[:5], int(size), ascending, earliest,
+        places = [_standing(as_text(member), place[:5], int(size), ascending, earliest,
                             _record(place[5], place[6]) if records is not None else None)
                   for member, *place in found]
         return int(size), sorted(places, key=lambda p: p.ordinal)
@@ -295,7 +292,7 @@ class Ranks:
         size, *found = self._call(product_id, board, "tiers", *args, earliest=earliest)
         out: list[tuple[float | None, int]] = []
         for low, members in found:
-            worst = None if _text(low) == "-inf" else float(low)
+            worst = None if as_text(low) == "-inf" else float(low)
             out.append((flip(worst) if ascending and worst is not None else worst, int(members)))
         return int(size), out
 

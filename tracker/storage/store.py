@@ -32,6 +32,7 @@ from tracker.handlers.base import (
 )
 from tracker.order import flip
 from tracker.storage.keys import Keys
+from tracker.text import as_text
 from tracker.tiebreak import event_second, score_of
 
 
@@ -205,10 +206,6 @@ def _pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=False)  # type: ignore[no-any-return]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
 class Store:
     """Boards and player stats of every product, in one Redis (or Redis Cluster)."""
 
@@ -260,7 +257,7 @@ class Store:
         reply = self._apply(keys=keys, args=[payload, self.dedupe_ttl, "events", expiring,
                                              bucketed, timed])
         applied, duplicates, dup_results = reply
-        return ApplyResult(int(applied), int(duplicates), [_text(x) for x in dup_results])
+        return ApplyResult(int(applied), int(duplicates), [as_text(x) for x in dup_results])
 
     def forget(self, product_id: str, user_id: str, boards: Sequence[str],
                earliest: Collection[str] = (), *, records_only: bool = False) -> Forgotten:
@@ -284,7 +281,7 @@ class Store:
         # one pass over the keys for every board (SCAN walks the whole keyspace each time)
         found = [key for key in self.client.scan_iter(
             match=f"{self.keys.board(product_id, '*')}:rate:*", count=1000)
-            if _text(key).startswith(prefixes)]
+            if as_text(key).startswith(prefixes)]
         if not found:
             return 0
         pipe = self.client.pipeline(transaction=False)
@@ -305,8 +302,8 @@ class Store:
         if earliest:
             rows = [(member, score_of(score)) for member, score in rows]
         if ascending:
-            return [(_text(member), flip(float(score))) for member, score in rows]
-        return [(_text(member), float(score)) for member, score in rows]
+            return [(as_text(member), flip(float(score))) for member, score in rows]
+        return [(as_text(member), float(score)) for member, score in rows]
 
     def score(self, product_id: str, board: str, user_id: str) -> float | None:
         value = self.client.zscore(self.keys.board(product_id, board), user_id)
@@ -321,7 +318,7 @@ class Store:
 
     def player_stats(self, product_id: str, user_id: str) -> dict[str, int]:
         raw = self.client.hgetall(self.keys.stats(product_id, user_id))
-        return {_text(k): int(v) for k, v in raw.items()}
+        return {as_text(k): int(v) for k, v in raw.items()}
 
     def stats_by_product(self, product_ids: Sequence[str],
                          user_id: str) -> dict[str, dict[str, int]]:
@@ -341,7 +338,7 @@ class Store:
         for key in keys:
             pipe.hgetall(key)
         replies: list[Any] = pipe.execute()
-        return [{_text(k): int(v) for k, v in raw.items()} for raw in replies]
+        return [{as_text(k): int(v) for k, v in raw.items()} for raw in replies]
 
     def bucket_of(self, product_id: str, board: str, user_id: str) -> int | None:
         """The member's bucket on a period board split into buckets (None: it has none)."""
@@ -369,7 +366,7 @@ class Store:
         pipe.zcard(key)
         pipe.zrange(key, offset, offset + count - 1, withscores=True)
         size, rows = pipe.execute()
-        return int(size), [(_text(m), int(at)) for m, at in rows]
+        return int(size), [(as_text(m), int(at)) for m, at in rows]
 
     def board_size(self, product_id: str, board: str) -> int:
         return int(self.client.zcard(self.keys.board(product_id, board)))
