@@ -42,7 +42,7 @@ from api.schemas import (
     TiesQuerySchema,
 )
 from api.state import check_user_id, state
-from tracker.handlers import Board
+from tracker.handlers import Board, RateLimit
 from tracker.periods import NotKept, Period, kept_period, period_board
 from tracker.products import Product
 from tracker.ranking import Slice, TieMode
@@ -316,20 +316,20 @@ def standing(product_id: str, board: str, user_id: str) -> ResponseReturnValue:
         raise player_not_on_board(product, b, user_id, name)
     body = bodies.standing(product.id, b.name, period, ties, found, b.tiers, rating_as,
                            bodies.splitter(b))
-    if b.rate_limit[0]:
-        body["rate"] = rate_window(product.id, b, user_id)
+    if b.rate_limit:
+        body["rate"] = rate_window(product.id, b, b.rate_limit, user_id)
     return json_response(body)
 
 
-def rate_window(product_id: str, board: Board, user_id: str) -> dict[str, int]:
-    """``RateWindowSchema``: the player's current window of the board's ``rate_limit``
+def rate_window(product_id: str, board: Board, limit: RateLimit, user_id: str
+                ) -> dict[str, int]:
+    """``RateWindowSchema``: the player's current window of the board's ``limit``
     (windows go by event time; the server's clock says which one is current)."""
-    rate, seconds = board.rate_limit
-    length = seconds * 1000
+    length = limit.seconds * 1000
     window = int(time.time() * 1000) // length
     counted = state().ranks.counted_in_window(product_id, board.name, user_id, window)
     return {"window_start": window * length, "window_end": (window + 1) * length,
-            "counted": counted, "left": max(0, rate - counted)}
+            "counted": counted, "left": max(0, limit.submissions - counted)}
 
 
 @bp.get("/players/<user_id>/around")

@@ -50,8 +50,8 @@ def describe_board(board: Board) -> dict[str, Any]:
             "records": board.records, "attempts": board.attempts,
             "subscore": board.subscore or None, "max_players": board.max_players,
             "join_required": board.join_required,
-            "rate_limit": ({"submissions": board.rate_limit[0], "seconds": board.rate_limit[1]}
-                           if board.rate_limit[0] else None)}
+            "rate_limit": ({"submissions": board.rate_limit.submissions,
+                            "seconds": board.rate_limit.seconds} if board.rate_limit else None)}
 
 
 def describe_tier(tier: Tier) -> dict[str, Any]:

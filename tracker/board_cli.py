@@ -77,8 +77,8 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
                   if limited and b.max_players else "")
                + (f"; only the {joined} player(s) who joined count"
                   if joined is not None else "")
-               + (f"; at most {b.rate_limit[0]} submission(s) of a player per "
-                  f"{b.rate_limit[1]} s count" if b.rate_limit[0] else "")
+               + (f"; at most {b.rate_limit.submissions} submission(s) of a player per "
+                  f"{b.rate_limit.seconds} s count" if b.rate_limit else "")
                + (f"; score / subscore, equal scores by the "
                   f"{'lowest' if b.subscore == 'asc' else 'highest'} subscore"
                   if b.subscore else ""))

@@ -55,7 +55,7 @@ def player_boards(product: Product, now_ms: int) -> list[str]:
 def forget_player(store: Store, product: Product, user_id: str, now_ms: int) -> Forgotten:
     """Remove the player's boards entries, stats, ratings and histories in ``product``, and
     its counts in the boards' rate-limit windows."""
-    store.forget_rate_counts(product.id, [b.name for b in product.boards if b.rate_limit[0]],
+    store.forget_rate_counts(product.id, [b.name for b in product.boards if b.rate_limit],
                              user_id)
     return store.forget(product.id, user_id, player_boards(product, now_ms), product.earliest)
 
@@ -65,7 +65,7 @@ def delete_records(store: Store, product: Product, board: Board, user_id: str,
     """Take the player off ``board`` (all-time and every kept period, buckets included)
     with its records, archived rows and rate-limit counts; its stats, other boards, joins
     and buckets stay."""
-    if board.rate_limit[0]:
+    if board.rate_limit:
         store.forget_rate_counts(product.id, [board.name], user_id)
     return store.forget(product.id, user_id, kept_boards(board, now_ms), product.earliest,
                         records_only=True)

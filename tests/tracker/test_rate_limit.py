@@ -18,7 +18,7 @@ from tests.support.handlers import EventsForm, redelivered_changes_nothing
 from tests.support.threads import at_once
 from tests.support.varcade import raw, submitted
 from tracker.erasure import delete_records, forget_player
-from tracker.handlers import ScoreLeaderboard
+from tracker.handlers import RateLimit, ScoreLeaderboard
 from tracker.handlers.base import Attempt, check_op
 from tracker.periods import Period, PeriodKind, period_board
 from tracker.processing import BatchProcessor
@@ -124,10 +124,10 @@ def test_at_most_the_rate_counts_as_brute_force_says(
 
 def test_the_configuration_and_the_op() -> None:
     board = arcade()["arcade"].board("total")
-    assert board is not None and board.rate_limit == (3, 60) and board.records
+    assert board is not None and board.rate_limit == RateLimit(3, 60) and board.records
     assert "rate_limit={'submissions': 3, 'seconds': 60}" in repr(
         ScoreLeaderboard("t", "sum", rate_limit={"submissions": 3, "seconds": 60}))
-    assert ScoreLeaderboard("t").boards[0].rate_limit == (0, 0)
+    assert ScoreLeaderboard("t").boards[0].rate_limit is None
     for bad in ({"submissions": 0, "seconds": 60}, {"submissions": 3},
                 {"submissions": 3, "seconds": 86_401}, {"submissions": 2.5, "seconds": 9},
                 {"submissions": True, "seconds": 9}, [3, 60], "30/2m",

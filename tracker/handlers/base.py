@@ -295,6 +295,15 @@ def check_op(op: object) -> Op:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``submissions`` submissions of a member per ``seconds`` of event time count
+    (score boards; PlayFab's and Unity's write limits)."""
+
+    submissions: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class Board:
     """A leaderboard a handler writes. ``kind`` tells readers what the score means.
 
@@ -325,9 +334,7 @@ class Board:
     # a member's submissions count only once it joined (a "join" event; then max_players
     # caps the players who join), as Nakama's join_required tournaments
     join_required: bool = False
-    # at most rate_limit[0] submissions of a member per rate_limit[1] seconds count (score
-    # boards; PlayFab's and Unity's write limits); (0, 0): any number
-    rate_limit: tuple[int, int] = (0, 0)
+    rate_limit: RateLimit | None = None  # None: any number of submissions counts
     # "desc" or "asc": equal scores rank by a subscore, the highest or the lowest first; its
     # numbers pack both (tracker.subscore); "": none
     subscore: str = ""

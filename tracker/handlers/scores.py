@@ -46,6 +46,7 @@ from tracker.handlers.base import (
     Join,
     KeepBest,
     Op,
+    RateLimit,
     SetMetadata,
     SetScore,
     Submitted,
@@ -100,7 +101,7 @@ class ScoreLeaderboard(Handler):
             raise ValueError(f"a board with a subscore keeps one submission per player, with "
                              f"the operators {list(LIMITED)}, not {operator!r}")
         self.rate_limit = _rate_limit(rate_limit)
-        if self.rate_limit[0] and operator not in RATED:
+        if self.rate_limit and operator not in RATED:
             raise ValueError(f"rate_limit goes with the operators {list(RATED)}, not "
                              f"{operator!r}")
         self.board = board
@@ -112,7 +113,7 @@ class ScoreLeaderboard(Handler):
         self._kind = OPERATORS[operator]
         # whether submissions are checked, kept and counted in one step (an Attempt)
         self._tournament = bool(attempts or max_players or join_required)
-        self._limited = self._tournament or bool(self.rate_limit[0])
+        self._limited = self._tournament or self.rate_limit is not None
 
     @property
     def boards(self) -> tuple[Board, ...]:
@@ -139,10 +140,11 @@ class ScoreLeaderboard(Handler):
                                  f"the best or the latest, or adds up, not {does!r}")
             # players who must join are counted as they join, not as they submit
             capacity = 0 if self.join_required else self.max_players
-            rate, seconds = self.rate_limit
+            limit = self.rate_limit
             return (Attempt(self.board, user, score, does, self.attempts, counted.at_ms,
-                            metadata or "", capacity, int(self.join_required), rate,
-                            seconds * 1000),)
+                            metadata or "", capacity, int(self.join_required),
+                            limit.submissions if limit else 0,
+                            limit.seconds * 1000 if limit else 0),)
         if does == "best" or does == "latest":
             # the record is one submission: its score with its metadata, or none
             keep = KeepBest if does == "best" else SetScore
@@ -185,22 +187,22 @@ class ScoreLeaderboard(Handler):
             f", max_players={self.max_players}" if self.max_players else "")
         limit += f", subscore={self.subscore!r}" if self.subscore else ""
         limit += ", join_required=True" if self.join_required else ""
-        if self.rate_limit[0]:
-            limit += (f", rate_limit={{'submissions': {self.rate_limit[0]}, "
-                      f"'seconds': {self.rate_limit[1]}}}")
+        if self.rate_limit:
+            limit += (f", rate_limit={{'submissions': {self.rate_limit.submissions}, "
+                      f"'seconds': {self.rate_limit.seconds}}}")
         return f"ScoreLeaderboard(board={self.board!r}, operator={self.operator!r}{limit})"
 
 
-def _rate_limit(spec: object) -> tuple[int, int]:
-    """``{ submissions = n, seconds = s }`` as ``(n, s)``; None as ``(0, 0)``, no limit."""
+def _rate_limit(spec: object) -> RateLimit | None:
+    """``{ submissions = n, seconds = s }`` as a RateLimit; None (no limit) as None."""
     if spec is None:
-        return (0, 0)
+        return None
     most, longest = MAX_RATE
     if isinstance(spec, dict) and set(spec) == {"submissions", "seconds"}:
         n, seconds = spec["submissions"], spec["seconds"]
         if all(isinstance(x, int) and not isinstance(x, bool) for x in (n, seconds)) \
                 and 1 <= n <= most and 1 <= seconds <= longest:
-            return (n, seconds)
+            return RateLimit(n, seconds)
     raise ValueError(f"rate_limit is {{ submissions = 1-{most:,}, seconds = 1-{longest:,} }} "
                      f"(at most that many submissions of a player per that many seconds), "
                      f"got {spec!r}")
