@@ -52,23 +52,28 @@ def player_boards(product: Product, now_ms: int) -> list[str]:
     return [name for board in product.boards for name in kept_boards(board, now_ms)]
 
 
-def forget_player(store: Store, product: Product, user_id: str, now_ms: int) -> Forgotten:
-    """Remove the player's boards entries, stats, ratings and histories in ``product``, and
-    its counts in the boards' rate-limit windows."""
+def forget_players(store: Store, product: Product, user_ids: Sequence[str],
+                   now_ms: int) -> list[Forgotten]:
+    """Remove each player's board entries, stats, ratings and histories in ``product``
+    (one atomic script per player), and their counts in the boards' rate-limit windows
+    (found in one SCAN for all of them: it walks the whole keyspace)."""
     store.forget_rate_counts(product.id, [b.name for b in product.boards if b.rate_limit],
-                             user_id)
-    return store.forget(product.id, user_id, player_boards(product, now_ms), product.earliest)
+                             user_ids)
+    boards = player_boards(product, now_ms)
+    return [store.forget(product.id, user_id, boards, product.earliest)
+            for user_id in user_ids]
 
 
-def delete_records(store: Store, product: Product, board: Board, user_id: str,
-                   now_ms: int) -> Forgotten:
-    """Take the player off ``board`` (all-time and every kept period, buckets included)
-    with its records, archived rows and rate-limit counts; its stats, other boards, joins
-    and buckets stay."""
+def delete_records(store: Store, product: Product, board: Board, user_ids: Sequence[str],
+                   now_ms: int) -> list[Forgotten]:
+    """Take each player off ``board`` (all-time and every kept period, buckets included)
+    with its records, archived rows and rate-limit counts; their stats, other boards,
+    joins and buckets stay."""
     if board.rate_limit:
-        store.forget_rate_counts(product.id, [board.name], user_id)
-    return store.forget(product.id, user_id, kept_boards(board, now_ms), product.earliest,
-                        records_only=True)
+        store.forget_rate_counts(product.id, [board.name], user_ids)
+    boards = kept_boards(board, now_ms)
+    return [store.forget(product.id, user_id, boards, product.earliest, records_only=True)
+            for user_id in user_ids]
 
 
 def naming(letters: Iterable[DeadLetter], user_ids: Sequence[str]) -> list[DeadLetter]:
@@ -112,9 +117,9 @@ def forget_player_command(user_ids: Sequence[str], product_ids: Sequence[str],
     store = Store(client, keys)
     now_ms = int(time.time() * 1000)
     with redis_errors():
-        for user_id in user_ids:
-            for product_id in product_ids or sorted(products):
-                gone = forget_player(store, products[product_id], user_id, now_ms)
+        for product_id in product_ids or sorted(products):
+            forgotten = forget_players(store, products[product_id], user_ids, now_ms)
+            for user_id, gone in zip(user_ids, forgotten, strict=True):
                 if gone.boards or gone.keys or gone.archived:
                     click.echo(f"{user_id}: {product_id}: off {gone.boards} board(s), "
                                f"{gone.keys} key(s) deleted" + (
@@ -149,7 +154,7 @@ def delete_records_command(product_id: str, board_name: str, user_ids: Sequence[
     store = Store(data_client(settings.redis_url, socket_timeout=30), Keys(settings.key_prefix))
     now_ms = int(time.time() * 1000)
     with redis_errors():
-        for user_id in user_ids:
-            gone = delete_records(store, product, board, user_id, now_ms)
+        for user_id, gone in zip(user_ids, delete_records(store, product, board, user_ids,
+                                                          now_ms), strict=True):
             click.echo(f"{user_id}: off {gone.boards} board(s)" + (
                 f", out of {gone.archived} archived period(s)" if gone.archived else ""))

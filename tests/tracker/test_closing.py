@@ -24,7 +24,7 @@ from tests.support.handlers import (
 )
 from tests.support.processes import settings_env
 from tracker.closing import PeriodResults, due, next_to_close, parse_result
-from tracker.erasure import forget_player
+from tracker.erasure import forget_players
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, parse_products
@@ -86,11 +86,11 @@ def test_a_forgotten_player_leaves_the_archive_and_the_others_keep_their_ranks(
     results.close_due(product, RACE_AFTER_GRACE)
     (before,) = results.archived("race", "laps", [RACE_WEEK])
     assert before is not None and [t["user_id"] for t in before.top] == ["d4", "d0", "d2"]
-    gone = forget_player(Store(data), product, "d0", RACE_AFTER_GRACE)
+    gone = forget_players(Store(data), product, ["d0"], RACE_AFTER_GRACE)[0]
     assert gone.archived == 1  # laps; d0 had no place in the penalties' best three
     (after,) = results.archived("race", "laps", [RACE_WEEK])
     assert after == dataclasses.replace(before, top=[before.top[0], before.top[2]])
-    assert forget_player(Store(data), product, "d0", RACE_AFTER_GRACE).archived == 0
+    assert forget_players(Store(data), product, ["d0"], RACE_AFTER_GRACE)[0].archived == 0
     # the results stream, read by whatever grants rewards, is not rewritten
     assert "d0" in {t["user_id"] for r in results.read("race") for t in r.top}
 

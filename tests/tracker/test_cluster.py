@@ -30,7 +30,7 @@ from tracker.closing import PeriodResults
 from tracker.edx.erasure import forget_learner_analytics
 from tracker.edx.ingest import CourseAnalysis
 from tracker.edx.store import AnalyticsStore
-from tracker.erasure import forget_player
+from tracker.erasure import forget_players
 from tracker.processing import BatchProcessor
 from tracker.products import Products
 from tracker.settings import Settings
@@ -85,7 +85,7 @@ def feed(client: redis.Redis, products: Products) -> None:
     now = int(time.time() * 1000)
     for product in products.values():
         PeriodResults(client).close_due(product, now)
-    forget_player(Store(client), products["race"], "d3", base)
+    forget_players(Store(client), products["race"], ["d3"], base)
     # user state in two courses, and a learner forgotten (user state and analytics)
     states = UserStateClient(client)
     learners = sorted(analysis.analytics.learners(analysis.analytics.courses()[0]))

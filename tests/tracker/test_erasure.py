@@ -19,7 +19,7 @@ from tests.support.pipeline import everything
 from tests.support.processes import settings_env
 from tests.support.varcade import game_over, raw, submitted
 from tracker.closing import PeriodResults
-from tracker.erasure import delete_records, forget_player, kept_boards, player_boards
+from tracker.erasure import delete_records, forget_players, kept_boards, player_boards
 from tracker.periods import Period, PeriodKind
 from tracker.processing import BatchProcessor
 from tracker.products import Products, parse_products
@@ -78,7 +78,7 @@ def test_a_forgotten_player_leaves_no_trace_and_everyone_else_stays(data: redis.
     week = Period.containing(PeriodKind.WEEK, now).id
     assert Ranks(data).standing("g", f"wins:{week}", "ann") is not None
 
-    gone = forget_player(store, products["g"], "ann", now)
+    gone = forget_players(store, products["g"], ["ann"], now)[0]
     # wins, wins of the week and of the month, elo, streak, glicko2, openskill
     assert gone.boards == 7
     # stats, elo and streak histories, the streak, glicko2 and openskill ratings
@@ -103,7 +103,7 @@ def test_a_forgotten_player_leaves_no_trace_and_everyone_else_stays(data: redis.
         rebuilt = everything(data)
         assert structures == [rebuilt.get(k) for k in names], board
 
-    assert forget_player(store, products["g"], "ann", now) == Forgotten(0, 0)  # idempotent
+    assert forget_players(store, products["g"], ["ann"], now)[0] == Forgotten(0, 0)  # idempotent
 
 
 def test_the_boards_of_a_product_include_every_kept_period() -> None:
@@ -197,7 +197,7 @@ def test_deleting_records_takes_a_player_off_one_board_only(data: redis.Redis) -
     g = products["g"]
     wins = next(b for b in g.boards if b.name == "wins")
     before = everything(data)
-    gone = delete_records(store, g, wins, "ann", now)
+    gone = delete_records(store, g, wins, ["ann"], now)[0]
     assert gone == Forgotten(3, 0, 0)  # wins, its week's and its month's
     after = everything(data)
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
@@ -211,7 +211,7 @@ def test_deleting_records_takes_a_player_off_one_board_only(data: redis.Redis) -
         assert store.score("g", board, "ann") is None
     tie_structures_are_right(data, "g", kept_boards(wins, now) + buckets)
     assert store.score("g", "elo", "ann") is not None and store.player_stats("g", "ann")
-    assert delete_records(store, g, wins, "ann", now) == Forgotten(0, 0, 0)  # idempotent
+    assert delete_records(store, g, wins, ["ann"], now)[0] == Forgotten(0, 0, 0)  # idempotent
 
 
 def test_deleted_records_start_over_and_leave_the_archive(data: redis.Redis) -> None:
@@ -233,7 +233,7 @@ def test_deleted_records_start_over_and_leave_the_archive(data: redis.Redis) -> 
     submit(last_week.start_ms + 60_000, [("cheat", 9999), ("ann", 50), ("bob", 40)])
     assert PeriodResults(data).close_due(product, now) == 1  # last week's closes
     submit(now, [("cheat", 9000), ("cheat", 8000), ("ann", 60)])
-    gone = delete_records(Store(data), product, high, "cheat", now)
+    gone = delete_records(Store(data), product, high, ["cheat"], now)[0]
     assert (gone.boards, gone.archived) == (3, 1)  # all-time, this week, last week
     ranks = Ranks(data)
     assert ranks.standing("arcade", "high", "cheat", records="high") is None

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.support.handlers import EventsForm, redelivered_changes_nothing
 from tests.support.threads import at_once
 from tests.support.varcade import raw, submitted
-from tracker.erasure import delete_records, forget_player
+from tracker.erasure import delete_records, forget_players
 from tracker.handlers import RateLimit, ScoreLeaderboard
 from tracker.handlers.base import Attempt, check_op
 from tracker.periods import Period, PeriodKind, period_board
@@ -185,18 +185,20 @@ def test_erasure_takes_the_player_out_of_the_windows_counts(data: redis.Redis) -
     now = int(time.time() * 1000) // 60_000 * 60_000
     entries = [(f"{now + i}-0", raw(submitted("arcade", board, p, 1)))
                for i, (board, p) in enumerate([("total", "ann"), ("total", "bob"),
-                                               ("lap", "ann"), ("high", "ann")])]
+                                               ("lap", "ann"), ("high", "ann"),
+                                               ("total", "cy"), ("lap", "cy")])]
     BatchProcessor(products, Store(data), DeadLetters(data)).process("arcade", "s", entries)
     windows = sorted(k.decode() for k in data.keys("st:{arcade}:lb:*:rate:*"))
     assert [w.split(":")[3] for w in windows] == ["high", "lap", "total"]
-    assert data.hgetall(windows[2]) == {b"ann": b"1", b"bob": b"1"}
+    assert data.hgetall(windows[2]) == {b"ann": b"1", b"bob": b"1", b"cy": b"1"}
 
     # a cheat's records on one board: its count there goes, and a later submission counts
     total = products["arcade"].board("total")
     assert total is not None
-    delete_records(Store(data), products["arcade"], total, "ann", now)
-    assert data.hgetall(windows[2]) == {b"bob": b"1"} and data.hget(windows[1], "ann")
-    # a right-to-erasure request: every window forgets the player
-    forget_player(Store(data), products["arcade"], "ann", now)
-    assert [data.hget(w, "ann") for w in windows] == [None, None, None]
+    delete_records(Store(data), products["arcade"], total, ["ann"], now)
+    assert data.hgetall(windows[2]) == {b"bob": b"1", b"cy": b"1"}
+    assert data.hget(windows[1], "ann")
+    # a right-to-erasure request for two players at once: every window forgets both
+    forget_players(Store(data), products["arcade"], ["ann", "cy"], now)
+    assert [data.hget(w, user) for w in windows for user in ("ann", "cy")] == [None] * 6
     assert data.hgetall(windows[2]) == {b"bob": b"1"}

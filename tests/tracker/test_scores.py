@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.support.handlers import EventsForm
 from tests.support.varcade import EID, raw, reject, submitted
-from tracker.erasure import forget_player
+from tracker.erasure import forget_players
 from tracker.events import parse_entry
 from tracker.handlers import (
     Decrement,
@@ -335,7 +335,7 @@ def test_forgetting_a_player_removes_its_records(data: redis.Redis) -> None:
     hashes = [key("snake", b) for b in ("high_score", weekly, "total", "lap")
               for key in (keys.board_metadata, keys.board_submissions)]
     assert all(data.hexists(h, "ann") for h in hashes)
-    forgotten = forget_player(Store(data), snake()["snake"], "ann", T0)
+    forgotten = forget_players(Store(data), snake()["snake"], ["ann"], T0)[0]
     assert forgotten.boards == 4
     assert not any(data.hexists(h, "ann") for h in hashes)
     assert data.hget(keys.board_metadata("snake", weekly), "bob") == b'{"by": "bob"}'

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tests.support.ratings import game
 from tests.support.varcade import game_over, raw
 from tracker.closing import PeriodResults
-from tracker.erasure import forget_player
+from tracker.erasure import forget_players
 from tracker.handlers import (
     EnsureOnBoard,
     IncrScore,
@@ -257,7 +257,7 @@ def test_erasure_and_rebuild_keep_the_tie_structures(data: redis.Redis) -> None:
     feed(products, store, data, games)
     ranks = Ranks(data)
     assert ranks.size("tennis", "wins").distinct_scores == 3  # 2, 1, 0
-    forget_player(store, products["tennis"], "ann", T0)
+    forget_players(store, products["tennis"], ["ann"], T0)
     remaining = [r for r in wins_standings(games) if r[0] != "ann"]
     assert list(ranks.page("tennis", "wins", 0, 10, earliest=True).rows) == remaining
     size = ranks.size("tennis", "wins")

@@ -272,10 +272,11 @@ class Store:
                   "records" if records_only else "player", *boards])
         return Forgotten(int(on_boards), int(deleted), int(archived))
 
-    def forget_rate_counts(self, product_id: str, boards: Sequence[str], user_id: str) -> int:
-        """Take the player out of the rate-limit counts of ``boards`` (configured boards
-        with a ``rate_limit``): in how many windows it was counted."""
-        if not boards:
+    def forget_rate_counts(self, product_id: str, boards: Sequence[str],
+                           user_ids: Sequence[str]) -> int:
+        """Take the players out of the rate-limit counts of ``boards`` (configured boards
+        with a ``rate_limit``): in how many windows they were counted, all told."""
+        if not boards or not user_ids:
             return 0
         prefixes = tuple(f"{self.keys.board(product_id, board)}:rate:" for board in boards)
         # one pass over the keys for every board (SCAN walks the whole keyspace each time)
@@ -286,7 +287,7 @@ class Store:
             return 0
         pipe = self.client.pipeline(transaction=False)
         for key in found:
-            pipe.hdel(key, user_id)
+            pipe.hdel(key, *user_ids)
         return sum(pipe.execute())
 
     # --- reads ----------------------------------------------------------------
