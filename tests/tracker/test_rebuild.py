@@ -196,6 +196,35 @@ def test_it_follows_a_changed_configuration(settings: Settings, products: Produc
     assert rebuilt["glicko2"]["lb:glicko2"][0]  # players are on it
 
 
+def test_the_readme_recipe_for_a_rating_product_added_while_old_workers_ran(
+        settings: Settings, products: Products, stream: redis.Redis, data: redis.Redis,
+        tmp_path: Path) -> None:
+    """README, "Changing the configuration": a worker still on the old file dead-letters
+    a new product's games; replayed after the newer ones, they are rated out of order,
+    and rebuild-board puts every game back in stream order."""
+    new = tmp_path / "products.toml"
+    new.write_text(TEST_PRODUCTS.read_text() + 'go = { handlers = [{ use = "elo", k = 32 }] }\n')
+    entries = games("go", 120, seed=7)
+    pipeline(stream, data, settings, products, entries[:60])  # the old file: go is unknown
+    letters = DeadLetters(data, Keys())
+    assert letters.count() == 60 and not data.exists("st:{go}:lb:elo")
+    pipeline(stream, data, settings, load_products(new), entries[60:])  # the new file
+    replay = CliRunner(env={**settings_env(settings), "TRACKER_PRODUCTS_FILE": str(new)}
+                       ).invoke(main, ["dead-letters", "replay", "--reason", "unknown_product"])
+    assert replay.exit_code == 0 and "60 applied" in replay.output, replay.output
+    out_of_order = dump(data, "go", "elo")
+
+    out = rebuild(settings, "go", "elo", products_file=new)
+    assert out.exit_code == 0, out.output
+    rebuilt = dump(data, "go", "elo")
+    stream.delete(settings.stream_key)
+    data.flushdb()
+    pipeline(stream, data, settings, load_products(new), entries)  # in order, from the start
+    in_order = dump(data, "go", "elo")
+    assert rebuilt == in_order and out_of_order != in_order
+    assert sum(s for _, s in rebuilt["lb:elo"][0]) == pytest.approx(1500 * len(PLAYERS))
+
+
 def test_entries_in_flight_count_once_whether_a_worker_applied_them_or_not(
         settings: Settings, products: Products, stream: redis.Redis,
         data: redis.Redis) -> None:
