@@ -15,6 +15,7 @@ from tasks.stack import stack_command
 from tasks.status_cli import status_command
 from tracker.board_cli import board_command
 from tracker.closing import close_periods_command, period_results_command
+from tracker.config_check import check_config_command
 from tracker.demo import demo_command
 from tracker.edx.cli import (
     edx_analyze_command,
@@ -83,3 +84,4 @@ main.add_command(board_command)
 main.add_command(status_command)
 main.add_command(replay_command)
 main.add_command(rebuild_board_command)
+main.add_command(check_config_command)
