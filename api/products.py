@@ -44,6 +44,7 @@ def describe_board(board: Board) -> dict[str, Any]:
                 "grace_seconds": policy.grace_ms // 1000, "bucket_size": policy.bucket_size,
                 "results_top": policy.results_top,
                 "seasons": [describe_period(p) for p in policy.seasons],
+                "manual_seasons": policy.manual,
                 **({"time_zone": policy.clock.zone} if policy.clock.zone
                    else {"utc_offset": policy.clock.name})},
             "tiers": [describe_tier(t) for t in board.tiers], "history": board.history,
@@ -69,18 +70,19 @@ def describe(product: Product) -> dict[str, Any]:
     }
 
 
+# Redis is read only for the seasons of boards that set them at run time
 @bp.get("")
-@operation(Operation(tag="products", response=ProductListSchema, reads_redis=False))
+@operation(Operation(tag="products", response=ProductListSchema))
 def list_products() -> ResponseReturnValue:
     """Every configured product with its boards and handlers, by product id."""
     st = state()
     st.auth.leaderboards()
-    return jsonify(_list.dump({"products": [describe(st.products[p])
+    return jsonify(_list.dump({"products": [describe(st.product(p))
                                             for p in sorted(st.products)]}))
 
 
 @bp.get("/<product_id>")
-@operation(Operation(tag="products", response=ProductSchema, reads_redis=False))
+@operation(Operation(tag="products", response=ProductSchema))
 def get_product(product_id: str) -> ResponseReturnValue:
     """One product with its boards (name, kind, default tie mode) and handlers."""
     st = state()

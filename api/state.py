@@ -15,9 +15,11 @@ from api.errors import ApiError
 from tracker.closing import PeriodResults
 from tracker.events import MAX_ID_LEN
 from tracker.handlers import Board
+from tracker.manual_seasons import ManualSeasons
 from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks, Store
+from tracker.storage.seasons import SeasonCalendar
 from tracker.userstate import UserStateClient
 
 EXTENSION = "stats_tracker"
@@ -38,14 +40,18 @@ class ApiState:
                                                 compare=False)
     _period_results: list[PeriodResults] = field(default_factory=list, init=False,
                                                  repr=False, compare=False)
+    _seasons: list[ManualSeasons] = field(default_factory=list, init=False, repr=False,
+                                          compare=False)
     # (product, board) -> board with its tie mode. Product.board() rebuilds the
     # product's boards on every call; the configuration never changes while the
     # app runs, so the hot routes look boards up here instead.
     _boards: dict[tuple[str, str], Board] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # reversed: of two boards with one name, the first wins, as in Product.board
-        boards = {(p.id, b.name): b for p in self.products.values() for b in reversed(p.boards)}
+        # reversed: of two boards with one name, the first wins, as in Product.board;
+        # boards whose seasons are set at run time are looked up afresh (current())
+        boards = {(p.id, b.name): b for p in self.products.values() for b in reversed(p.boards)
+                  if b.name not in p.manual_boards}
         object.__setattr__(self, "_boards", boards)  # a frozen dataclass
 
     def _reads(self) -> tuple[Store, Ranks]:
@@ -77,16 +83,33 @@ class ApiState:
             self._period_results.append(PeriodResults(self.store.client, self.store.keys))
         return self._period_results[0]
 
+    def current(self, product: Product) -> Product:
+        """``product`` with the seasons of its boards set at run time, read again every few
+        seconds (a change takes effect a lead after it is made: tracker.storage.seasons)."""
+        if not product.manual_boards:
+            return product
+        if not self._seasons:
+            self._seasons.append(ManualSeasons(SeasonCalendar(self.store.client,
+                                                              self.store.keys)))
+        return self._seasons[0].current(product)
+
     def close(self) -> None:
         """Close this process's Redis connection, if it made one."""
         if self._redis:
             self._redis.pop()[0].client.close()
         self._user_states.clear()
         self._period_results.clear()
+        self._seasons.clear()
 
     def find_board(self, product_id: str, name: str) -> Board | None:
-        """``products[product_id].board(name)``, without rebuilding the product's boards."""
-        return self._boards.get((product_id, name))
+        """``products[product_id].board(name)``, without rebuilding the product's boards
+        (but for a board whose seasons are set at run time)."""
+        found = self._boards.get((product_id, name))
+        if found is None and product_id in self.products:
+            product = self.products[product_id]
+            if name in product.manual_boards:
+                return self.current(product).board(name)
+        return found
 
     def product(self, product_id: str) -> Product:
         """The configured product, or a 404 ``unknown_product`` error."""
@@ -96,7 +119,7 @@ class ApiState:
                 404, "unknown_product", f"No product {product_id!r} is configured.",
                 product_id=product_id,
             )
-        return product
+        return self.current(product)
 
     def board(self, product: Product, name: str) -> Board:
         """The product's board ``name``, or a 404 ``unknown_board`` error."""

@@ -29,6 +29,7 @@ from tracker.rebuild import rebuild_board_command
 from tracker.reindex import convert_ties_command
 from tracker.replay import replay_command
 from tracker.rewards import run_reward_hooks_command
+from tracker.season_cli import season_command
 from tracker.settings import Settings
 
 
@@ -85,3 +86,4 @@ main.add_command(status_command)
 main.add_command(replay_command)
 main.add_command(rebuild_board_command)
 main.add_command(check_config_command)
+main.add_command(season_command)

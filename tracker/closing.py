@@ -35,11 +35,13 @@ import redis
 
 from tracker.commands import configured_product, configured_products, redis_errors
 from tracker.handlers import Board
+from tracker.manual_seasons import ManualSeasons
 from tracker.periods import Period, PeriodKind, period_board
 from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
+from tracker.storage.seasons import SeasonCalendar
 
 STREAM_MAXLEN = 100_000  # entries kept in a product's results stream (about)
 
@@ -110,6 +112,11 @@ class PeriodResults:
         self.keys = keys or Keys()
         source = resources.files("tracker.storage").joinpath("close_period.lua").read_text()
         self._close = client.register_script(source)
+        self._seasons = ManualSeasons(SeasonCalendar(client, self.keys))
+
+    def current(self, product: Product) -> Product:
+        """``product`` with the seasons of its boards set at run time, as they are now."""
+        return self._seasons.current(product)
 
     def close(self, product_id: str, board: Board, period: Period) -> int:
         """Publish the period's final standings unless done before; entries published."""
@@ -126,7 +133,7 @@ class PeriodResults:
     def close_due(self, product: Product, now_ms: int) -> int:
         """Close every period of the product that is over; entries published."""
         return sum(self.close(product.id, board, period)
-                   for board, period in due(product, now_ms))
+                   for board, period in due(self.current(product), now_ms))
 
     def latest(self, product_id: str, count: int) -> list[PeriodResult]:
         """The product's ``count`` latest results, oldest first."""
@@ -210,7 +217,7 @@ def period_results_command(product_id: str, limit: int) -> None:
     with redis_errors():
         latest = results.latest(product_id, limit)
     if not latest:
-        upcoming = next_to_close(product, int(time.time() * 1000))
+        upcoming = next_to_close(results.current(product), int(time.time() * 1000))
         if not upcoming:
             click.echo(f"{product_id} keeps no board per period with results_top > 0: "
                        "it has no period results.")

@@ -24,11 +24,13 @@ import click
 
 from tracker.commands import configured_board, configured_products, redis_errors
 from tracker.handlers import Board
+from tracker.manual_seasons import ManualSeasons
 from tracker.periods import period_board
 from tracker.products import PERIODIC_KINDS, Product
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Forgotten, Keys, Store
 from tracker.storage.connect import data_client
+from tracker.storage.seasons import SeasonCalendar
 
 
 def kept_boards(board: Board, now_ms: int) -> list[str]:
@@ -59,7 +61,7 @@ def forget_players(store: Store, product: Product, user_ids: Sequence[str],
     (found in one SCAN for all of them: it walks the whole keyspace)."""
     store.forget_rate_counts(product.id, [b.name for b in product.boards if b.rate_limit],
                              user_ids)
-    boards = player_boards(product, now_ms)
+    boards = player_boards(_current(store, product), now_ms)
     return [store.forget(product.id, user_id, boards, product.earliest)
             for user_id in user_ids]
 
@@ -71,9 +73,14 @@ def delete_records(store: Store, product: Product, board: Board, user_ids: Seque
     joins and buckets stay."""
     if board.rate_limit:
         store.forget_rate_counts(product.id, [board.name], user_ids)
-    boards = kept_boards(board, now_ms)
+    boards = kept_boards(_current(store, product).board(board.name) or board, now_ms)
     return [store.forget(product.id, user_id, boards, product.earliest, records_only=True)
             for user_id in user_ids]
+
+
+def _current(store: Store, product: Product) -> Product:
+    """``product`` with the seasons its boards set at run time, as they are now."""
+    return ManualSeasons(SeasonCalendar(store.client, store.keys)).current(product)
 
 
 def naming(letters: Iterable[DeadLetter], user_ids: Sequence[str]) -> list[DeadLetter]:

@@ -104,6 +104,13 @@ class Period:
                    clock=clock)
 
     @classmethod
+    def season_at(cls, label: str, start_ms: int, end_ms: int,
+                  clock: Clock = UTC_CLOCK) -> Period:
+        """A season from the instant ``start_ms`` to ``end_ms`` (Unix ms, excluded), as a
+        board whose seasons are set at run time keeps it (:mod:`tracker.storage.seasons`)."""
+        return cls.season(label, _moment_of(start_ms), _moment_of(end_ms), clock)
+
+    @classmethod
     def containing(cls, kind: PeriodKind, ms: int, clock: Clock = UTC_CLOCK) -> Period:
         """The period of ``kind`` that holds the instant ``ms`` (Unix milliseconds), on
         ``clock``; not for seasons (:meth:`PeriodPolicy.period_at`)."""
@@ -211,6 +218,11 @@ def _day(ms: int) -> date:
     return date(1970, 1, 1) + timedelta(days=ms // DAY_MS)
 
 
+def _moment_of(ms: int) -> datetime:
+    """The instant ``ms`` (Unix milliseconds) as an aware date-time, exactly."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
 def _instant(moment: date, label: str, clock: Clock) -> int:
     """A season's start or end in Unix ms: a day's midnight (on ``clock``), or an aware
     date-time."""
@@ -244,14 +256,19 @@ class PeriodPolicy:
     results_top: int = 10  # standings published when a period closes (tracker.closing)
     seasons: tuple[Period, ...] = ()  # the board's seasons, in order (kind "season")
     clock: Clock = UTC_CLOCK  # the clock its periods follow (utc_offset or time_zone)
+    # seasons = "manual": they are set at run time (tracker season), kept in Redis, and
+    # ``seasons`` holds them as last read (tracker.manual_seasons)
+    manual: bool = False
     _starts: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.kinds or len(set(self.kinds)) != len(self.kinds):
             raise ValueError("periods lists one or more distinct kinds")
-        if (PeriodKind.SEASON in self.kinds) != bool(self.seasons):
-            raise ValueError('"season" in periods goes with a list of seasons, and seasons '
-                             'with "season" in periods')
+        if self.manual and PeriodKind.SEASON not in self.kinds:
+            raise ValueError('seasons = "manual" goes with "season" in periods')
+        if not self.manual and (PeriodKind.SEASON in self.kinds) != bool(self.seasons):
+            raise ValueError('"season" in periods goes with a list of seasons (or "manual"), '
+                             'and seasons with "season" in periods')
         for before, after in itertools.pairwise(self.seasons):
             if after.start_ms < before.end_ms:
                 raise ValueError(f"seasons are in order and do not overlap: {after.id!r} "
@@ -268,6 +285,10 @@ class PeriodPolicy:
             raise ValueError(f"bucket_size is 2-{MAX_BUCKET} players")
         if not 0 <= self.results_top <= MAX_RESULTS:
             raise ValueError(f"results_top is 0-{MAX_RESULTS} players")
+
+    def with_seasons(self, seasons: tuple[Period, ...]) -> PeriodPolicy:
+        """The policy with ``seasons`` as its calendar (a manual one's, as last read)."""
+        return replace(self, seasons=seasons)
 
     def expires_ms(self, period: Period) -> int:
         """When the period's board is dropped: ``keep`` periods after its own end (for a

@@ -21,10 +21,12 @@ from tracker import fastpath
 from tracker.events import BOARD_EVENTS, Event, InvalidEvent, RawFields, product_key
 from tracker.handlers import BUILTIN
 from tracker.handlers.base import Handler, Op, check_op
+from tracker.manual_seasons import ManualSeasons
 from tracker.order import stored_ops
 from tracker.period_ops import NoPeriod, PeriodBoards, PeriodOps
 from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
+from tracker.storage.seasons import SeasonCalendar
 from tracker.tiebreak import check_ops
 
 # The garbage collector's cycle search ran every 700 new containers, and a batch
@@ -98,14 +100,18 @@ class BatchProcessor:
     every entry the fast path is not sure of (:mod:`tracker.fastpath`)."""
 
     def __init__(self, products: Products, store: Store, dead_letters: DeadLetters, *,
-                 parse: Parse = fastpath.parse, clock: Callable[[], float] = time.time):
+                 parse: Parse = fastpath.parse, clock: Callable[[], float] = time.time,
+                 seasons: ManualSeasons | None = None):
         self.products = products
         self.store = store
         self.dead_letters = dead_letters
         self.parse = parse
         self.clock = clock  # decides which periods are past their grace
+        # the calendars of boards whose seasons are set at run time (tracker season)
+        self.seasons = seasons or ManualSeasons(SeasonCalendar(store.client, store.keys))
         self._by_event: dict[tuple[str, str, str | None], tuple[tuple[Handler, bool], ...]] = {}
-        self._periodic: dict[str, PeriodBoards | None] = {}
+        # product id -> (the product they were made for, its period boards)
+        self._periodic: dict[str, tuple[Product, PeriodBoards | None]] = {}
 
     def process(self, product_id: str, source: str, entries: Sequence[Entry], *,
                 retry_failures: bool = False, attempts: int = 1) -> BatchReport:
@@ -126,6 +132,10 @@ class BatchProcessor:
             )
 
         product = self.products.get(product_id)
+        if product is not None and product.manual_boards and entries:
+            # read less than a lead before the latest event's time (tracker.storage.seasons)
+            latest = max(_time_ms(entry_id) for entry_id, _ in entries)
+            product = self.seasons.current(product, latest)
         periodic = self._period_boards(product) if product is not None else None
         period_ops = PeriodOps({})
         now_ms = int(self.clock() * 1000)
@@ -223,11 +233,14 @@ class BatchProcessor:
         return outcome
 
     def _period_boards(self, product: Product) -> PeriodBoards | None:
-        """The product's boards kept per period, if it has any."""
-        if product.id not in self._periodic:
+        """The product's boards kept per period, if it has any (made again when the product
+        changes: a manual calendar read anew)."""
+        made = self._periodic.get(product.id)
+        if made is None or made[0] is not product:
             policies = {b.name: b.periods for b in product.boards if b.periods is not None}
-            self._periodic[product.id] = PeriodBoards(policies) if policies else None
-        return self._periodic[product.id]
+            made = self._periodic[product.id] = (product,
+                                                 PeriodBoards(policies) if policies else None)
+        return made[1]
 
     def _handlers(self, product: Product, event: Event) -> Sequence[tuple[Handler, bool]]:
         """The product's handlers that read this kind of event, each with whether its ops
@@ -253,6 +266,12 @@ class BatchProcessor:
 
 
 RawEntry = tuple[str, Mapping[bytes, bytes]]
+
+
+def _time_ms(entry_id: str) -> int:
+    """An entry ID's milliseconds (0 for one that is no stream ID: its parse rejects it)."""
+    head = entry_id.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def group_by_product(entries: Sequence[RawEntry]) -> dict[str, list[RawEntry]]:

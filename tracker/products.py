@@ -64,6 +64,17 @@ class Product:
         return next((b for b in self.boards if b.name == name), None)
 
     @functools.cached_property
+    def manual_boards(self) -> tuple[str, ...]:
+        """Boards whose seasons are set at run time (``seasons = "manual"``)."""
+        return tuple(name for name, policy in self.periods.items() if policy.manual)
+
+    def with_seasons(self, seasons: Mapping[str, tuple[Period, ...]]) -> Product:
+        """The product with these boards' seasons (their manual calendars, as read)."""
+        return dataclasses.replace(self, periods={
+            **self.periods, **{name: self.periods[name].with_seasons(calendar)
+                               for name, calendar in seasons.items()}})
+
+    @functools.cached_property
     def subscored(self) -> frozenset[str]:
         """Boards that rank equal scores by a subscore (:mod:`tracker.subscore`)."""
         return frozenset(b.name for h in self.handlers for b in h.boards if b.subscore)
@@ -93,6 +104,10 @@ class Products(Mapping[str, Product]):
     def queue_for(self, product_id: str) -> str:
         product = self._products.get(product_id)
         return product.queue if product else self.default_queue
+
+    def replaced(self, products: Mapping[str, Product]) -> Products:
+        """These products, with ``products`` in place of the ones of the same ids."""
+        return Products({**self._products, **products}, self.default_queue)
 
     @property
     def queues(self) -> list[str]:
@@ -149,10 +164,12 @@ def parse_periods(spec: Mapping[str, Any], boards: tuple[Board, ...],
     if rated:  # a rating or a streak is not made of a period's events alone
         raise ConfigError(f"{where}: only points, best and latest boards have periods, not "
                           f"{rated}")
+    manual = spec.get("seasons") == "manual"  # set at run time: tracker season
     try:
         return PeriodPolicy(tuple(PeriodKind(k) for k in kinds), keep, grace * 1000, bucket,
-                            top, parse_seasons(spec.get("seasons", []), where, clock),
-                            clock=clock)
+                            top, () if manual else parse_seasons(spec.get("seasons", []),
+                                                                 where, clock),
+                            clock=clock, manual=manual)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
@@ -192,7 +209,8 @@ def parse_seasons(specs: Any, where: str, clock: Clock = UTC_CLOCK) -> tuple[Per
     instants as TOML offset date-times or their ISO text
     (``start = 2026-12-04T18:00:00Z``; ``end`` is then the first instant after it)."""
     if not isinstance(specs, list):
-        raise ConfigError(f"{where}: seasons is a list of {{ id, start, end }}, got {specs!r}")
+        raise ConfigError(f"{where}: seasons is a list of {{ id, start, end }}, or \"manual\" "
+                          f"(set at run time by tracker season), got {specs!r}")
     seasons = []
     for spec in specs:
         if not isinstance(spec, Mapping) or set(spec) != {"id", "start", "end"}:

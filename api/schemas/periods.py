@@ -39,6 +39,10 @@ class PeriodPolicySchema(Schema):
                        "to the product's results stream when a period is over; 0: none."})
     seasons = fields.Nested(PeriodRefSchema, many=True, required=True, metadata={
         "description": "The board's seasons (kind `season`), in order; empty without."})
+    manual_seasons = fields.Boolean(required=True, metadata={
+        "description": "True when its seasons are set at run time (`seasons = \"manual\"`, "
+                       "`tracker season start`, as PlayFab's manual resets) rather than "
+                       "configured; `seasons` then lists those set so far."})
     utc_offset = fields.String(metadata={
         "example": "+09:00", "description": "The clock the board's hours, days, weeks and "
                                            "months follow: UTC (+00:00) or this fixed "

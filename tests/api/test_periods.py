@@ -86,7 +86,7 @@ def test_period_boards_are_read_like_all_time_ones(client: FlaskClient,
     assert (detail["period"], detail["size"], detail["distinct_scores"]) == (this_week.id, 4, 3)
     assert detail["periods"] == {"kinds": ["week", "month"], "keep": 2, "grace_seconds": 600,
                                  "bucket_size": 0, "results_top": 10, "seasons": [],
-                                 "utc_offset": "+00:00"}
+                                 "manual_seasons": False, "utc_offset": "+00:00"}
     assert [t["name"] for t in detail["tiers"]] == ["gold", "silver", "bronze", "wood"]
     month = Period.containing(PeriodKind.MONTH, int(time.time() * 1000))
     assert client.get(f"{BOARD}?period={month.id}").get_json()["size"] == 4  # all played now

@@ -48,7 +48,7 @@ def test_list_products(client: FlaskClient) -> None:
          "join_required": False, "rate_limit": None}]
     assert by_id["darts"]["boards"][0]["periods"] == {
         "kinds": ["week", "month"], "keep": 2, "grace_seconds": 600, "bucket_size": 0,
-        "results_top": 10, "seasons": [], "utc_offset": "+00:00"}
+        "results_top": 10, "seasons": [], "manual_seasons": False, "utc_offset": "+00:00"}
     assert by_id["pong"]["handlers"] == [{"name": "wins", "boards": ["wins"]},
                                          {"name": "player_stats", "boards": []}]
 

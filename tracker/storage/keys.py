@@ -12,6 +12,8 @@
     <prefix>:{<product>}:lb:<board>:<period>:closed  string: the period's results are published
     <prefix>:{<product>}:period_results      stream: final standings of closed periods
     <prefix>:{<product>}:archive:<board>     hash: period -> its final standings (JSON), kept
+    <prefix>:{<product>}:seasons:<board>     string: the seasons of a board whose seasons are
+                                             set at run time (JSON; tracker.storage.seasons)
     <prefix>:{<product>}:rating:<board>:<user>  hash: an OpenSkill or Glicko-2 rating, or
                                              the current win streak on a streak board
     <prefix>:{<product>}:history:<board>:<user>  list: the player's latest games on a board
@@ -88,6 +90,10 @@ class Keys:
     def archive(self, product_id: str, board: str) -> str:
         """The final standings of the board's closed periods, by period (tracker.closing)."""
         return f"{self.product(product_id)}archive:{board}"
+
+    def seasons(self, product_id: str, board: str) -> str:
+        """The seasons of a board with ``seasons = "manual"`` (tracker.storage.seasons)."""
+        return f"{self.product(product_id)}seasons:{board}"
 
     def rating(self, product_id: str, board: str, user_id: str) -> str:
         """What stands behind a player's score on a rating board: an OpenSkill or Glicko-2
