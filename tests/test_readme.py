@@ -136,6 +136,7 @@ def test_limits_table_states_the_code_s_limits() -> None:
     from tracker.handlers.base import MAX_HISTORY
     from tracker.handlers.scores import MAX_RATE
     from tracker.settings import Settings
+    from tracker.storage.seasons import LEAD_MS
     from tracker.subscore import SUBSCORE_LIMIT
     from tracker.tiebreak import SCORE_LIMIT
     from tracker.userstate.client import DEFAULT_HISTORY
@@ -191,6 +192,8 @@ def test_limits_table_states_the_code_s_limits() -> None:
     defaults = load_products_defaults()
     assert defaults == {"keep_periods": 8, "results_top": 10, "grace_seconds": 600}
     assert rows["grace after a period's end (`grace_seconds`)"] == "default 600"
+    assert rows["a change to seasons set at run time (`tracker season`)"] == \
+        f"at least {LEAD_MS // 1000} s ahead of the data Redis's clock"
 
 
 def load_products_defaults() -> dict[str, int]:

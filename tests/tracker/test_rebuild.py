@@ -7,6 +7,7 @@ run them."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,27 @@ def test_a_rebuilt_board_is_the_board_the_pipeline_built(
     assert dump(data, product, board) == built
     assert not list(data.scan_iter(match="st:rebuild:*")) and not data.exists(
         f"st:{{{product}}}:rebuild:{board}")  # staging and lock gone
+
+
+def test_a_board_with_seasons_set_at_run_time_is_rebuilt_into_them(
+        settings: Settings, stream: redis.Redis, data: redis.Redis, tmp_path: Path) -> None:
+    """The rebuild stages the board under other keys, but reads the live calendar."""
+    manual = tmp_path / "products.toml"
+    manual.write_text(TEST_PRODUCTS.read_text().replace("pong = {}", (
+        'pong = { handlers = [{ use = "wins", periods = ["season"], seasons = "manual" }] }')))
+    seconds, _ = data.time()
+    now = int(seconds) * 1000
+    data.set("st:{pong}:seasons:wins", json.dumps([["s1", str(now - 3_600_000),
+                                                    str(now + 3_600_000)]]))
+    pipeline(stream, data, settings, load_products(manual), games("pong", 60))
+    built = dump(data, "pong", "wins")
+    assert len(built["lb:wins:s1"][0]) >= 6  # the season's board holds them
+    wreck(data, "pong", "wins")
+
+    out = rebuild(settings, "pong", "wins", products_file=manual)
+
+    assert out.exit_code == 0, out.output
+    assert dump(data, "pong", "wins") == built
 
 
 def test_a_rate_limited_board_is_rebuilt_with_the_same_refusals(
