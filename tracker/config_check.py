@@ -157,6 +157,10 @@ def _differences(old: Board, new: Board) -> list[str]:
         if before == after:
             continue
         if f.name == "periods":
+            if before and after and before.manual != after.manual:
+                found.append("seasons set at run time (tracker season)" if after.manual
+                             else "seasons from the file, no longer set at run time")
+                before = replace(before, manual=after.manual, seasons=after.seasons)
             if before and after and replace(before, seasons=after.seasons) == after:
                 continue  # only the seasons: _season_changes says which
             found.append(f"periods {_kinds(before)} -> {_kinds(after)}"
@@ -176,7 +180,10 @@ def _shown(value: Any) -> str:
 
 def _season_changes(subject: str, old: PeriodPolicy | None, new: PeriodPolicy | None,
                     now_ms: int) -> list[Change]:
-    """Seasons added, moved or removed, with a warning for any that has begun."""
+    """Seasons added, moved or removed, with a warning for any that has begun (none of a
+    calendar set at run time: the file has none to compare)."""
+    if (old is not None and old.manual) or (new is not None and new.manual):
+        return []
     before = _seasons(old)
     after = _seasons(new)
     changes = []

@@ -139,3 +139,14 @@ def test_a_new_board_starts_empty_and_the_file_in_use_is_not_compared(tmp_path: 
     same = CliRunner(env={"TRACKER_PRODUCTS_FILE": str(tmp_path / "in_use.toml")}).invoke(
         main, ["check-config", str(tmp_path / "in_use.toml")])
     assert same.exit_code == 0 and "(in use)" not in same.output
+
+
+def test_seasons_moving_to_run_time_are_said_once(tmp_path: Path) -> None:
+    manual = IN_USE.replace("""seasons = [
+    { id = "s1", start = 2020-01-01, end = 2020-04-01 },
+    { id = "s2", start = 2099-01-01, end = 2099-04-01 },
+] }""", 'seasons = "manual" }')
+    found = changes(check(tmp_path, manual))
+    assert list(found) == ["* pong/wins: seasons set at run time (tracker season)"]
+    back = changes(check(tmp_path, IN_USE, in_use=manual))
+    assert list(back) == ["* pong/wins: seasons from the file, no longer set at run time"]
