@@ -5,7 +5,10 @@ the command. Real Redis."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -242,3 +245,78 @@ def test_readers_get_the_calendar_at_most_refresh_s_old(
     assert seasons.current(pong["pong"]) is second  # read again, unchanged: the same object
     assert seasons.products(pong)["pong"] is second
     assert seasons.current(parse_products({"products": {"p": {}}})["p"]).manual_boards == ()
+
+
+def test_any_sequence_of_changes_keeps_the_calendar_ordered_and_moves_nothing_behind_the_lead(
+        data: redis.Redis, calendar: SeasonCalendar) -> None:
+    """Random starts and ends, some of them refused, against a model of the rules; after
+    each, the calendar is in order without overlaps, and every instant whose season
+    changed lies a lead or more after the change was made."""
+    rng = random.Random(11)
+    base = now_ms(data) + 10 * LEAD
+    model: list[list[object]] = []  # [id, start, end], as the rules say
+    for step in range(300):
+        now, before = calendar.read("pong", ("wins",))
+        before_seasons = before["wins"]
+        if rng.random() < 0.1:  # a start within the lead (clear of its edge), on an empty
+            soon = now + rng.randrange(0, LEAD - 500)  # board: refused for that alone
+            with pytest.raises(CalendarError, match="at least 2 s after it is made"):
+                calendar.start("pong", "empty", "x", soon, soon + 60_000)
+        at = base + rng.randrange(0, 400) * 1_000
+        if rng.random() < 0.6:
+            label, until = f"s{rng.randrange(40)}", at + rng.randrange(-5, 200) * 1_000
+            ok = (until > at and all(m[0] != label for m in model)
+                  and (not model or at > model[-1][1]))  # type: ignore[operator]
+            try:
+                calendar.start("pong", "wins", label, at, until)
+                assert ok, (step, label, at, until, model)
+                if model and at < model[-1][2]:  # type: ignore[operator]
+                    model[-1][2] = at
+                model.append([label, at, until])
+            except CalendarError:
+                assert not ok, (step, label, at, until, model)
+        else:
+            ok = bool(model) and at > model[-1][1]  # type: ignore[operator]
+            try:
+                calendar.end("pong", "wins", at)
+                assert ok, (step, at, model)
+                model[-1][2] = at
+            except CalendarError:
+                assert not ok, (step, at, model)
+        after = calendar.read("pong", ("wins",))[1]["wins"]
+        assert [[s.id, s.start_ms, s.end_ms] for s in after] == model
+        assert all(a.end_ms <= b.start_ms and a.start_ms < a.end_ms
+                   for a, b in itertools.pairwise(after))
+        assert len({s.id for s in after}) == len(after)
+        changed = [ms for ms in range(now, base + 800_000, 250)
+                   if _season_at(before_seasons, ms) != _season_at(after, ms)]
+        assert not changed or min(changed) >= now + LEAD
+
+
+def _season_at(seasons: tuple[Season, ...], ms: int) -> str | None:
+    return next((s.id for s in seasons if s.start_ms <= ms < s.end_ms), None)
+
+
+def test_operators_starting_seasons_at_once_each_get_a_consistent_calendar(
+        data: redis.Redis) -> None:
+    base = now_ms(data) + 10 * LEAD
+    errors: list[str] = []
+
+    def operator(k: int) -> None:
+        mine = SeasonCalendar(redis.Redis(connection_pool=data.connection_pool), lead_ms=LEAD)
+        for i in range(25):
+            try:
+                mine.start("pong", "wins", f"o{k}-{i}", base + (i * 4 + k) * 1_000,
+                           base + 10**7)
+            except CalendarError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=operator, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seasons = SeasonCalendar(data).read("pong", ("wins",))[1]["wins"]
+    assert len(seasons) + len(errors) == 100 and seasons
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(seasons))
+    assert all(e.startswith("it must be after the start of season") for e in errors)
