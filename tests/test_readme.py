@@ -136,7 +136,7 @@ def test_limits_table_states_the_code_s_limits() -> None:
     from tracker.handlers.base import MAX_HISTORY
     from tracker.handlers.scores import MAX_RATE
     from tracker.settings import Settings
-    from tracker.storage.seasons import LEAD_MS
+    from tracker.storage.seasons import LEAD_MS, MAX_SEASON_MS
     from tracker.subscore import SUBSCORE_LIMIT
     from tracker.tiebreak import SCORE_LIMIT
     from tracker.userstate.client import DEFAULT_HISTORY
@@ -194,6 +194,7 @@ def test_limits_table_states_the_code_s_limits() -> None:
     assert rows["grace after a period's end (`grace_seconds`)"] == "default 600"
     assert rows["a change to seasons set at run time (`tracker season`)"] == \
         f"at least {LEAD_MS // 1000} s ahead of the data Redis's clock"
+    assert rows["a season set at run time"] == f"at most {n(MAX_SEASON_MS // 86_400_000)} days"
 
 
 def load_products_defaults() -> dict[str, int]:

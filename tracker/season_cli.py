@@ -16,7 +16,7 @@ from tracker.periods import Period
 from tracker.settings import Settings
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
-from tracker.storage.seasons import CalendarError, Season, SeasonCalendar
+from tracker.storage.seasons import MAX_SEASON_MS, CalendarError, Season, SeasonCalendar
 
 ASAP_MARGIN_MS = 1_000  # "as soon as allowed": the lead, plus this for the clocks to differ
 
@@ -84,7 +84,8 @@ def list_command(product_id: str, board_name: str) -> None:
               help="when it begins (a date-time, UTC unless it says its offset); default: as "
                    "soon as allowed, a minute from now")
 @click.option("--until", "until", metavar="WHEN", help="when it ends (its first instant after)")
-@click.option("--days", type=click.IntRange(1, 3660), help="or how many days it lasts")
+@click.option("--days", type=click.IntRange(1, MAX_SEASON_MS // 86_400_000),
+              help="or how many days it lasts")
 def start_command(product_id: str, board_name: str, season_id: str, at: str | None,
                   until: str | None, days: int | None) -> None:
     """Start season SEASON of BOARD: from then on the board's events also count on its

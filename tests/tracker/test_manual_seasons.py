@@ -27,7 +27,7 @@ from tracker.processing import BatchProcessor
 from tracker.products import ConfigError, Products, parse_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Store
-from tracker.storage.seasons import CalendarError, Season, SeasonCalendar
+from tracker.storage.seasons import MAX_SEASON_MS, CalendarError, Season, SeasonCalendar
 
 LEAD = 2_000  # the tests' lead: short, so that a change is due within the test
 CONFIG = {"products": {"pong": {"handlers": [
@@ -94,6 +94,10 @@ def test_a_change_takes_effect_a_lead_after_it_is_made(data: redis.Redis,
         calendar.start("pong", "wins", "s3", now + 40_000, now + 400_000)
     with pytest.raises(CalendarError, match="would end before it starts"):
         calendar.start("pong", "wins", "s3", now + 300_000, now + 300_000)
+    with pytest.raises(CalendarError, match="lasts at most 3,660 days"):
+        calendar.start("pong", "wins", "s3", now + 300_000, now + 300_001 + MAX_SEASON_MS)
+    with pytest.raises(CalendarError, match="lasts at most 3,660 days"):
+        calendar.end("pong", "wins", now + 50_001 + MAX_SEASON_MS)
     # the last season's end moves earlier or later
     assert calendar.end("pong", "wins", now + 150_000)[-1].end_ms == now + 150_000
     assert calendar.end("pong", "wins", now + 250_000)[-1].end_ms == now + 250_000

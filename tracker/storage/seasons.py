@@ -28,6 +28,9 @@ from tracker.storage.keys import Keys
 from tracker.text import as_text
 
 LEAD_MS = 60_000  # a change to a calendar takes effect this long after it is made, at least
+# the longest season: its board expires keep_periods of its lengths after its end, and an
+# expiry must stay a number Redis's scripts pass on exactly
+MAX_SEASON_MS = 3660 * 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class SeasonCalendar:
     def _change(self, product_id: str, board: str, action: str, at_ms: int,
                 *more: str | int) -> tuple[Season, ...]:
         reply: Any = self._set(keys=[self.keys.seasons(product_id, board)],
-                               args=[action, self.lead_ms, at_ms, *more])
+                               args=[action, self.lead_ms, at_ms, MAX_SEASON_MS, *more])
         status, *rest = [as_text(x) for x in reply]
         if status == "ok":
             return _parse(rest[0])
@@ -104,6 +107,8 @@ def _refusal(why: list[str], lead_ms: int) -> str:
     if reason == "too_soon":
         return (f"a change takes effect at least {lead_ms // 1000} s after it is made, so "
                 f"that every worker reads it first: not before {when(why[1])}")
+    if reason == "too_long":
+        return f"a season lasts at most {MAX_SEASON_MS // 86_400_000:,} days"
     if reason == "exists":
         return f"the board already has a season {why[1]!r}"
     if reason == "not_after":
