@@ -52,6 +52,9 @@ DAY_MS = 24 * HOUR_MS
 MAX_KEEP = 1000
 MAX_BUCKET = 1000  # players per bucket
 MAX_RESULTS = 1000  # players in a closed period's published standings
+# the latest expiry (Unix ms) a board may get: the batch script hands it to PEXPIREAT as a
+# Lua number, which Redis passes on exactly only below about 10^17
+MAX_EXPIRY_MS = 10**16
 
 
 class PeriodKind(enum.StrEnum):
@@ -279,6 +282,10 @@ class PeriodPolicy:
         object.__setattr__(self, "_starts", tuple(season.start_ms for season in self.seasons))
         if not 1 <= self.keep <= MAX_KEEP:
             raise ValueError(f"keep_periods is 1-{MAX_KEEP}")
+        if self.seasons and self.expires_ms(self.seasons[-1]) >= MAX_EXPIRY_MS:
+            raise ValueError(f"season {self.seasons[-1].id!r} would be kept {self.keep} times "
+                             "its length past its end, further than Redis counts: shorten it "
+                             "or keep fewer periods")
         if self.grace_ms < 0:
             raise ValueError("grace_seconds is not negative")
         if self.bucket_size and not 2 <= self.bucket_size <= MAX_BUCKET:

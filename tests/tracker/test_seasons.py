@@ -97,6 +97,14 @@ def test_a_bad_calendar_is_refused(kinds: tuple[PeriodKind, ...], seasons: tuple
         PeriodPolicy(kinds, seasons=seasons)
 
 
+def test_a_season_kept_past_what_redis_counts_is_refused() -> None:
+    """Its board's expiry goes through the batch script to PEXPIREAT, exact below ~10^17."""
+    ages = Period.season("ages", date(2037, 1, 1), date(9000, 1, 1))
+    assert PeriodPolicy((PeriodKind.SEASON,), keep=1, seasons=(ages,))  # kept one length
+    with pytest.raises(ValueError, match="'ages' would be kept 100 times its length past"):
+        PeriodPolicy((PeriodKind.SEASON,), keep=100, seasons=(ages,))
+
+
 @pytest.mark.parametrize(("label", "start", "end"), [
     ("2037-W48", date(2037, 9, 1), date(2037, 10, 1)),  # a week's id
     ("s:1", date(2037, 9, 1), date(2037, 10, 1)), ("s1", date(2037, 9, 1), date(2037, 9, 1)),
