@@ -83,16 +83,19 @@ def list_command(product_id: str, board_name: str) -> None:
 @click.option("--at", "at", metavar="WHEN",
               help="when it begins (a date-time, UTC unless it says its offset); default: as "
                    "soon as allowed, a minute from now")
-@click.option("--until", "until", metavar="WHEN", help="when it ends (its first instant after)")
+@click.option("--until", "until", metavar="WHEN",
+              help="when it ends (its first instant after); default: until the next season "
+                   "starts or `tracker season end`, at most 3,660 days")
 @click.option("--days", type=click.IntRange(1, MAX_SEASON_MS // 86_400_000),
               help="or how many days it lasts")
 def start_command(product_id: str, board_name: str, season_id: str, at: str | None,
                   until: str | None, days: int | None) -> None:
     """Start season SEASON of BOARD: from then on the board's events also count on its
     board for that season (read with ?period=SEASON), and the season running then, if any,
-    ends. Closing, results, archives and buckets treat it as any season."""
-    if (until is None) == (days is None):
-        raise click.UsageError("give --until WHEN or --days N: when the season ends")
+    ends (PlayFab's manual reset). Closing, results, archives and buckets treat it as any
+    season."""
+    if until is not None and days is not None:
+        raise click.UsageError("give --until WHEN or --days N, not both")
     _, board, calendar = _manual_board(product_id, board_name)
     assert board.periods is not None
     with redis_errors():
@@ -102,7 +105,8 @@ def start_command(product_id: str, board_name: str, season_id: str, at: str | No
         else:
             at_ms = _instant_ms(at)
         until_ms = (_instant_ms(until) if until is not None
-                    else at_ms + int(timedelta(days=days or 0).total_seconds() * 1000))
+                    else at_ms + int(timedelta(days=days).total_seconds() * 1000) if days
+                    else at_ms + MAX_SEASON_MS)  # until the next one, or an end set later
         try:
             # the id and the span must be a season's, as in a configured calendar
             Period.season_at(season_id, at_ms, until_ms, board.periods.clock)

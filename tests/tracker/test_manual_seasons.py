@@ -224,8 +224,13 @@ def test_the_command_starts_ends_and_lists_seasons(settings: Settings, data: red
         in out
     code, out = run("end", "pong", "wins", "--at", "2099-03-01T00:00Z")
     assert code == 0 and "season s2 ends at 2099-03-01 00:00:00 UTC" in out
-    code, out = run("start", "pong", "wins", "s3")
-    assert code == 2 and "give --until WHEN or --days N" in out
+    code, out = run("start", "pong", "wins", "s3", "--days", "1", "--until", "2099-05-01")
+    assert code == 2 and "give --until WHEN or --days N, not both" in out
+    code, out = run("start", "pong", "wins", "s3", "--at", "2099-02-15T00:00Z")  # a reset
+    assert code == 0, out
+    s2, s3 = SeasonCalendar(data).read("pong", ("wins",))[1]["wins"][1:]
+    assert s2.end_ms == s3.start_ms  # s2 ends as s3 begins, which runs until ended
+    assert s3.end_ms - s3.start_ms == MAX_SEASON_MS
     code, out = run("start", "chess", "elo", "s1", "--days", "1")
     assert code == 2 and "chess/elo has no seasons set at run time" in out
     code, out = run("list", "pong", "nope")
