@@ -25,6 +25,7 @@ from tracker.settings import Settings
 from tracker.storage import Keys, Store
 from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight
+from tracker.storage.seasons import Season, SeasonCalendar
 
 STALE_RUNS = 10  # beat's runs older than this many TRACKER_PERIODIC_SECONDS need a look
 
@@ -61,8 +62,32 @@ def attention(state: PipelineState, products: Products, workers: dict[str, list[
     return out
 
 
+def manual_seasons(store: Store, products: Products) -> dict[str, list[Season]]:
+    """The seasons of every board whose seasons are set at run time, by product/board."""
+    calendar = SeasonCalendar(store.client, store.keys)
+    found: dict[str, list[Season]] = {}
+    for pid, product in sorted(products.items()):
+        if product.manual_boards:
+            _, calendars = calendar.read(pid, product.manual_boards)
+            found.update((f"{pid}/{board}", list(seasons))
+                         for board, seasons in calendars.items())
+    return found
+
+
+def _seasons_line(name: str, seasons: Sequence[Season], now_ms: int) -> str:
+    """Which season of a board runs now, and which is next."""
+    def when(ms: int) -> str:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+    running = next((x for x in seasons if x.start_ms <= now_ms < x.end_ms), None)
+    due = next((x for x in seasons if x.start_ms > now_ms), None)
+    return (f"{name}: " + (f"{running.id} until {when(running.end_ms)}" if running
+                           else "none running")
+            + (f"; next {due.id} at {when(due.start_ms)}" if due else ""))
+
+
 def render(state: PipelineState, workers: dict[str, list[str]] | None, notes: Sequence[str],
-           stream_key: str, now: float) -> str:
+           stream_key: str, now: float, seasons: dict[str, list[Season]] | None = None) -> str:
     s = state.stream
     unread = "no consumer group yet" if s.lag is None else f"{s.lag:,} unread"
     lines = [f"stream        {stream_key}: {s.length:,} entries, {unread}, "
@@ -82,6 +107,8 @@ def render(state: PipelineState, workers: dict[str, list[str]] | None, notes: Se
                      f"{unread_results} unread")
     for product, changed in state.timelines_changed.items():
         lines.append(f"courses       {product}: {changed:,} timeline(s) to analyse")
+    for name, calendar in (seasons or {}).items():  # set at run time: tracker season
+        lines.append("seasons       " + _seasons_line(name, calendar, int(now * 1000)))
     lines.append("attention     " + ("none" if not notes else notes[0]))
     lines += [f"              {note}" for note in notes[1:]]
     return "\n".join(lines)
@@ -103,13 +130,16 @@ def status_command(as_json: bool, workers: bool, timeout: float, strict: bool) -
                       Keys(settings.key_prefix))
         stream = redis.Redis.from_url(settings.stream_url, socket_timeout=10)
         state = read_state(store, products, InFlight.of(stream, settings))
+        seasons = manual_seasons(store, products)
     found = consumed_queues(settings, products, timeout) if workers else None
     now = time.time()
     notes = attention(state, products, found, settings.periodic_seconds, now)
     if as_json:
         click.echo(json.dumps({**dataclasses.asdict(state), "workers": found,
+                               "seasons": {name: [dataclasses.asdict(x) for x in calendar]
+                                           for name, calendar in seasons.items()},
                                "attention": notes}, indent=2))
     else:
-        click.echo(render(state, found, notes, settings.stream_key, now))
+        click.echo(render(state, found, notes, settings.stream_key, now, seasons))
     if strict and notes:
         raise SystemExit(1)

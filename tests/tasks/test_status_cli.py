@@ -80,3 +80,27 @@ def test_status_says_when_redis_does_not_answer(settings: Settings) -> None:
     env = settings_env(settings, TRACKER_REDIS_URL="redis://127.0.0.1:1/0")
     out = CliRunner(env=env).invoke(main, ["status", "--no-workers"])
     assert out.exit_code == 1 and "Redis:" in out.output and "Traceback" not in out.output
+
+
+def test_status_shows_the_seasons_set_at_run_time(settings: Settings, data: redis.Redis,
+                                                   tmp_path: Path) -> None:
+    config = tmp_path / "products.toml"
+    config.write_text('[products]\narena = { handlers = [{ use = "wins", periods = ["season"], '
+                      'seasons = "manual" }] }\npong = {}\n')
+    now = int(time.time() * 1000)
+    day = 86_400_000
+    data.set("st:{arena}:seasons:wins", json.dumps([
+        ["s1", str(now - 3 * day), str(now - day)], ["s2", str(now - day), str(now + day)],
+        ["s3", str(now + 2 * day), str(now + 9 * day)]]))
+    runner = CliRunner(env=settings_env(settings, TRACKER_PRODUCTS_FILE=str(config)))
+    text = runner.invoke(main, ["status", "--no-workers"])
+    assert text.exit_code == 0, text.output
+    (line,) = [x for x in text.output.splitlines() if x.startswith("seasons")]
+    assert re.fullmatch(r"seasons       arena/wins: s2 until \S+ \S+ UTC; next s3 at \S+ \S+ UTC",
+                        line), line
+    got = json.loads(runner.invoke(main, ["status", "--json", "--no-workers"]).output)
+    assert [x["id"] for x in got["seasons"]["arena/wins"]] == ["s1", "s2", "s3"]
+    data.set("st:{arena}:seasons:wins", json.dumps([["s1", str(now - 3 * day),
+                                                     str(now - day)]]))
+    text = runner.invoke(main, ["status", "--no-workers"])
+    assert "seasons       arena/wins: none running\n" in text.output
