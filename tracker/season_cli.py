@@ -37,7 +37,8 @@ def _shown(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _manual_board(product_id: str, board_name: str) -> tuple[Settings, Board, SeasonCalendar]:
+def _manual_board(product_id: str, board_name: str) -> tuple[Board, SeasonCalendar]:
+    """The command's board, configured with seasons set at run time, and its calendar."""
     settings = Settings.from_env()
     _, board = configured_board(configured_products(settings), product_id, board_name)
     if board.periods is None or not board.periods.manual:
@@ -45,7 +46,7 @@ def _manual_board(product_id: str, board_name: str) -> tuple[Settings, Board, Se
                                  '(give it seasons = "manual" beside "season" in periods)',
                                  param_hint="BOARD")
     client = data_client(settings.redis_url, socket_timeout=30)
-    return settings, board, SeasonCalendar(client, Keys(settings.key_prefix))
+    return board, SeasonCalendar(client, Keys(settings.key_prefix))
 
 
 def _print(seasons: Sequence[Season], now_ms: int) -> None:
@@ -70,7 +71,7 @@ def season_command() -> None:
 @click.argument("board_name", metavar="BOARD")
 def list_command(product_id: str, board_name: str) -> None:
     """The board's seasons, in order: ended, running or due."""
-    _, board, calendar = _manual_board(product_id, board_name)
+    board, calendar = _manual_board(product_id, board_name)
     with redis_errors():
         now_ms, calendars = calendar.read(product_id, (board.name,))
     _print(calendars[board.name], now_ms)
@@ -96,7 +97,7 @@ def start_command(product_id: str, board_name: str, season_id: str, at: str | No
     season."""
     if until is not None and days is not None:
         raise click.UsageError("give --until WHEN or --days N, not both")
-    _, board, calendar = _manual_board(product_id, board_name)
+    board, calendar = _manual_board(product_id, board_name)
     assert board.periods is not None
     with redis_errors():
         if at is None:
@@ -126,7 +127,7 @@ def start_command(product_id: str, board_name: str, season_id: str, at: str | No
                    "minute from now")
 def end_command(product_id: str, board_name: str, at: str | None) -> None:
     """Move the end of BOARD's last season to WHEN: end it early, or extend it."""
-    _, board, calendar = _manual_board(product_id, board_name)
+    board, calendar = _manual_board(product_id, board_name)
     with redis_errors():
         now_ms, _ = calendar.read(product_id, (board.name,))
         at_ms = (now_ms + calendar.lead_ms + ASAP_MARGIN_MS) if at is None else _instant_ms(at)
