@@ -31,11 +31,13 @@ from tracker.edx.erasure import forget_learner_analytics
 from tracker.edx.ingest import CourseAnalysis
 from tracker.edx.store import AnalyticsStore
 from tracker.erasure import forget_players
+from tracker.manual_seasons import ManualSeasons
 from tracker.processing import BatchProcessor
-from tracker.products import Products
+from tracker.products import Products, parse_products
 from tracker.settings import Settings
 from tracker.storage import DeadLetters, Keys, Ranks, Store, Timelines
 from tracker.storage.connect import data_client
+from tracker.storage.seasons import CalendarError, SeasonCalendar
 from tracker.userstate import UserStateClient
 
 pytestmark = pytest.mark.slow
@@ -231,3 +233,21 @@ def test_a_board_is_rebuilt_on_a_cluster(cluster: RedisClusterServers,
 def test_data_client_picks_the_client(cluster: RedisClusterServers, tmp_path: Path) -> None:
     assert type(data_client(cluster.url)).__name__ == "RedisCluster"
     assert isinstance(data_client("redis://127.0.0.1:1/0"), redis.Redis)
+
+
+def test_seasons_set_at_run_time_work_on_a_cluster(on_cluster: redis.Redis) -> None:
+    """The calendar's scripts (one key, or the product's keys: one slot) on a cluster."""
+    products = parse_products({"products": {"pong": {"handlers": [
+        {"use": "wins", "periods": ["season"], "seasons": "manual"}]}}})
+    calendar = SeasonCalendar(on_cluster, lead_ms=1_000)
+    now, _ = calendar.read("pong", ("wins",))
+    with pytest.raises(CalendarError, match="at least 1 s after it is made"):
+        calendar.start("pong", "wins", "s1", now, now + 60_000)
+    start = now + 2_000
+    calendar.start("pong", "wins", "s1", start, start + 60_000)
+    processor = BatchProcessor(products, Store(on_cluster), DeadLetters(on_cluster),
+                               seasons=ManualSeasons(calendar))
+    processor.process("pong", "s", [(f"{start + i}-0", raw(game_over("pong", w, lo)))
+                                    for i, (w, lo) in enumerate([("ann", "bob"),
+                                                                 ("cid", "ann")])])
+    assert dict(Store(on_cluster).top("pong", "wins:s1")) == {"ann": 1, "cid": 1, "bob": 0}
