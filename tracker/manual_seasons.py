@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tracker.periods import Period
-from tracker.products import Product, Products
+from tracker.products import Product
 from tracker.storage.seasons import Season, SeasonCalendar
 
 
@@ -56,8 +56,3 @@ class ManualSeasons:
                 for board, seasons in calendars.items()})
         self._reads[product.id] = _Read(product, read_ms, self.clock(), calendars, current)
         return current
-
-    def products(self, products: Products) -> Products:
-        """``products`` with every manual calendar as :meth:`current` has it."""
-        manual = {pid: self.current(p) for pid, p in products.items() if p.manual_boards}
-        return products.replaced(manual) if manual else products

@@ -105,10 +105,6 @@ class Products(Mapping[str, Product]):
         product = self._products.get(product_id)
         return product.queue if product else self.default_queue
 
-    def replaced(self, products: Mapping[str, Product]) -> Products:
-        """These products, with ``products`` in place of the ones of the same ids."""
-        return Products({**self._products, **products}, self.default_queue)
-
     @property
     def queues(self) -> list[str]:
         """Every queue a worker pool should consume, default first."""
