@@ -19,7 +19,6 @@ from tracker.manual_seasons import ManualSeasons
 from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks, Store
-from tracker.storage.seasons import SeasonCalendar
 from tracker.userstate import UserStateClient
 
 EXTENSION = "stats_tracker"
@@ -89,8 +88,7 @@ class ApiState:
         if not product.manual_boards:
             return product
         if not self._seasons:
-            self._seasons.append(ManualSeasons(SeasonCalendar(self.store.client,
-                                                              self.store.keys)))
+            self._seasons.append(ManualSeasons.of(self.store.client, self.store.keys))
         return self._seasons[0].current(product)
 
     def close(self) -> None:

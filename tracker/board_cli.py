@@ -9,13 +9,12 @@ import click
 
 from tracker import subscore
 from tracker.commands import configured_products, redis_errors
-from tracker.manual_seasons import ManualSeasons
+from tracker.manual_seasons import current_seasons
 from tracker.periods import NotKept, kept_period, period_board
 from tracker.ranking import TieMode
 from tracker.settings import Settings
 from tracker.storage import Keys, Ranks, Store
 from tracker.storage.connect import data_client
-from tracker.storage.seasons import SeasonCalendar
 
 
 def _when(ms: int) -> str:
@@ -44,7 +43,7 @@ def board_command(product_id: str, board: str, limit: int, offset: int, period: 
         raise click.ClickException(f"product {product_id!r} is not configured")
     client, keys = data_client(settings.redis_url, socket_timeout=30), Keys(settings.key_prefix)
     with redis_errors():  # the seasons its boards set at run time, as they are now
-        product = ManualSeasons(SeasonCalendar(client, keys)).current(product)
+        product = current_seasons(client, keys, product)
     b = product.board(board)
     if b is None:
         names = ", ".join(x.name for x in product.boards) or "none"

@@ -41,7 +41,6 @@ from tracker.products import Product, Products
 from tracker.settings import Settings
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
-from tracker.storage.seasons import SeasonCalendar
 
 STREAM_MAXLEN = 100_000  # entries kept in a product's results stream (about)
 
@@ -112,7 +111,7 @@ class PeriodResults:
         self.keys = keys or Keys()
         source = resources.files("tracker.storage").joinpath("close_period.lua").read_text()
         self._close = client.register_script(source)
-        self._seasons = ManualSeasons(SeasonCalendar(client, self.keys))
+        self._seasons = ManualSeasons.of(client, self.keys)
 
     def current(self, product: Product) -> Product:
         """``product`` with the seasons of its boards set at run time, as they are now."""

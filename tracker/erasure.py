@@ -24,13 +24,12 @@ import click
 
 from tracker.commands import configured_board, configured_products, redis_errors
 from tracker.handlers import Board
-from tracker.manual_seasons import ManualSeasons
+from tracker.manual_seasons import current_seasons
 from tracker.periods import period_board
 from tracker.products import PERIODIC_KINDS, Product
 from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Forgotten, Keys, Store
 from tracker.storage.connect import data_client
-from tracker.storage.seasons import SeasonCalendar
 
 
 def kept_boards(board: Board, now_ms: int) -> list[str]:
@@ -80,7 +79,7 @@ def delete_records(store: Store, product: Product, board: Board, user_ids: Seque
 
 def _current(store: Store, product: Product) -> Product:
     """``product`` with the seasons its boards set at run time, as they are now."""
-    return ManualSeasons(SeasonCalendar(store.client, store.keys)).current(product)
+    return current_seasons(store.client, store.keys, product)
 
 
 def naming(letters: Iterable[DeadLetter], user_ids: Sequence[str]) -> list[DeadLetter]:

@@ -14,8 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
+
 from tracker.periods import Period
 from tracker.products import Product
+from tracker.storage.keys import Keys
 from tracker.storage.seasons import Season, SeasonCalendar
 
 
@@ -29,6 +32,11 @@ class _Read:
 
 
 class ManualSeasons:
+    @classmethod
+    def of(cls, client: redis.Redis, keys: Keys) -> ManualSeasons:
+        """The calendars kept on the data Redis ``client``, under ``keys``."""
+        return cls(SeasonCalendar(client, keys))
+
     def __init__(self, calendar: SeasonCalendar, refresh_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic):
         self.calendar = calendar
@@ -56,3 +64,9 @@ class ManualSeasons:
                 for board, seasons in calendars.items()})
         self._reads[product.id] = _Read(product, read_ms, self.clock(), calendars, current)
         return current
+
+
+def current_seasons(client: redis.Redis, keys: Keys, product: Product) -> Product:
+    """``product`` with its boards' seasons set at run time as they are now (a command's
+    one read)."""
+    return ManualSeasons.of(client, keys).current(product)

@@ -26,7 +26,6 @@ from tracker.order import stored_ops
 from tracker.period_ops import NoPeriod, PeriodBoards, PeriodOps
 from tracker.products import Product, Products
 from tracker.storage import DeadLetter, DeadLetters, PreparedEvent, Store
-from tracker.storage.seasons import SeasonCalendar
 from tracker.tiebreak import check_ops
 
 # The garbage collector's cycle search ran every 700 new containers, and a batch
@@ -108,7 +107,7 @@ class BatchProcessor:
         self.parse = parse
         self.clock = clock  # decides which periods are past their grace
         # the calendars of boards whose seasons are set at run time (tracker season)
-        self.seasons = seasons or ManualSeasons(SeasonCalendar(store.client, store.keys))
+        self.seasons = seasons or ManualSeasons.of(store.client, store.keys)
         self._by_event: dict[tuple[str, str, str | None], tuple[tuple[Handler, bool], ...]] = {}
         # product id -> (the product they were made for, its period boards)
         self._periodic: dict[str, tuple[Product, PeriodBoards | None]] = {}

@@ -35,7 +35,7 @@ import redis
 
 from tracker.commands import configured_board, configured_products, redis_errors
 from tracker.handlers import Board
-from tracker.manual_seasons import ManualSeasons
+from tracker.manual_seasons import ManualSeasons, current_seasons
 from tracker.pipeline_state import named_group
 from tracker.processing import BatchProcessor, group_by_product
 from tracker.products import Product, Products
@@ -44,7 +44,6 @@ from tracker.settings import Settings
 from tracker.storage import DeadLetter, DeadLetters, Keys, Ranks, Store
 from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight, Part, unpack_entries
-from tracker.storage.seasons import SeasonCalendar
 from tracker.text import as_text
 
 PAGE = 4000  # stream entries per read, and at most per batch script
@@ -207,7 +206,7 @@ class BoardRebuild:
             Store(self.client, self.stage), _NoLetters(self.client, self.stage),
             clock=lambda: self.now_ms / 1000,
             # the live calendars of boards whose seasons are set at run time
-            seasons=ManualSeasons(SeasonCalendar(self.client, self.live)))
+            seasons=ManualSeasons.of(self.client, self.live))
         for rows in self._pages(cut.last):
             mine = group_by_product(rows).get(self.product.id, [])
             entries = self._kept(mine, cut, done)
@@ -351,8 +350,7 @@ def rebuild_board_command(product_id: str, board_name: str, without: Sequence[st
     client = data_client(settings.redis_url, socket_timeout=60)
     stream = redis.Redis.from_url(settings.stream_url, socket_timeout=60)
     with redis_errors():  # the seasons its boards set at run time, as they are now
-        product = ManualSeasons(SeasonCalendar(client, Keys(settings.key_prefix))).current(
-            product)
+        product = current_seasons(client, Keys(settings.key_prefix), product)
         board = product.board(board.name) or board
     job = BoardRebuild(settings, client, stream, product, board, without=without)
     done = Rebuilt()
