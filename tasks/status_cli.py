@@ -26,6 +26,7 @@ from tracker.storage import Keys, Store
 from tracker.storage.connect import data_client
 from tracker.storage.inflight import InFlight
 from tracker.storage.seasons import Season, SeasonCalendar
+from tracker.text import utc_text
 
 STALE_RUNS = 10  # beat's runs older than this many TRACKER_PERIODIC_SECONDS need a look
 
@@ -76,14 +77,12 @@ def manual_seasons(store: Store, products: Products) -> dict[str, list[Season]]:
 
 def _seasons_line(name: str, seasons: Sequence[Season], now_ms: int) -> str:
     """Which season of a board runs now, and which is next."""
-    def when(ms: int) -> str:
-        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
-
     running = next((x for x in seasons if x.start_ms <= now_ms < x.end_ms), None)
     due = next((x for x in seasons if x.start_ms > now_ms), None)
-    return (f"{name}: " + (f"{running.id} until {when(running.end_ms)}" if running
-                           else "none running")
-            + (f"; next {due.id} at {when(due.start_ms)}" if due else ""))
+    now = (f"{running.id} until {utc_text(running.end_ms, seconds=False)}" if running
+           else "none running")
+    return f"{name}: {now}" + (f"; next {due.id} at {utc_text(due.start_ms, seconds=False)}"
+                               if due else "")
 
 
 def render(state: PipelineState, workers: dict[str, list[str]] | None, notes: Sequence[str],

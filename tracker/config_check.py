@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from tracker.handlers import Board, Handler
 from tracker.periods import Period, PeriodKind, PeriodPolicy
 from tracker.products import PERIODIC_KINDS, ConfigError, Product, Products, load_products
 from tracker.settings import Settings
+from tracker.text import utc_text
 
 
 def _rebuild(product: Product, board: str, effect: str) -> str:
@@ -200,7 +200,8 @@ def _season_changes(subject: str, old: PeriodPolicy | None, new: PeriodPolicy | 
                 "they went; `tracker rebuild-board` moves them",), warning=True))
         else:
             changes.append(Change(subject, what, (
-                f"let the rollout finish before it starts ({_when(season.start_ms)})",)))
+                "let the rollout finish before it starts "
+                f"({utc_text(season.start_ms, seconds=False)})",)))
     for label in before.keys() - after.keys():
         changes.append(Change(subject, f"season {label} removed", (
             "its board, if any, is no longer served and expires as kept periods do",)))
@@ -214,11 +215,12 @@ def _seasons(policy: PeriodPolicy | None) -> Mapping[str, Period]:
 
 
 def _span(season: Period | None) -> str:
-    return "none" if season is None else f"{_when(season.start_ms)} to {_when(season.end_ms)}"
+    if season is None:
+        return "none"
+    return (f"{utc_text(season.start_ms, seconds=False)} to "
+            f"{utc_text(season.end_ms, seconds=False)}")
 
 
-def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @click.command("check-config")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -25,7 +24,7 @@ from tracker.commands import redis_errors
 from tracker.pipeline_state import group_info
 from tracker.settings import Settings
 from tracker.storage.inflight import InFlight
-from tracker.text import as_text
+from tracker.text import as_text, moment_ms, utc_text
 
 ENTRY_ID = re.compile(r"^(\d+)(?:-(\d+))?$")
 COUNT_PAGE = 10_000  # entries per XRANGE while counting what will be read again
@@ -51,15 +50,12 @@ def parse_since(text: str) -> str:
     found = ENTRY_ID.match(text)
     if found:
         return f"{found[1]}-{found[2] or 0}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+    ms = moment_ms(text)
+    if ms is None:
         raise click.BadParameter(
             f"{text!r} is not a time: give an entry id (1764590400000-0), Unix milliseconds, "
-            "a date-time (2026-12-01T09:30, UTC unless it says +02:00) or 'start'") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return f"{int(moment.timestamp() * 1000)}-0"
+            "a date-time (2026-12-01T09:30, UTC unless it says +02:00) or 'start'")
+    return f"{ms}-0"
 
 
 def _id(value: bytes | str) -> tuple[int, int]:
@@ -106,8 +102,7 @@ def rewind(stream: redis.Redis, key: str, group: str, plan: Rewind) -> None:
 def when(entry_id: str) -> str:
     """The time of an entry id, as the commands print it (UTC)."""
     ms = _id(entry_id)[0]
-    return "the start" if ms == 0 else \
-        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "the start" if ms == 0 else utc_text(ms)
 
 
 @click.command("replay")

@@ -6,7 +6,7 @@ takes effect a minute after it is made."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
 
@@ -17,24 +17,18 @@ from tracker.settings import Settings
 from tracker.storage import Keys
 from tracker.storage.connect import data_client
 from tracker.storage.seasons import MAX_SEASON_MS, CalendarError, Season, SeasonCalendar
+from tracker.text import moment_ms, utc_text
 
 ASAP_MARGIN_MS = 1_000  # "as soon as allowed": the lead, plus this for the clocks to differ
 
 
 def _instant_ms(text: str) -> int:
     """A date-time (UTC unless it says its offset) as Unix ms."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+    ms = moment_ms(text)
+    if ms is None:
         raise click.BadParameter(f"{text!r} is not a date-time: give 2026-12-04T18:00 (UTC "
-                                 "unless it says +02:00)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def _shown(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                                 "unless it says +02:00)")
+    return ms
 
 
 def _manual_board(product_id: str, board_name: str) -> tuple[Board, SeasonCalendar]:
@@ -55,7 +49,7 @@ def _print(seasons: Sequence[Season], now_ms: int) -> None:
     for season in seasons:
         state = ("ended" if season.end_ms <= now_ms else "running" if season.start_ms <= now_ms
                  else "due")
-        click.echo(f"{season.id:<12} {_shown(season.start_ms)} to {_shown(season.end_ms)}  "
+        click.echo(f"{season.id:<12} {utc_text(season.start_ms)} to {utc_text(season.end_ms)}  "
                    f"{state}")
 
 
@@ -115,7 +109,7 @@ def start_command(product_id: str, board_name: str, season_id: str, at: str | No
         except (CalendarError, ValueError) as exc:
             raise click.ClickException(f"season {season_id!r} not started: {exc}") from exc
         now_ms, _ = calendar.read(product_id, (board.name,))
-    click.echo(f"{product_id}/{board.name}: season {season_id} starts at {_shown(at_ms)}")
+    click.echo(f"{product_id}/{board.name}: season {season_id} starts at {utc_text(at_ms)}")
     _print(seasons, now_ms)
 
 
@@ -135,6 +129,6 @@ def end_command(product_id: str, board_name: str, at: str | None) -> None:
             seasons = calendar.end(product_id, board.name, at_ms)
         except CalendarError as exc:
             raise click.ClickException(f"not changed: {exc}") from exc
-    click.echo(f"{product_id}/{board.name}: season {seasons[-1].id} ends at {_shown(at_ms)}")
+    click.echo(f"{product_id}/{board.name}: season {seasons[-1].id} ends at {utc_text(at_ms)}")
     _print(seasons, now_ms)
 

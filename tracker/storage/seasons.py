@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 import redis
 
 from tracker.storage.keys import Keys
-from tracker.text import as_text
+from tracker.text import as_text, utc_text
 
 LEAD_MS = 60_000  # a change to a calendar takes effect this long after it is made, at least
 # the longest season: its board expires keep_periods of its lengths after its end, and an
@@ -100,20 +99,17 @@ def _parse(value: bytes | str | None) -> tuple[Season, ...]:
 
 
 def _refusal(why: list[str], lead_ms: int) -> str:
-    def when(ms: str) -> str:
-        return datetime.fromtimestamp(int(ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
     reason = why[0]
     if reason == "too_soon":
         return (f"a change takes effect at least {lead_ms // 1000} s after it is made, so "
-                f"that every worker reads it first: not before {when(why[1])}")
+                f"that every worker reads it first: not before {utc_text(int(why[1]))}")
     if reason == "too_long":
         return f"a season lasts at most {MAX_SEASON_MS // 86_400_000:,} days"
     if reason == "exists":
         return f"the board already has a season {why[1]!r}"
     if reason == "not_after":
-        return f"it must be after the start of season {why[1]!r} ({when(why[2])})"
+        return f"it must be after the start of season {why[1]!r} ({utc_text(int(why[2]))})"
     if reason == "ended":
-        return (f"season {why[1]!r} ended at {when(why[2])}, too soon to move its end: "
+        return (f"season {why[1]!r} ended at {utc_text(int(why[2]))}, too soon to move its end: "
                 f"start another")
     return "the board has no season to end"
