@@ -22,10 +22,10 @@ from tests.conftest import TEST_PRODUCTS
 from tests.support.handlers import race_entries
 from tests.support.pipeline import expected_wins, snapshot, wait_for_pipeline
 from tests.support.processes import start_bridge, start_worker
+from tests.support.rebuild import dump, pipeline, rebuild, traffic, wreck
 from tests.support.redis_cluster import RedisClusterServers
 from tests.support.traffic import as_bytes, mixed_traffic
 from tests.support.varcade import game_over, raw, xadd_all
-from tests.tracker.test_rebuild import dump, pipeline, rebuild, traffic, wreck
 from tracker.closing import PeriodResults
 from tracker.edx.erasure import forget_learner_analytics
 from tracker.edx.ingest import CourseAnalysis
