@@ -41,6 +41,9 @@ class ApiState:
                                                  repr=False, compare=False)
     _seasons: list[ManualSeasons] = field(default_factory=list, init=False, repr=False,
                                           compare=False)
+    # product id -> its product with the seasons last read, and that product's boards by name
+    _current_boards: dict[str, tuple[Product, dict[str, Board]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
     # (product, board) -> board with its tie mode. Product.board() rebuilds the
     # product's boards on every call; the configuration never changes while the
     # app runs, so the hot routes look boards up here instead.
@@ -106,7 +109,12 @@ class ApiState:
         if found is None and product_id in self.products:
             product = self.products[product_id]
             if name in product.manual_boards:
-                return self.current(product).board(name)
+                current = self.current(product)  # the same object while nothing changed
+                made = self._current_boards.get(product_id)
+                if made is None or made[0] is not current:
+                    made = self._current_boards[product_id] = (
+                        current, {b.name: b for b in reversed(current.boards)})
+                return made[1].get(name)
         return found
 
     def product(self, product_id: str) -> Product:
