@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer, free_port, server_version
 from tracker.storage import Keys, Ranks
 from tracker.tiebreak import stored
 
@@ -236,6 +236,7 @@ def main() -> int:
         procs.append(server.proc)
         client = server.client()
         ranks = Ranks(client)
+        version = server_version(client)
         ranks.size(PRODUCT, BOARD)  # loads the read script: not counted as board memory
         before = used_memory(client)
         ids_file = work / "ids.txt"
@@ -286,13 +287,14 @@ def main() -> int:
     for transport, summary in summaries.items():
         print_table(transport, summary)
     per_member = (after - before) / args.players
-    print(f"\nRedis used_memory: {before:,} B before, {board_only:,} B with the board, "
+    print(f"\n{version} used_memory: {before:,} B before, {board_only:,} B with the board, "
           f"{after:,} B with its tie structures")
     print(f"per member: {(board_only - before) / args.players:.1f} B board, "
           f"{per_member:.1f} B with tie structures")
     if args.json:
         args.json.write_text(json.dumps({
-            "players": args.players, "ids": args.ids, "tie_break": args.tie_break,
+            "server": version, "players": args.players, "ids": args.ids,
+            "tie_break": args.tie_break,
             "load_average": load,
             "distinct_scores": size.distinct_scores,
             "memory": {"before": before, "board": board_only, "after": after,

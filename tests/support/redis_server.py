@@ -20,6 +20,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_version(client: redis.Redis) -> str:
+    """``Redis 7.0.15``, or ``Valkey 8.1.1`` (which reports Redis 7.2.4 as its redis_version)."""
+    info = client.info("server")
+    if "valkey_version" in info:
+        return f"Valkey {info['valkey_version']}"
+    return f"Redis {info['redis_version']}"
+
+
+def wait_for_ping(port: int, timeout: float = 20) -> redis.Redis:
+    """A client of the server on ``port`` once it answers (decoded replies)."""
+    client = redis.Redis(port=port, decode_responses=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if client.ping():
+                return client
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 class RedisServer:
     """``redis-server`` with AOF persistence (as in compose) in a private directory."""
 
