@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,16 @@ from tracker.storage import DeadLetters, Keys, Store
 
 TEST_PRODUCTS = Path(__file__).with_name("products.toml")
 DATA_DB, STREAM_DB, BROKER_DB = 0, 1, 2
+
+
+def pytest_report_header() -> str:
+    """Which server the tests start: the ``redis-server`` first on PATH (Valkey's in
+    CI's Valkey pass)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return "redis-server: not installed"
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    return f"redis-server: {binary}: {version.strip()}"
 
 
 @pytest.fixture(scope="session")

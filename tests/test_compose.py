@@ -12,6 +12,8 @@ import importlib
 import json
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,15 @@ import pytest
 import yaml
 
 from tasks.prometheus import API_JOB, FLOWER_JOB, shipped_config
+from tests.support.redis_server import free_port, server_version, wait_for_ping
 from tracker.products import load_products
 from tracker.settings import DEFAULT_PRODUCTS_FILE, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
+# docker/compose.valkey.yml: Valkey 8.1 in place of Redis 7, layered over the above
+VALKEY: dict[str, Any] = yaml.safe_load((ROOT / "docker" / "compose.valkey.yml").read_text())
 REQUIRED = {"redis", "bridge", "worker-default", "worker-exrps", "beat", "api", "flower",
             "demo", "prometheus", "grafana"}
 OTHER_IMAGES = {"redis", "prometheus", "grafana"}  # services that run another project's image
@@ -215,6 +220,47 @@ def test_redis_persists_and_never_evicts() -> None:
     (volume,) = [v for v in redis["volumes"] if str(v).endswith(":/data")]
     assert volume.split(":")[0] in COMPOSE["volumes"], "a named volume keeps the AOF"
     assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+
+
+def test_the_valkey_override_swaps_the_server_and_keeps_its_flags() -> None:
+    assert set(VALKEY) == {"services"} and set(VALKEY["services"]) == {"redis"}
+    valkey = VALKEY["services"]["redis"]
+    # the volume, restart policy and port come from docker-compose.yml
+    assert set(valkey) == {"image", "command", "healthcheck"}
+    image, _, tag = str(valkey["image"]).partition(":")
+    assert image == "valkey/valkey" and tuple(int(p) for p in tag.split(".")) >= (8, 1)
+    program, *flags = argv(valkey["command"])
+    redis_program, *redis_flags = argv(SERVICES["redis"]["command"])
+    assert (program, redis_program) == ("valkey-server", "redis-server")
+    assert flags == redis_flags
+    assert valkey["healthcheck"]["test"][-2:] == ["valkey-cli", "ping"]
+
+
+@pytest.mark.parametrize("service", [SERVICES["redis"], VALKEY["services"]["redis"]],
+                         ids=["redis", "valkey"])
+def test_the_data_server_command_runs_natively(service: dict[str, Any], tmp_path: Path) -> None:
+    """What the service runs, started here with its flags; its health check answers."""
+    program, *flags = argv(service["command"])
+    cli = service["healthcheck"]["test"][-2]
+    if shutil.which(program) is None or shutil.which(cli) is None:
+        pytest.skip(f"{program} is not installed (`scripts/valkey` builds Valkey; "
+                    "CI runs this in its Valkey pass)")
+    port = free_port()
+    proc = subprocess.Popen([program, *flags, "--port", str(port), "--bind", "127.0.0.1",
+                             "--dir", str(tmp_path), "--save", ""],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = wait_for_ping(port)
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        if program == "valkey-server":
+            assert server_version(client).startswith("Valkey 8.")
+        health = subprocess.run([cli, "-p", str(port), "ping"], capture_output=True,
+                                text=True, timeout=10)
+        assert health.stdout.strip() == "PONG"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_prometheus_scrapes_the_api_and_flower_with_the_shipped_rules() -> None:
