@@ -117,7 +117,8 @@ def plan(ports: Ports, env: Mapping[str, str], queues: Sequence[str], var: Path,
                                    str(var / "celerybeat-schedule"), "--loglevel=INFO"],
                           dict(env), logs / "beat.log"))
     children += [
-        Child("api", [executable("gunicorn"), "--bind", f"{HOST}:{ports.api}", "api:create_app()"],
+        Child("api", [executable("gunicorn"), "-c", "python:api.gunicorn_conf",
+                      "--bind", f"{HOST}:{ports.api}", "api:create_app()"],
               dict(env), logs / "api.log",
               ready_check=lambda c: answers_http(f"http://{HOST}:{ports.api}/health")),
         # Flower forgets a worker a minute after its last heartbeat (one SIGKILLed too):

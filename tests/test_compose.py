@@ -109,8 +109,13 @@ def check_celery(args: list[str]) -> tuple[str, dict[str, Any]]:
 
 def check_gunicorn(args: list[str]) -> tuple[str, str]:
     import flask
+    from gunicorn import util
 
     bind = args[args.index("--bind") + 1]
+    assert "-c" in args, "gunicorn without api.gunicorn_conf answers some errors in HTML"
+    config = args[args.index("-c") + 1]  # its errors as the API's JSON (api/gunicorn_conf.py)
+    importlib.import_module(config.removeprefix("python:"))
+    assert util.write_error.__module__ == "api.gunicorn_conf"
     (spec,) = [a for a in args if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(\))?", a)]
     module, _, expr = spec.partition(":")
     factory = getattr(importlib.import_module(module), expr.removesuffix("()"))
@@ -280,7 +285,9 @@ def test_prometheus_scrapes_the_api_and_flower_with_the_shipped_rules() -> None:
 
 def test_the_checks_reject_what_the_project_does_not_provide() -> None:
     for bad in (["tracker", "nonsense"], ["tracker", "demo", "--no-such-option"],
-                ["celery", "-A", "other", "worker"], ["gunicorn", "--bind", ":5000", "api:nope"],
+                ["celery", "-A", "other", "worker"],
+                ["gunicorn", "--bind", ":5000", "api:create_app()"],
+                ["gunicorn", "-c", "python:api.gunicorn_conf", "--bind", ":5000", "api:nope"],
                 ["celery", "-A", "tasks", "flower", "--no-such-flower-option=1"], ["uvicorn"]):
         with pytest.raises((AssertionError, click.ClickException, AttributeError)):
             check_project_command(bad)

@@ -155,7 +155,8 @@ def measure(args: argparse.Namespace, redis_url: str, ids_file: Path,
                TRACKER_PRODUCTS_FILE=str(products_file),
                TRACKER_RATE_LIMIT=args.rate_limit)
     api = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{api_port}",
+        [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf",
+         "--bind", f"127.0.0.1:{api_port}",
          "--workers", str(args.workers), "--worker-class", args.worker_class,
          "--threads", str(args.threads), "--log-level", "warning", "api:create_app()"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

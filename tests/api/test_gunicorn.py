@@ -1,4 +1,5 @@
-"""Smoke test: the app as deployed, ``gunicorn "api:create_app()"``, over real HTTP."""
+"""Smoke test: the app as deployed, ``gunicorn -c python:api.gunicorn_conf "api:create_app()"``,
+over real HTTP."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -38,14 +40,14 @@ def get(url: str) -> tuple[int, str, object]:
 @contextmanager
 def serve(settings: Settings, tmp_path: Path, workers: int = 1,
           **env: str) -> Iterator[str]:
-    """``gunicorn "api:create_app()"`` on a free port, until the block ends; its base URL."""
+    """The API under gunicorn on a free port, as deployed, until the block ends; its base URL."""
     port = free_port()
     env = dict(os.environ, TRACKER_REDIS_URL=settings.redis_url,
                TRACKER_PRODUCTS_FILE=str(TEST_PRODUCTS), **env)
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "api:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "api:create_app()"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -141,3 +143,34 @@ def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:
     assert isinstance(body, dict) and body["error"] == "unknown_product"
     status, ctype, body = get(f"{gunicorn}/leaderboards/top_ten/pong/")
     assert (status, ctype) == (404, "application/json")
+
+
+def raw_answer(base: str, request: bytes) -> tuple[int, str, dict[str, str]]:
+    """Status, Content-Type and JSON body of the answer to bytes sent as they are."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):  # gunicorn closes after its own errors
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    assert int(headers["Content-Length"]) == len(body)
+    return int(status_line.split()[1]), headers["Content-Type"], json.loads(body)
+
+
+@pytest.mark.parametrize("request_bytes, status, code, says", [
+    (b"GET /stats/pong/" + b"p" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+     414, "uri_too_long", "Request Line is too large"),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n",
+     431, "request_header_fields_too_large", "limit request headers fields size"),
+    (b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n", 400, "bad_request", "Invalid HTTP Version"),
+    (b"G\x01T /health HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request", "Invalid"),
+], ids=["long-path", "large-header", "bad-version", "bad-method"])
+def test_requests_gunicorn_refuses_get_the_apis_json_errors(
+        gunicorn: str, request_bytes: bytes, status: int, code: str, says: str) -> None:
+    """Refused before the app sees them, by gunicorn's own limits: JSON all the same."""
+    answer = raw_answer(gunicorn, request_bytes)
+    assert answer[:2] == (status, "application/json")
+    assert answer[2]["error"] == code and says in answer[2]["message"], answer[2]

@@ -53,7 +53,8 @@ def test_plan_launches_the_documented_command_lines(tmp_path: Path) -> None:
     assert argv["bridge"] == ["tracker", "bridge"]
     assert argv["worker-exrps"] == ["celery", "-A", "tasks", "worker", "-Q", "exrps",
                                     "-n", "exrps@%h", "--loglevel=INFO"]
-    assert argv["api"] == ["gunicorn", "--bind", "127.0.0.1:5001", "api:create_app()"]
+    assert argv["api"] == ["gunicorn", "-c", "python:api.gunicorn_conf", "--bind",
+                           "127.0.0.1:5001", "api:create_app()"]
     assert argv["flower"] == ["celery", "-A", "tasks", "flower", "--address=127.0.0.1",
                               "--port=5556", "--purge_offline_workers=60"]
     assert argv["demo"] == ["tracker", "demo", "--rate", "50"]
