@@ -40,7 +40,7 @@ def test_a_listed_origin_reads_with_a_token_after_a_free_preflight(
                       rate_limit="3 per minute", public_leaderboards=False).test_client()
     for _ in range(5):  # preflights need no token and spend none of the budget
         preflight = client.options(STANDING, headers=PREFLIGHT)
-        assert preflight.status_code == 200
+        assert preflight.status_code == 204 and "Content-Type" not in preflight.headers
         assert preflight.headers["Access-Control-Allow-Origin"] == PORTAL
         assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
         assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
@@ -68,6 +68,16 @@ def test_a_listed_origin_reads_with_a_token_after_a_free_preflight(
     other = client.get(STANDING, headers={"Origin": "https://evil.example",
                                           **bearer(token(sub="ann"))})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_options_answers_204_with_the_methods_allowed(make_app: MakeApp) -> None:
+    client = make_app().test_client()
+    answer = client.options("/products/exrps")
+    assert (answer.status_code, answer.data) == (204, b"")
+    assert "Content-Type" not in answer.headers  # Flask's default would say text/html
+    assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    unknown = client.options("/no/such/route")
+    assert (unknown.status_code, unknown.get_json()["error"]) == (404, "not_found")
 
 
 def test_any_origin(make_app: MakeApp) -> None:
