@@ -48,10 +48,21 @@ def _describe(messages: Any, prefix: str = "") -> str:
 
 def _arguments(schema: Schema) -> dict[str, Any]:
     """The query string as ``schema`` reads it: a List field gets every value of its
-    repeated parameter (``?user_id=a&user_id=b``), any other field the first one."""
+    repeated parameter (``?user_id=a&user_id=b``); any other parameter given more than
+    once (``?limit=10&limit=20``) is refused rather than one of its values picked."""
     args = request.args
-    return {name: args.getlist(name) if isinstance(schema.fields.get(name), fields.List)
-            else args[name] for name in args}
+    loaded: dict[str, Any] = {}
+    repeated: dict[str, list[str]] = {}
+    for name, values in args.lists():
+        if isinstance(schema.fields.get(name), fields.List):
+            loaded[name] = values
+        elif len(values) > 1:
+            repeated[name] = [f"Given {len(values)} times; give it once."]
+        else:
+            loaded[name] = values[0]
+    if repeated:
+        raise ValidationError(repeated)
+    return loaded
 
 
 def _load(schema: Schema) -> dict[str, Any]:

@@ -275,6 +275,7 @@ def test_unknown_things_are_json_404s(client: FlaskClient, feed: Feed) -> None:
     ("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("limit=", "limit"),
     ("offset=-1", "offset"), ("offset=1e3", "offset"), ("ties=fair", "ties"),
     ("cursor=nope", "cursor"), ("cursor=", "cursor"), ("colour=red", "colour"),
+    ("limit=10&limit=20", "limit"), ("ties=dense&limit=5&ties=dense", "ties"),
     ("cursor=WyJwb25nIiwid2lucyIsMSwiYSJd&offset=2", "offset"),
     (f"cursor={Cursor('pong', 'elo', Position(1, 'a')).encode()}", "cursor"),
     (f"cursor={Cursor('chess', 'wins', Position(1, 'a')).encode()}", "cursor"),
@@ -285,6 +286,16 @@ def test_bad_query_parameters_are_a_json_422(client: FlaskClient, query: str, fi
     body = resp.get_json()
     assert body["error"] == "invalid_query" and field in body["errors"]
     assert field in body["message"]
+
+
+def test_a_parameter_given_twice_is_refused_and_a_list_takes_every_value(
+        client: FlaskClient, feed: Feed) -> None:
+    feed("pong", [game_over("pong", "a", "b")])
+    twice = client.get(f"{ENTRIES}?limit=1&limit=2").get_json()
+    assert twice["errors"] == {"limit": ["Given 2 times; give it once."]}
+    listed = client.get(f"{PLAYERS_ON}?user_id=a&user_id=b&user_id=zed").get_json()
+    assert [p["user_id"] for p in listed["players"]] == ["a", "b"]
+    assert listed["missing"] == ["zed"]
 
 
 @pytest.mark.parametrize("raw", ["WyJwb25nIiwid2lucyIsIm5hbiIsImEiXQ", "W10", "bnVsbA",
