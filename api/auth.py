@@ -33,6 +33,7 @@ READ_STATS = "stats:read"  # any player's stats
 READ_LEADERBOARDS = "leaderboards:read"  # boards and products, when not public
 READ_STATE = "state:read"  # any user's block state and its history
 ANALYTICS_ADMIN = "analytics:admin"  # every course's analytics: an explicit grant
+READ_METRICS = "metrics:read"  # /metrics, when it is not public
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,12 @@ class Authenticator:
         """Products and boards: public by default, else ``leaderboards:read`` (or the owner)."""
         if not self.settings.public_leaderboards:
             self.require(READ_LEADERBOARDS, owner)
+
+    def metrics(self) -> None:
+        """``/metrics``: public by default (a scraper inside the network), else
+        ``metrics:read`` (Prometheus sends its token with ``authorization:``)."""
+        if not self.settings.public_metrics:
+            self.require(READ_METRICS)
 
     def stats(self, user_id: str) -> None:
         """A player's stats: ``stats:read``, or a token whose ``sub`` is that player."""

@@ -62,6 +62,7 @@ class ApiSettings:
     jwt_audience: str = ""  # required "aud" when set
     public_leaderboards: bool = True  # products and boards readable without a token
     legacy_stats_public: str = AUTO  # /stats/<product>/<user>: "auto", "true" or "false"
+    public_metrics: bool = True  # /metrics readable without a token
     rate_limit: str = "600 per minute"  # per client on data routes; "" or "off" disables
     rate_limit_storage_url: str = ""  # where counters live; "" = TRACKER_REDIS_URL
     proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For hops)
@@ -86,6 +87,7 @@ class ApiSettings:
             jwt_audience=text("JWT_AUDIENCE"),
             public_leaderboards=_flag(env, "TRACKER_PUBLIC_LEADERBOARDS", "true") in TRUE,
             legacy_stats_public=_flag(env, "TRACKER_LEGACY_STATS_PUBLIC", AUTO),
+            public_metrics=_flag(env, "TRACKER_PUBLIC_METRICS", "true") in TRUE,
             rate_limit=text("RATE_LIMIT", cls.rate_limit),
             rate_limit_storage_url=text("RATE_LIMIT_STORAGE_URL"),
             proxy_hops=hops,

@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from api.openapi import Auth, Operation, operation
 from api.pipeline_metrics import PipelineCollector
-from api.state import ApiState
+from api.state import ApiState, state
 from tracker.userstate.client import METRICS as USER_STATE_METRICS
 
 EXTENSION = "stats_tracker_metrics"
@@ -87,13 +87,17 @@ def _observe(response: Response) -> Response:
 
 
 @bp.get("/metrics")
-@operation(Operation(tag="operations", response=None, auth=Auth.NONE, reads_redis=False,
+@operation(Operation(tag="operations", response=None, auth=Auth.METRICS, reads_redis=False,
                      rate_limited=False, media_type="text/plain"))
 def metrics() -> Response:
     """Prometheus text exposition of the API's request counters and latencies, and of the
     pipeline: entries applied and skipped as duplicates per product, dead letters, the
     stream's length, lag and entries in flight (`tracker_pipeline_up` 0 if Redis did not
-    answer; the scrape itself still succeeds)."""
+    answer; the scrape itself still succeeds).
+
+    Public by default; with `TRACKER_PUBLIC_METRICS=false`, a token with the scope
+    `metrics:read`."""
+    state().auth.metrics()
     body = current_app.extensions[EXTENSION].exposition()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
 

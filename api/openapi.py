@@ -34,7 +34,8 @@ ATTRIBUTE = "__openapi_operation__"
 
 
 class Auth(enum.Enum):
-    NONE = "none"  # probes, metrics, documentation
+    NONE = "none"  # probes, documentation
+    METRICS = "metrics"  # public unless TRACKER_PUBLIC_METRICS=false
     LEADERBOARDS = "leaderboards"  # public unless TRACKER_PUBLIC_LEADERBOARDS=false
     STATS = "stats"  # stats:read, or the player's own token
     STATE = "state"  # state:read, or the user's own token
@@ -98,6 +99,8 @@ def _needs_token(auth: Auth, settings: ApiSettings) -> bool:
         return not settings.public_leaderboards
     if auth is Auth.LEGACY_STATS:
         return not settings.legacy_stats_is_public
+    if auth is Auth.METRICS:
+        return not settings.public_metrics
     return False
 
 
@@ -181,7 +184,8 @@ def build_spec(app: Flask, products: Products, settings: ApiSettings) -> dict[st
                        "own); `leaderboards:read` reads boards when they are not public; "
                        "`state:read` reads any user's block state (a token whose `sub` is "
                        "the user reads its own); a course's analytics need a `sub` with a "
-                       "staff role in that course's roster, or `analytics:admin`.",
+                       "staff role in that course's roster, or `analytics:admin`; "
+                       "`metrics:read` reads `/metrics` when it is not public.",
     })
     spec.components.schema("Error", schema=ErrorSchema)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

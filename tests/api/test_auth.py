@@ -36,8 +36,9 @@ STATS = ["/products/exrps/players/ann/stats", "/players/ann/stats",  # and user 
          "/users/ann/state?block=block-v1%3Ao%2Bc%2Br%2Btype%40problem%2Bblock%40b1",
          "/users/ann/state/history?block=block-v1%3Ao%2Bc%2Br%2Btype%40problem%2Bblock%40b1"]
 LEGACY_STATS = ["/stats/exrps/ann"]
-OPEN = ["/health", "/ready", "/metrics", "/openapi.json", "/docs/"]
-ALL = BOARDS + OWN_BOARDS + STATS + LEGACY_STATS + OPEN
+METRICS = ["/metrics"]  # public by default
+OPEN = ["/health", "/ready", "/openapi.json", "/docs/"]
+ALL = BOARDS + OWN_BOARDS + STATS + LEGACY_STATS + METRICS + OPEN
 
 CASES = ["none", "expired", "wrong_signature", "wrong_audience", "wrong_issuer", "no_exp",
          "malformed", "basic", "missing_scope", "right_scope", "own_subject"]
@@ -84,6 +85,8 @@ def needs_token(case: str, own: bool) -> int:
 def expected(mode: str, path: str, case: str) -> int:
     if path in OPEN:
         return 200
+    if path in METRICS:
+        return needs_token(case, own=False) if mode == "private_metrics" else 200
     if path in BOARDS + OWN_BOARDS:
         if mode == "private_boards":
             return needs_token(case, path in OWN_BOARDS)
@@ -99,6 +102,7 @@ MODES = {
     "secured": SECURED,  # the default once a key is set: boards public, stats need a token
     "private_boards": ApiSettings(**{**SECURED.__dict__, "public_leaderboards": False}),
     "legacy_public": ApiSettings(**{**SECURED.__dict__, "legacy_stats_public": "true"}),
+    "private_metrics": ApiSettings(**{**SECURED.__dict__, "public_metrics": False}),
     "no_jwt": PLAIN,  # as shipped: the Varcade routes work without tokens
 }
 
@@ -111,14 +115,14 @@ def test_authorization_matrix(make_app: MakeApp, feed: Feed, token: Token, mode:
     feed("exrps", [game_over("exrps", "ann", "bob")])
     UserStateClient(data).set("ann", "block-v1:o+c+r+type@problem+block@b1", {"a": 1})
     client = make_app(MODES[mode]).test_client()
-    scope = "stats:read leaderboards:read state:read"
+    scope = "stats:read leaderboards:read state:read metrics:read"
     headers = header(case, token, scope)
     with caplog.at_level(logging.DEBUG):
         for path in ALL:
             resp = client.get(path, headers=headers)
             want = expected(mode, path, case)
             assert resp.status_code == want, (mode, case, path, resp.get_json(silent=True))
-            if path == "/docs/" or path == "/metrics":
+            if path in ("/docs/", "/metrics") and want == 200:  # a page, a text exposition
                 continue
             assert resp.mimetype == "application/json", path
             body = resp.get_json()
@@ -205,8 +209,9 @@ def test_settings_from_env() -> None:
     env = {"TRACKER_JWT_SECRET": "s" * 40, "TRACKER_JWT_ISSUER": "iss",
            "TRACKER_JWT_AUDIENCE": "aud", "TRACKER_PUBLIC_LEADERBOARDS": "false",
            "TRACKER_LEGACY_STATS_PUBLIC": "TRUE", "TRACKER_RATE_LIMIT": "5/second",
-           "TRACKER_PROXY_HOPS": "1"}
+           "TRACKER_PROXY_HOPS": "1", "TRACKER_PUBLIC_METRICS": "false"}
     s = ApiSettings.from_env(env)
+    assert not s.public_metrics and ApiSettings.from_env({}).public_metrics
     assert (s.jwt_secret, s.jwt_issuer, s.jwt_audience) == ("s" * 40, "iss", "aud")
     assert not s.public_leaderboards and s.legacy_stats_is_public
     assert s.rate_limit == "5/second" and s.rate_limited and s.proxy_hops == 1
@@ -218,3 +223,12 @@ def test_settings_from_env() -> None:
         ApiSettings.from_env({"TRACKER_PUBLIC_LEADERBOARDS": "maybe"})
     with pytest.raises(ValueError, match="TRACKER_PROXY_HOPS"):
         ApiSettings.from_env({"TRACKER_PROXY_HOPS": "two"})
+
+
+def test_private_metrics_are_documented_as_needing_a_token(make_app: MakeApp) -> None:
+    for mode, secured in (("secured", False), ("private_metrics", True)):
+        spec = make_app(MODES[mode]).test_client().get("/openapi.json").get_json()
+        scrape = spec["paths"]["/metrics"]["get"]
+        assert scrape["security"] == ([{"bearerAuth": []}] if secured else []), mode
+        assert ({"401", "403"} <= set(scrape["responses"])) is secured, mode
+    assert "metrics:read" in spec["components"]["securitySchemes"]["bearerAuth"]["description"]

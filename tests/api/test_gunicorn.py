@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import Feed
+from tests.api.conftest import AUDIENCE, ISSUER, SECRET, Feed, Token
 from tests.conftest import TEST_PRODUCTS
 from tests.support.redis_server import free_port
 from tests.support.varcade import game_over
@@ -174,3 +175,44 @@ def test_requests_gunicorn_refuses_get_the_apis_json_errors(
     answer = raw_answer(gunicorn, request_bytes)
     assert answer[:2] == (status, "application/json")
     assert answer[2]["error"] == code and says in answer[2]["message"], answer[2]
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed")
+def test_prometheus_scrapes_private_metrics_with_its_token(
+        settings: Settings, tmp_path: Path, token: Token) -> None:
+    """TRACKER_PUBLIC_METRICS=false, and the scrape job of docker/prometheus/prometheus.yml
+    with its ``authorization`` lines in: a real Prometheus scrapes with its token file, and
+    a job without one is refused."""
+    (tmp_path / "api-token").write_text(token(sub="prometheus", scope="metrics:read"))
+    with serve(settings, tmp_path, TRACKER_PUBLIC_METRICS="false", TRACKER_JWT_SECRET=SECRET,
+               TRACKER_JWT_ISSUER=ISSUER, TRACKER_JWT_AUDIENCE=AUDIENCE) as base:
+        target = base.removeprefix("http://")
+        config = {"global": {"scrape_interval": "1s"}, "scrape_configs": [
+            {"job_name": "with-token", "static_configs": [{"targets": [target]}],
+             "authorization": {"credentials_file": str(tmp_path / "api-token")}},
+            {"job_name": "without", "static_configs": [{"targets": [target]}]}]}
+        (tmp_path / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+        port = free_port()
+        prometheus = subprocess.Popen(
+            ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    _, _, answer = get(f"http://127.0.0.1:{port}/api/v1/targets")
+                    assert isinstance(answer, dict)
+                    health = {t["labels"]["job"]: (t["health"], t["lastError"])
+                              for t in answer["data"]["activeTargets"]}
+                except (OSError, ValueError):  # not listening yet, or not ready (plain text)
+                    health = {}
+                if len(health) == 2 and "unknown" not in {h for h, _ in health.values()}:
+                    break
+                assert time.monotonic() < deadline, health
+                time.sleep(0.5)
+        finally:
+            prometheus.terminate()
+            prometheus.wait(20)
+    assert health["with-token"] == ("up", "")
+    assert health["without"][0] == "down" and "401" in health["without"][1]
