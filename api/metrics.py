@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -22,11 +23,13 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from api.openapi import Auth, Operation, operation
 from api.pipeline_metrics import PipelineCollector
 from api.state import ApiState, state
+from tracker import __version__
 from tracker.userstate.client import METRICS as USER_STATE_METRICS
 
 EXTENSION = "stats_tracker_metrics"
@@ -36,11 +39,22 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 bp = Blueprint("metrics", __name__)
 
 
+class BuildInfo(Collector):
+    """``tracker_build_info{version="…"} 1``: which release answers, during a rollout too.
+    A collector, not an ``Info``, so that it works in multiprocess mode as well."""
+
+    def collect(self) -> Iterator[InfoMetricFamily]:
+        yield InfoMetricFamily("tracker_build", "The version of stats-tracker serving the API.",
+                               value={"version": __version__})
+
+
 class Metrics:
     def __init__(self, pipeline: Collector) -> None:
         self.registry = CollectorRegistry()  # one per app: tests build many apps
         self.pipeline = pipeline
+        self.build = BuildInfo()
         self.registry.register(pipeline)
+        self.registry.register(self.build)
         for collector in USER_STATE_METRICS:  # the user-state reads this process makes
             self.registry.register(collector)
         self.requests = Counter(
@@ -68,6 +82,7 @@ class Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             registry.register(self.pipeline)
+            registry.register(self.build)
             return generate_latest(registry)
         return generate_latest(self.registry)
 

@@ -13,6 +13,7 @@ import redis
 from tasks.dead_letters_cli import dead_letters_command
 from tasks.stack import stack_command
 from tasks.status_cli import status_command
+from tracker import __version__
 from tracker.board_cli import board_command
 from tracker.closing import close_periods_command, period_results_command
 from tracker.config_check import check_config_command
@@ -34,6 +35,7 @@ from tracker.settings import Settings
 
 
 @click.group()
+@click.version_option(__version__, prog_name="stats-tracker")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(log_level: str) -> None:

@@ -29,7 +29,7 @@ def per_member(client: redis.Redis, players: int, seed: int,
                encode: Callable[[uuid.UUID, int], bytes]) -> float:
     # SYNC: where lazy freeing of FLUSHALL is on (Valkey's default), memory
     # still being freed in the background would count against the next fill
-    client.execute_command("FLUSHALL", "SYNC")
+    client.execute_command("FLUSHALL", "SYNC")  # type: ignore[no-untyped-call]
     before = int(client.info("memory")["used_memory"])
     rng = random.Random(seed)
     pipe = client.pipeline(transaction=False)

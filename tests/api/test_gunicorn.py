@@ -102,6 +102,8 @@ def test_metrics_add_up_every_worker_in_multiprocess_mode(
         assert len(list(metrics_dir.glob("counter_*.db"))) >= 2  # several workers counted
         # whichever worker answers /metrics, it reports every worker's count
         assert {health_count(base) - before for _ in range(6)} == {200.0}
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+            assert "tracker_build_info{version=" in resp.read().decode()  # a collector: kept
 
 
 def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:

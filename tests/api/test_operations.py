@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,11 @@ def test_metrics_show_the_pipeline(client: FlaskClient, settings: Settings, prod
     assert metric(text, "tracker_timelines_changed", product="edx") == 2  # ann's and bob's
     # every series the shipped alerting rules and dashboard read (docker/)
     assert not monitored_series("tracker_") - exported(text)
+
+
+def test_metrics_say_which_version_answers(client: FlaskClient) -> None:
+    text = client.get("/metrics").get_data(as_text=True)
+    assert f'tracker_build_info{{version="{version("stats-tracker")}"}} 1.0' in text
 
 
 def test_metrics_answer_when_redis_is_down() -> None:
