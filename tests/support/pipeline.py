@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import redis
 
@@ -91,7 +92,8 @@ def snapshot(client: redis.Redis, pattern: str = "st:*",
             continue
         kind = client.type(key)
         if kind == b"zset":  # member -> score says it all: the order follows
-            out[key] = dict(client.zrange(key, 0, -1, withscores=True))
+            out[key] = dict(cast(list[tuple[bytes, float]],
+                                 client.zrange(key, 0, -1, withscores=True)))
         elif kind == b"hash":
             out[key] = client.hgetall(key)
         elif kind == b"set":
@@ -99,7 +101,7 @@ def snapshot(client: redis.Redis, pattern: str = "st:*",
         elif kind == b"list":
             out[key] = client.lrange(key, 0, -1)
         elif kind == b"stream":
-            entries = client.xrange(key)
+            entries = client.xrange(key) or []
             out[key] = entries if stream_ids else [fields for _, fields in entries]
         else:
             out[key] = client.dump(key)
