@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,22 @@ def test_the_valkey_override_swaps_the_server_and_keeps_its_flags() -> None:
     assert (program, redis_program) == ("valkey-server", "redis-server")
     assert flags == redis_flags
     assert valkey["healthcheck"]["test"][-2:] == ["valkey-cli", "ping"]
+
+
+def healthcheck_argv(service: str, port: int) -> list[str]:
+    """The service's health check, to run here against the same server listening on
+    ``port`` (the API's test is in tests/api/test_gunicorn.py, Flower's in
+    tests/tasks/test_flower.py, where those servers run)."""
+    kind, program, *args = SERVICES[service]["healthcheck"]["test"]
+    assert (kind, program) == ("CMD", "python")  # the image's interpreter: it has no curl
+    published = {"api": 5000, "flower": 5555}[service]
+    return [sys.executable, *(a.replace(f"127.0.0.1:{published}/", f"127.0.0.1:{port}/")
+                              for a in args)]
+
+
+def test_the_api_and_flower_have_health_checks() -> None:
+    for service, path in (("api", "/ready"), ("flower", "/healthcheck")):
+        assert any(path in arg for arg in healthcheck_argv(service, 1)), service
 
 
 @pytest.mark.parametrize("service", [SERVICES["redis"], VALKEY["services"]["redis"]],

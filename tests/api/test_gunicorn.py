@@ -3,6 +3,7 @@ over real HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -25,6 +26,7 @@ from tests.api.conftest import AUDIENCE, ISSUER, SECRET, Feed, Token
 from tests.conftest import TEST_PRODUCTS
 from tests.support.redis_server import free_port
 from tests.support.varcade import game_over
+from tests.test_compose import healthcheck_argv
 from tracker.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +106,18 @@ def test_metrics_add_up_every_worker_in_multiprocess_mode(
         assert {health_count(base) - before for _ in range(6)} == {200.0}
         with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
             assert "tracker_build_info{version=" in resp.read().decode()  # a collector: kept
+
+
+def test_the_compose_health_check_says_whether_the_api_reaches_redis(
+        settings: Settings, tmp_path: Path) -> None:
+    down = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    for reaches, redis_settings in ((True, settings), (False, down)):
+        with serve(redis_settings, tmp_path) as base:
+            check = healthcheck_argv("api", int(base.rsplit(":", 1)[1]))
+            done = subprocess.run(check, capture_output=True, text=True, timeout=30)
+        assert (done.returncode == 0) is reaches, done.stderr
+        if not reaches:
+            assert "503" in done.stderr
 
 
 def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:

@@ -4,12 +4,14 @@ exports what the shipped alerting rules read of it."""
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.request
 from pathlib import Path
 
 from tests.support.processes import BIN, Process, settings_env, start_worker, wait_until
 from tests.support.prometheus import exported, monitored_series
 from tests.support.redis_server import free_port
+from tests.test_compose import healthcheck_argv
 from tracker.products import Products
 from tracker.settings import Settings
 
@@ -39,6 +41,8 @@ def test_flower_api_lists_the_running_worker(settings: Settings, products: Produ
         assert found
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck", timeout=10) as resp:
             assert resp.read() == b"OK"
+        check = subprocess.run(healthcheck_argv("flower", port), capture_output=True, timeout=30)
+        assert check.returncode == 0, check.stderr  # compose's health check, run here
 
         # the worker's heartbeat events reach Flower's metrics, which the alerting rules
         # and the dashboard of docker/ read
