@@ -10,11 +10,16 @@ answer: ``{"error": "uri_too_long", "message": "Request Line is too large (5049 
 
 gunicorn has no setting for its error page, so its writer is replaced here; the master
 loads this module before it forks the workers, which inherit the replacement.
+
+Each worker tells the master it is alive by touching a temporary file. In a container
+``/tmp`` may be a disk-backed overlay whose writes can stall for seconds, long enough for
+the master to kill healthy workers; ``/dev/shm`` is memory (gunicorn's own advice).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 from gunicorn import util
@@ -30,3 +35,6 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 
 
 util.write_error = write_json_error
+
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"

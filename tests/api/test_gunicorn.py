@@ -120,6 +120,20 @@ def test_the_compose_health_check_says_whether_the_api_reaches_redis(
             assert "503" in done.stderr
 
 
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm")
+def test_workers_keep_their_heartbeat_file_in_memory(settings: Settings, tmp_path: Path) -> None:
+    with serve(settings, tmp_path, workers=2) as base:
+        found = subprocess.run(["pgrep", "-f", "--", f"--bind {base.removeprefix('http://')}"],
+                               capture_output=True, text=True).stdout.split()
+        parent = {pid: Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1]
+                  for pid in found}
+        workers = [pid for pid in found if parent[pid] in found]  # the master's children
+        assert len(workers) == 2, parent
+        for pid in workers:
+            opened = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+            assert any(name.startswith("/dev/shm/wgunicorn-") for name in opened), opened
+
+
 def test_gunicorn_serves_the_app(gunicorn: str, feed: Feed) -> None:
     feed("pong", [game_over("pong", "p1", "p2"), game_over("pong", "p1", "p3")])
     assert get(f"{gunicorn}/health") == (200, "application/json", {"status": "ok"})
