@@ -76,7 +76,7 @@ def report_text(res: dict[str, Any], args: argparse.Namespace) -> str:
     ours = runs["ours"]
     a, b = runs.get("baseline_a"), runs.get("baseline_b")
     lines.append(f"stats-tracker throughput — {ours.events:,} Varcade events, 4 products "
-                 f"(bench/products.toml); {res['cores']} cores; Redis {res['redis_version']} "
+                 f"(bench/products.toml); {res['cores']} cores; {res['server']} "
                  f"({args.redis}, AOF {args.aof}, over "
                  f"{getattr(args, 'redis_transport', 'tcp')}); batch {res['batch_size']}, "
                  f"linger {res.get('linger_ms', 0)} ms; pool {args.pool}")

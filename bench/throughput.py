@@ -66,6 +66,7 @@ from bench.workload import (
     with_markers,
 )
 from tests.support.processes import Process, settings_env, wait_until
+from tests.support.redis_server import server_version
 from tracker.storage.keys import Keys
 
 FORWARDED_RE = re.compile(r"stopped after forwarding (\d+) entries in (\d+) parts")
@@ -342,9 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = Bench(args, workdir)
     res: dict[str, Any] = {"runs": {}, "scaling": {}}
     try:
-        info: Any = bench.data.info("server")
         res.update(cores=len(__import__("os").sched_getaffinity(0)),
-                   redis_version=info["redis_version"], batch_size=bench.settings.batch_size,
+                   server=server_version(bench.data), batch_size=bench.settings.batch_size,
                    linger_ms=bench.settings.linger_ms,
                    args={k: str(v) for k, v in vars(args).items()})
         bench.log(f"generating {args.events:,} events ...")
