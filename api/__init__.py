@@ -1,7 +1,7 @@
 """The read API: a Flask app over the tracker's Redis store.
 
-Served by gunicorn as ``gunicorn "api:create_app()"``. All domain logic lives
-in :mod:`tracker`; this package maps HTTP requests onto store and rank reads.
+Served by gunicorn as ``gunicorn -c python:api.gunicorn_conf "api:create_app()"``.
+All domain logic lives in :mod:`tracker`; this package maps HTTP requests onto store and rank reads.
 Each resource is one blueprint; every error answer is a JSON object
 (see :mod:`api.errors`); the OpenAPI document is generated from the views'
 schemas (:mod:`api.openapi`).
@@ -49,6 +49,17 @@ REDIS_SOCKET_TIMEOUT = 5.0  # seconds
 __all__ = ["create_app"]
 
 
+class ApiFlask(flask.Flask):
+    """Flask whose automatic ``OPTIONS`` answer is ``204 No Content`` with ``Allow``
+    (Flask's own is an empty 200 typed ``text/html``); flask-cors adds its headers."""
+
+    def make_default_options_response(self) -> flask.Response:
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
+
 def create_app(settings: Settings | None = None,
                api_settings: ApiSettings | None = None) -> flask.Flask:
     """Build the app. Settings default to the ``TRACKER_*`` environment."""
@@ -68,7 +79,7 @@ def create_app(settings: Settings | None = None,
             single_connection_client=True,
         )
 
-    app = flask.Flask(__name__)
+    app = ApiFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
     if api_settings.proxy_hops:
         hops = api_settings.proxy_hops

@@ -5,15 +5,12 @@ another origin may call the API from its visitors' browsers.
 sends no CORS headers and browsers keep other sites' scripts from reading its answers.
 Tokens travel in the ``Authorization`` header, never in cookies, so no credentials mode
 is needed; a preflight (``OPTIONS``) is answered without a token and is not counted by
-the rate limit.
-
-Every ``OPTIONS`` answer, preflight or not, is ``204 No Content`` with its ``Allow``
-header: Flask's default is a 200 with an empty body typed ``text/html``.
+the rate limit (it is ``api.ApiFlask``'s 204 with ``Allow``, plus the CORS headers).
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask
 from flask_cors import CORS
 
 from api.config import ApiSettings
@@ -24,15 +21,7 @@ EXPOSED_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Re
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight's answer
 
 
-def no_content_for_options(response: Response) -> Response:
-    if request.method == "OPTIONS" and response.status_code == 200 and not response.data:
-        response.status_code = 204
-        del response.headers["Content-Type"]
-    return response
-
-
 def init_cors(app: Flask, settings: ApiSettings) -> None:
-    app.after_request(no_content_for_options)
     if not settings.cors_origins:
         return
     origins = "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
