@@ -34,6 +34,11 @@ class ApiError(Exception):
         self.fields = fields
 
 
+def error_code(reason: str) -> str:
+    """An HTTP reason phrase as an error code: ``"URI Too Long"`` -> ``"uri_too_long"``."""
+    return reason.lower().replace(" ", "_").replace("'", "")
+
+
 def error_response(status: int, code: str, message: str, **fields: Any) -> Response:
     response = jsonify({"error": code, "message": message, **fields})
     response.status_code = status
@@ -51,7 +56,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     fields: dict[str, Any] = {}
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         fields["allowed_methods"] = sorted(exc.valid_methods)
-    code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    code = error_code(exc.name or "error")
     message = exc.description or exc.name
     if exc.code == 429:  # flask-limiter: the description is the limit, e.g. "600 per 1 minute"
         message = f"Rate limit exceeded ({exc.description}); retry after the Retry-After delay."

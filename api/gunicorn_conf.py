@@ -24,11 +24,12 @@ import socket
 
 from gunicorn import util
 
+from api.errors import error_code
+
 
 def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     """What ``gunicorn.util.write_error`` sends, as JSON (same signature, same framing)."""
-    code = reason.lower().replace(" ", "_")
-    body = json.dumps({"error": code, "message": mesg or reason}).encode()
+    body = json.dumps({"error": error_code(reason), "message": mesg or reason}).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
